@@ -1,0 +1,5 @@
+"""``python -m scimhub``."""
+
+from scimhub.cli.app import main
+
+main()

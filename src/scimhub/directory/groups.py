@@ -1,0 +1,165 @@
+"""Use cases on groups: one transaction per call, membership as set deltas."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.changes import attribute_events, check_version
+from scimhub.directory.users import Clock
+from scimhub.domain.events import Category, ChangeEvent, Operation
+from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.users import user_urn
+from scimhub.errors import InvalidValue, NotFound
+from scimhub.store.contract import Page, Query, Store, Transaction
+
+
+@dataclass(frozen=True)
+class GroupEdit:
+    """A group's new attributes and the change to its membership."""
+
+    doc: dict[str, Any]
+    members: MemberChange = MemberChange()
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A group and, when asked for, its members."""
+
+    group: Group
+    members: list[Member] | None = None
+
+
+def _not_found(id: str) -> NotFound:
+    return NotFound(f"Group {id} not found")
+
+
+class Groups:
+    """Provision, read and deprovision groups and their members."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def get(self, id: str, *, with_members: bool = False) -> GroupView:
+        """Return one group. :raises NotFound: When there is no such group."""
+        with self._store.read() as tx:
+            group = tx.groups.get(id)
+            if group is None:
+                raise _not_found(id)
+            members = list(tx.members.members(id)) if with_members else None
+        return GroupView(group, members)
+
+    def search(self, query: Query, *, with_members: bool = False) -> Page[GroupView]:
+        """Return one page of the groups that match ``query``."""
+        with self._store.read() as tx:
+            page = tx.groups.search(query)
+            views = [GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items]
+        return Page(page.total, views)
+
+    def create(self, actor: Actor, edit: GroupEdit) -> Group:
+        """Store a new group with its first members.
+
+        :raises Uniqueness: When the displayName is taken.
+        :raises InvalidValue: When a member names no stored user or group.
+        """
+        now = self._clock()
+        group = Group(uuid.uuid4().hex, edit.doc, 1, now, now)
+        with self._store.transaction() as tx:
+            tx.groups.insert(group)
+            tx.events.append([ChangeEvent("corpGroup", group.urn, Category.LIFECYCLE, Operation.CREATE, actor.urn, now)])
+            self._apply_members(tx, actor, group, edit.members, now)
+        return group
+
+    def update(
+        self,
+        actor: Actor,
+        id: str,
+        edit: Callable[[Group], GroupEdit],
+        expected_versions: frozenset[int] | None = None,
+        *,
+        with_members: bool = False,
+    ) -> GroupView:
+        """Change a group with ``edit`` (PUT or PATCH), under a row lock; return it as stored.
+
+        :raises NotFound: When there is no such group.
+        :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
+        :raises Uniqueness: When the new displayName is taken.
+        :raises InvalidValue: When a member names no stored user or group.
+        """
+        with self._store.transaction() as tx:
+            group = tx.groups.get(id, for_update=True)
+            if group is None:
+                raise _not_found(id)
+            check_version("Group", id, group.version, expected_versions)
+            change = edit(group)
+            now = self._clock()
+            updated = replace(group, doc=change.doc, version=group.version + 1, last_modified=now)
+            members_changed = self._apply_members(tx, actor, updated, change.members, now)
+            if change.doc != group.doc or members_changed:
+                tx.groups.update(updated)
+                tx.events.append(attribute_events("corpGroup", updated.urn, group.doc, updated.doc, actor.urn, now))
+            else:
+                updated = group
+            members = list(tx.members.members(id)) if with_members else None
+        return GroupView(updated, members)
+
+    def delete(self, actor: Actor, id: str, expected_versions: frozenset[int] | None = None) -> None:
+        """Delete a group for good, with its membership rows.
+
+        :raises NotFound: When there is no such group.
+        :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
+        """
+        with self._store.transaction() as tx:
+            group = tx.groups.get(id, for_update=True)
+            if group is None:
+                raise _not_found(id)
+            check_version("Group", id, group.version, expected_versions)
+            tx.groups.delete(id)
+            now = self._clock()
+            tx.events.append(
+                [ChangeEvent("corpGroup", group.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor.urn, now)]
+            )
+
+    def _apply_members(self, tx: Transaction, actor: Actor, group: Group, change: MemberChange, now: int) -> bool:
+        """Check and apply a membership delta; append one event per member really changed."""
+        if change.is_empty:
+            return False
+        typed = _typed_members(tx, group.id, change.add)
+        added, removed = tx.members.apply(group.id, replace(change, add=typed))
+        names = tx.users.names(added | removed)
+        tx.events.append(_membership_events(group, names, added, removed, actor.urn, now))
+        return bool(added or removed)
+
+
+def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) -> tuple[Member, ...]:
+    """Return the members with their type set from what their ids name.
+
+    :raises InvalidValue: When an id names no stored user or group, or the group itself.
+    """
+    if not members:
+        return ()
+    ids = [m.value for m in members]
+    users = tx.users.names(ids)
+    groups = tx.groups.names(i for i in ids if i not in users)
+    unknown = [i for i in ids if i not in users and i not in groups]
+    if unknown:
+        raise InvalidValue(f"members: no user or group has the id {', '.join(sorted(set(unknown))[:10])}")
+    if group_id in groups:
+        raise InvalidValue("members: a group cannot be a member of itself")
+    return tuple(replace(m, type="User" if m.value in users else "Group") for m in members)
+
+
+def _membership_events(
+    group: Group, names: dict[str, str], added: set[str], removed: set[str], actor: str, now: int
+) -> Iterator[ChangeEvent]:
+    for operation, ids in ((Operation.ADD, added), (Operation.REMOVE, removed)):
+        for member_id in sorted(ids):
+            if member_id in names:  # nested groups carry no DataHub membership
+                urn = user_urn(names[member_id])
+                yield ChangeEvent(
+                    "corpuser", urn, Category.GROUP_MEMBERSHIP, operation, actor, now, modifier=group.urn
+                )

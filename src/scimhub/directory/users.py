@@ -1,0 +1,135 @@
+"""Use cases on users: one transaction per call, each write appends its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.changes import attribute_events, check_version
+from scimhub.directory.passwords import hash_password
+from scimhub.domain.events import Category, ChangeEvent, Operation
+from scimhub.domain.users import User
+from scimhub.errors import NotFound
+from scimhub.store.contract import GroupRef, Page, Query, Store
+
+Clock = Callable[[], int]
+"""Return the current time in microseconds since the epoch."""
+
+
+@dataclass(frozen=True)
+class UserEdit:
+    """A user's new attributes, and a new password if one was given."""
+
+    doc: dict[str, Any]
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user and, when asked for, the groups it belongs to."""
+
+    user: User
+    groups: list[GroupRef] | None = None
+
+
+def _not_found(id: str) -> NotFound:
+    return NotFound(f"User {id} not found")
+
+
+class Users:
+    """Provision, read and deprovision users."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def get(self, id: str, *, with_groups: bool = False) -> UserView:
+        """Return one user. :raises NotFound: When there is no such user."""
+        with self._store.read() as tx:
+            user = tx.users.get(id)
+            if user is None:
+                raise _not_found(id)
+            groups = tx.members.groups_of([id])[id] if with_groups else None
+        return UserView(user, groups)
+
+    def search(self, query: Query, *, with_groups: bool = False) -> Page[UserView]:
+        """Return one page of the users that match ``query``."""
+        with self._store.read() as tx:
+            page = tx.users.search(query)
+            groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
+        return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
+
+    def create(self, actor: Actor, edit: UserEdit) -> User:
+        """Store a new user. :raises Uniqueness: When its userName is taken."""
+        now = self._clock()
+        user = User(
+            id=uuid.uuid4().hex,
+            doc=edit.doc,
+            version=1,
+            created=now,
+            last_modified=now,
+            password_hash=hash_password(edit.password) if edit.password else None,
+        )
+        with self._store.transaction() as tx:
+            tx.users.insert(user)
+            tx.events.append([ChangeEvent("corpuser", user.urn, Category.LIFECYCLE, Operation.CREATE, actor.urn, now)])
+        return user
+
+    def update(
+        self,
+        actor: Actor,
+        id: str,
+        edit: Callable[[User], UserEdit],
+        expected_versions: frozenset[int] | None = None,
+        *,
+        with_groups: bool = False,
+    ) -> UserView:
+        """Change a user with ``edit`` (PUT or PATCH), under a row lock; return it as stored.
+
+        A change that leaves every attribute as it was writes nothing and keeps the
+        version, so a client that re-sends its state does not churn ETags or events.
+
+        :raises NotFound: When there is no such user.
+        :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
+        :raises Uniqueness: When the new userName is taken.
+        """
+        with self._store.transaction() as tx:
+            user = tx.users.get(id, for_update=True)
+            if user is None:
+                raise _not_found(id)
+            check_version("User", id, user.version, expected_versions)
+            change = edit(user)
+            groups = tx.members.groups_of([id])[id] if with_groups else None
+            if change.doc == user.doc and change.password is None:
+                return UserView(user, groups)
+            now = self._clock()
+            updated = replace(
+                user,
+                doc=change.doc,
+                version=user.version + 1,
+                last_modified=now,
+                password_hash=hash_password(change.password) if change.password else user.password_hash,
+            )
+            tx.users.update(updated)
+            tx.events.append(attribute_events("corpuser", updated.urn, user.doc, updated.doc, actor.urn, now))
+        return UserView(updated, groups)
+
+    def delete(self, actor: Actor, id: str, expected_versions: frozenset[int] | None = None) -> None:
+        """Delete a user for good, and its memberships.
+
+        :raises NotFound: When there is no such user.
+        :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
+        """
+        with self._store.transaction() as tx:
+            user = tx.users.get(id, for_update=True)
+            if user is None:
+                raise _not_found(id)
+            check_version("User", id, user.version, expected_versions)
+            tx.users.delete(id)
+            now = self._clock()
+            tx.events.append(
+                [ChangeEvent("corpuser", user.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor.urn, now)]
+            )

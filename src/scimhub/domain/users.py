@@ -1,0 +1,46 @@
+"""Users: DataHub's ``corpuser`` as provisioned over SCIM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+
+def user_urn(user_name: str) -> str:
+    """Return the DataHub URN of a user: ``urn:li:corpuser:<userName>``.
+
+    Characters DataHub's URN syntax reserves (``,()``) and whitespace are
+    percent-encoded, the way DataHub's own ``make_user_urn`` leaves plain names alone.
+    """
+    return "urn:li:corpuser:" + quote(user_name, safe="@.-_+~!*'=:;&$/")
+
+
+@dataclass(frozen=True)
+class User:
+    """A stored user: the document the client sent plus what the server derives."""
+
+    id: str
+    """Opaque, stable SCIM id (not the URN: the URN follows userName)."""
+    doc: dict[str, Any]
+    """Every client-writable attribute exactly as sent, in canonical SCIM form."""
+    version: int
+    created: int
+    """Microseconds since the epoch."""
+    last_modified: int
+    password_hash: str | None = None
+
+    @property
+    def user_name(self) -> str:
+        """Return the SCIM userName."""
+        return str(self.doc["userName"])
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the user is active; a user without ``active`` is (DataHub's default)."""
+        return self.doc.get("active", True) is not False
+
+    @property
+    def urn(self) -> str:
+        """Return the user's ``urn:li:corpuser:`` URN."""
+        return user_urn(self.user_name)

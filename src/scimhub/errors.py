@@ -1,0 +1,109 @@
+"""The errors scimhub raises, independent of any protocol.
+
+The tree, in the manner of httpx's exception module::
+
+    ScimhubError
+    ├── InvalidInput ............ the request can never succeed as written
+    │   ├── InvalidSyntax         the body is not a well-formed message
+    │   ├── InvalidValue          a value has the wrong type, range or form
+    │   ├── InvalidFilter         a filter does not parse or names what cannot be filtered
+    │   ├── InvalidPath           a PATCH path does not parse or names nothing
+    │   ├── NoTarget              a PATCH path matched nothing it could act on
+    │   ├── Mutability            the request changes what may not change
+    │   └── TooMany               the request asks for more than the server answers at once
+    ├── Unauthorized ............ no valid credentials
+    ├── Forbidden ............... valid credentials, missing privilege
+    ├── NotFound ................ no such resource
+    ├── MethodNotAllowed ........ the resource exists but not this verb
+    ├── Conflict ................ the change clashes with stored state
+    │   └── Uniqueness            a value that must be unique is taken
+    ├── PreconditionFailed ...... If-Match did not match the stored version
+    ├── PayloadTooLarge ......... the body exceeds the configured limit
+    └── UnsupportedMediaType .... the body is not JSON
+
+Each adapter maps this tree once: ``scim/errors.py`` to HTTP status and ``scimType``,
+the CLI to an exit code. Messages in ``detail`` are written for the person reading a
+provisioning log, so they name the attribute, path or value at fault.
+"""
+
+from __future__ import annotations
+
+
+class ScimhubError(Exception):
+    """The root of every error scimhub raises on purpose."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ScimhubError):
+    """The request can never succeed as written."""
+
+
+class InvalidSyntax(InvalidInput):
+    """The body is not a well-formed message (RFC 7644 §3.12 ``invalidSyntax``)."""
+
+
+class InvalidValue(InvalidInput):
+    """A value has the wrong type, range or form (``invalidValue``)."""
+
+
+class InvalidFilter(InvalidInput):
+    """A filter does not parse or cannot be evaluated (``invalidFilter``)."""
+
+
+class InvalidPath(InvalidInput):
+    """A PATCH path does not parse or names no attribute (``invalidPath``)."""
+
+
+class NoTarget(InvalidInput):
+    """A PATCH path matched nothing that the operation needs (``noTarget``)."""
+
+
+class Mutability(InvalidInput):
+    """The request changes an attribute whose mutability forbids it (``mutability``)."""
+
+
+class TooMany(InvalidInput):
+    """The request asks for more results than the server returns (``tooMany``)."""
+
+
+class Unauthorized(ScimhubError):
+    """No valid credentials were presented."""
+
+
+class Forbidden(ScimhubError):
+    """The credentials are valid but lack the privilege the operation needs."""
+
+
+class NotFound(ScimhubError):
+    """No resource answers to that identifier or path."""
+
+
+class MethodNotAllowed(ScimhubError):
+    """The resource exists but does not support this method."""
+
+    def __init__(self, detail: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.allowed = allowed
+
+
+class Conflict(ScimhubError):
+    """The change clashes with the stored state."""
+
+
+class Uniqueness(Conflict):
+    """A value that must be unique is already taken (``uniqueness``)."""
+
+
+class PreconditionFailed(ScimhubError):
+    """The stored version differs from the one named in ``If-Match``."""
+
+
+class PayloadTooLarge(ScimhubError):
+    """The request body is larger than the configured limit."""
+
+
+class UnsupportedMediaType(ScimhubError):
+    """The request body is not in a media type the endpoint accepts."""

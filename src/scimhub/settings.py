@@ -1,0 +1,92 @@
+"""Configuration, read once from the environment into a frozen ``Settings``.
+
+``Settings.from_environ`` is the only code that reads ``os.environ``; tests pass a
+dict. Secrets are wrapped in ``Secret`` so that no repr, log line or traceback
+prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///scimhub.db"
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call it only where the value is used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything scimhub can be configured with; each field is ``SCIMHUB_<FIELD>``."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://user@host/db``."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str | None = None
+    """Absolute URL clients reach the server at (for ``meta.location``); else taken from the request."""
+    max_page_size: int = 1000
+    """The most resources one list response carries (advertised as ``filter.maxResults``)."""
+    default_page_size: int = 100
+    max_body_bytes: int = 1_048_576
+    """Larger request bodies get 413."""
+    max_patch_operations: int = 1000
+    token_signing_key: Secret | None = None
+    """HS256 key for personal access tokens; generated once and kept in the database if unset."""
+    token_salt: Secret | None = None
+    """Salt for token hashes; generated once and kept in the database if unset."""
+    admin_password: Secret | None = None
+    log_level: str = "info"
+    workers: int = 1
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from ``SCIMHUB_*`` variables, then apply non-None ``overrides``.
+
+        :raises ValueError: When a variable cannot be read as its field's type.
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"SCIMHUB_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _cast(f.name, f.type, raw)
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _cast(name: str, annotation: object, raw: str) -> Any:
+    kind = str(annotation)
+    if kind.startswith("int"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"SCIMHUB_{name.upper()} must be a whole number, not {raw!r}") from None
+        if value < 0:
+            raise ValueError(f"SCIMHUB_{name.upper()} must not be negative")
+        return value
+    if kind.startswith("Secret"):
+        return Secret(raw)
+    return raw

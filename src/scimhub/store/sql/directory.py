@@ -1,0 +1,284 @@
+"""Users, groups and membership rows on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.users import User
+from scimhub.errors import Uniqueness
+from scimhub.scim.schema import GROUP, USER, ResourceType
+from scimhub.store.contract import GroupRef, Page, Query
+from scimhub.store.sql.filters import compile_filter, sort_expression
+from scimhub.store.sql.tables import group_members, groups, user_emails, users
+
+_CHUNK = 500
+"""Ids per ``IN (…)`` list: well under SQLite's 32,766 bound parameters."""
+
+
+def _key(text: str) -> str:
+    """Return the case-insensitive form stored in ``*_key`` columns."""
+    return text.lower()
+
+
+def _user_columns(user: User) -> dict[str, Any]:
+    doc = user.doc
+    return {
+        "id": user.id,
+        "user_name": doc["userName"],
+        "user_name_key": _key(doc["userName"]),
+        "external_id": doc.get("externalId"),
+        "display_name": doc.get("displayName"),
+        "active": user.active,
+        "doc": doc,
+        "password_hash": user.password_hash,
+        "version": user.version,
+        "created": user.created,
+        "last_modified": user.last_modified,
+    }
+
+
+def _email_rows(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "user_id": user.id,
+            "position": position,
+            "value_key": _key(email["value"]),
+            "type_key": _key(email["type"]) if isinstance(email.get("type"), str) else None,
+        }
+        for position, email in enumerate(user.doc.get("emails", ()))
+        if isinstance(email, dict) and isinstance(email.get("value"), str)
+    ]
+
+
+def _user(row: Row[Any]) -> User:
+    return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash)
+
+
+def _group(row: Row[Any]) -> Group:
+    return Group(row.id, row.doc, row.version, row.created, row.last_modified)
+
+
+def _taken(error: IntegrityError, column: str) -> bool:
+    """Tell whether ``error`` is the unique index on ``column`` refusing a duplicate.
+
+    No savepoint guards these writes: a taken name aborts the whole transaction,
+    which is what the caller wants anyway.
+    """
+    return column in str(error.orig)
+
+
+def _search(
+    connection: Connection, table: Table, resource_type: ResourceType, query: Query
+) -> tuple[int, Sequence[Row[Any]]]:
+    where = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    counted = select(func.count()).select_from(table)
+    if where is not None:
+        counted = counted.where(where)
+    total = connection.execute(counted).scalar_one()
+    if query.limit == 0 or query.offset >= total:
+        return total, ()
+    order = [table.c.id]
+    if query.sort_by is not None:
+        key = sort_expression(resource_type, query.sort_by)
+        # RFC 7644 §3.4.2.3: resources without the attribute sort last, whichever the order.
+        order = [key.is_(None), key.desc() if query.descending else key.asc(), table.c.id]
+    selected = select(table).order_by(*order).offset(query.offset).limit(query.limit)
+    if where is not None:
+        selected = selected.where(where)
+    return total, connection.execute(selected).all()
+
+
+def _names(connection: Connection, name: Any, ids: Iterable[str]) -> dict[str, str]:
+    table = name.table
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        found.update((id, value) for id, value in connection.execute(select(table.c.id, name).where(table.c.id.in_(chunk))))
+    return found
+
+
+class SqlUserRows:
+    """Users, with their emails mirrored into ``user_emails`` for indexed filters."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def get(self, id: str, *, for_update: bool = False) -> User | None:
+        """Return the user with this SCIM id, or None (row-locked when ``for_update``)."""
+        statement = select(users).where(users.c.id == id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self._connection.execute(statement).first()
+        return _user(row) if row else None
+
+    def get_by_name(self, user_name: str) -> User | None:
+        """Return the user whose userName equals ``user_name`` in any case, or None."""
+        row = self._connection.execute(select(users).where(users.c.user_name_key == _key(user_name))).first()
+        return _user(row) if row else None
+
+    def insert(self, user: User) -> None:
+        """Store a new user. :raises Uniqueness: When the userName is taken."""
+        try:
+            self._connection.execute(insert(users), _user_columns(user))
+        except IntegrityError as error:
+            if _taken(error, "user_name_key"):
+                raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
+            raise
+        self._write_emails(user)
+
+    def update(self, user: User) -> None:
+        """Overwrite a stored user. :raises Uniqueness: When the new userName is taken."""
+        try:
+            self._connection.execute(update(users).where(users.c.id == user.id), _user_columns(user))
+        except IntegrityError as error:
+            if _taken(error, "user_name_key"):
+                raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
+            raise
+        self._connection.execute(delete(user_emails).where(user_emails.c.user_id == user.id))
+        self._write_emails(user)
+
+    def _write_emails(self, user: User) -> None:
+        rows = _email_rows(user)
+        if rows:
+            self._connection.execute(insert(user_emails), rows)
+
+    def delete(self, id: str) -> bool:
+        """Delete a user and its memberships; tell whether it existed."""
+        self._connection.execute(delete(group_members).where(group_members.c.member_id == id))
+        return self._connection.execute(delete(users).where(users.c.id == id)).rowcount > 0
+
+    def search(self, query: Query) -> Page[User]:
+        """Return the users that match ``query``, in its order."""
+        total, rows = _search(self._connection, users, USER, query)
+        return Page(total, [_user(row) for row in rows])
+
+    def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Return the userName of each of ``ids`` that names a stored user."""
+        return _names(self._connection, users.c.user_name, ids)
+
+
+class SqlGroupRows:
+    """Groups, without their members."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def get(self, id: str, *, for_update: bool = False) -> Group | None:
+        """Return the group with this SCIM id, or None (row-locked when ``for_update``)."""
+        statement = select(groups).where(groups.c.id == id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self._connection.execute(statement).first()
+        return _group(row) if row else None
+
+    def _columns(self, group: Group) -> dict[str, Any]:
+        return {
+            "id": group.id,
+            "display_name": group.display_name,
+            "display_name_key": _key(group.display_name),
+            "external_id": group.doc.get("externalId"),
+            "doc": group.doc,
+            "version": group.version,
+            "created": group.created,
+            "last_modified": group.last_modified,
+        }
+
+    def insert(self, group: Group) -> None:
+        """Store a new group. :raises Uniqueness: When the displayName is taken."""
+        self._write(insert(groups), group)
+
+    def update(self, group: Group) -> None:
+        """Overwrite a stored group. :raises Uniqueness: When the new displayName is taken."""
+        self._write(update(groups).where(groups.c.id == group.id), group)
+
+    def _write(self, statement: Any, group: Group) -> None:
+        try:
+            self._connection.execute(statement, self._columns(group))
+        except IntegrityError as error:
+            if _taken(error, "display_name_key"):
+                raise Uniqueness(f"displayName '{group.display_name}' is already taken") from None
+            raise
+
+    def delete(self, id: str) -> bool:
+        """Delete a group and its membership rows (as member and as container)."""
+        self._connection.execute(delete(group_members).where(group_members.c.member_id == id))
+        self._connection.execute(delete(group_members).where(group_members.c.group_id == id))
+        return self._connection.execute(delete(groups).where(groups.c.id == id)).rowcount > 0
+
+    def search(self, query: Query) -> Page[Group]:
+        """Return the groups that match ``query``, in its order."""
+        total, rows = _search(self._connection, groups, GROUP, query)
+        return Page(total, [_group(row) for row in rows])
+
+    def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Return the displayName of each of ``ids`` that names a stored group."""
+        return _names(self._connection, groups.c.display_name, ids)
+
+
+class SqlMemberRows:
+    """Membership rows; every change is a set delta (ADR 0004)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def members(self, group_id: str) -> Iterator[Member]:
+        """Yield a group's members ordered by member id, streamed from the database."""
+        result = self._connection.execute(
+            select(group_members.c.member_id, group_members.c.member_type, group_members.c.display)
+            .where(group_members.c.group_id == group_id)
+            .order_by(group_members.c.member_id)
+            .execution_options(yield_per=1000)
+        )
+        for member_id, member_type, display in result:
+            yield Member(member_id, member_type, display)
+
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
+        """Return, for each of ``member_ids``, the groups it directly belongs to."""
+        found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
+        for start in range(0, len(member_ids), _CHUNK):
+            rows = self._connection.execute(
+                select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+                .join(groups, groups.c.id == group_members.c.group_id)
+                .where(group_members.c.member_id.in_(member_ids[start : start + _CHUNK]))
+                .order_by(groups.c.display_name_key, groups.c.id)
+            )
+            for member_id, group_id, display_name in rows:
+                found[member_id].append(GroupRef(group_id, display_name))
+        return found
+
+    def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
+        """Apply clear, then remove, then add; return the ids really added and really removed."""
+        removed: set[str] = set()
+        in_group = group_members.c.group_id == group_id
+        if change.clear:
+            removed |= self._delete_returning(in_group)
+        remove = sorted(change.remove)
+        for start in range(0, len(remove), _CHUNK):
+            removed |= self._delete_returning(in_group & group_members.c.member_id.in_(remove[start : start + _CHUNK]))
+        added: set[str] = set()
+        rows = [
+            {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
+            for m in {m.value: m for m in change.add}.values()
+        ]
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        for start in range(0, len(rows), _CHUNK):
+            statement = (
+                dialect.insert(group_members)
+                .values(rows[start : start + _CHUNK])
+                .on_conflict_do_nothing()
+                .returning(group_members.c.member_id)
+            )
+            added.update(self._connection.execute(statement).scalars())
+        # A member removed and added back in one PATCH is neither added nor removed.
+        return added - removed, removed - added
+
+    def _delete_returning(self, condition: Any) -> set[str]:
+        statement = delete(group_members).where(condition).returning(group_members.c.member_id)
+        return set(self._connection.execute(statement).scalars())

@@ -1,0 +1,143 @@
+"""The database schema, in SQLAlchemy Core (ADR 0002: Core, not the ORM).
+
+Resources keep every attribute the client sent in ``doc``, a JSON document in
+canonical SCIM form (ADR 0004), so a GET returns exactly what was written. The
+attributes clients search and sort by are also kept in indexed columns, and the
+ones that need case-insensitive uniqueness have a ``*_key`` column holding the
+lower-cased value under a unique index: the database, not a read-then-write,
+refuses the second ``bjensen``. Times are integer microseconds since the epoch,
+which compare and index the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+"""JSON text on SQLite, JSONB on PostgreSQL (indexable, and compared by value)."""
+
+ID = String(36)
+Micros = BigInteger
+"""Microseconds since 1970-01-01T00:00:00Z."""
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_name", Text, nullable=False),
+    Column("user_name_key", Text, nullable=False, unique=True),
+    Column("external_id", Text),
+    Column("display_name", Text),
+    Column("active", Boolean, nullable=False),
+    Column("doc", Document, nullable=False),
+    Column("password_hash", Text),
+    Column("version", Integer, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("last_modified", Micros, nullable=False),
+    Index(None, "external_id"),
+    Index(None, "created"),
+    Index(None, "last_modified"),
+)
+
+user_emails = Table(
+    "user_emails",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("value_key", Text, nullable=False),
+    Column("type_key", Text),
+    Index(None, "value_key"),
+    Index(None, "user_id"),
+)
+"""One row per email, lower-cased, so ``emails[type eq "work"].value eq …`` uses an index."""
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("display_name", Text, nullable=False),
+    Column("display_name_key", Text, nullable=False, unique=True),
+    Column("external_id", Text),
+    Column("doc", Document, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("last_modified", Micros, nullable=False),
+    Index(None, "external_id"),
+    Index(None, "created"),
+    Index(None, "last_modified"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ID, primary_key=True),
+    Column("member_type", String(8), nullable=False),
+    Column("display", Text),
+    Index(None, "member_id"),
+)
+"""Membership as rows: one member added or removed is one row, whatever the group's size."""
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("actor_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("expires", Micros),
+    Column("last_used", Micros),
+    Index(None, "actor_id"),
+)
+"""Personal access tokens, kept only as a salted hash (ADR 0005)."""
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Generated-once secrets (token signing key, hash salt) that every process must share."""
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_urn", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("modifier", Text),
+    Column("parameters", Document),
+    Column("actor", Text, nullable=False),
+    Column("time", Micros, nullable=False),
+    Index(None, "entity_urn"),
+    Index(None, "time"),
+)
+"""The change outbox: each write appends its events in the same transaction (ADR 0006)."""

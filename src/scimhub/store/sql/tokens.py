@@ -1,0 +1,69 @@
+"""Token and server-secret rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from scimhub.store.contract import TokenRecord
+from scimhub.store.sql.tables import server_secrets, tokens
+
+
+def _record(row: Row[Any]) -> TokenRecord:
+    return TokenRecord(
+        row.id, row.hash, row.name, row.description, row.actor_id, row.owner_id, row.created, row.expires, row.last_used
+    )
+
+
+class SqlTokenRows:
+    """Personal access tokens, stored as salted hashes only."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def insert(self, token: TokenRecord) -> None:
+        """Store a token record."""
+        self._connection.execute(insert(tokens), token.__dict__)
+
+    def find(self, hash: str) -> TokenRecord | None:
+        """Return the token whose hash is ``hash``, or None."""
+        row = self._connection.execute(select(tokens).where(tokens.c.hash == hash)).first()
+        return _record(row) if row else None
+
+    def list(self, actor_id: str | None = None) -> list[TokenRecord]:
+        """Return all tokens (or one actor's), newest first."""
+        statement = select(tokens).order_by(tokens.c.created.desc(), tokens.c.id)
+        if actor_id is not None:
+            statement = statement.where(tokens.c.actor_id == actor_id)
+        return [_record(row) for row in self._connection.execute(statement)]
+
+    def delete(self, id: str) -> bool:
+        """Revoke a token; tell whether it existed."""
+        return self._connection.execute(delete(tokens).where(tokens.c.id == id)).rowcount > 0
+
+    def touch(self, id: str, now: int) -> None:
+        """Record that the token was used at ``now``."""
+        self._connection.execute(update(tokens).where(tokens.c.id == id).values(last_used=now))
+
+
+class SqlSecretRows:
+    """Secrets generated once, shared by every process through the database."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def get_or_create(self, name: str, value: str) -> str:
+        """Return the stored secret ``name``, storing ``value`` first if there is none."""
+        stored = self._connection.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar()
+        if stored is not None:
+            return str(stored)
+        try:
+            with self._connection.begin_nested():
+                self._connection.execute(insert(server_secrets).values(name=name, value=value))
+        except IntegrityError:  # another process stored it first: theirs wins everywhere
+            return str(
+                self._connection.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar_one()
+            )
+        return value

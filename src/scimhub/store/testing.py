@@ -1,0 +1,164 @@
+"""``StoreContract``: the rules of ``store/contract.py`` as a pytest suite.
+
+Any store gets the checks by subclassing and providing a ``store`` fixture::
+
+    class TestSqliteStore(StoreContract):
+        @pytest.fixture
+        def store(self): ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from scimhub.domain.events import Category, ChangeEvent, Operation
+from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.users import User
+from scimhub.errors import Uniqueness
+from scimhub.scim.filters import parse_filter
+from scimhub.scim.schema import USER
+from scimhub.store.contract import Query, Store, TokenRecord
+
+
+def make_user(user_name: str | None = None, **doc: Any) -> User:
+    """Return a new user record (not stored)."""
+    return User(uuid.uuid4().hex, {"userName": user_name or f"user-{uuid.uuid4().hex[:8]}", **doc}, 1, 1, 1)
+
+
+def make_group(display_name: str | None = None) -> Group:
+    """Return a new group record (not stored)."""
+    return Group(uuid.uuid4().hex, {"displayName": display_name or f"group-{uuid.uuid4().hex[:8]}"}, 1, 1, 1)
+
+
+class _Boom(Exception):
+    pass
+
+
+class StoreContract:
+    """The rules every store keeps; subclasses provide the ``store`` fixture."""
+
+    def test_a_stored_user_reads_back_equal(self, store: Store) -> None:
+        """A user reads back with the same document, version and times."""
+        user = make_user(emails=[{"value": "A@x.org", "type": "work"}], active=False)
+        with store.transaction() as tx:
+            tx.users.insert(user)
+        with store.read() as tx:
+            assert tx.users.get(user.id) == user
+            assert tx.users.get_by_name(user.user_name.upper()) == user
+
+    def test_user_names_are_unique_in_any_case(self, store: Store) -> None:
+        """Inserting or renaming to a taken userName, in another case, raises Uniqueness."""
+        first, second = make_user("Bjensen"), make_user("other")
+        with store.transaction() as tx:
+            tx.users.insert(first)
+            tx.users.insert(second)
+        with pytest.raises(Uniqueness), store.transaction() as tx:
+            tx.users.insert(make_user("BJENSEN"))
+        renamed = User(second.id, {"userName": "bjensen"}, 2, 1, 2)
+        with pytest.raises(Uniqueness), store.transaction() as tx:
+            tx.users.update(renamed)
+
+    def test_group_names_are_unique_in_any_case(self, store: Store) -> None:
+        """A second group whose displayName differs only in case raises Uniqueness."""
+        with store.transaction() as tx:
+            tx.groups.insert(make_group("Admins"))
+        with pytest.raises(Uniqueness), store.transaction() as tx:
+            tx.groups.insert(make_group("ADMINS"))
+
+    def test_a_failed_transaction_writes_nothing(self, store: Store) -> None:
+        """Every write of a transaction that raises is rolled back, events included."""
+        user = make_user()
+        event = ChangeEvent("corpuser", "urn:li:corpuser:x", Category.LIFECYCLE, Operation.CREATE, "urn:a", 1)
+        with pytest.raises(_Boom), store.transaction() as tx:
+            tx.users.insert(user)
+            tx.events.append([event])
+            raise _Boom
+        with store.read() as tx:
+            assert tx.users.get(user.id) is None
+            assert tx.users.search(Query(parse_filter(USER, f'userName eq "{user.user_name}"'))).total == 0
+
+    def test_membership_changes_are_deltas(self, store: Store) -> None:
+        """apply() reports only what really changed: re-adding or removing a stranger is a no-op."""
+        alice, bob = make_user(), make_user()
+        group = make_group()
+        with store.transaction() as tx:
+            tx.users.insert(alice)
+            tx.users.insert(bob)
+            tx.groups.insert(group)
+            assert tx.members.apply(group.id, MemberChange(add=(Member(alice.id),))) == ({alice.id}, set())
+            assert tx.members.apply(group.id, MemberChange(add=(Member(alice.id), Member(bob.id)))) == ({bob.id}, set())
+            assert tx.members.apply(group.id, MemberChange(remove=frozenset({alice.id, "stranger"}))) == (
+                set(),
+                {alice.id},
+            )
+            assert [m.value for m in tx.members.members(group.id)] == [bob.id]
+            assert tx.members.apply(group.id, MemberChange(clear=True, add=(Member(bob.id),))) == (set(), set())
+            assert tx.members.apply(group.id, MemberChange(clear=True)) == (set(), {bob.id})
+
+    def test_groups_of_and_deleting_a_member(self, store: Store) -> None:
+        """groups_of() lists a member's groups; deleting the user removes its memberships."""
+        user, group = make_user(), make_group("Readers")
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.groups.insert(group)
+            tx.members.apply(group.id, MemberChange(add=(Member(user.id, display="U"),)))
+        with store.read() as tx:
+            refs = tx.members.groups_of([user.id, "nobody"])
+            assert [(g.id, g.display_name) for g in refs[user.id]] == [(group.id, "Readers")]
+            assert refs["nobody"] == []
+            assert list(tx.members.members(group.id)) == [Member(user.id, "User", "U")]
+        with store.transaction() as tx:
+            assert tx.users.delete(user.id) is True
+            assert tx.users.delete(user.id) is False
+        with store.read() as tx:
+            assert list(tx.members.members(group.id)) == []
+
+    def test_names_of_ids(self, store: Store) -> None:
+        """names() maps the ids that exist to their names and leaves out the rest."""
+        user, group = make_user("named"), make_group("team")
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.groups.insert(group)
+        with store.read() as tx:
+            assert tx.users.names([user.id, group.id, "x"]) == {user.id: "named"}
+            assert tx.groups.names([user.id, group.id]) == {group.id: "team"}
+
+    def test_search_pages_in_a_stable_order(self, store: Store) -> None:
+        """A search counts every match and pages them in order, ties broken by id."""
+        tag = uuid.uuid4().hex[:8]
+        users = [make_user(f"{tag}-{i}", title=tag) for i in range(5)]
+        with store.transaction() as tx:
+            for user in users:
+                tx.users.insert(user)
+        query = Query(parse_filter(USER, f'title eq "{tag}"'), offset=1, limit=2)
+        with store.read() as tx:
+            page = tx.users.search(query)
+        assert page.total == 5
+        assert [u.id for u in page.items] == sorted(u.id for u in users)[1:3]
+
+    def test_tokens_are_found_by_hash_and_revoked(self, store: Store) -> None:
+        """A token is found by its hash, touched, listed and deleted."""
+        user = make_user()
+        record = TokenRecord("t1", "hash-1", "ci", None, user.id, user.id, 5, None, None)
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.tokens.insert(record)
+            tx.tokens.touch("t1", 9)
+        with store.read() as tx:
+            found = tx.tokens.find("hash-1")
+            assert found is not None and found.last_used == 9
+            assert [t.id for t in tx.tokens.list(user.id)] == ["t1"]
+        with store.transaction() as tx:
+            assert tx.tokens.delete("t1") is True
+        with store.read() as tx:
+            assert tx.tokens.find("hash-1") is None
+
+    def test_secrets_are_created_once(self, store: Store) -> None:
+        """The first value stored for a secret wins for every later caller."""
+        with store.transaction() as tx:
+            assert tx.secrets.get_or_create("k", "first") == "first"
+        with store.transaction() as tx:
+            assert tx.secrets.get_or_create("k", "second") == "first"
