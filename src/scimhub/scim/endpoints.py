@@ -1,0 +1,144 @@
+"""Users and Groups behind one interface, so the handler serves both with one code path.
+
+Each endpoint turns SCIM input (a read resource, PATCH operations) into the
+directory's edits, and the directory's views back into representations. The
+only difference that matters: a user's extra attribute is ``groups`` (derived,
+read-only), a group's is ``members`` (rows, changed by set deltas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.groups import GroupEdit, Groups, GroupView
+from scimhub.directory.users import UserEdit, Users, UserView
+from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.users import User
+from scimhub.scim.patch import Operation as PatchOperation
+from scimhub.scim.patch import apply_patch
+from scimhub.scim.resources import group_representation, user_representation
+from scimhub.scim.schema import GROUP, USER, ResourceType
+from scimhub.scim.values import Resource
+from scimhub.store.contract import Page, Query
+
+
+class Endpoint(Protocol):
+    """What the handler needs of one resource type."""
+
+    resource_type: ResourceType
+    extra: str
+    """The attribute that costs a second query: ``groups`` or ``members``."""
+
+    def get(self, id: str, extra: bool) -> Any: ...
+    def search(self, query: Query, extra: bool) -> Page[Any]: ...
+    def create(self, actor: Actor, resource: Resource) -> Any: ...
+    def replace(
+        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+    ) -> Any: ...
+    def patch(
+        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+    ) -> Any: ...
+    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None: ...
+    def represent(self, view: Any, base_url: str) -> dict[str, Any]: ...
+    def version(self, view: Any) -> int: ...
+
+
+def _members(items: list[dict[str, str]]) -> tuple[Member, ...]:
+    return tuple(Member(m["value"], m.get("type", "User"), m.get("display")) for m in items)
+
+
+class UserEndpoint:
+    """``/Users``."""
+
+    resource_type = USER
+    extra = "groups"
+
+    def __init__(self, users: Users) -> None:
+        self._users = users
+
+    def get(self, id: str, extra: bool) -> UserView:
+        return self._users.get(id, with_groups=extra)
+
+    def search(self, query: Query, extra: bool) -> Page[UserView]:
+        return self._users.search(query, with_groups=extra)
+
+    def create(self, actor: Actor, resource: Resource) -> UserView:
+        # A new user belongs to no group yet: no need to ask the database.
+        return UserView(self._users.create(actor, UserEdit(resource.doc, resource.password)), [])
+
+    def replace(
+        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+    ) -> UserView:
+        edit = UserEdit(resource.doc, resource.password)
+        return self._users.update(actor, id, lambda _: edit, versions, with_groups=extra)
+
+    def patch(
+        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+    ) -> UserView:
+        def edit(user: User) -> UserEdit:
+            result = apply_patch(USER, user.doc, operations)
+            return UserEdit(result.doc, result.password)
+
+        return self._users.update(actor, id, edit, versions, with_groups=extra)
+
+    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None:
+        self._users.delete(actor, id, versions)
+
+    def represent(self, view: UserView, base_url: str) -> dict[str, Any]:
+        return user_representation(view, base_url)
+
+    def version(self, view: UserView) -> int:
+        return view.user.version
+
+
+class GroupEndpoint:
+    """``/Groups``."""
+
+    resource_type = GROUP
+    extra = "members"
+
+    def __init__(self, groups: Groups) -> None:
+        self._groups = groups
+
+    def get(self, id: str, extra: bool) -> GroupView:
+        return self._groups.get(id, with_members=extra)
+
+    def search(self, query: Query, extra: bool) -> Page[GroupView]:
+        return self._groups.search(query, with_members=extra)
+
+    def create(self, actor: Actor, resource: Resource) -> GroupView:
+        members = MemberChange(add=_members(resource.members or []))
+        group = self._groups.create(actor, GroupEdit(resource.doc, members))
+        return self._groups.get(group.id, with_members=True) if members.add else GroupView(group, [])
+
+    def replace(
+        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+    ) -> GroupView:
+        # PUT without ``members`` keeps them: RFC 7644 §3.5.1 lets the server decide,
+        # and clearing a group because a client left out an attribute loses data.
+        members = MemberChange() if resource.members is None else MemberChange(True, _members(resource.members))
+        edit = GroupEdit(resource.doc, members)
+        return self._groups.update(actor, id, lambda _: edit, versions, with_members=extra)
+
+    def patch(
+        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+    ) -> GroupView:
+        def edit(group: Group) -> GroupEdit:
+            result = apply_patch(GROUP, group.doc, operations)
+            change = result.members
+            if change is None:
+                return GroupEdit(result.doc)
+            return GroupEdit(result.doc, MemberChange(change.clear, _members(change.add), frozenset(change.remove)))
+
+        return self._groups.update(actor, id, edit, versions, with_members=extra)
+
+    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None:
+        self._groups.delete(actor, id, versions)
+
+    def represent(self, view: GroupView, base_url: str) -> dict[str, Any]:
+        return group_representation(view, base_url)
+
+    def version(self, view: GroupView) -> int:
+        return view.group.version

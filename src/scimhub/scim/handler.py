@@ -1,0 +1,235 @@
+"""``ScimHandler``: one short method per SCIM operation, chaining pure steps around the directory.
+
+Each method reads the request (parse, check), calls one use case (one
+transaction) and renders the result. Errors of any step become RFC 7644 §3.12
+Error responses in ``handle``, the one place that catches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.groups import Groups
+from scimhub.directory.users import Users
+from scimhub.errors import InvalidFilter, InvalidSyntax, NotFound, ScimhubError, UnsupportedMediaType
+from scimhub.scim import discovery
+from scimhub.scim.conditions import etag, none_match, read_versions
+from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
+from scimhub.scim.errors import error_response
+from scimhub.scim.listing import list_response
+from scimhub.scim.messages import ScimRequest, ScimResponse
+from scimhub.scim.patch import read_patch
+from scimhub.scim.projection import Projection
+from scimhub.scim.routing import Operation, Target, match
+from scimhub.scim.search import SearchParams, build_query, read_query_params, read_search_body
+from scimhub.scim.values import read_resource
+from scimhub.settings import Settings
+from scimhub.store.contract import Query
+
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def read_json(request: ScimRequest) -> Any:
+    """Return the request body parsed as JSON.
+
+    A body with no Content-Type is read as JSON; any other media type than
+    ``application/scim+json`` or ``application/json`` is refused (RFC 7644 §3.1).
+
+    :raises UnsupportedMediaType: When the Content-Type is not JSON.
+    :raises InvalidSyntax: When the body is empty or not well-formed JSON.
+    """
+    content_type = request.header("content-type")
+    if content_type is not None and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
+        raise UnsupportedMediaType(f"send the body as application/scim+json, not {content_type.split(';')[0]}")
+    if not request.body.strip():
+        raise InvalidSyntax("the request body is empty; a JSON object is expected")
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidSyntax(f"the request body is not valid JSON: {error}") from None
+
+
+class ScimHandler:
+    """Serve SCIM requests against the directory."""
+
+    def __init__(self, users: Users, groups: Groups, settings: Settings) -> None:
+        self._endpoints: dict[str, Endpoint] = {"Users": UserEndpoint(users), "Groups": GroupEndpoint(groups)}
+        self._settings = settings
+        self._operations: dict[Operation, Callable[[Target, ScimRequest], ScimResponse]] = {
+            Operation.SERVICE_PROVIDER_CONFIG: self._service_provider_config,
+            Operation.LIST_SCHEMAS: self._list_schemas,
+            Operation.GET_SCHEMA: self._get_schema,
+            Operation.LIST_RESOURCE_TYPES: self._list_resource_types,
+            Operation.GET_RESOURCE_TYPE: self._get_resource_type,
+            Operation.SEARCH: self._search,
+            Operation.SEARCH_ALL: self._search_all,
+            Operation.CREATE: self._create,
+            Operation.GET: self._get,
+            Operation.REPLACE: self._replace,
+            Operation.PATCH: self._patch,
+            Operation.DELETE: self._delete,
+            Operation.NOT_IMPLEMENTED: self._not_implemented,
+        }
+
+    def handle(self, request: ScimRequest) -> ScimResponse:
+        """Answer one request; never raises."""
+        try:
+            target = match(request.method, request.path)
+            return self._operations[target.operation](target, request)
+        except Exception as error:  # noqa: BLE001 - error_response decides what leaks
+            return error_response(error)
+
+    # Discovery (RFC 7644 §4)
+
+    def _config(self, request: ScimRequest) -> discovery.DiscoveryConfig:
+        return discovery.DiscoveryConfig(request.base_url, max_results=self._settings.max_page_size)
+
+    def _service_provider_config(self, _: Target, request: ScimRequest) -> ScimResponse:
+        return ScimResponse(200, discovery.service_provider_config(self._config(request)))
+
+    def _list_schemas(self, _: Target, request: ScimRequest) -> ScimResponse:
+        return ScimResponse(200, discovery.list_schemas(self._config(request)))
+
+    def _get_schema(self, target: Target, request: ScimRequest) -> ScimResponse:
+        schema = discovery.find_schema(target.id or "")
+        location = self._config(request).location("Schemas", schema.id)
+        return ScimResponse(200, discovery.schema_representation(schema, location))
+
+    def _list_resource_types(self, _: Target, request: ScimRequest) -> ScimResponse:
+        return ScimResponse(200, discovery.list_resource_types(self._config(request)))
+
+    def _get_resource_type(self, target: Target, request: ScimRequest) -> ScimResponse:
+        resource_type = discovery.find_resource_type(target.id or "")
+        location = self._config(request).location("ResourceTypes", resource_type.name)
+        return ScimResponse(200, discovery.resource_type_representation(resource_type, location))
+
+    def _not_implemented(self, _: Target, request: ScimRequest) -> ScimResponse:
+        raise NotFound(f"{request.path} is not supported by this service (see /ServiceProviderConfig)")
+
+    # Resources (RFC 7644 §3)
+
+    def _endpoint(self, target: Target) -> Endpoint:
+        return self._endpoints[target.resources or ""]
+
+    def _projection(self, endpoint: Endpoint, request: ScimRequest) -> Projection:
+        return Projection.read(endpoint.resource_type, request.param("attributes"), request.param("excludedAttributes"))
+
+    def _resource_response(
+        self, status: int, endpoint: Endpoint, view: Any, request: ScimRequest, projection: Projection
+    ) -> ScimResponse:
+        resource = endpoint.represent(view, request.base_url)
+        headers = {"ETag": etag(endpoint.version(view))}
+        if status == 201:
+            headers["Location"] = resource["meta"]["location"]
+        return ScimResponse(status, projection.apply(resource), headers)
+
+    def _get(self, target: Target, request: ScimRequest) -> ScimResponse:
+        endpoint = self._endpoint(target)
+        projection = self._projection(endpoint, request)
+        view = endpoint.get(target.id or "", projection.wants(endpoint.extra))
+        version = endpoint.version(view)
+        if none_match(request.header("if-none-match"), version):
+            return ScimResponse(304, None, {"ETag": etag(version)})
+        return self._resource_response(200, endpoint, view, request, projection)
+
+    def _create(self, target: Target, request: ScimRequest) -> ScimResponse:
+        endpoint = self._endpoint(target)
+        projection = self._projection(endpoint, request)
+        resource = read_resource(endpoint.resource_type, read_json(request))
+        view = endpoint.create(_actor(request), resource)
+        return self._resource_response(201, endpoint, view, request, projection)
+
+    def _replace(self, target: Target, request: ScimRequest) -> ScimResponse:
+        endpoint = self._endpoint(target)
+        projection = self._projection(endpoint, request)
+        resource = read_resource(endpoint.resource_type, read_json(request))
+        versions = read_versions(request.header("if-match"))
+        view = endpoint.replace(_actor(request), target.id or "", resource, versions, projection.wants(endpoint.extra))
+        return self._resource_response(200, endpoint, view, request, projection)
+
+    def _patch(self, target: Target, request: ScimRequest) -> ScimResponse:
+        """Apply a PATCH; answer 200 with the resource, except for groups.
+
+        RFC 7644 §3.5.2 allows 204. Groups answer 204 unless ``attributes`` is sent,
+        because their full representation holds every member, which Entra never
+        reads (it asks for 204) and which would cost a large group a full read.
+        """
+        endpoint = self._endpoint(target)
+        projection = self._projection(endpoint, request)
+        operations = read_patch(
+            endpoint.resource_type, read_json(request), max_operations=self._settings.max_patch_operations
+        )
+        versions = read_versions(request.header("if-match"))
+        terse = endpoint.extra == "members" and request.param("attributes") is None
+        extra = not terse and projection.wants(endpoint.extra)
+        view = endpoint.patch(_actor(request), target.id or "", operations, versions, extra)
+        if terse:
+            return ScimResponse(204, None, {"ETag": etag(endpoint.version(view))})
+        return self._resource_response(200, endpoint, view, request, projection)
+
+    def _delete(self, target: Target, request: ScimRequest) -> ScimResponse:
+        endpoint = self._endpoint(target)
+        endpoint.delete(_actor(request), target.id or "", read_versions(request.header("if-match")))
+        return ScimResponse(204)
+
+    # Queries (RFC 7644 §3.4.2, §3.4.3)
+
+    def _search_params(self, request: ScimRequest) -> SearchParams:
+        if request.method == "POST":
+            return read_search_body(read_json(request))
+        return read_query_params(request)
+
+    def _query(self, endpoint: Endpoint, params: SearchParams) -> Query:
+        settings = self._settings
+        return build_query(endpoint.resource_type, params, settings.default_page_size, settings.max_page_size)
+
+    def _search(self, target: Target, request: ScimRequest) -> ScimResponse:
+        endpoint = self._endpoint(target)
+        params = self._search_params(request)
+        projection = Projection.read(endpoint.resource_type, params.attributes, params.excluded_attributes)
+        page = endpoint.search(self._query(endpoint, params), projection.wants(endpoint.extra))
+        resources = [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
+        return ScimResponse(200, list_response(resources, page.total, params.start_index))
+
+    def _search_all(self, _: Target, request: ScimRequest) -> ScimResponse:
+        """Search Users, then Groups, as one list (RFC 7644 §3.4.3 at the root).
+
+        A filter may name attributes only one resource type has; the other type then
+        contributes nothing. Results are ordered by type first, then by ``sortBy``.
+        """
+        params = self._search_params(request)
+        queries: list[tuple[Endpoint, Query, Projection]] = []
+        failures: list[ScimhubError] = []
+        for endpoint in self._endpoints.values():
+            try:
+                query = self._query(endpoint, params)
+                rt = endpoint.resource_type
+                queries.append((endpoint, query, Projection.read(rt, params.attributes, params.excluded_attributes)))
+            except InvalidFilter as error:
+                failures.append(error)
+        if not queries:
+            raise failures[0]
+        resources: list[dict[str, Any]] = []
+        total, skip = 0, queries[0][1].offset
+        room = queries[0][1].limit
+        for endpoint, query, projection in queries:
+            count = endpoint.search(Query(query.filter, limit=0), False).total
+            total += count
+            if room > 0 and skip < count:
+                page = endpoint.search(
+                    Query(query.filter, query.sort_by, query.descending, skip, room), projection.wants(endpoint.extra)
+                )
+                resources += [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
+                room -= len(page.items)
+            skip = max(skip - count, 0)
+        return ScimResponse(200, list_response(resources, total, params.start_index))
+
+
+def _actor(request: ScimRequest) -> Actor:
+    if request.actor is None:  # the web layer authenticates every SCIM request first
+        raise RuntimeError("a SCIM write reached the handler without an authenticated actor")
+    return request.actor

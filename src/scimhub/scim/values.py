@@ -1,0 +1,520 @@
+"""Read client input against the schema into the canonical stored document.
+
+POST, PUT and PATCH all go through here, so a value is accepted or refused the same
+way whichever verb carries it. The rules (RFC 7643 §2, §2.2, §2.3, §2.4, §2.5, §7;
+RFC 7644 §3.3, §3.5.1, §3.10):
+
+- attribute names match in any case and are rewritten to their canonical spelling;
+- extension attributes arrive nested under their schema URN (in any case) or as flat
+  URN-qualified keys; the canonical form is nested;
+- keys that start with the URN of a schema this resource type does not have are
+  ignored: clients send custom extensions we do not serve (Entra's
+  ``urn:…:CustomExtensionName:2.0:User:…``) and refusing them would fail the whole
+  resource. An unknown attribute of a *known* schema is refused (InvalidValue);
+- readOnly attributes (``id``, ``meta``, ``groups``, ``manager.displayName``) are
+  ignored in POST and PUT bodies (RFC 7643 §2.2); a PATCH that names one at the top
+  level is refused (``read_only="reject"``, RFC 7644 §3.5.2);
+- null means unassigned and is dropped (also inside complex values and lists), and
+  so are empty lists and empty objects (RFC 7643 §2.5);
+- a single value for a multi-valued attribute is read as a list of one (liberal:
+  ``"emails": {"value": …}`` can mean nothing else);
+- strings are capped at ``MAX_STRING_BYTES`` UTF-8 bytes, integers at 64 bits.
+
+Tolerance of client dialects (Microsoft Entra's above all) is data, not special
+cases: a ``Dialect`` carries named rules that rewrite values before the type checks
+run, and the handlers pass one dialect down. ``DEFAULT`` is the RFC read liberally;
+``STRICT`` is the RFC to the letter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
+from scimhub.scim.paths import AttrRef, resolve, split_urn
+from scimhub.scim.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
+
+MAX_STRING_BYTES = 64 * 1024
+"""The longest string value accepted, in UTF-8 bytes; no SCIM attribute needs more."""
+
+ValueRule = Callable[[Attribute, object], object]
+"""Rewrite one value of an attribute before its type is checked; return it unchanged
+when the rule does not apply. The function's ``__name__`` names the rule."""
+
+ObjectRule = Callable[[ResourceType, dict[str, object]], dict[str, object]]
+"""Rewrite a resource-level object (a POST/PUT body, a path-less PATCH value) before
+its keys are read, e.g. to expand Entra's dotted keys (``"name.givenName"``)."""
+
+
+def read_string_booleans(attribute: Attribute, value: object) -> object:
+    """Read ``"true"``/``"false"`` in any case as a boolean for a boolean attribute.
+
+    Entra's default mapping sends ``active`` as ``"True"``/``"False"`` in POST and
+    PATCH (quirk 4.3 #2) and Microsoft's reference code parses it with
+    ``bool.TryParse``; such a string cannot mean anything else for a boolean.
+    """
+    if attribute.type == "boolean" and isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    return value
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The tolerance rules applied to one client's input (ADR: how far we tolerate Entra)."""
+
+    name: str
+    value_rules: tuple[ValueRule, ...] = ()
+    """Applied in order to each value (each element of a list too) before type checks."""
+    object_rules: tuple[ObjectRule, ...] = ()
+    """Applied in order to each resource-level object before its keys are read."""
+    create_unmatched: bool = False
+    """PATCH add/replace through an equality filter that matches nothing creates the
+    element (``emails[type eq "work"].value`` on a user without emails, quirk 4.3 #5)
+    instead of failing with noTarget (RFC 7644 §3.5.2.3)."""
+    remove_by_value: bool = False
+    """PATCH remove of a multi-valued attribute with a ``value`` removes the elements
+    the value lists (Entra's member removal, quirk 4.3 #7) instead of refusing it."""
+
+    def coerce(self, attribute: Attribute, value: object) -> object:
+        """Return ``value`` after every value rule had its say."""
+        for rule in self.value_rules:
+            value = rule(attribute, value)
+        return value
+
+    def rewrite(self, resource_type: ResourceType, obj: dict[str, object]) -> dict[str, object]:
+        """Return ``obj`` after every object rule had its say."""
+        for rule in self.object_rules:
+            obj = rule(resource_type, obj)
+        return obj
+
+
+STRICT = Dialect("strict")
+"""RFC 7643/7644 to the letter: no rewriting, no tolerance."""
+DEFAULT = Dialect(
+    "default",
+    value_rules=(read_string_booleans,),
+    create_unmatched=True,
+    remove_by_value=True,
+)
+"""The RFC read liberally, with the tolerances any client may need."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A POST or PUT body read against its resource type (RFC 7644 §3.3, §3.5.1)."""
+
+    doc: dict[str, Any]
+    """The canonical stored document (docs/CONVENTIONS-FOR-HELPERS.md)."""
+    password: str | None = None
+    """The writeOnly password, taken out of the document to be hashed."""
+    members: list[dict[str, str]] | None = None
+    """Group members as ``{value, type?, display?}``; None when the body does not
+    name ``members`` (PUT may keep them), ``[]`` when it sends null or an empty list."""
+    schemas: tuple[str, ...] = ()
+    """The ``schemas`` list as sent (unknown URIs included)."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One attribute of a resource-level object, read."""
+
+    ref: AttrRef
+    value: object
+    """The canonical value; None when the client sent null (unassign it)."""
+    sent: object = None
+    """The value as sent, for the nulls a PATCH replace reads as "unassign"."""
+
+
+def read_resource(resource_type: ResourceType, body: object, *, dialect: Dialect = DEFAULT) -> Resource:
+    """Read a POST or PUT body into a canonical resource (RFC 7644 §3.3, §3.5.1).
+
+    :raises InvalidSyntax: When the body is not an object or ``schemas`` is not a
+        list of strings.
+    :raises InvalidValue: When a value does not fit its attribute, an attribute is
+        unknown, or a required attribute is missing.
+    """
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"a {resource_type.name} must be a JSON object, not {_kind(body)}")
+    schemas = _read_schemas(body)
+    doc: dict[str, object] = {}
+    password: str | None = None
+    members: list[dict[str, str]] | None = None
+    for assignment in read_assignments(resource_type, body, read_only="ignore", dialect=dialect):
+        ref, value = assignment.ref, assignment.value
+        if is_members(ref):
+            members = value if isinstance(value, list) else []
+        elif value is None:
+            continue
+        elif is_password(ref):
+            password = str(value)
+        else:
+            put_value(doc, ref, value)
+    check_required(resource_type, doc)
+    return Resource(doc, password, members, schemas)
+
+
+def read_assignments(
+    resource_type: ResourceType,
+    obj: object,
+    *,
+    read_only: Literal["ignore", "reject"] = "ignore",
+    dialect: Dialect = DEFAULT,
+) -> list[Assignment]:
+    """Read a resource-level object into one assignment per attribute it names.
+
+    Keys are attribute names in any case, URN-qualified attribute paths
+    (``urn:…:enterprise:2.0:User:manager.value``) or schema URNs whose value is an
+    object of that schema's attributes (null there unassigns them all).
+
+    :raises InvalidValue: When a key is unknown, named twice, or a value does not fit.
+    :raises Mutability: When ``read_only`` is ``"reject"`` and a key names a
+        readOnly attribute (RFC 7644 §3.5.2).
+    """
+    if not isinstance(obj, dict):
+        raise InvalidValue(f"the value must be an object of attributes, not {_kind(obj)}")
+    found: dict[tuple[str, ...], Assignment] = {}
+    for key, value in dialect.rewrite(resource_type, obj).items():
+        if key.lower() == "schemas":
+            continue
+        for ref, item in _refs(resource_type, key, value):
+            if _is_read_only(ref):
+                if read_only == "reject":
+                    raise Mutability(f"{ref} is readOnly")
+                continue
+            keys = ref.keys
+            clash = next((k for k in found if k[: len(keys)] == keys or keys[: len(k)] == k), None)
+            if clash is not None:
+                raise InvalidValue(f"{ref} is named twice (as {key!r} and as {found[clash].ref})")
+            if is_members(ref):
+                found[keys] = Assignment(ref, read_members(item, where=str(ref), dialect=dialect), item)
+            else:
+                found[keys] = Assignment(ref, read_value(ref, item, dialect=dialect), item)
+    return list(found.values())
+
+
+def read_value(
+    target: AttrRef | Attribute,
+    value: object,
+    *,
+    element: bool = False,
+    where: str | None = None,
+    dialect: Dialect = DEFAULT,
+) -> object:
+    """Return the canonical form of a value for ``target``, None when unassigned.
+
+    A multi-valued target gives a list, unless ``element`` asks for one element of
+    it (a PATCH value through a filter, ``emails[type eq "work"]``).
+
+    :raises InvalidValue: When the value does not fit the attribute (RFC 7643 §2.3).
+    """
+    attribute = target.target if isinstance(target, AttrRef) else target
+    if where is None:
+        where = str(target) if isinstance(target, AttrRef) else attribute.name
+    if attribute.multi_valued and not element:
+        return _read_list(attribute, value, where, dialect)
+    return _read_one(attribute, value, where, dialect)
+
+
+def read_members(
+    value: object, *, where: str = "members", dialect: Dialect = DEFAULT
+) -> list[dict[str, str]]:
+    """Read Group members into ``{value, type?, display?}`` dicts, one per id.
+
+    ``$ref`` is derived by the server and ignored (Entra sends ``"$ref": null``);
+    ``type`` is ``User`` or ``Group`` in any case, stored in canonical case.
+
+    :raises InvalidValue: When an element lacks ``value`` or has an unknown type.
+    """
+    attribute = GROUP.schema.attribute("members")
+    assert attribute is not None  # the schema table defines it
+    if value is None:
+        return []
+    members: dict[str, dict[str, str]] = {}
+    items = value if isinstance(value, list) else [value]
+    for index, item in enumerate(items):
+        spot = f"{where}[{index}]"
+        read = _read_one(attribute, item, spot, dialect)
+        if read is None:
+            continue
+        assert isinstance(read, dict)
+        member_id = read.get("value")
+        if not isinstance(member_id, str) or not member_id.strip():
+            raise InvalidValue(f"{spot}.value is required: the id of the member")
+        member = {"value": member_id}
+        kind = read.get("type")
+        if kind is not None:
+            canonical = {"user": "User", "group": "Group"}.get(str(kind).lower())
+            if canonical is None:
+                raise InvalidValue(f"{spot}.type must be User or Group, not {_show(kind)}")
+            member["type"] = canonical
+        if "display" in read:
+            member["display"] = str(read["display"])
+        members.setdefault(member_id, member)
+    return list(members.values())
+
+
+def is_members(ref: AttrRef) -> bool:
+    """Tell whether ``ref`` names Group ``members``, kept as rows, never in the doc."""
+    return ref.schema is not None and ref.schema.id == CORE_GROUP and ref.attribute.name == "members"
+
+
+def is_password(ref: AttrRef) -> bool:
+    """Tell whether ``ref`` names the User ``password``, hashed apart from the doc."""
+    return ref.schema is not None and ref.schema.id == CORE_USER and ref.attribute.name == "password"
+
+
+def put_value(doc: dict[str, object], ref: AttrRef, value: object) -> None:
+    """Set ``value`` at ``ref`` in ``doc``, creating the containers on the way.
+
+    :raises InvalidValue: When ``ref`` names a sub-attribute of a multi-valued
+        attribute, which has no single place to go.
+    """
+    if ref.sub is not None and ref.attribute.multi_valued:
+        raise InvalidValue(f"{ref} names a sub-attribute of a multi-valued attribute; send the values whole")
+    *heads, last = ref.keys
+    container = doc
+    for key in heads:
+        inner = container.setdefault(key, {})
+        assert isinstance(inner, dict)  # extension objects and complex values are dicts
+        container = inner
+    container[last] = value
+
+
+def check_required(resource_type: ResourceType, doc: dict[str, object]) -> None:
+    """Check that every required attribute has a value (RFC 7643 §2.2 ``required``).
+
+    An extension's required attributes count only when the extension is present.
+
+    :raises InvalidValue: Naming the first required attribute missing.
+    """
+    for schema in resource_type.schemas():
+        container = doc if schema is resource_type.schema else doc.get(schema.id)
+        if not isinstance(container, dict):
+            continue
+        for attribute in schema.attributes:
+            if attribute.required and container.get(attribute.name) is None:
+                raise InvalidValue(f"{attribute.name} is required")
+
+
+def _refs(resource_type: ResourceType, key: str, value: object) -> list[tuple[AttrRef, object]]:
+    """Return what one key of a resource-level object assigns: zero, one or many refs."""
+    if key[:4].lower() != "urn:":
+        attribute = next((a for a in COMMON if a.name.lower() == key.lower()), None)
+        if attribute is not None:
+            return [(AttrRef(None, attribute), value)]
+        attribute = resource_type.schema.attribute(key)
+        if attribute is None:
+            raise InvalidValue(f"'{key}' is not an attribute of {resource_type.name}")
+        return [(AttrRef(resource_type.schema, attribute), value)]
+    try:
+        schema, rest = split_urn(resource_type, key)
+    except LookupError:
+        return []  # a schema we do not serve: ignored on purpose (module docstring)
+    if rest:
+        return [(resolve(resource_type, key, error=InvalidValue), value)]
+    assert schema is not None
+    return _nested(schema, key, value)
+
+
+def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, object]]:
+    """Return the assignments of an object nested under a schema URN key."""
+    if value is None:
+        return [(AttrRef(schema, a), None) for a in schema.attributes if a.mutability != "readOnly"]
+    if not isinstance(value, dict):
+        raise InvalidValue(f"'{key}' must be an object of {schema.name} attributes, not {_kind(value)}")
+    refs = []
+    for name, item in value.items():
+        attribute = schema.attribute(name)
+        if attribute is None:
+            raise InvalidValue(f"'{name}' is not an attribute of {schema.id}")
+        refs.append((AttrRef(schema, attribute), item))
+    return refs
+
+
+def _is_read_only(ref: AttrRef) -> bool:
+    return ref.attribute.mutability == "readOnly" or (
+        ref.sub is not None and ref.sub.mutability == "readOnly"
+    )
+
+
+def _read_schemas(body: dict[str, object]) -> tuple[str, ...]:
+    schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
+    if schemas is None:
+        return ()
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise InvalidSyntax("schemas must be a list of schema URI strings")
+    return tuple(schemas)
+
+
+def _read_list(attribute: Attribute, value: object, where: str, dialect: Dialect) -> list[object] | None:
+    value = dialect.coerce(attribute, value)
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    read = [_read_one(attribute, item, f"{where}[{i}]", dialect) for i, item in enumerate(items)]
+    values = [item for item in read if item is not None]
+    if (
+        attribute.is_complex
+        and sum(1 for v in values if isinstance(v, dict) and v.get("primary") is True) > 1
+    ):
+        # RFC 7643 §2.4: "The primary attribute value true MUST appear no more than once."
+        raise InvalidValue(f"{where} has more than one value with primary true")
+    return values or None
+
+
+def _read_one(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    value = dialect.coerce(attribute, value)
+    if value is None:
+        return None
+    return _READERS[attribute.type](attribute, value, where, dialect)
+
+
+def _read_complex(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    if not isinstance(value, dict):
+        raise InvalidValue(f"{where} must be an object of sub-attributes, not {_kind(value)}")
+    read: dict[str, object] = {}
+    seen: set[str] = set()
+    for key, item in value.items():
+        sub = attribute.sub(key)
+        if sub is None:
+            raise InvalidValue(f"'{key}' is not a sub-attribute of {where}")
+        if sub.name in seen:
+            raise InvalidValue(f"{where}.{sub.name} is named twice")
+        seen.add(sub.name)
+        if sub.mutability == "readOnly":
+            continue  # RFC 7643 §2.2: values sent for readOnly attributes are ignored
+        sub_value = read_value(sub, item, where=f"{where}.{sub.name}", dialect=dialect)
+        if sub_value is not None:
+            read[sub.name] = sub_value
+    if read:
+        for sub in attribute.sub_attributes:
+            if sub.required and sub.name not in read:
+                raise InvalidValue(f"{where}.{sub.name} is required")
+    return read or None
+
+
+def _read_string(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    if not isinstance(value, str):
+        raise InvalidValue(f"{where} must be a string, not {_describe(attribute, value)}")
+    # a str of n code points has at most 4n UTF-8 bytes: encode only long ones
+    if len(value) * 4 > MAX_STRING_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_STRING_BYTES:
+        raise InvalidValue(f"{where} is longer than {MAX_STRING_BYTES} bytes")
+    if attribute.required and not value.strip():
+        raise InvalidValue(f"{where} is required and must not be empty")
+    return value
+
+
+def _read_boolean(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    if not isinstance(value, bool):
+        raise InvalidValue(f"{where} must be true or false, not {_describe(attribute, value)}")
+    return value
+
+
+def _read_integer(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    if type(value) is not int:
+        raise InvalidValue(f"{where} must be an integer, not {_describe(attribute, value)}")
+    return _in_range(value, where)
+
+
+def _read_decimal(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    if type(value) is int:
+        return _in_range(value, where)
+    if type(value) is not float or not math.isfinite(value):
+        raise InvalidValue(f"{where} must be a decimal number, not {_describe(attribute, value)}")
+    return value
+
+
+def _in_range(value: int, where: str) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise InvalidValue(f"{where} is out of range: numbers are limited to 64 bits")
+    return value
+
+
+_DATETIME = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[Tt](?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?:\.\d+)?"
+    r"(?:[Zz]|[+-](?P<oh>\d{2}):(?P<om>\d{2}))?",
+    re.ASCII,
+)
+
+
+def _read_datetime(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    """Check an xsd:dateTime (RFC 7643 §2.3.5); the string is kept as sent."""
+    text = _read_string(attribute, value, where, dialect)
+    assert isinstance(text, str)
+    match = _DATETIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        fields = {k: int(v) for k, v in match.groupdict(default="0").items()}
+        # RFC 3339 §5.6 allows a leap second (60), which datetime does not
+        datetime(fields["y"], fields["mo"], fields["d"], fields["h"], fields["mi"], min(fields["s"], 59))
+        if fields["s"] > 60 or fields["oh"] > 23 or fields["om"] > 59:
+            raise ValueError(text)
+    except ValueError:
+        raise InvalidValue(
+            f"{where} must be a date and time such as 2008-01-23T04:56:22Z, not {_show(text)}"
+        ) from None
+    return text
+
+
+def _read_binary(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
+    """Check base64 (RFC 7643 §2.3.6, RFC 4648 §4); the string is kept as sent."""
+    text = _read_string(attribute, value, where, dialect)
+    assert isinstance(text, str)
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidValue(f"{where} must be base64 (RFC 4648 §4)") from None
+    return text
+
+
+_READERS: dict[str, Callable[[Attribute, object, str, Dialect], object]] = {
+    "string": _read_string,
+    "reference": _read_string,
+    "boolean": _read_boolean,
+    "integer": _read_integer,
+    "decimal": _read_decimal,
+    "dateTime": _read_datetime,
+    "binary": _read_binary,
+    "complex": _read_complex,
+}
+
+
+def _kind(value: object) -> str:
+    """Name the JSON type of ``value`` for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(attribute: Attribute, value: object) -> str:
+    """Describe a wrong value; never echo a writeOnly one (a password)."""
+    if attribute.mutability == "writeOnly" or attribute.returned == "never":
+        return _kind(value)
+    if isinstance(value, dict | list):
+        return _kind(value)
+    return f"{_kind(value)} ({_show(value)})"
