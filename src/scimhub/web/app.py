@@ -1,0 +1,55 @@
+"""The ASGI application: SCIM under both base paths, health checks, access log."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from scimhub.settings import Settings
+from scimhub.web.access_log import AccessLog
+from scimhub.web.scim import scim_endpoint
+from scimhub.wiring import Services, build
+
+SCIM_PREFIXES = ("/gms/openapi/scim/v2", "/scim/v2")
+"""The seed's Tenant URL path (DataHub behind its frontend) and the plain alias."""
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def create_app(services: Services) -> Starlette:
+    """Return the application serving ``services``."""
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            await run_in_threadpool(services.store.ping)
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            return JSONResponse({"status": "unavailable", "database": type(error).__name__}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    for prefix in SCIM_PREFIXES:
+        endpoint = scim_endpoint(prefix, services)
+        routes.append(Route(prefix, endpoint, methods=_METHODS))
+        routes.append(Route(prefix + "/{path:path}", endpoint, methods=_METHODS))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    return Starlette(routes=routes, middleware=[Middleware(AccessLog)], lifespan=lifespan)
+
+
+def app_from_environ() -> Starlette:
+    """Return the application configured from ``SCIMHUB_*`` (uvicorn's factory for workers)."""
+    return create_app(build(Settings.from_environ(os.environ), upgrade=False))
