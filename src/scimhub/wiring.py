@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from scimhub.directory.groups import Groups
+from scimhub.directory.roles import Roles
 from scimhub.directory.tokens import TokenKeys, Tokens
 from scimhub.directory.users import Users
 from scimhub.scim.handler import ScimHandler
@@ -35,6 +36,7 @@ class Services:
     store: SqlStore
     users: Users
     groups: Groups
+    roles: Roles
     tokens: Tokens
     scim: ScimHandler
 
@@ -58,4 +60,4 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     )
     tokens = Tokens(store, now_micros, keys, users)
     handler = ScimHandler(users, groups, settings)
-    return Services(settings, engine, store, users, groups, tokens, handler)
+    return Services(settings, engine, store, users, groups, Roles(store, now_micros), tokens, handler)

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from scimhub.cli.options import DatabaseUrl, settings
+from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
 from scimhub.web.app import SCIM_PREFIXES, create_app
 from scimhub.wiring import build
@@ -24,7 +25,7 @@ def serve(
     config = settings(database_url, host=host, port=port, workers=workers)
     configure_logging(config.log_level)
     services = build(config)  # applies migrations before the first request
-    has_tokens = bool(services.tokens.list())
+    has_tokens = bool(services.tokens.list(SYSTEM))
     base = config.public_base_url or f"http://{config.host}:{config.port}"
     if not has_tokens:
         typer.echo(

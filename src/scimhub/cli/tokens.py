@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scimhub.cli.options import DatabaseUrl, services
-from scimhub.directory.actors import Actor
+from scimhub.directory.actors import SYSTEM
 from scimhub.directory.tokens import ADMIN_USER_NAME
 from scimhub.domain.tokens import Duration
 from scimhub.domain.users import user_urn
@@ -39,8 +39,8 @@ def create(
     duration = Duration.read(expires)
     hub = services(database_url)
     try:
-        admin = hub.tokens.ensure_admin()
-        issued, record = hub.tokens.issue(Actor(admin.id, admin.urn), user, name, duration, description)
+        hub.tokens.ensure_admin()
+        issued, record = hub.tokens.issue(SYSTEM, user, name, duration, description)
     finally:
         hub.close()
     typer.echo(f"Token {record.id} ({record.name}) acts as {user_urn(user)}; expires: {_iso(record.expires) or 'never'}.")
@@ -56,7 +56,7 @@ def list_tokens(
     """List every token (never the token itself)."""
     hub = services(database_url)
     try:
-        views = hub.tokens.list()
+        views = hub.tokens.list(SYSTEM)
     finally:
         hub.close()
     items = [
@@ -96,7 +96,7 @@ def revoke(
     """Revoke a token; every process refuses it from the next request on."""
     hub = services(database_url)
     try:
-        hub.tokens.revoke(token_id)
+        hub.tokens.revoke(SYSTEM, token_id)
     finally:
         hub.close()
     typer.echo(f"Token {token_id} revoked.")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
+from scimhub.domain.roles import Role
 from scimhub.errors import PreconditionFailed
 
 
@@ -32,7 +33,7 @@ def attribute_events(
     a suspended or reactivated user); any other change is one ATTRIBUTE event that
     names the attributes.
     """
-    changed = changed_attributes(old, new)
+    changed = [key for key in changed_attributes(old, new) if key != "roles"]  # roles: see role_events
     was_active, is_active = old.get("active") is not False, new.get("active") is not False
     if was_active != is_active:
         changed.remove("active")
@@ -42,3 +43,12 @@ def attribute_events(
         yield ChangeEvent(
             entity_type, urn, Category.ATTRIBUTE, Operation.MODIFY, actor, now, parameters={"attributes": changed}
         )
+
+
+def role_events(
+    urn: str, old: frozenset[Role], new: frozenset[Role], actor: str, now: int, entity_type: str = "corpuser"
+) -> Iterator[ChangeEvent]:
+    """Yield one ROLE_MEMBERSHIP event per role gained or lost, the role's URN as modifier."""
+    for operation, roles in ((Operation.ADD, new - old), (Operation.REMOVE, old - new)):
+        for role in sorted(roles):
+            yield ChangeEvent(entity_type, urn, Category.ROLE_MEMBERSHIP, operation, actor, now, modifier=role.urn)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from scimhub.directory.actors import SYSTEM, Actor
 from scimhub.directory.users import Clock, UserEdit, Users
+from scimhub.domain.roles import Privilege, privileges_of
 from scimhub.domain.tokens import Duration, IssuedToken, hash_token, sign_token, verify_signature
 from scimhub.domain.users import User
-from scimhub.errors import InvalidValue, NotFound, Unauthorized
+from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
 from scimhub.store.contract import Store, TokenRecord
 
 ADMIN_USER_NAME = "admin"
@@ -80,6 +81,10 @@ class Tokens:
     ) -> tuple[IssuedToken, TokenRecord]:
         """Sign a new token acting as ``user_name`` and store its hash.
 
+        A token for oneself needs GENERATE_PERSONAL_ACCESS_TOKENS; one for anybody
+        else needs MANAGE_ACCESS_TOKENS (DataHub's rules).
+
+        :raises Forbidden: When ``owner`` lacks the privilege.
         :raises NotFound: When no user has that userName.
         :raises InvalidValue: When the name is empty.
         """
@@ -89,7 +94,13 @@ class Tokens:
         with self._store.transaction() as tx:
             actor = tx.users.get_by_name(user_name)
             if actor is None:
+                if Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
+                    raise Forbidden("creating a token for another user needs the MANAGE_ACCESS_TOKENS privilege")
                 raise NotFound(f"no user has the userName '{user_name}'")
+            if actor.id == owner.user_id and Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
+                owner.require(Privilege.GENERATE_PERSONAL_ACCESS_TOKENS, "Creating a personal access token")
+            elif actor.id != owner.user_id:
+                owner.require(Privilege.MANAGE_ACCESS_TOKENS, "Creating a token for another user")
             issued = sign_token(actor.user_name, self._keys.signing_key, now, duration)
             record = TokenRecord(
                 id=issued.id,
@@ -120,6 +131,7 @@ class Tokens:
         with self._store.read() as tx:
             record = tx.tokens.find(hash_token(token, self._keys.salt))
             user = tx.users.get(record.actor_id) if record else None
+            grants = tx.roles.grants([user.id])[user.id] if user else []
         if record is None or user is None:
             raise Unauthorized("the bearer token has been revoked")
         if record.expires is not None and record.expires <= now:
@@ -129,17 +141,25 @@ class Tokens:
         if record.last_used is None or now - record.last_used > LAST_USED_RESOLUTION:
             with self._store.transaction() as tx:
                 tx.tokens.touch(record.id, now)
-        return Actor(user.id, user.urn, record.id)
+        return Actor(user.id, user.urn, record.id, privileges_of(g.role for g in grants))
 
-    def list(self) -> list[TokenView]:
-        """Return every token, newest first, with the userNames of its actor and owner."""
+    def list(self, viewer: Actor) -> list[TokenView]:
+        """Return the viewer's tokens, or every token with MANAGE_ACCESS_TOKENS, newest first."""
         with self._store.read() as tx:
-            records = tx.tokens.list()
+            everyone = Privilege.MANAGE_ACCESS_TOKENS in viewer.privileges
+            records = tx.tokens.list(None if everyone else viewer.user_id)
             names = tx.users.names({r.actor_id for r in records} | {r.owner_id for r in records})
         return [TokenView(r, names.get(r.actor_id, ""), names.get(r.owner_id, "")) for r in records]
 
-    def revoke(self, token_id: str) -> None:
-        """Revoke a token at once, everywhere. :raises NotFound: When there is no such token."""
+    def revoke(self, viewer: Actor, token_id: str) -> None:
+        """Revoke a token at once, everywhere: one's own, or any with MANAGE_ACCESS_TOKENS.
+
+        :raises NotFound: When there is no such token the viewer may see.
+        """
         with self._store.transaction() as tx:
-            if not tx.tokens.delete(token_id):
+            record = tx.tokens.get(token_id)
+            if record is None:
                 raise NotFound(f"no token has the id {token_id}")
+            if viewer.user_id not in (record.actor_id, record.owner_id):
+                viewer.require(Privilege.MANAGE_ACCESS_TOKENS, "Revoking another user's token")
+            tx.tokens.delete(token_id)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.changes import attribute_events, check_version
+from scimhub.directory.changes import attribute_events, check_version, role_events
 from scimhub.directory.passwords import hash_password
 from scimhub.domain.events import Category, ChangeEvent, Operation
-from scimhub.domain.users import User
+from scimhub.domain.users import User, provisioned_roles
 from scimhub.errors import NotFound
 from scimhub.store.contract import GroupRef, Page, Query, Store
 
@@ -63,7 +63,12 @@ class Users:
         return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
 
     def create(self, actor: Actor, edit: UserEdit) -> User:
-        """Store a new user. :raises Uniqueness: When its userName is taken."""
+        """Store a new user.
+
+        :raises Uniqueness: When its userName is taken.
+        :raises InvalidValue: When its roles name a role that does not exist.
+        """
+        roles = provisioned_roles(edit.doc)
         now = self._clock()
         user = User(
             id=uuid.uuid4().hex,
@@ -76,6 +81,7 @@ class Users:
         with self._store.transaction() as tx:
             tx.users.insert(user)
             tx.events.append([ChangeEvent("corpuser", user.urn, Category.LIFECYCLE, Operation.CREATE, actor.urn, now)])
+            tx.events.append(role_events(user.urn, frozenset(), roles, actor.urn, now))
         return user
 
     def update(
@@ -102,6 +108,7 @@ class Users:
                 raise _not_found(id)
             check_version("User", id, user.version, expected_versions)
             change = edit(user)
+            roles = provisioned_roles(change.doc)
             groups = tx.members.groups_of([id])[id] if with_groups else None
             if change.doc == user.doc and change.password is None:
                 return UserView(user, groups)
@@ -115,6 +122,7 @@ class Users:
             )
             tx.users.update(updated)
             tx.events.append(attribute_events("corpuser", updated.urn, user.doc, updated.doc, actor.urn, now))
+            tx.events.append(role_events(updated.urn, user.provisioned_roles, roles, actor.urn, now))
         return UserView(updated, groups)
 
     def delete(self, actor: Actor, id: str, expected_versions: frozenset[int] | None = None) -> None:

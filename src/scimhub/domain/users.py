@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from scimhub.domain.roles import ROLE_NAMES, Role, find_role
+from scimhub.errors import InvalidValue
+
 
 def user_urn(user_name: str) -> str:
     """Return the DataHub URN of a user: ``urn:li:corpuser:<userName>``.
@@ -14,6 +17,22 @@ def user_urn(user_name: str) -> str:
     percent-encoded, the way DataHub's own ``make_user_urn`` leaves plain names alone.
     """
     return "urn:li:corpuser:" + quote(user_name, safe="@.-_+~!*'=:;&$/")
+
+
+def provisioned_roles(doc: dict[str, Any]) -> frozenset[Role]:
+    """Return the roles a user's SCIM ``roles`` attribute names, by ``value`` in any case.
+
+    :raises InvalidValue: When a value names none of DataHub's roles; the detail
+        lists the allowed ones.
+    """
+    roles = set()
+    for element in doc.get("roles", ()):
+        value = element.get("value") if isinstance(element, dict) else element
+        role = find_role(value) if isinstance(value, str) else None
+        if role is None:
+            raise InvalidValue(f"roles: {value!r} is not a role; the roles are {ROLE_NAMES}")
+        roles.add(role)
+    return frozenset(roles)
 
 
 @dataclass(frozen=True)
@@ -44,3 +63,8 @@ class User:
     def urn(self) -> str:
         """Return the user's ``urn:li:corpuser:`` URN."""
         return user_urn(self.user_name)
+
+    @property
+    def provisioned_roles(self) -> frozenset[Role]:
+        """Return the roles the SCIM client gave this user (validated when written)."""
+        return provisioned_roles(self.doc)

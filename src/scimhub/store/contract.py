@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from scimhub.domain.events import ChangeEvent
 from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.roles import Role
 from scimhub.domain.users import User
 
 if TYPE_CHECKING:
@@ -60,6 +61,27 @@ class GroupRef:
 
     id: str
     display_name: str
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """Why a user holds a role."""
+
+    role: Role
+    source: str
+    """``provisioned`` (SCIM ``roles``), ``assigned`` (by an administrator) or ``group``."""
+    group: GroupRef | None = None
+    """The group the role comes through, for source ``group``."""
+
+
+@dataclass(frozen=True)
+class RoleHolders:
+    """Who holds a role directly."""
+
+    users: list[tuple[str, str]]
+    """(user id, source) pairs."""
+    groups: list[str]
+    """Group ids."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,25 @@ class MemberRows(Protocol):
         """Apply a set delta; return the member ids really added and really removed."""
 
 
+class RoleRows(Protocol):
+    """Role assignments made by administrators, and every user's grants."""
+
+    def assign(self, principal: str, id: str, role: Role) -> bool:
+        """Give a ``user`` or ``group`` a role; tell whether it did not hold it already."""
+
+    def unassign(self, principal: str, id: str, role: Role) -> bool:
+        """Take an assigned role from a ``user`` or ``group``; tell whether it held it."""
+
+    def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
+        """Return every grant of each user: direct, then through each of its groups."""
+
+    def of_groups(self, group_ids: Sequence[str]) -> dict[str, list[Role]]:
+        """Return the roles assigned to each group."""
+
+    def holders(self, role: Role) -> RoleHolders:
+        """Return the users and groups that hold ``role`` directly."""
+
+
 class TokenRows(Protocol):
     """Personal access tokens."""
 
@@ -145,6 +186,9 @@ class TokenRows(Protocol):
 
     def find(self, hash: str) -> TokenRecord | None:
         """Return the token whose hash is ``hash``, or None."""
+
+    def get(self, id: str) -> TokenRecord | None:
+        """Return the token with this id, or None."""
 
     def list(self, actor_id: str | None = None) -> list[TokenRecord]:
         """Return all tokens (or one actor's), newest first."""
@@ -176,6 +220,7 @@ class Transaction(Protocol):
     users: UserRows
     groups: GroupRows
     members: MemberRows
+    roles: RoleRows
     tokens: TokenRows
     secrets: SecretRows
     events: EventLog

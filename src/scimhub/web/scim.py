@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scimhub.domain.roles import Privilege
 from scimhub.errors import PayloadTooLarge, ScimhubError, Unauthorized
 from scimhub.scim.errors import error_response
 from scimhub.scim.messages import SCIM_MEDIA_TYPE, ScimRequest, ScimResponse
@@ -47,6 +48,7 @@ def _serve(services: Services, scim_request: ScimRequest, token: str | None) -> 
         if token is None:
             raise Unauthorized("this endpoint needs an Authorization: Bearer <personal access token> header")
         actor = services.tokens.authenticate(token)
+        actor.require(Privilege.MANAGE_USERS_AND_GROUPS, "SCIM provisioning")
     except ScimhubError as error:
         return error_response(error), None
     return services.scim.handle(replace(scim_request, actor=actor)), actor.user_id

@@ -15,8 +15,10 @@ from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
 from scimhub.store.sql.filters import compile_filter, sort_expression
-from scimhub.store.sql.tables import group_members, groups, user_emails, users
+from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
+PROVISIONED = "provisioned"
+"""The ``user_roles.source`` of roles mirrored from the SCIM ``roles`` attribute."""
 _CHUNK = 500
 """Ids per ``IN (…)`` list: well under SQLite's 32,766 bound parameters."""
 
@@ -131,7 +133,7 @@ class SqlUserRows:
             if _taken(error, "user_name_key"):
                 raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
             raise
-        self._write_emails(user)
+        self._write_mirrors(user)
 
     def update(self, user: User) -> None:
         """Overwrite a stored user. :raises Uniqueness: When the new userName is taken."""
@@ -142,12 +144,19 @@ class SqlUserRows:
                 raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
             raise
         self._connection.execute(delete(user_emails).where(user_emails.c.user_id == user.id))
-        self._write_emails(user)
+        self._connection.execute(
+            delete(user_roles).where(user_roles.c.user_id == user.id, user_roles.c.source == PROVISIONED)
+        )
+        self._write_mirrors(user)
 
-    def _write_emails(self, user: User) -> None:
+    def _write_mirrors(self, user: User) -> None:
+        """Mirror the user's emails and provisioned roles into their indexed tables."""
         rows = _email_rows(user)
         if rows:
             self._connection.execute(insert(user_emails), rows)
+        roles = [{"user_id": user.id, "role": r.value, "source": PROVISIONED} for r in sorted(user.provisioned_roles)]
+        if roles:
+            self._connection.execute(insert(user_roles), roles)
 
     def delete(self, id: str) -> bool:
         """Delete a user and its memberships; tell whether it existed."""

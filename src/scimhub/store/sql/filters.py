@@ -182,7 +182,8 @@ class _ResourceScope:
 
     def value_path(self, node: ValuePath) -> ColumnElement[bool]:
         if not node.path.attribute.multi_valued:
-            return _compile(node.inner, self)  # manager[value eq "x"]: its paths name manager.*
+            # manager[value eq "x"]: one element at most, whose paths are manager.*
+            return and_(self.present(node.path), _compile(node.inner, self))
         source = self.elements(node.path, _sub_names(node.inner), needs_value=_requires_value(node.inner))
         return source.exists(lambda scope: _compile(node.inner, scope))
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
+from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows
 
 
@@ -20,6 +21,7 @@ class SqlTransaction:
         self.users = SqlUserRows(connection)
         self.groups = SqlGroupRows(connection)
         self.members = SqlMemberRows(connection)
+        self.roles = SqlRoleRows(connection)
         self.tokens = SqlTokenRows(connection)
         self.secrets = SqlSecretRows(connection)
         self.events = SqlEventLog(connection)

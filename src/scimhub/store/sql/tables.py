@@ -101,6 +101,26 @@ group_members = Table(
 )
 """Membership as rows: one member added or removed is one row, whatever the group's size."""
 
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Index(None, "role"),
+)
+"""A user's direct roles: ``provisioned`` (mirrored from the SCIM ``roles`` attribute on
+every write, like ``user_emails``) or ``assigned`` (by an administrator, API or CLI)."""
+
+group_roles = Table(
+    "group_roles",
+    metadata,
+    Column("group_id", ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Index(None, "role"),
+)
+"""Roles an administrator gave a group; every member holds them (DataHub's rolesViaGroups)."""
+
 tokens = Table(
     "tokens",
     metadata,

@@ -32,6 +32,11 @@ class SqlTokenRows:
         row = self._connection.execute(select(tokens).where(tokens.c.hash == hash)).first()
         return _record(row) if row else None
 
+    def get(self, id: str) -> TokenRecord | None:
+        """Return the token with this id, or None."""
+        row = self._connection.execute(select(tokens).where(tokens.c.id == id)).first()
+        return _record(row) if row else None
+
     def list(self, actor_id: str | None = None) -> list[TokenRecord]:
         """Return all tokens (or one actor's), newest first."""
         statement = select(tokens).order_by(tokens.c.created.desc(), tokens.c.id)

@@ -1,0 +1,118 @@
+"""Use cases on roles: who holds what, directly or through groups, and assignments.
+
+DataHub's rule for managing roles: be an Admin or hold MANAGE_POLICIES
+(docs/authorization/roles.md); Admin holds every privilege, so the check is
+MANAGE_POLICIES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.changes import role_events
+from scimhub.directory.users import Clock
+from scimhub.domain.groups import group_urn
+from scimhub.domain.roles import Privilege, Role
+from scimhub.domain.users import user_urn
+from scimhub.errors import NotFound
+from scimhub.store.contract import RoleGrant, Store, Transaction
+
+
+@dataclass(frozen=True)
+class UserRoles:
+    """A user's roles: direct grants, grants through groups, and their union."""
+
+    direct: tuple[RoleGrant, ...]
+    inherited: tuple[RoleGrant, ...]
+
+    @property
+    def effective(self) -> tuple[Role, ...]:
+        """Return every role the user holds, highest first."""
+        roles = {grant.role for grant in (*self.direct, *self.inherited)}
+        return tuple(sorted(roles, key=lambda role: -role.rank))
+
+
+def split_grants(grants: Sequence[RoleGrant]) -> UserRoles:
+    """Return grants split into direct ones and the ones that come through groups."""
+    return UserRoles(
+        tuple(g for g in grants if g.source != "group"),
+        tuple(g for g in grants if g.source == "group"),
+    )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A user or group that holds a role directly."""
+
+    kind: str
+    """``user`` or ``group``."""
+    id: str
+    name: str
+    source: str
+    """``provisioned`` or ``assigned`` for users, ``assigned`` for groups."""
+
+
+class Roles:
+    """Read and manage role assignments."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def of_users(self, user_ids: Sequence[str]) -> dict[str, UserRoles]:
+        """Return the roles of each user, in one query."""
+        with self._store.read() as tx:
+            grants = tx.roles.grants(user_ids)
+        return {user_id: split_grants(found) for user_id, found in grants.items()}
+
+    def holders(self, role: Role) -> list[Holder]:
+        """Return the users and groups that hold ``role`` directly, users first."""
+        with self._store.read() as tx:
+            found = tx.roles.holders(role)
+            user_names = tx.users.names(u for u, _ in found.users)
+            group_names = tx.groups.names(found.groups)
+        users = [Holder("user", u, user_names.get(u, ""), source) for u, source in found.users]
+        groups = [Holder("group", g, group_names.get(g, ""), "assigned") for g in found.groups]
+        return users + groups
+
+    def assign(self, actor: Actor, role: Role, principal: str, id: str) -> bool:
+        """Give a user or group a role; tell whether it is new.
+
+        :raises Forbidden: Without MANAGE_POLICIES.
+        :raises NotFound: When no such user or group exists.
+        """
+        return self._change(actor, role, principal, id, assign=True)
+
+    def unassign(self, actor: Actor, role: Role, principal: str, id: str) -> bool:
+        """Take an assigned role from a user or group; tell whether it held it.
+
+        Roles provisioned through SCIM stay: the identity provider owns them.
+
+        :raises Forbidden: Without MANAGE_POLICIES.
+        :raises NotFound: When no such user or group exists.
+        """
+        return self._change(actor, role, principal, id, assign=False)
+
+    def _change(self, actor: Actor, role: Role, principal: str, id: str, *, assign: bool) -> bool:
+        actor.require(Privilege.MANAGE_POLICIES, "Managing roles")
+        with self._store.transaction() as tx:
+            urn, entity_type = _principal_urn(tx, principal, id)
+            changed = tx.roles.assign(principal, id, role) if assign else tx.roles.unassign(principal, id, role)
+            if changed:
+                before, after = (frozenset(), frozenset({role})) if assign else (frozenset({role}), frozenset())
+                tx.events.append(role_events(urn, before, after, actor.urn, self._clock(), entity_type))
+        return changed
+
+
+def _principal_urn(tx: Transaction, principal: str, id: str) -> tuple[str, str]:
+    if principal == "user":
+        names = tx.users.names([id])
+        if id not in names:
+            raise NotFound(f"User {id} not found")
+        return user_urn(names[id]), "corpuser"
+    names = tx.groups.names([id])
+    if id not in names:
+        raise NotFound(f"Group {id} not found")
+    return group_urn(names[id]), "corpGroup"

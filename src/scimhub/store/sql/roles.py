@@ -1,0 +1,97 @@
+"""Role rows: administrators' assignments, and every user's grants in one query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+
+from scimhub.domain.roles import Role
+from scimhub.store.contract import GroupRef, RoleGrant, RoleHolders
+from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
+
+ASSIGNED = "assigned"
+_CHUNK = 500
+
+
+class SqlRoleRows:
+    """``user_roles`` and ``group_roles``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def _table(self, principal: str):  # type: ignore[no-untyped-def]
+        if principal == "user":
+            return user_roles, user_roles.c.user_id, {"source": ASSIGNED}
+        if principal == "group":
+            return group_roles, group_roles.c.group_id, {}
+        raise ValueError(f"roles are held by a user or a group, not a {principal!r}")
+
+    def assign(self, principal: str, id: str, role: Role) -> bool:
+        """Give a ``user`` or ``group`` a role; tell whether it did not hold it already."""
+        table, key, extra = self._table(principal)
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
+        return self._connection.execute(statement).rowcount > 0
+
+    def unassign(self, principal: str, id: str, role: Role) -> bool:
+        """Take an assigned role from a ``user`` or ``group``; tell whether it held it."""
+        table, key, extra = self._table(principal)
+        conditions = [key == id, table.c.role == role.value, *(table.c[k] == v for k, v in extra.items())]
+        return self._connection.execute(delete(table).where(*conditions)).rowcount > 0
+
+    def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
+        """Return every grant of each user: direct, then through each of its groups, in one query per chunk."""
+        found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
+        for start in range(0, len(user_ids), _CHUNK):
+            chunk = user_ids[start : start + _CHUNK]
+            direct = select(
+                user_roles.c.user_id,
+                user_roles.c.role,
+                user_roles.c.source,
+                literal(None).label("group_id"),
+                literal(None).label("group_name"),
+            ).where(user_roles.c.user_id.in_(chunk))
+            via_groups = (
+                select(
+                    group_members.c.member_id,
+                    group_roles.c.role,
+                    literal("group"),
+                    groups.c.id,
+                    groups.c.display_name,
+                )
+                .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+                .join(groups, groups.c.id == group_members.c.group_id)
+                .where(group_members.c.member_id.in_(chunk))
+            )
+            rows = self._connection.execute(union_all(direct, via_groups).order_by("user_id", "role", "source"))
+            for user_id, role, source, group_id, group_name in rows:
+                group = GroupRef(group_id, group_name) if group_id is not None else None
+                found[user_id].append(RoleGrant(Role(role), source, group))
+        return found
+
+    def of_groups(self, group_ids: Sequence[str]) -> dict[str, list[Role]]:
+        """Return the roles assigned to each group."""
+        found: dict[str, list[Role]] = {group_id: [] for group_id in group_ids}
+        for start in range(0, len(group_ids), _CHUNK):
+            rows = self._connection.execute(
+                select(group_roles.c.group_id, group_roles.c.role)
+                .where(group_roles.c.group_id.in_(group_ids[start : start + _CHUNK]))
+                .order_by(group_roles.c.role)
+            )
+            for group_id, role in rows:
+                found[group_id].append(Role(role))
+        return found
+
+    def holders(self, role: Role) -> RoleHolders:
+        """Return the users and groups that hold ``role`` directly."""
+        users = self._connection.execute(
+            select(user_roles.c.user_id, user_roles.c.source)
+            .where(user_roles.c.role == role.value)
+            .order_by(user_roles.c.user_id, user_roles.c.source)
+        )
+        holders = self._connection.execute(
+            select(group_roles.c.group_id).where(group_roles.c.role == role.value).order_by(group_roles.c.group_id)
+        )
+        return RoleHolders([(u, s) for u, s in users], list(holders.scalars()))
