@@ -772,3 +772,8 @@ def test_long_or_chain_of_member_ids() -> None:
 def test_pathless_add_with_null_members_changes_nothing() -> None:
     """``members: null`` in a path-less add adds no member and reports no member change."""
     assert group_patch({"op": "add", "value": {"members": None, "displayName": "B"}}) is None
+
+
+def test_empty_path_is_no_path() -> None:
+    """``"path": ""`` targets the resource itself, like a missing path."""
+    assert patch(user(), {"op": "replace", "path": "", "value": {"title": "T"}}).doc["title"] == "T"

@@ -1,15 +1,18 @@
 """PATCH (RFC 7644 §3.5.2): read a PatchOp message, apply it to a stored document.
 
-``read_patch`` checks the message and parses its paths; ``apply_patch`` applies the
-operations in order to a copy of the document, so any error leaves the stored
-resource as it was (the PATCH is atomic, RFC 7644 §3.5.2: "If an operation fails,
-… the original resource SHALL be returned unmodified").
+``read_patch`` checks the message and parses its paths before the resource is
+loaded; ``apply_patch`` applies the operations in order to a copy of the document,
+so any error leaves the stored resource as it was (RFC 7644 §3.5.2: "A PATCH
+request, regardless of the number of operations, SHALL be treated as atomic").
+Values are read with ``values.py``, so PATCH accepts and refuses exactly what
+POST and PUT do.
 
 Group members are rows, not part of the document, and a PATCH must not load them
 (DESIGN §4: member PATCH cost does not grow with group size). Member operations
 therefore yield a ``MemberChange`` delta, and only selections that name member ids
 (``members[value eq "id" or value eq "id2"]``) can be evaluated; any other member
-filter is refused with invalidFilter.
+filter is refused with invalidFilter, and so are paths to member sub-attributes
+(``members[…].display``) and filters in a member add or replace (invalidPath).
 
 Decisions, each a tolerance of the RFC text or a reading of it:
 
@@ -28,8 +31,18 @@ Decisions, each a tolerance of the RFC text or a reading of it:
   elements whole (§3.5.2.3: "all matching record values will be replaced"); on a
   complex single-valued attribute it merges sub-attributes (same section).
 - ``replace`` with null unassigns its target (RFC 7643 §2.5); ``add`` needs a value.
-- A path naming a readOnly attribute is a mutability error; the password may be set,
-  not removed.
+- ``add`` does not append a value already there, compared as the schema compares
+  (case-insensitively unless caseExact, §3.5.2.1: "no changes SHALL be made").
+- ``emails.type`` (a sub-attribute of a multi-valued attribute, no filter) acts on
+  every value, on none when there is none.
+- A filter on a single-valued complex attribute (Entra's ``manager[value eq "x"]``,
+  which the path parser accepts) sees the value as a list of one, or of none.
+- A value written with ``primary`` true unmarks the others (§3.5.2: "SHALL cause
+  the server to automatically set primary to false for any other values"); one
+  operation marking two values primary is invalidValue (RFC 7643 §2.4).
+- A path naming a readOnly attribute, or a readOnly key in a path-less value, is a
+  mutability error; so is changing an assigned immutable attribute. The password
+  may be set, not removed.
 """
 
 from __future__ import annotations
