@@ -14,6 +14,7 @@ from scim2_tester import Status, check_server
 from scim2_tester.checkers import core_schemas_validation
 from scim2_tester.utils import CheckConfig, CheckContext
 
+from scimhub.domain.roles import Role
 from scimhub.errors import NotFound
 from scimhub.scim.discovery import (
     PUBLISHED_SCHEMAS,
@@ -249,6 +250,12 @@ def test_canonical_values_and_reference_types_are_published() -> None:
     assert _user_attribute("emails.type")["canonicalValues"] == ["work", "home", "other"]
     assert _user_attribute("profileUrl")["referenceTypes"] == ["external"]
     assert "canonicalValues" not in _user_attribute("userName")
+
+
+def test_roles_publish_the_only_values_the_server_accepts() -> None:
+    """roles.value lists DataHub's roles as canonicalValues: /Schemas announces the closed set
+    that writing a user enforces (RFC 7643 §7), so a client can pick a value that is accepted."""
+    assert _user_attribute("roles.value")["canonicalValues"] == [role.value for role in Role]
 
 
 def test_common_attributes_belong_to_no_schema() -> None:

@@ -288,6 +288,46 @@ def test_add_extension_complex_sub_attribute_by_urn_path() -> None:
     assert doc[ENTERPRISE] == {"manager": {"value": "m1"}}
 
 
+def test_add_by_bare_extension_urn_merges_into_the_extension() -> None:
+    """``add`` with the extension URN alone as path adds its attributes, keeping the others."""
+    value = {"department": "Tech", "manager": {"value": "m1"}}
+    extended = user(**{ENTERPRISE: {"costCenter": "41"}})
+    doc = patch(extended, {"op": "add", "path": ENTERPRISE, "value": value}).doc
+    assert doc[ENTERPRISE] == {"costCenter": "41", "department": "Tech", "manager": {"value": "m1"}}
+
+
+def test_replace_by_bare_extension_urn_in_any_case() -> None:
+    """``replace`` with the extension URN alone (any case) acts as the path-less ``{urn: value}``."""
+    doc = patch(
+        user(**{ENTERPRISE: {"department": "Old", "costCenter": "41"}}),
+        {"op": "replace", "path": ENTERPRISE.upper(), "value": {"department": "New", "costCenter": None}},
+    ).doc
+    assert doc[ENTERPRISE] == {"department": "New"}
+
+
+def test_remove_by_bare_extension_urn_removes_the_extension() -> None:
+    """``remove`` with the extension URN alone unassigns all of its attributes (RFC 7643 §3 container)."""
+    extended = user(**{ENTERPRISE: {"department": "T", "manager": {"value": "m1"}}})
+    assert patch(extended, {"op": "remove", "path": ENTERPRISE}).doc == BJENSEN
+    assert patch(user(), {"op": "remove", "path": ENTERPRISE}).doc == BJENSEN  # nothing there: succeeds
+
+
+def test_bare_extension_urn_path_value_is_checked() -> None:
+    """The value for a bare extension URN must be an object of its attributes; remove takes none."""
+    with pytest.raises(InvalidValue, match="must be an object of EnterpriseUser attributes"):
+        patch(user(), {"op": "replace", "path": ENTERPRISE, "value": "Tech"})
+    with pytest.raises(InvalidValue, match="'badge' is not an attribute of urn"):
+        patch(user(), {"op": "add", "path": ENTERPRISE, "value": {"badge": "7"}})
+    with pytest.raises(InvalidValue, match="remove takes no value"):
+        patch(user(), {"op": "remove", "path": ENTERPRISE, "value": {"department": "T"}})
+
+
+def test_bare_core_urn_is_no_path() -> None:
+    """The core schema URN alone names no attribute: the resource itself is patched without a path."""
+    with pytest.raises(InvalidPath):
+        patch(user(), {"op": "replace", "path": USER_SCHEMA.id, "value": {"title": "T"}})
+
+
 def test_pathless_add_merges_each_key() -> None:
     """Path-less ``add``: each key is added as if it were the path, in any case and URN form."""
     value = {

@@ -144,6 +144,12 @@ def test_unknown_attribute_of_known_extension_is_refused() -> None:
         read_resource(USER, user(**{f"{ENTERPRISE}:badge": "7"}))
 
 
+def test_schemas_inside_an_extension_object_is_skipped() -> None:
+    """A ``schemas`` key in an extension object (as scim2-models serializes one) is no attribute: skipped."""
+    body = user(**{ENTERPRISE: {"schemas": [ENTERPRISE], "department": "Tour"}})
+    assert read_resource(USER, body).doc[ENTERPRISE] == {"department": "Tour"}
+
+
 def test_extension_object_must_be_an_object() -> None:
     """A value under an extension URN that is not an object is invalidValue."""
     with pytest.raises(InvalidValue, match="must be an object"):

@@ -31,6 +31,10 @@ Decisions, each a tolerance of the RFC text or a reading of it:
   elements whole (§3.5.2.3: "all matching record values will be replaced"); on a
   complex single-valued attribute it merges sub-attributes (same section).
 - ``replace`` with null unassigns its target (RFC 7643 §2.5); ``add`` needs a value.
+- A path that is an extension's URN alone (``urn:…:enterprise:2.0:User``) names the
+  extension's JSON container (RFC 7643 §3), as it does in ``attributes``: add and
+  replace act as the path-less form ``{urn: value}``, and remove unassigns every
+  attribute of the extension.
 - ``add`` does not append a value already there, compared as the schema compares
   (case-insensitively unless caseExact, §3.5.2.1: "no changes SHALL be made").
 - ``emails.type`` (a sub-attribute of a multi-valued attribute, no filter) acts on
@@ -72,8 +76,8 @@ from scimhub.scim.filters import (
     matches,
     parse_patch_path,
 )
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.schema import PATCH_OP, Attribute, ResourceType
+from scimhub.scim.paths import AttrRef, split_urn
+from scimhub.scim.schema import PATCH_OP, Attribute, ResourceType, Schema
 from scimhub.scim.values import (
     DEFAULT,
     Dialect,
@@ -102,7 +106,8 @@ class Operation:
     """Its position in ``Operations``, named in error details."""
     op: OpName
     path: PatchPath | None
-    """The parsed path; None targets the resource itself."""
+    """The parsed path; None targets the resource itself (or a whole extension, see
+    ``_whole_extension``), and ``value`` is then an object of attributes."""
     value: object = None
     """The value as sent; None when absent or null."""
 
@@ -272,9 +277,24 @@ def _read_operation(resource_type: ResourceType, index: int, item: object) -> Op
         if not isinstance(value, dict):
             raise InvalidValue(f"without a path, the value of {name} must be an object of attributes")
         return Operation(index, name, None, value)
+    extension = _whole_extension(resource_type, text.strip())
+    if extension is not None:
+        if name == "remove" and value is not None:
+            raise InvalidValue(f"remove takes no value; it removes all of {extension.id}")
+        # ``{urn: null}`` unassigns all of the extension's attributes (values.py)
+        return Operation(index, name, None, {extension.id: value})
     path = parse_patch_path(resource_type, text.strip())
     _check_path(name, _target(path), value)
     return Operation(index, name, path, value)
+
+
+def _whole_extension(resource_type: ResourceType, text: str) -> Schema | None:
+    """Return the extension schema whose URN alone, in any case, is ``text``; else None."""
+    try:
+        schema, rest = split_urn(resource_type, text)
+    except LookupError:
+        return None  # not a schema of this resource type: the path parser says so
+    return schema if schema is not None and schema is not resource_type.schema and not rest else None
 
 
 def _target(path: PatchPath) -> _Target:
@@ -335,7 +355,10 @@ def _apply(state: _State, operation: Operation) -> None:
             if operation.op == "add" and (assignment.value is None or assignment.sent is None):
                 continue  # nothing to add
             target = _Target(assignment.ref.with_sub(None), None, assignment.ref.sub)
-            _apply_read(state, operation.op, target, assignment.value, assignment.sent)
+            if operation.op == "remove":  # of a whole extension: every value is None
+                _remove(state, target)
+            else:
+                _apply_read(state, operation.op, target, assignment.value, assignment.sent)
         return
     target = _target(operation.path)
     if is_members(target.ref):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from scimhub.domain.roles import Role
+
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -259,7 +261,14 @@ USER_SCHEMA = Schema(
             ),
         ),
         _multi("entitlements", "A list of entitlements for the user.", _string("value", "An entitlement."), ()),
-        _multi("roles", "A list of roles for the user.", _string("value", "A role."), ()),
+        _multi(
+            "roles",
+            "A list of roles for the user.",
+            # The server accepts DataHub's roles only (domain/roles.py); canonicalValues
+            # (RFC 7643 §7) is how /Schemas tells clients which values those are.
+            _string("value", "A role: Admin, Editor or Reader.", canonical_values=tuple(map(str, Role))),
+            (),
+        ),
         _multi(
             "x509Certificates",
             "A list of certificates issued to the user.",

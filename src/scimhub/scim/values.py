@@ -11,6 +11,8 @@ RFC 7644 §3.3, §3.5.1, §3.10):
   ignored: clients send custom extensions we do not serve (Entra's
   ``urn:…:CustomExtensionName:2.0:User:…``) and refusing them would fail the whole
   resource. An unknown attribute of a *known* schema is refused (InvalidValue);
+- ``schemas`` is never read as an attribute value: skipped at the top level and
+  inside an extension object (where scim2-models serializes one);
 - readOnly attributes (``id``, ``meta``, ``groups``, ``manager.displayName``) are
   ignored in POST and PUT bodies (RFC 7643 §2.2); a PATCH that names one at the top
   level is refused (``read_only="reject"``, RFC 7644 §3.5.2);
@@ -335,6 +337,11 @@ def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, obje
         raise InvalidValue(f"'{key}' must be an object of {schema.name} attributes, not {_kind(value)}")
     refs = []
     for name, item in value.items():
+        if name.lower() == "schemas":
+            # the common attribute (RFC 7643 §3), never one of the extension's: skipped
+            # here as at the top level. scim2-models writes it into every extension
+            # object it serializes, e.g. a PATCH value for the extension's URN.
+            continue
         attribute = schema.attribute(name)
         if attribute is None:
             raise InvalidValue(f"'{name}' is not an attribute of {schema.id}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +16,8 @@ from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
 from scimhub.store.sql.filters import compile_filter, sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
+
+R = TypeVar("R", User, Group)
 
 PROVISIONED = "provisioned"
 """The ``user_roles.source`` of roles mirrored from the SCIM ``roles`` attribute."""
@@ -28,21 +30,6 @@ def _key(text: str) -> str:
     return text.lower()
 
 
-def _user_columns(user: User) -> dict[str, Any]:
-    doc = user.doc
-    return {
-        "id": user.id,
-        "user_name": doc["userName"],
-        "user_name_key": _key(doc["userName"]),
-        "external_id": doc.get("externalId"),
-        "display_name": doc.get("displayName"),
-        "active": user.active,
-        "doc": doc,
-        "password_hash": user.password_hash,
-        "version": user.version,
-        "created": user.created,
-        "last_modified": user.last_modified,
-    }
 
 
 def _email_rows(user: User) -> list[dict[str, Any]]:
@@ -58,21 +45,10 @@ def _email_rows(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _user(row: Row[Any]) -> User:
-    return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash)
 
 
-def _group(row: Row[Any]) -> Group:
-    return Group(row.id, row.doc, row.version, row.created, row.last_modified)
 
 
-def _taken(error: IntegrityError, column: str) -> bool:
-    """Tell whether ``error`` is the unique index on ``column`` refusing a duplicate.
-
-    No savepoint guards these writes: a taken name aborts the whole transaction,
-    which is what the caller wants anyway.
-    """
-    return column in str(error.orig)
 
 
 def _search(
@@ -106,43 +82,112 @@ def _names(connection: Connection, name: Any, ids: Iterable[str]) -> dict[str, s
     return found
 
 
-class SqlUserRows:
-    """Users, with their emails mirrored into ``user_emails`` for indexed filters."""
+class _ResourceRows(Generic[R]):
+    """What users and groups share: get, write under a unique name, delete, search, names."""
+
+    _table: Table
+    _resource_type: ResourceType
+    _name_column: str
+    """The column holding the name (``user_name`` / ``display_name``)."""
+    _name_attribute: str
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def get(self, id: str, *, for_update: bool = False) -> User | None:
-        """Return the user with this SCIM id, or None (row-locked when ``for_update``)."""
-        statement = select(users).where(users.c.id == id)
+    def _record(self, row: Row[Any]) -> R:
+        raise NotImplementedError
+
+    def _columns(self, record: R) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, id: str, *, for_update: bool = False) -> R | None:
+        """Return the record with this SCIM id, or None (row-locked when ``for_update``)."""
+        statement = select(self._table).where(self._table.c.id == id)
         if for_update:
             statement = statement.with_for_update()
         row = self._connection.execute(statement).first()
-        return _user(row) if row else None
+        return self._record(row) if row else None
 
-    def get_by_name(self, user_name: str) -> User | None:
-        """Return the user whose userName equals ``user_name`` in any case, or None."""
-        row = self._connection.execute(select(users).where(users.c.user_name_key == _key(user_name))).first()
-        return _user(row) if row else None
+    def get_by_name(self, name: str) -> R | None:
+        """Return the record whose name equals ``name`` in any case, or None (a unique index lookup)."""
+        key = self._table.c[f"{self._name_column}_key"]
+        row = self._connection.execute(select(self._table).where(key == _key(name))).first()
+        return self._record(row) if row else None
+
+    def _write(self, statement: Any, record: R) -> None:
+        """Insert or update; a taken name aborts the transaction as ``Uniqueness``.
+
+        No savepoint guards the write: the caller rolls the whole transaction back anyway.
+        """
+        columns = self._columns(record)
+        try:
+            self._connection.execute(statement, columns)
+        except IntegrityError as error:
+            if f"{self._name_column}_key" in str(error.orig):
+                name = columns[self._name_column]
+                raise Uniqueness(f"{self._name_attribute} '{name}' is already taken") from None
+            raise
+
+    def insert(self, record: R) -> None:
+        """Store a new record. :raises Uniqueness: When its name is taken, in any case."""
+        self._write(insert(self._table), record)
+
+    def update(self, record: R) -> None:
+        """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
+        self._write(update(self._table).where(self._table.c.id == record.id), record)  # type: ignore[attr-defined]
+
+    def delete(self, id: str) -> bool:
+        """Delete a record and every membership row naming it; tell whether it existed."""
+        self._connection.execute(
+            delete(group_members).where(or_(group_members.c.member_id == id, group_members.c.group_id == id))
+        )
+        return self._connection.execute(delete(self._table).where(self._table.c.id == id)).rowcount > 0
+
+    def search(self, query: Query) -> Page[R]:
+        """Return the records that match ``query``, in its order."""
+        total, rows = _search(self._connection, self._table, self._resource_type, query)
+        return Page(total, [self._record(row) for row in rows])
+
+    def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Return the name of each of ``ids`` that names a stored record."""
+        return _names(self._connection, self._table.c[self._name_column], ids)
+
+
+class SqlUserRows(_ResourceRows[User]):
+    """Users, with their emails and provisioned roles mirrored into indexed tables."""
+
+    _table = users
+    _resource_type = USER
+    _name_column = "user_name"
+    _name_attribute = "userName"
+
+    def _record(self, row: Row[Any]) -> User:
+        return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash)
+
+    def _columns(self, user: User) -> dict[str, Any]:
+        doc = user.doc
+        return {
+            "id": user.id,
+            "user_name": doc["userName"],
+            "user_name_key": _key(doc["userName"]),
+            "external_id": doc.get("externalId"),
+            "display_name": doc.get("displayName"),
+            "active": user.active,
+            "doc": doc,
+            "password_hash": user.password_hash,
+            "version": user.version,
+            "created": user.created,
+            "last_modified": user.last_modified,
+        }
 
     def insert(self, user: User) -> None:
         """Store a new user. :raises Uniqueness: When the userName is taken."""
-        try:
-            self._connection.execute(insert(users), _user_columns(user))
-        except IntegrityError as error:
-            if _taken(error, "user_name_key"):
-                raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
-            raise
+        super().insert(user)
         self._write_mirrors(user)
 
     def update(self, user: User) -> None:
         """Overwrite a stored user. :raises Uniqueness: When the new userName is taken."""
-        try:
-            self._connection.execute(update(users).where(users.c.id == user.id), _user_columns(user))
-        except IntegrityError as error:
-            if _taken(error, "user_name_key"):
-                raise Uniqueness(f"userName '{user.user_name}' is already taken") from None
-            raise
+        super().update(user)
         self._connection.execute(delete(user_emails).where(user_emails.c.user_id == user.id))
         self._connection.execute(
             delete(user_roles).where(user_roles.c.user_id == user.id, user_roles.c.source == PROVISIONED)
@@ -158,34 +203,17 @@ class SqlUserRows:
         if roles:
             self._connection.execute(insert(user_roles), roles)
 
-    def delete(self, id: str) -> bool:
-        """Delete a user and its memberships; tell whether it existed."""
-        self._connection.execute(delete(group_members).where(group_members.c.member_id == id))
-        return self._connection.execute(delete(users).where(users.c.id == id)).rowcount > 0
 
-    def search(self, query: Query) -> Page[User]:
-        """Return the users that match ``query``, in its order."""
-        total, rows = _search(self._connection, users, USER, query)
-        return Page(total, [_user(row) for row in rows])
-
-    def names(self, ids: Iterable[str]) -> dict[str, str]:
-        """Return the userName of each of ``ids`` that names a stored user."""
-        return _names(self._connection, users.c.user_name, ids)
-
-
-class SqlGroupRows:
+class SqlGroupRows(_ResourceRows[Group]):
     """Groups, without their members."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    _table = groups
+    _resource_type = GROUP
+    _name_column = "display_name"
+    _name_attribute = "displayName"
 
-    def get(self, id: str, *, for_update: bool = False) -> Group | None:
-        """Return the group with this SCIM id, or None (row-locked when ``for_update``)."""
-        statement = select(groups).where(groups.c.id == id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = self._connection.execute(statement).first()
-        return _group(row) if row else None
+    def _record(self, row: Row[Any]) -> Group:
+        return Group(row.id, row.doc, row.version, row.created, row.last_modified)
 
     def _columns(self, group: Group) -> dict[str, Any]:
         return {
@@ -199,37 +227,6 @@ class SqlGroupRows:
             "last_modified": group.last_modified,
         }
 
-    def insert(self, group: Group) -> None:
-        """Store a new group. :raises Uniqueness: When the displayName is taken."""
-        self._write(insert(groups), group)
-
-    def update(self, group: Group) -> None:
-        """Overwrite a stored group. :raises Uniqueness: When the new displayName is taken."""
-        self._write(update(groups).where(groups.c.id == group.id), group)
-
-    def _write(self, statement: Any, group: Group) -> None:
-        try:
-            self._connection.execute(statement, self._columns(group))
-        except IntegrityError as error:
-            if _taken(error, "display_name_key"):
-                raise Uniqueness(f"displayName '{group.display_name}' is already taken") from None
-            raise
-
-    def delete(self, id: str) -> bool:
-        """Delete a group and its membership rows (as member and as container)."""
-        self._connection.execute(delete(group_members).where(group_members.c.member_id == id))
-        self._connection.execute(delete(group_members).where(group_members.c.group_id == id))
-        return self._connection.execute(delete(groups).where(groups.c.id == id)).rowcount > 0
-
-    def search(self, query: Query) -> Page[Group]:
-        """Return the groups that match ``query``, in its order."""
-        total, rows = _search(self._connection, groups, GROUP, query)
-        return Page(total, [_group(row) for row in rows])
-
-    def names(self, ids: Iterable[str]) -> dict[str, str]:
-        """Return the displayName of each of ``ids`` that names a stored group."""
-        return _names(self._connection, groups.c.display_name, ids)
-
 
 class SqlMemberRows:
     """Membership rows; every change is a set delta (ADR 0004)."""
@@ -237,16 +234,29 @@ class SqlMemberRows:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def members(self, group_id: str) -> Iterator[Member]:
-        """Yield a group's members ordered by member id, streamed from the database."""
-        result = self._connection.execute(
+    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
+        """Yield a group's members ordered by member id (the first ``limit``), streamed from the database."""
+        statement = (
             select(group_members.c.member_id, group_members.c.member_type, group_members.c.display)
             .where(group_members.c.group_id == group_id)
             .order_by(group_members.c.member_id)
+            .limit(limit)
             .execution_options(yield_per=1000)
         )
-        for member_id, member_type, display in result:
+        for member_id, member_type, display in self._connection.execute(statement):
             yield Member(member_id, member_type, display)
+
+    def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        """Return how many members each of ``group_ids`` has, counted on the primary key's index."""
+        found = dict.fromkeys(group_ids, 0)
+        for start in range(0, len(group_ids), _CHUNK):
+            rows = self._connection.execute(
+                select(group_members.c.group_id, func.count())
+                .where(group_members.c.group_id.in_(group_ids[start : start + _CHUNK]))
+                .group_by(group_members.c.group_id)
+            )
+            found.update((group_id, count) for group_id, count in rows)
+        return found
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return, for each of ``member_ids``, the groups it directly belongs to."""
