@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scimhub.errors import InvalidFilter, InvalidPath
 from scimhub.scim.filters import (
@@ -126,7 +128,9 @@ def test_not_binds_tighter_than_and() -> None:
 
 def test_parentheses_group() -> None:
     """Parentheses override precedence."""
-    assert parsed("(title pr or nickName pr) and userType pr") == "((title pr or nickName pr) and userType pr)"
+    assert (
+        parsed("(title pr or nickName pr) and userType pr") == "((title pr or nickName pr) and userType pr)"
+    )
 
 
 def test_chains_associate_left() -> None:
@@ -143,7 +147,10 @@ def test_value_path_names_sub_attributes_relative_to_the_attribute() -> None:
 
 def test_value_path_followed_by_sub_attribute_holds_for_one_element() -> None:
     """Entra's ``emails[type eq "work"].value eq "x"`` is one value path with both conditions."""
-    assert parsed('emails[type eq "work"].value eq "x"') == "emails[(emails.type eq 'work' and emails.value eq 'x')]"
+    assert (
+        parsed('emails[type eq "work"].value eq "x"')
+        == "emails[(emails.type eq 'work' and emails.value eq 'x')]"
+    )
     assert parsed('emails[type eq "work"].value pr') == "emails[(emails.type eq 'work' and emails.value pr)]"
 
 
@@ -158,8 +165,10 @@ def test_urn_qualified_attributes() -> None:
     """A schema URN prefix qualifies an attribute; the dot in ``2.0`` separates nothing."""
     assert parsed(f'{EXT}:employeeNumber eq "701984"') == f"{EXT}:employeeNumber eq '701984'"
     assert parsed(f'{EXT}:manager.value eq "x"') == f"{EXT}:manager.value eq 'x'"
-    assert parsed('urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq "x"') == "name.givenName eq 'x'"
-    assert parsed(f'{EXT.upper()}:EMPLOYEENUMBER pr') == f"{EXT}:employeeNumber pr"
+    assert (
+        parsed('urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq "x"') == "name.givenName eq 'x'"
+    )
+    assert parsed(f"{EXT.upper()}:EMPLOYEENUMBER pr") == f"{EXT}:employeeNumber pr"
 
 
 def test_extension_attribute_without_urn() -> None:
@@ -217,7 +226,9 @@ def test_integers(literal: str, value: int) -> None:
     assert isinstance(node, Compare) and node.value == value and type(node.value) is int
 
 
-@pytest.mark.parametrize(("literal", "value"), [("1.5", 1.5), ("-0.25", -0.25), ("2", 2.0), ("1.5E-3", 0.0015)])
+@pytest.mark.parametrize(
+    ("literal", "value"), [("1.5", 1.5), ("-0.25", -0.25), ("2", 2.0), ("1.5E-3", 0.0015)]
+)
 def test_decimals(literal: str, value: float) -> None:
     """A decimal attribute takes any JSON number, as a float."""
     node = parse_filter(TEST_USER, f"ratio le {literal}")
@@ -260,7 +271,9 @@ def test_bare_words_are_strings(text: str, value: str) -> None:
 
 def test_entra_validator_filter_with_bare_words() -> None:
     """The filter of Microsoft's reference Postman suite parses, bare words and all."""
-    assert parsed("name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)") == (
+    assert parsed(
+        "name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)"
+    ) == (
         "(name.familyName eq 'Employee' and (emails.value co 'example.com' or emails.value co 'example.org'))"
     )
 
@@ -277,7 +290,8 @@ def test_entra_validator_filter_with_bare_words() -> None:
 def test_datetimes_are_instants_in_utc(literal: str, instant: datetime) -> None:
     """A dateTime literal becomes an aware UTC datetime; beyond microseconds is dropped."""
     node = parse_filter(USER, f"meta.created gt {literal}")
-    assert isinstance(node, Compare) and node.value == instant and node.value.tzinfo is UTC
+    assert isinstance(node, Compare) and isinstance(node.value, datetime)
+    assert node.value == instant and node.value.tzinfo is UTC
 
 
 # -- errors -------------------------------------------------------------------------
@@ -290,6 +304,8 @@ def test_datetimes_are_instants_in_utc(literal: str, instant: datetime) -> None:
         ("  ", "the filter is empty"),
         ("nope eq 1", "'nope' is not an attribute of User at position 1 of the filter"),
         ("name.nope pr", "'name.nope' is not an attribute of User at position 1 of the filter"),
+        ('name. eq "x"', "'name.' is not an attribute path at position 1 of the filter"),
+        ('userName. eq "x"', "'userName.' is not an attribute path at position 1 of the filter"),
         (
             "urn:example:x:nope pr",
             "'urn:example:x:nope' names a schema that User does not have at position 1 of the filter",
@@ -298,8 +314,14 @@ def test_datetimes_are_instants_in_utc(literal: str, instant: datetime) -> None:
         ('title eq "x")', "unexpected ')' at position 13 of the filter"),
         ("(title pr", "expected ')' closing the '(' at position 1, found nothing at the end of the filter"),
         ("((title pr)", "expected ')' closing the '(' at position 1, found nothing at the end of the filter"),
-        ('emails[type eq "w"', "expected ']' closing the '[' at position 7, found nothing at the end of the filter"),
-        ('emails[type eq "w")', "expected ']' closing the '[' at position 7, found ')' at position 19 of the filter"),
+        (
+            'emails[type eq "w"',
+            "expected ']' closing the '[' at position 7, found nothing at the end of the filter",
+        ),
+        (
+            'emails[type eq "w")',
+            "expected ']' closing the '[' at position 7, found ')' at position 19 of the filter",
+        ),
         ('emails[type eq "w"]]', "unexpected ']' at position 20 of the filter"),
         ("title", "expected an operator after 'title', found nothing at the end of the filter"),
         ('title is "x"', "expected an operator after 'title', found 'is' at position 7 of the filter"),
@@ -312,44 +334,81 @@ def test_datetimes_are_instants_in_utc(literal: str, instant: datetime) -> None:
         ("title pr and", "expected an attribute path, found nothing at the end of the filter"),
         ("and title pr", "'and' is not an attribute of User at position 1 of the filter"),
         ("()", "expected an attribute path, found ')' at position 2 of the filter"),
-        ('"x" eq title', "expected an attribute path, found \"x\" at position 1 of the filter"),
+        ('"x" eq title', 'expected an attribute path, found "x" at position 1 of the filter'),
         ("active gt true", "'gt' cannot compare the boolean attribute 'active' at position 8 of the filter"),
         ("active le false", "'le' cannot compare the boolean attribute 'active' at position 8 of the filter"),
         ("active co true", "'co' cannot compare the boolean attribute 'active' at position 8 of the filter"),
-        ('active eq "yes"', "'active' is boolean: expected true or false, found \"yes\" at position 11 of the filter"),
-        ("active eq 1", "'active' is boolean: expected true or false, found '1' at position 11 of the filter"),
+        (
+            'active eq "yes"',
+            "'active' is boolean: expected true or false, found \"yes\" at position 11 of the filter",
+        ),
+        (
+            "active eq 1",
+            "'active' is boolean: expected true or false, found '1' at position 11 of the filter",
+        ),
         (
             'x509Certificates.value gt "a"',
             "'gt' cannot compare the binary attribute 'x509Certificates.value' at position 24 of the filter",
         ),
-        ('meta.created sw "2011"', "'sw' cannot compare the dateTime attribute 'meta.created' at position 14 of the filter"),
+        (
+            'meta.created sw "2011"',
+            "'sw' cannot compare the dateTime attribute 'meta.created' at position 14 of the filter",
+        ),
         ('name eq "x"', "'name' is complex: compare one of its sub-attributes at position 6 of the filter"),
-        ('addresses eq "x"', "'addresses' is complex: compare one of its sub-attributes at position 11 of the filter"),
+        (
+            'addresses eq "x"',
+            "'addresses' is complex: compare one of its sub-attributes at position 11 of the filter",
+        ),
         ('meta gt "x"', "'meta' is complex: compare one of its sub-attributes at position 6 of the filter"),
         (
             'meta.created gt "yesterday"',
-            "'meta.created' is a dateTime: \"yesterday\" is not an RFC 3339 date and time at position 17 of the filter",
+            "'meta.created' is a dateTime: \"yesterday\" is not an RFC 3339 date and time"
+            " at position 17 of the filter",
         ),
         (
             'meta.created gt "2011-05-13"',
-            "'meta.created' is a dateTime: \"2011-05-13\" is not an RFC 3339 date and time at position 17 of the filter",
+            "'meta.created' is a dateTime: \"2011-05-13\" is not an RFC 3339 date and time"
+            " at position 17 of the filter",
         ),
         (
             'meta.created gt "2011-13-13T00:00:00Z"',
             "'meta.created' is a dateTime: \"2011-13-13T00:00:00Z\" is not an RFC 3339 date and time "
             "at position 17 of the filter",
         ),
-        ("meta.created gt 5", "'meta.created' is a dateTime: '5' is not an RFC 3339 date and time at position 17 of the filter"),
+        (
+            "meta.created gt 5",
+            "'meta.created' is a dateTime: '5' is not an RFC 3339 date and time at position 17 of the filter",
+        ),
         ("title gt null", "'gt' cannot compare with null at position 10 of the filter"),
         ("title co null", "'co' cannot compare with null at position 10 of the filter"),
-        ('emails[type[value eq "x"]]', "a value path cannot be nested in another at position 12 of the filter"),
+        (
+            'emails[type[value eq "x"]]',
+            "a value path cannot be nested in another at position 12 of the filter",
+        ),
         ('emails[type eq "w"][type pr]', "unexpected '[' at position 20 of the filter"),
         ('emails[nope eq "x"]', "'nope' is not a sub-attribute of 'emails' at position 8 of the filter"),
-        ('emails[emails.type eq "x"]', "'emails.type' is not a sub-attribute of 'emails' at position 8 of the filter"),
-        ('emails[type eq "w"].nope eq "x"', "'emails' has no sub-attribute 'nope' at position 20 of the filter"),
-        ('emails[type eq "w"].value', "expected an operator after 'emails', found nothing at the end of the filter"),
-        ('userName[value eq "x"]', "'userName' is neither multi-valued nor complex, so it takes no filter at position 9 of the filter"),
-        ('emails.value[type eq "x"]', "'emails.value' is neither multi-valued nor complex, so it takes no filter at position 13 of the filter"),
+        (
+            'emails[emails.type eq "x"]',
+            "'emails.type' is not a sub-attribute of 'emails' at position 8 of the filter",
+        ),
+        (
+            'emails[type eq "w"].nope eq "x"',
+            "'emails' has no sub-attribute 'nope' at position 20 of the filter",
+        ),
+        (
+            'emails[type eq "w"].value',
+            "expected an operator after 'emails', found nothing at the end of the filter",
+        ),
+        (
+            'userName[value eq "x"]',
+            "'userName' is neither multi-valued nor complex, so it takes no filter"
+            " at position 9 of the filter",
+        ),
+        (
+            'emails.value[type eq "x"]',
+            "'emails.value' is neither multi-valued nor complex, so it takes no filter"
+            " at position 13 of the filter",
+        ),
         ("emails[]", "expected an attribute path, found ']' at position 8 of the filter"),
         ('password eq "secret"', "'password' cannot be filtered at position 1 of the filter"),
         ("password pr", "'password' cannot be filtered at position 1 of the filter"),
@@ -366,10 +425,22 @@ def test_invalid_filters_name_the_fault_and_its_position(text: str, detail: str)
 @pytest.mark.parametrize(
     ("text", "detail"),
     [
-        ("score gt 1.5", f"'{TEST_EXT}:score' is integer: expected a number, found '1.5' at position 10 of the filter"),
-        ('score gt "1"', f"'{TEST_EXT}:score' is integer: expected a number, found \"1\" at position 10 of the filter"),
-        ("ratio gt abc", f"'{TEST_EXT}:ratio' is decimal: expected a number, found 'abc' at position 10 of the filter"),
-        ('score co "1"', f"'co' cannot compare the integer attribute '{TEST_EXT}:score' at position 7 of the filter"),
+        (
+            "score gt 1.5",
+            f"'{TEST_EXT}:score' is integer: expected a number, found '1.5' at position 10 of the filter",
+        ),
+        (
+            'score gt "1"',
+            f"'{TEST_EXT}:score' is integer: expected a number, found \"1\" at position 10 of the filter",
+        ),
+        (
+            "ratio gt abc",
+            f"'{TEST_EXT}:ratio' is decimal: expected a number, found 'abc' at position 10 of the filter",
+        ),
+        (
+            'score co "1"',
+            f"'co' cannot compare the integer attribute '{TEST_EXT}:score' at position 7 of the filter",
+        ),
     ],
 )
 def test_numbers_must_be_numbers(text: str, detail: str) -> None:
@@ -446,9 +517,14 @@ def test_group_patch_paths(text: str, expected: str) -> None:
         (f"{EXT}:manager.value", f"{EXT}:manager | None | value"),
         (f'{EXT}:manager[value eq "x"]', f"{EXT}:manager | {EXT}:manager.value eq 'x' | None"),
         ('manager[value eq "x"]', f"{EXT}:manager | {EXT}:manager.value eq 'x' | None"),
-        ("urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq \"work\"].value",
-         "emails | emails.type eq 'work' | value"),
-        ('emails[type eq "work" and not (primary eq true)]', "emails | (emails.type eq 'work' and not emails.primary eq True) | None"),
+        (
+            'urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "work"].value',
+            "emails | emails.type eq 'work' | value",
+        ),
+        (
+            'emails[type eq "work" and not (primary eq true)]',
+            "emails | (emails.type eq 'work' and not emails.primary eq True) | None",
+        ),
     ],
 )
 def test_user_patch_paths(text: str, expected: str) -> None:
@@ -467,13 +543,29 @@ def test_patch_path_target_is_the_innermost_attribute() -> None:
     [
         ("", "the path is empty"),
         ("nope", "'nope' is not an attribute of User at position 1 of the path"),
-        ('emails[type eq "work"', "expected ']' closing the '[' at position 7, found nothing at the end of the path"),
-        ('emails[type eqq "work"]', "expected an operator after 'type', found 'eqq' at position 13 of the path"),
+        (
+            'emails[type eq "work"',
+            "expected ']' closing the '[' at position 7, found nothing at the end of the path",
+        ),
+        (
+            'emails[type eqq "work"]',
+            "expected an operator after 'type', found 'eqq' at position 13 of the path",
+        ),
         ('emails[type eq "work"].nope', "'emails' has no sub-attribute 'nope' at position 23 of the path"),
-        ('emails[type eq "work"].value.x', "'emails' has no sub-attribute 'value.x' at position 23 of the path"),
+        (
+            'emails[type eq "work"].value.x',
+            "'emails' has no sub-attribute 'value.x' at position 23 of the path",
+        ),
         ('emails[type eq "work"] x', "unexpected 'x' at position 24 of the path"),
-        ('userName[value eq "x"]', "'userName' is neither multi-valued nor complex, so it takes no filter at position 9 of the path"),
-        ('name.givenName[value eq "x"]', "'name.givenName' is neither multi-valued nor complex, so it takes no filter at position 15 of the path"),
+        (
+            'userName[value eq "x"]',
+            "'userName' is neither multi-valued nor complex, so it takes no filter at position 9 of the path",
+        ),
+        (
+            'name.givenName[value eq "x"]',
+            "'name.givenName' is neither multi-valued nor complex, so it takes no filter"
+            " at position 15 of the path",
+        ),
         ('emails[type[value eq "x"]]', "a value path cannot be nested in another at position 12 of the path"),
         ("emails eq", "unexpected 'eq' at position 8 of the path"),
         ("[x]", "expected an attribute path at position 1 of the path"),
@@ -653,3 +745,65 @@ def test_values_of_the_wrong_type_never_match() -> None:
 def test_non_canonical_keys_are_found() -> None:
     """Keys are matched case-insensitively when the document is not canonical."""
     assert matches_resource(parse_filter(USER, 'name.givenName eq "b"'), {"NAME": {"givenname": "B"}})
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        " ",
+        "(",
+        ")",
+        "[",
+        "]",
+        '"',
+        "\\",
+        ".",
+        ":",
+        "not",
+        "and",
+        "or",
+        "pr",
+        "eq",
+        "gt",
+        "co",
+        "null",
+        "true",
+        "emails",
+        "type",
+        "value",
+        "userName",
+        "name.givenName",
+        "active",
+        "meta.created",
+        f"{EXT}:manager",
+        '"x"',
+        '"2011-05-13T04:42:34Z"',
+        "1.5",
+        "-",
+        "\\u00",
+    ]
+)
+_GARBAGE = st.lists(st.tuples(_FRAGMENTS, st.sampled_from(["", " ", " "])).map("".join), max_size=30).map(
+    "".join
+) | st.text(max_size=60)
+"""Text that is mostly filter syntax, some of it valid: the parser's error paths, thoroughly."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(_GARBAGE)
+def test_any_text_parses_or_raises_invalid_filter(text: str) -> None:
+    """Whatever the input, parse_filter returns a tree or raises InvalidFilter, nothing else."""
+    try:
+        node = parse_filter(USER, text)
+    except InvalidFilter:
+        return
+    matches_resource(node, BJENSEN)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_GARBAGE)
+def test_any_text_parses_or_raises_invalid_path(text: str) -> None:
+    """Whatever the input, parse_patch_path returns a path or raises InvalidPath, nothing else."""
+    try:
+        parse_patch_path(USER, text)
+    except InvalidPath:
+        return

@@ -28,7 +28,9 @@ from scimhub.scim.schema import (
 from scimhub.store.sql.filters import compile_filter, sort_expression
 from scimhub.store.sql.tables import group_members, groups, metadata, user_emails, users
 
-POSTGRES_URL = os.environ.get("SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 EXT = ENTERPRISE_USER
 TEST_EXT = "urn:ietf:params:scim:schemas:extension:test:2.0:User"
 TEST_USER = ResourceType(
@@ -59,7 +61,11 @@ def _user(id: str, created: int, version: int = 1, **doc: Any) -> dict[str, Any]
     return {"id": id, "created": created, "version": version, "doc": doc}
 
 
-USERS = [
+def _extensions(by_urn: dict[str, Any]) -> dict[str, Any]:
+    return by_urn
+
+
+USERS: list[dict[str, Any]] = [
     _user(
         "u1",
         T0,
@@ -77,10 +83,22 @@ USERS = [
         ],
         phoneNumbers=[{"value": "555-555-5555", "type": "work"}],
         roles=[{"value": "admin", "primary": True}, {"value": "reader"}],
-        **{
-            EXT: {"employeeNumber": "701984", "department": "Tour Operations", "manager": {"value": "u2"}},
-            TEST_EXT: {"score": 7, "ratio": 0.5, "tags": ["Red", "blue"], "code": "AbC", "birthday": "1990-01-01T00:00:00Z"},
-        },
+        **_extensions(
+            {
+                EXT: {
+                    "employeeNumber": "701984",
+                    "department": "Tour Operations",
+                    "manager": {"value": "u2"},
+                },
+                TEST_EXT: {
+                    "score": 7,
+                    "ratio": 0.5,
+                    "tags": ["Red", "blue"],
+                    "code": "AbC",
+                    "birthday": "1990-01-01T00:00:00Z",
+                },
+            }
+        ),
     ),
     _user(
         "u2",
@@ -91,9 +109,17 @@ USERS = [
         displayName="john smith",
         userType="Employee",
         active=False,
-        emails=[{"value": "x@home.example", "type": "home"}, {"value": "JS@Work.example", "type": "work", "primary": True}],
+        emails=[
+            {"value": "x@home.example", "type": "home"},
+            {"value": "JS@Work.example", "type": "work", "primary": True},
+        ],
         roles=[{"value": "Editor", "primary": True}],
-        **{EXT: {"employeeNumber": "2"}, TEST_EXT: {"score": -3, "ratio": 2.25, "tags": ["green"], "code": "abc"}},
+        **_extensions(
+            {
+                EXT: {"employeeNumber": "2"},
+                TEST_EXT: {"score": -3, "ratio": 2.25, "tags": ["green"], "code": "abc"},
+            }
+        ),
     ),
     _user(
         "u3",
@@ -103,14 +129,22 @@ USERS = [
         title="100%_off/sale",
         userType="Intern",
         emails=[{"value": "omalley@example.org", "type": "work", "display": "Work"}, {"type": "other"}],
-        addresses=[{"locality": "Hollywood", "type": "work", "primary": True}, {"locality": "Paris", "type": "home"}],
+        addresses=[
+            {"locality": "Hollywood", "type": "work", "primary": True},
+            {"locality": "Paris", "type": "home"},
+        ],
         x509Certificates=[{"value": "MIIDQz"}],
     ),
     _user("u4", T0 + 3_000_000, userName="zed", title=""),
 ]
 
-GROUPS = [
-    {"id": "g1", "displayName": "Admins", "externalId": "adm", "members": [("u1", "User", "Babs"), ("u2", "User", None)]},
+GROUPS: list[dict[str, Any]] = [
+    {
+        "id": "g1",
+        "displayName": "Admins",
+        "externalId": "adm",
+        "members": [("u1", "User", "Babs"), ("u2", "User", None)],
+    },
     {"id": "g2", "displayName": "readers", "members": [("u3", "User", "Ryan"), ("g1", "Group", "Admins")]},
     {"id": "g3", "displayName": "Empty"},
 ]
@@ -255,7 +289,9 @@ def _ids(engine: Engine, resource_type: ResourceType, filter_text: str) -> set[s
 
 def _evaluated(resource_type: ResourceType, filter_text: str) -> set[str]:
     parsed = parse_filter(resource_type, filter_text)
-    return {id for id, resource in _representations(resource_type).items() if matches_resource(parsed, resource)}
+    return {
+        id for id, resource in _representations(resource_type).items() if matches_resource(parsed, resource)
+    }
 
 
 ALL_USERS = {"u1", "u2", "u3", "u4"}
@@ -484,7 +520,10 @@ def test_user_name_uses_its_key_column() -> None:
 @pytest.mark.parametrize(
     ("filter_text", "detail"),
     [
-        ('meta.location eq "x"', "'meta.location' is derived from the request's URL, so it cannot be compared; filter on id"),
+        (
+            'meta.location eq "x"',
+            "'meta.location' is derived from the request's URL, so it cannot be compared; filter on id",
+        ),
         ('meta.version gt "W/\\"1\\""', "'meta.version' takes only eq, ne and pr"),
         ('meta.version co "1"', "'meta.version' takes only eq, ne and pr"),
         ('groups.type eq "direct"', "'groups.type' is derived, not stored, so it cannot be filtered"),
@@ -528,6 +567,8 @@ def _sorted(engine: Engine, resource_type: ResourceType, path: str, descending: 
         ("externalId", ["u1", "u2", "u3", "u4"]),
         ("meta.created", ["u1", "u2", "u3", "u4"]),
         ("meta.version", ["u2", "u3", "u4", "u1"]),
+        ("meta.resourceType", ["u1", "u2", "u3", "u4"]),
+        ("meta.location", ["u1", "u2", "u3", "u4"]),
         ("emails", ["u1", "u2", "u3", "u4"]),
         ("emails.type", ["u1", "u2", "u3", "u4"]),
         ("emails.value", ["u1", "u2", "u3", "u4"]),

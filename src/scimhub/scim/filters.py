@@ -32,13 +32,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn, Union
+from typing import NoReturn
 
 from scimhub.errors import InvalidFilter, InvalidInput, InvalidPath
 from scimhub.scim.paths import AttrRef, resolve
 from scimhub.scim.schema import Attribute, ResourceType
 
-Literal = Union[str, int, float, bool, datetime, None]
+Literal = str | int | float | bool | datetime | None
 """A comparison value, typed against its attribute by the parser.
 
 ``datetime`` was added for dateTime attributes: parsing the literal once, in the
@@ -49,7 +49,7 @@ an evaluator or in SQL.
 MAX_LENGTH = 4096
 """The longest filter or PATCH path accepted, in characters."""
 MAX_DEPTH = 32
-"""The deepest nesting of parentheses, ``not`` and value paths accepted."""
+"""The deepest nesting of parentheses (``not (…)`` included) and brackets accepted."""
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 ORDER_OPS = frozenset({"gt", "ge", "lt", "le"})
@@ -111,7 +111,7 @@ class ValuePath:
     inner: Filter
 
 
-Filter = Union[Compare, Present, And, Or, Not, ValuePath]
+Filter = Compare | Present | And | Or | Not | ValuePath
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,6 @@ def parse_patch_path(resource_type: ResourceType, text: str) -> PatchPath:
     return PatchPath(ref.with_sub(None), value_filter, sub)
 
 
-
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 """A JSON number (RFC 8259 §6)."""
 _PUNCTUATION = "()[]"
@@ -260,8 +259,6 @@ def _string_end(text: str, start: int) -> int:
     return -1
 
 
-
-
 class _Parser:
     """Recursive descent over the RFC 7644 §3.4.2.2 grammar; precedence not > and > or."""
 
@@ -294,12 +291,6 @@ class _Parser:
             return f"at the end of the {self.what}"
         return f"at position {token.pos + 1} of the {self.what}"
 
-    def expect(self, kind: str, what: str) -> _Token:
-        token = self.take()
-        if token.kind != kind:
-            self.fail(token, f"expected {what}, found {_describe(token)}")
-        return token
-
     def expect_end(self) -> None:
         token = self.peek()
         if token.kind != "end":
@@ -326,13 +317,10 @@ class _Parser:
 
     def unary(self, scope: AttrRef | None) -> Filter:
         if self.is_keyword("not"):
-            token = self.take()
+            self.take()
             if self.peek().kind != "(":
                 self.fail(self.peek(), "expected '(' after 'not'")
-            self.enter(token)
-            result: Filter = Not(self.parenthesized(scope))
-            self.depth -= 1
-            return result
+            return Not(self.parenthesized(scope))
         if self.peek().kind == "(":
             return self.parenthesized(scope)
         return self.attribute_expression(scope)
@@ -342,8 +330,10 @@ class _Parser:
         self.enter(opening)
         result = self.or_expression(scope)
         if self.peek().kind != ")":
-            self.fail(self.peek(), f"expected ')' closing the '(' at position {opening.pos + 1}, found "
-                      f"{_describe(self.peek())}")
+            self.fail(
+                self.peek(),
+                f"expected ')' closing the '(' at position {opening.pos + 1}, found {_describe(self.peek())}",
+            )
         self.take()
         self.depth -= 1
         return result
@@ -376,8 +366,10 @@ class _Parser:
         self.enter(bracket)
         inner = self.or_expression(scope=ref)
         if self.peek().kind != "]":
-            self.fail(self.peek(), f"expected ']' closing the '[' at position {bracket.pos + 1}, found "
-                      f"{_describe(self.peek())}")
+            self.fail(
+                self.peek(),
+                f"expected ']' closing the '[' at position {bracket.pos + 1}, found {_describe(self.peek())}",
+            )
         self.take()
         self.depth -= 1
         return inner
@@ -396,6 +388,8 @@ class _Parser:
     def resolve_path(self, token: _Token, scope: AttrRef | None) -> AttrRef:
         """Resolve an attribute path, relative to ``scope`` inside a value path."""
         where = " " + self.where(token)
+        if token.text.endswith(".") or ".." in token.text:
+            raise self.error(f"'{token.text}' is not an attribute path{where}")
         if scope is None:
             try:
                 return _resolve(self.resource_type, token.text)
@@ -463,8 +457,10 @@ class _Parser:
             self.fail(token, f"'{ref}' is {kind}: expected a number, found {_describe(token)}")
         if kind == "dateTime":
             instant = parse_datetime(token.text)
-            if instant is None or word in ("true", "false"):
-                self.fail(token, f"'{ref}' is a dateTime: {_describe(token)} is not an RFC 3339 date and time")
+            if instant is None:
+                self.fail(
+                    token, f"'{ref}' is a dateTime: {_describe(token)} is not an RFC 3339 date and time"
+                )
             return instant
         # Tolerance (Entra, bare words): an unquoted number, true or false compared
         # with a string attribute is the text as written, so externalId eq 0042
@@ -513,14 +509,12 @@ def parse_datetime(text: str) -> datetime | None:
         digits = len(tail) - len(tail.lstrip("0123456789"))
         if digits == 0:
             return None
-        text = f"{head}.{tail[:min(digits, 6)]}{tail[digits:]}"
+        text = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
     try:
         instant = datetime.fromisoformat(text.upper())
     except ValueError:
         return None
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-
-
 
 
 def matches(value_filter: Filter, element: object) -> bool:
@@ -576,11 +570,12 @@ def _evaluate(node: Filter, read: _Reader, resource: Mapping[str, object] | None
 
 def filter_terms(node: And | Or) -> list[Filter]:
     """Return the operands of a chain of ``and`` (or of ``or``), left to right, without recursion."""
-    kind, terms, stack = type(node), [], [node]
+    terms: list[Filter] = []
+    stack: list[Filter] = [node]
     while stack:
         current = stack.pop()
-        if type(current) is kind:
-            stack.extend((current.right, current.left))  # type: ignore[union-attr]
+        if isinstance(current, (And, Or)) and type(current) is type(node):
+            stack.extend((current.right, current.left))
         else:
             terms.append(current)
     return terms

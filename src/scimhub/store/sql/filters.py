@@ -49,6 +49,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.operators import in_op
 
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.scim.filters import (
@@ -96,20 +97,24 @@ def sort_expression(resource_type: ResourceType, attr: AttrRef) -> ColumnElement
     :raises InvalidValue: When resources cannot be sorted by ``attr``.
     """
     scope = _ResourceScope(resource_type)
-    target = attr.target
-    if target.is_complex and target.sub("value") is not None:
-        attr = attr.with_sub(target.sub("value"))
-        target = attr.target
-    source = scope.elements(attr, set(), needs_value=False) if attr.attribute.multi_valued else None
-    if target.is_complex or not (source is None or isinstance(source, _DocElements)):
+    value = attr.target.sub("value") if attr.target.is_complex else None
+    if value is not None:
+        attr = attr.with_sub(value)  # emails sorts by emails.value
+    if attr.attribute.multi_valued:
+        source = scope.elements(attr, set(), needs_value=False)
+        if not isinstance(source, _DocElements):  # membership rows: no primary, no first
+            raise InvalidValue(f"cannot sort by '{attr}'")
+        field = source.first_or_primary(attr)
+    elif attr.target.is_complex:
         raise InvalidValue(f"cannot sort by '{attr}'")
-    field = source.first_or_primary(attr) if isinstance(source, _DocElements) else scope.field(attr)
+    else:
+        field = scope.field(attr)
     if field.kind in ("json", "datetime", "location"):
         if field.kind != "location":
             raise InvalidValue(f"cannot sort by '{attr}'")
         return scope.table.c.id  # …/<endpoint>/<id> orders as the ids do
     if field.kind == "text":
-        return _code_point_order(field.expr if target.case_exact else func.lower(field.expr))
+        return _code_point_order(field.expr if attr.target.case_exact else func.lower(field.expr))
     if field.kind == "key":
         return _code_point_order(field.expr)
     return field.expr
@@ -156,8 +161,8 @@ def _compile(node: Filter, scope: _Scope) -> ColumnElement[bool]:
 
 def _negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     """Return NOT ``clause``, where a NULL ``clause`` (an unassigned attribute) counts as false."""
-    if isinstance(clause, (Exists, True_, False_)):
-        return ~clause
+    if isinstance(clause, (Exists, True_, False_)) or getattr(clause, "operator", None) is in_op:
+        return ~clause  # never NULL: plain NOT
     return clause.is_not(true())
 
 
@@ -259,7 +264,9 @@ class _DocElements:
         return _Field(self.alias.c.value, "text" if attribute.type in _TEXT_TYPES else "json")
 
     def exists(self, where: Callable[[_ElementScope], ColumnElement[bool]]) -> ColumnElement[bool]:
-        return exists(select(literal_column("1")).select_from(self.alias).where(where(_ElementScope(self.field))))
+        return exists(
+            select(literal_column("1")).select_from(self.alias).where(where(_ElementScope(self.field)))
+        )
 
     def first_or_primary(self, attr: AttrRef) -> _Field:
         """Return the primary element's sub-attribute, else the first element's (RFC 7644 §3.4.2.3)."""
@@ -279,7 +286,12 @@ class _Rows:
     """Elements kept as rows of another table, tied to the resource by one column."""
 
     def __init__(
-        self, resource: _ResourceScope, ref: AttrRef, rows: Any, link: str, columns: dict[str, tuple[str, str]]
+        self,
+        resource: _ResourceScope,
+        ref: AttrRef,
+        rows: Any,
+        link: str,
+        columns: dict[str, tuple[str, str]],
     ) -> None:
         self.resource, self.ref, self.rows, self.link, self.columns = resource, ref, rows, link, columns
 
@@ -296,14 +308,27 @@ class _Rows:
         return _Field(self.rows.c[column], kind)
 
     def exists(self, where: Callable[[_ElementScope], ColumnElement[bool]]) -> ColumnElement[bool]:
-        link = self.rows.c[self.link] == self.resource.table.c.id
-        return exists(select(literal_column("1")).where(link, where(_ElementScope(self.field))))
+        # ``id IN (SELECT …)`` rather than a correlated EXISTS: SQLite does not turn
+        # EXISTS into a semi-join, so this is what lets it start from the rows'
+        # index (PostgreSQL plans both forms alike). Neither side is ever NULL.
+        chosen = select(self.rows.c[self.link]).where(where(_ElementScope(self.field)))
+        return self.resource.table.c.id.in_(chosen)
 
 
 _EMAIL_COLUMNS = {"value": ("value_key", "key"), "type": ("type_key", "key")}
-_MEMBER_COLUMNS = {"value": ("member_id", "text"), "type": ("member_type", "text"), "display": ("display", "text")}
-_GROUP_COLUMNS = {"value": ("group_id", "text"), "display": ("owner_display_name_key", "key")}
-"""``groups.type`` (direct or indirect) and every ``$ref`` are derived, not stored: not filterable."""
+_MEMBER_COLUMNS = {
+    "value": ("member_id", "key"),
+    "type": ("member_type", "text"),
+    "display": ("display", "text"),
+}
+_GROUP_COLUMNS = {"value": ("group_id", "key"), "display": ("owner_display_name_key", "key")}
+"""``groups.type`` (direct or indirect) and every ``$ref`` are derived, not stored: not filterable.
+
+The ids in group_members count as lower-cased keys: ``members.value`` is caseExact=false
+(RFC 7643 §8.7.1), and comparing ``lower(member_id)`` would forgo the index. This holds
+because the directory stores only ids it generated (``uuid4().hex``, lower case) and
+refuses members that name no stored resource (directory/groups.py ``_typed_members``).
+"""
 
 
 def _typed(value: Any, attribute: Attribute) -> _Field:
@@ -370,7 +395,9 @@ def _predicate(field: _Field, ref: AttrRef, op: str, value: Literal) -> ColumnEl
     if field.kind in ("text", "key") and isinstance(value, str):
         return _text(field, attribute.case_exact, op, value)
     if field.kind == "location":
-        raise InvalidFilter(f"'{ref}' is derived from the request's URL, so it cannot be compared; filter on id")
+        raise InvalidFilter(
+            f"'{ref}' is derived from the request's URL, so it cannot be compared; filter on id"
+        )
     if field.kind == "version":
         raise InvalidFilter(f"'{ref}' takes only eq, ne and pr")
     raise InvalidFilter(f"'{ref}' cannot be compared with '{op}' in a search")
@@ -424,7 +451,7 @@ class _json_elements(FunctionElement[Any]):
 
 
 class _json_text_elements(FunctionElement[Any]):
-    """Expand a JSON array of scalars into rows of SQL values: ``json_each`` / ``jsonb_array_elements_text``."""
+    """Expand a JSON array of scalars into rows of SQL values (``jsonb_array_elements_text``)."""
 
     inherit_cache = True
     name = "json_text_elements"
@@ -454,7 +481,9 @@ def _compile_jsonb_array_elements(element: FunctionElement[Any], compiler: SQLCo
 
 
 @compiles(_json_text_elements, "postgresql")
-def _compile_jsonb_array_elements_text(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+def _compile_jsonb_array_elements_text(
+    element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any
+) -> str:
     return f"jsonb_array_elements_text({compiler.process(element.clauses, **kw)})"
 
 
