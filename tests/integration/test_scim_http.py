@@ -331,3 +331,11 @@ def test_the_log_never_carries_the_token(live: LiveServer, scim: httpx.Client) -
     log = live.log.read_text()
     assert '"path":"/scim/v2/Users"' in log
     assert live.token not in log
+
+
+def test_case_insensitive_filters_fold_non_ascii_letters(scim: httpx.Client) -> None:
+    """displayName (caseExact false) matches across case beyond ASCII, on both engines alike."""
+    tag = unique("tag")
+    user = new_user(scim, displayName=f"Élodie Ærøskøbing {tag}")
+    response = scim.get("/Users", params={"filter": f'displayName eq "élodie ærøskøbing {tag.upper()}"'})
+    assert [r["id"] for r in response.json()["Resources"]] == [user["id"]]

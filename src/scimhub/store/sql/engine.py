@@ -43,6 +43,10 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_engine(url: str, **options: Any) -> Engine:
     options.setdefault("connect_args", {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     engine = create_engine(url, **options)
@@ -50,6 +54,8 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        # SQLite's lower() folds ASCII only; Python's agrees with PostgreSQL and the *_key columns.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
