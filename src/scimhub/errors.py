@@ -21,7 +21,8 @@ The tree, in the manner of httpx's exception module::
     ├── PayloadTooLarge ......... the body exceeds the configured limit
     └── UnsupportedMediaType .... the body is not JSON
 
-Each adapter maps this tree once: ``scim/errors.py`` to HTTP status and ``scimType``,
+Each adapter maps this tree once: ``statuses.py`` to an HTTP status (for SCIM and the
+JSON API alike), ``scim/errors.py`` to ``scimType``,
 the CLI to an exit code. Messages in ``detail`` are written for the person reading a
 provisioning log, so they name the attribute, path or value at fault.
 """

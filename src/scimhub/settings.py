@@ -59,6 +59,19 @@ class Settings:
     token_salt: Secret | None = None
     """Salt for token hashes; generated once and kept in the database if unset."""
     admin_password: Secret | None = None
+    event_retention_days: int = 30
+    """Change events older than this many days are pruned (``scimhub events prune``, and hourly by
+    ``serve``); 0 keeps every event. A consumer whose offset falls behind it gets a 400."""
+    datahub_gms_url: str | None = None
+    """DataHub GMS base URL (``http://datahub-gms:8080``, or a frontend's ``https://…/api/gms``);
+    setting it turns on the push of users and groups into DataHub (ADR 0013)."""
+    datahub_token: Secret | None = None
+    """Personal access token the push authenticates to GMS with."""
+    datahub_external_type: str = "SCIM_client_{externalId}"
+    """``origin.externalType`` of every pushed user and group; ``{externalId}`` becomes the entity's
+    externalId (``null`` without one), as DataHub's own SCIM server writes it."""
+    datahub_timeout_seconds: int = 10
+    """How long one request to GMS may take before it counts as failed and is retried."""
     log_level: str = "info"
     workers: int = 1
 

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 
+from scimhub.datahub.emitter import EmitterSink
+from scimhub.datahub.pusher import Pusher, PushOptions
+from scimhub.datahub.status import PushStatus, read_status
+from scimhub.directory.accounts import ADMIN_USER_NAME, Accounts
 from scimhub.directory.groups import Groups
 from scimhub.directory.roles import Roles
 from scimhub.directory.tokens import TokenKeys, Tokens
 from scimhub.directory.users import Users
+from scimhub.domain.users import user_urn
+from scimhub.feed.audit import Audit
+from scimhub.feed.longpoll import Watch, watch_head
+from scimhub.feed.pages import EventFeed
 from scimhub.scim.handler import ScimHandler
 from scimhub.settings import Settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.notify import listen_for_commits
 from scimhub.store.sql.store import SqlStore
 
 
@@ -39,10 +49,27 @@ class Services:
     roles: Roles
     tokens: Tokens
     scim: ScimHandler
+    accounts: Accounts
+    feed: EventFeed
+    audit: Audit
+    datahub: Pusher | None = None
+    """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
+
+    def datahub_status(self) -> PushStatus:
+        """Return where the push into DataHub stands, configured here or not."""
+        if self.datahub is not None:
+            return self.datahub.status()
+        return read_status(self.store, PushOptions.name, False, now_micros())
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    def event_watch(self) -> Watch:
+        """Return how this process hears of other processes' commits: LISTEN on PostgreSQL, else polling."""
+        if self.engine.dialect.name == "postgresql":
+            return lambda notifier: listen_for_commits(self.engine, notifier.advance, self.feed.head)
+        return watch_head(self.feed.head)
 
 
 def build(settings: Settings, *, upgrade: bool = True) -> Services:
@@ -58,6 +85,24 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         settings.token_signing_key.reveal() if settings.token_signing_key else None,
         settings.token_salt.reveal() if settings.token_salt else None,
     )
-    tokens = Tokens(store, now_micros, keys, users)
+    tokens = Tokens(store, now_micros, keys)
     handler = ScimHandler(users, groups, settings)
-    return Services(settings, engine, store, users, groups, Roles(store, now_micros), tokens, handler)
+    roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)
+    feed = EventFeed(store, now_micros, settings.event_retention_days)
+    datahub = _datahub(settings, store)
+    return Services(
+        settings, engine, store, users, groups, roles, tokens, handler, accounts, feed, Audit(store), datahub
+    )
+
+
+def _datahub(settings: Settings, store: SqlStore) -> Pusher | None:
+    """Return the push into DataHub, or None when no GMS URL is configured.
+
+    The sink is made on first use, so a missing SDK is reported by the push, not by start-up.
+    """
+    if not settings.datahub_gms_url:
+        return None
+    url, token, timeout = settings.datahub_gms_url, settings.datahub_token, settings.datahub_timeout_seconds
+    sink = partial(EmitterSink, url, token, timeout)
+    options = PushOptions(origin=settings.datahub_external_type, skip=frozenset({user_urn(ADMIN_USER_NAME)}))
+    return Pusher(store, sink, now_micros, options)

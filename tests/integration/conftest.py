@@ -48,10 +48,12 @@ def scimhub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``scimhub serve`` on a free port and wait for /healthz."""
+def start_server(
+    database_url: str, log: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``scimhub serve`` on a free port (with ``extra_env`` on top) and wait for /healthz."""
     port = _free_port()
-    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url}
+    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url, **(extra_env or {})}
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "scimhub", "serve", "--port", str(port)],

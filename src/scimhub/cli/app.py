@@ -1,4 +1,4 @@
-"""The ``scimhub`` command: serve, tokens, database (Typer).
+"""The ``scimhub`` command: serve, tokens, roles, users, groups, database (Typer).
 
 Every command takes ``--database-url`` (or ``SCIMHUB_DATABASE_URL``). Errors end
 the command with exit code 1 and one line on stderr, never a traceback.
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from scimhub.cli import db, serve, tokens
+from scimhub.cli import datahub, db, events, groups, roles, serve, tokens, users
 from scimhub.errors import ScimhubError
 
 app = typer.Typer(
@@ -22,7 +22,12 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(tokens.app, name="token")
+app.add_typer(roles.app, name="role")
+app.add_typer(users.app, name="user")
+app.add_typer(groups.app, name="group")
+app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
+app.add_typer(datahub.app, name="datahub")
 
 
 def main() -> None:
@@ -35,4 +40,3 @@ def main() -> None:
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(1)
-

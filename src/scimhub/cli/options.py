@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
+from scimhub.errors import InvalidValue
 from scimhub.settings import Settings
 from scimhub.wiring import Services, build
 
@@ -18,6 +21,7 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:
@@ -28,3 +32,30 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
 def services(database_url: str | None) -> Services:
     """Return the services for a command, with the database migrated."""
     return build(settings(database_url))
+
+
+@contextmanager
+def open_services(database_url: str | None) -> Iterator[Services]:
+    """Yield the services for a command, and release the database when it ends."""
+    hub = services(database_url)
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
+def ensure_admin(hub: Services) -> None:
+    """Create the built-in administrator on first use and print its generated password, this once.
+
+    With ``SCIMHUB_ADMIN_PASSWORD`` set, that is its password and nothing is printed.
+    """
+    configured = hub.settings.admin_password
+    try:
+        admin, generated = hub.accounts.ensure_admin(configured.reveal() if configured else None)
+    except InvalidValue as error:
+        raise InvalidValue(f"SCIMHUB_ADMIN_PASSWORD: {error.detail}") from None
+    if generated is not None:
+        typer.echo(
+            f"Created the built-in administrator '{admin.user_name}'. Its password, shown only this once"
+            f" (change it with `scimhub user set-password {admin.user_name}`):\n  {generated}"
+        )

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from scimhub.cli.options import DatabaseUrl, settings
+from scimhub.cli.options import DatabaseUrl, ensure_admin, settings
 from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
 from scimhub.web.app import SCIM_PREFIXES, create_app
@@ -16,7 +16,9 @@ from scimhub.wiring import build
 
 
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on [default: 127.0.0.1].")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interface to listen on [default: 127.0.0.1].")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on [default: 8080].")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes [default: 1].")] = None,
     database_url: DatabaseUrl = None,
@@ -25,6 +27,7 @@ def serve(
     config = settings(database_url, host=host, port=port, workers=workers)
     configure_logging(config.log_level)
     services = build(config)  # applies migrations before the first request
+    ensure_admin(services)
     has_tokens = bool(services.tokens.list(SYSTEM))
     base = config.public_base_url or f"http://{config.host}:{config.port}"
     if not has_tokens:

@@ -41,14 +41,83 @@ def attribute_events(
         yield ChangeEvent(entity_type, urn, Category.LIFECYCLE, operation, actor, now)
     if changed:
         yield ChangeEvent(
-            entity_type, urn, Category.ATTRIBUTE, Operation.MODIFY, actor, now, parameters={"attributes": changed}
+            entity_type,
+            urn,
+            Category.ATTRIBUTE,
+            Operation.MODIFY,
+            actor,
+            now,
+            parameters={"attributes": changed},
         )
 
 
-def role_events(
-    urn: str, old: frozenset[Role], new: frozenset[Role], actor: str, now: int, entity_type: str = "corpuser"
+def creation_events(
+    entity_type: str, urn: str, doc: dict[str, Any], actor: str, now: int
 ) -> Iterator[ChangeEvent]:
-    """Yield one ROLE_MEMBERSHIP event per role gained or lost, the role's URN as modifier."""
+    """Yield the events of a new user or group: CREATE, then SOFT_DELETE when it is created inactive.
+
+    A consumer that keeps state from the feed must learn that a user provisioned
+    with ``active: false`` is suspended, as DataHub's ``status.removed`` would say.
+    """
+    yield ChangeEvent(entity_type, urn, Category.LIFECYCLE, Operation.CREATE, actor, now)
+    if doc.get("active") is False:
+        yield ChangeEvent(entity_type, urn, Category.LIFECYCLE, Operation.SOFT_DELETE, actor, now)
+
+
+def role_events(
+    urn: str,
+    old: frozenset[Role],
+    new: frozenset[Role],
+    actor: str,
+    now: int,
+    entity_type: str = "corpuser",
+    source: str = "provisioned",
+) -> Iterator[ChangeEvent]:
+    """Yield one ROLE_MEMBERSHIP event per role gained or lost (ADR 0010).
+
+    The role's URN is the ``modifier`` and ``parameters.roleUrn``; ``parameters.source``
+    says which grant changed, ``provisioned`` (SCIM ``roles``) or ``assigned`` (by an
+    administrator): a user can hold a role both ways and lose only one.
+    """
     for operation, roles in ((Operation.ADD, new - old), (Operation.REMOVE, old - new)):
         for role in sorted(roles):
-            yield ChangeEvent(entity_type, urn, Category.ROLE_MEMBERSHIP, operation, actor, now, modifier=role.urn)
+            yield ChangeEvent(
+                entity_type,
+                urn,
+                Category.ROLE_MEMBERSHIP,
+                operation,
+                actor,
+                now,
+                modifier=role.urn,
+                parameters={"roleUrn": role.urn, "source": source},
+            )
+
+
+def membership_events(
+    group_urn: str,
+    members: dict[str, tuple[str, str]],
+    added: set[str],
+    removed: set[str],
+    actor: str,
+    now: int,
+) -> Iterator[ChangeEvent]:
+    """Yield one GROUP_MEMBERSHIP event per member really added or removed (ADR 0010).
+
+    ``members`` maps each member id to its entity type and URN; the event's entity
+    is the member (DataHub keeps membership on the user's ``groupMembership``) and
+    the group's URN is the ``modifier`` and ``parameters.groupUrn``.
+    """
+    for operation, ids in ((Operation.ADD, added), (Operation.REMOVE, removed)):
+        for member_id in sorted(ids):
+            if member_id in members:
+                entity_type, urn = members[member_id]
+                yield ChangeEvent(
+                    entity_type,
+                    urn,
+                    Category.GROUP_MEMBERSHIP,
+                    operation,
+                    actor,
+                    now,
+                    modifier=group_urn,
+                    parameters={"groupUrn": group_urn},
+                )

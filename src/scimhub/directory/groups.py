@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.changes import attribute_events, check_version
+from scimhub.directory.changes import attribute_events, check_version, creation_events, membership_events
 from scimhub.directory.users import Clock
 from scimhub.domain.events import Category, ChangeEvent, Operation
-from scimhub.domain.groups import Group, Member, MemberChange
-from scimhub.domain.users import user_urn
+from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.errors import InvalidValue, NotFound
 from scimhub.store.contract import Page, Query, Store, Transaction
 
@@ -31,6 +30,16 @@ class GroupView:
 
     group: Group
     members: list[Member] | None = None
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A group, how many members it has and, when asked for, its first members."""
+
+    group: Group
+    member_count: int
+    first_members: tuple[Member, ...] = ()
+    """In member id order; each ``display`` is the member's current userName or displayName."""
 
 
 def _not_found(id: str) -> NotFound:
@@ -60,6 +69,41 @@ class Groups:
             views = [GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items]
         return Page(page.total, views)
 
+    def find(self, display_name: str, *, first_members: int = 0) -> GroupSummary:
+        """Return the group whose displayName is ``display_name`` in any case, with its first members.
+
+        Only the first ``first_members`` membership rows are read, whatever the
+        group's size; the count comes from the database.
+
+        :raises NotFound: When no group has that displayName.
+        """
+        with self._store.read() as tx:
+            group = tx.groups.get_by_name(display_name)
+            if group is None:
+                raise NotFound(f"no group has the displayName '{display_name}'")
+            members = list(tx.members.members(group.id, limit=first_members)) if first_members else []
+            ids = [m.value for m in members]
+            names = tx.users.names(ids) | tx.groups.names(ids)
+            count = tx.members.counts([group.id])[group.id]
+        named = tuple(replace(m, display=names.get(m.value, m.display)) for m in members)
+        return GroupSummary(group, count, named)
+
+    def summaries(self, query: Query) -> Page[GroupSummary]:
+        """Return one page of the groups that match ``query``, each with its member count."""
+        with self._store.read() as tx:
+            page = tx.groups.search(query)
+            counts = tx.members.counts([g.id for g in page.items])
+        return Page(page.total, [GroupSummary(g, counts[g.id]) for g in page.items])
+
+    def summary(self, id: str) -> GroupSummary:
+        """Return one group with its member count. :raises NotFound: When there is no such group."""
+        with self._store.read() as tx:
+            group = tx.groups.get(id)
+            if group is None:
+                raise _not_found(id)
+            count = tx.members.counts([id])[id]
+        return GroupSummary(group, count)
+
     def create(self, actor: Actor, edit: GroupEdit) -> Group:
         """Store a new group with its first members.
 
@@ -70,7 +114,7 @@ class Groups:
         group = Group(uuid.uuid4().hex, edit.doc, 1, now, now)
         with self._store.transaction() as tx:
             tx.groups.insert(group)
-            tx.events.append([ChangeEvent("corpGroup", group.urn, Category.LIFECYCLE, Operation.CREATE, actor.urn, now)])
+            tx.events.append(creation_events("corpGroup", group.urn, group.doc, actor.urn, now))
             self._apply_members(tx, actor, group, edit.members, now)
         return group
 
@@ -130,8 +174,12 @@ class Groups:
             return False
         typed = _typed_members(tx, group.id, change.add)
         added, removed = tx.members.apply(group.id, replace(change, add=typed))
-        names = tx.users.names(added | removed)
-        tx.events.append(_membership_events(group, names, added, removed, actor.urn, now))
+        changed = added | removed
+        members = {id: ("corpuser", urn) for id, urn in tx.users.urns(changed).items()}
+        # A nested group is no DataHub membership, but it is a change: it is recorded too (ADR 0010).
+        nested = tx.groups.names(changed - set(members))
+        members |= {id: ("corpGroup", group_urn(name)) for id, name in nested.items()}
+        tx.events.append(membership_events(group.urn, members, added, removed, actor.urn, now))
         return bool(added or removed)
 
 
@@ -151,15 +199,3 @@ def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) 
     if group_id in groups:
         raise InvalidValue("members: a group cannot be a member of itself")
     return tuple(replace(m, type="User" if m.value in users else "Group") for m in members)
-
-
-def _membership_events(
-    group: Group, names: dict[str, str], added: set[str], removed: set[str], actor: str, now: int
-) -> Iterator[ChangeEvent]:
-    for operation, ids in ((Operation.ADD, added), (Operation.REMOVE, removed)):
-        for member_id in sorted(ids):
-            if member_id in names:  # nested groups carry no DataHub membership
-                urn = user_urn(names[member_id])
-                yield ChangeEvent(
-                    "corpuser", urn, Category.GROUP_MEMBERSHIP, operation, actor, now, modifier=group.urn
-                )

@@ -15,7 +15,6 @@ from scimhub.directory.changes import role_events
 from scimhub.directory.users import Clock
 from scimhub.domain.groups import group_urn
 from scimhub.domain.roles import Privilege, Role
-from scimhub.domain.users import user_urn
 from scimhub.errors import NotFound
 from scimhub.store.contract import RoleGrant, Store, Transaction
 
@@ -67,6 +66,11 @@ class Roles:
             grants = tx.roles.grants(user_ids)
         return {user_id: split_grants(found) for user_id, found in grants.items()}
 
+    def of_groups(self, group_ids: Sequence[str]) -> dict[str, list[Role]]:
+        """Return the roles assigned to each group, in one query."""
+        with self._store.read() as tx:
+            return tx.roles.of_groups(group_ids)
+
     def holders(self, role: Role) -> list[Holder]:
         """Return the users and groups that hold ``role`` directly, users first."""
         with self._store.read() as tx:
@@ -102,16 +106,17 @@ class Roles:
             changed = tx.roles.assign(principal, id, role) if assign else tx.roles.unassign(principal, id, role)
             if changed:
                 before, after = (frozenset(), frozenset({role})) if assign else (frozenset({role}), frozenset())
-                tx.events.append(role_events(urn, before, after, actor.urn, self._clock(), entity_type))
+                events = role_events(urn, before, after, actor.urn, self._clock(), entity_type, "assigned")
+                tx.events.append(events)
         return changed
 
 
 def _principal_urn(tx: Transaction, principal: str, id: str) -> tuple[str, str]:
     if principal == "user":
-        names = tx.users.names([id])
-        if id not in names:
+        urns = tx.users.urns([id])
+        if id not in urns:
             raise NotFound(f"User {id} not found")
-        return user_urn(names[id]), "corpuser"
+        return urns[id], "corpuser"
     names = tx.groups.names([id])
     if id not in names:
         raise NotFound(f"Group {id} not found")

@@ -8,17 +8,16 @@ revocations for five minutes; we do not).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scimhub.directory.actors import SYSTEM, Actor
-from scimhub.directory.users import Clock, UserEdit, Users
+from scimhub.directory.actors import Actor
+from scimhub.directory.users import Clock
 from scimhub.domain.roles import Privilege, privileges_of
 from scimhub.domain.tokens import Duration, IssuedToken, hash_token, sign_token, verify_signature
-from scimhub.domain.users import User
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
-from scimhub.store.contract import Store, TokenRecord
+from scimhub.store.contract import Store, TokenRecord, Transaction
 
-ADMIN_USER_NAME = "admin"
 LAST_USED_RESOLUTION = 60 * 1_000_000
 """``last_used`` is written at most once a minute per token: a read path stays read-mostly."""
 
@@ -51,25 +50,10 @@ class TokenView:
 class Tokens:
     """Issue and check DataHub-format personal access tokens."""
 
-    def __init__(self, store: Store, clock: Clock, keys: TokenKeys, users: Users) -> None:
+    def __init__(self, store: Store, clock: Clock, keys: TokenKeys) -> None:
         self._store = store
         self._clock = clock
         self._keys = keys
-        self._users = users
-
-    def ensure_admin(self) -> User:
-        """Return the built-in administrator, creating it (with the Admin role) on first use."""
-        with self._store.read() as tx:
-            admin = tx.users.get_by_name(ADMIN_USER_NAME)
-        if admin is not None:
-            return admin
-        doc = {
-            "userName": ADMIN_USER_NAME,
-            "displayName": "Administrator",
-            "active": True,
-            "roles": [{"value": "Admin", "primary": True}],
-        }
-        return self._users.create(SYSTEM, UserEdit(doc))
 
     def issue(
         self,
@@ -143,23 +127,56 @@ class Tokens:
                 tx.tokens.touch(record.id, now)
         return Actor(user.id, user.urn, record.id, privileges_of(g.role for g in grants))
 
-    def list(self, viewer: Actor) -> list[TokenView]:
-        """Return the viewer's tokens, or every token with MANAGE_ACCESS_TOKENS, newest first."""
+    def list(self, viewer: Actor, actor_name: str | None = None) -> list[TokenView]:
+        """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.
+
+        ``actor_name`` keeps only the tokens acting as that user (none if there is
+        no such user).
+
+        :raises Forbidden: When a viewer without MANAGE_ACCESS_TOKENS names another user.
+        """
+        everyone = Privilege.MANAGE_ACCESS_TOKENS in viewer.privileges
         with self._store.read() as tx:
-            everyone = Privilege.MANAGE_ACCESS_TOKENS in viewer.privileges
-            records = tx.tokens.list(None if everyone else viewer.user_id)
-            names = tx.users.names({r.actor_id for r in records} | {r.owner_id for r in records})
-        return [TokenView(r, names.get(r.actor_id, ""), names.get(r.owner_id, "")) for r in records]
+            actor_id = None if everyone else viewer.user_id
+            if actor_name is not None:
+                named = tx.users.get_by_name(actor_name)
+                if named is None or named.id != viewer.user_id:
+                    viewer.require(Privilege.MANAGE_ACCESS_TOKENS, "Listing another user's tokens")
+                if named is None:
+                    return []
+                actor_id = named.id
+            return _views(tx, tx.tokens.list(actor_id))
+
+    def get(self, viewer: Actor, token_id: str) -> TokenView:
+        """Return one token's metadata (never the token): one's own, or any with MANAGE_ACCESS_TOKENS.
+
+        :raises NotFound: When there is no such token.
+        :raises Forbidden: When it is another user's and the viewer lacks MANAGE_ACCESS_TOKENS.
+        """
+        with self._store.read() as tx:
+            return _views(tx, [_visible(tx, viewer, token_id, "Reading another user's token")])[0]
 
     def revoke(self, viewer: Actor, token_id: str) -> None:
         """Revoke a token at once, everywhere: one's own, or any with MANAGE_ACCESS_TOKENS.
 
-        :raises NotFound: When there is no such token the viewer may see.
+        :raises NotFound: When there is no such token.
+        :raises Forbidden: When it is another user's and the viewer lacks MANAGE_ACCESS_TOKENS.
         """
         with self._store.transaction() as tx:
-            record = tx.tokens.get(token_id)
-            if record is None:
-                raise NotFound(f"no token has the id {token_id}")
-            if viewer.user_id not in (record.actor_id, record.owner_id):
-                viewer.require(Privilege.MANAGE_ACCESS_TOKENS, "Revoking another user's token")
+            _visible(tx, viewer, token_id, "Revoking another user's token")
             tx.tokens.delete(token_id)
+
+
+def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> TokenRecord:
+    """Return a token the viewer acts as or owns, or any with MANAGE_ACCESS_TOKENS."""
+    record = tx.tokens.get(token_id)
+    if record is None:
+        raise NotFound(f"no token has the id {token_id}")
+    if viewer.user_id not in (record.actor_id, record.owner_id):
+        viewer.require(Privilege.MANAGE_ACCESS_TOKENS, action)
+    return record
+
+
+def _views(tx: Transaction, records: Sequence[TokenRecord]) -> list[TokenView]:
+    names = tx.users.names({r.actor_id for r in records} | {r.owner_id for r in records})
+    return [TokenView(r, names.get(r.actor_id, ""), names.get(r.owner_id, "")) for r in records]

@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.changes import attribute_events, check_version, role_events
+from scimhub.directory.changes import attribute_events, check_version, creation_events, role_events
 from scimhub.directory.passwords import hash_password
 from scimhub.domain.events import Category, ChangeEvent, Operation
-from scimhub.domain.users import User, provisioned_roles
+from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
-from scimhub.store.contract import GroupRef, Page, Query, Store
+from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction
 
 Clock = Callable[[], int]
 """Return the current time in microseconds since the epoch."""
@@ -48,11 +48,24 @@ class Users:
 
     def get(self, id: str, *, with_groups: bool = False) -> UserView:
         """Return one user. :raises NotFound: When there is no such user."""
+        return self._read(lambda tx: tx.users.get(id), _not_found(id), with_groups)
+
+    def find(self, user_name: str, *, with_groups: bool = False) -> UserView:
+        """Return the user whose userName is ``user_name`` in any case.
+
+        :raises NotFound: When no user has that userName.
+        """
+        missing = NotFound(f"no user has the userName '{user_name}'")
+        return self._read(lambda tx: tx.users.get_by_name(user_name), missing, with_groups)
+
+    def _read(
+        self, lookup: Callable[[Transaction], User | None], missing: NotFound, with_groups: bool
+    ) -> UserView:
         with self._store.read() as tx:
-            user = tx.users.get(id)
+            user = lookup(tx)
             if user is None:
-                raise _not_found(id)
-            groups = tx.members.groups_of([id])[id] if with_groups else None
+                raise missing
+            groups = tx.members.groups_of([user.id])[user.id] if with_groups else None
         return UserView(user, groups)
 
     def search(self, query: Query, *, with_groups: bool = False) -> Page[UserView]:
@@ -65,7 +78,8 @@ class Users:
     def create(self, actor: Actor, edit: UserEdit) -> User:
         """Store a new user.
 
-        :raises Uniqueness: When its userName is taken.
+        :raises Uniqueness: When its userName is taken, or the URN it makes still
+            names a renamed user (ADR 0008).
         :raises InvalidValue: When its roles name a role that does not exist.
         """
         roles = provisioned_roles(edit.doc)
@@ -77,10 +91,11 @@ class Users:
             created=now,
             last_modified=now,
             password_hash=hash_password(edit.password) if edit.password else None,
+            created_urn=user_urn(edit.doc["userName"]),  # ADR 0008: kept through renames
         )
         with self._store.transaction() as tx:
             tx.users.insert(user)
-            tx.events.append([ChangeEvent("corpuser", user.urn, Category.LIFECYCLE, Operation.CREATE, actor.urn, now)])
+            tx.events.append(creation_events("corpuser", user.urn, user.doc, actor.urn, now))
             tx.events.append(role_events(user.urn, frozenset(), roles, actor.urn, now))
         return user
 

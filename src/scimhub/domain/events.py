@@ -1,4 +1,10 @@
-"""Change events: what every write records, in DataHub's EntityChangeEvent terms."""
+"""Change events: what every write records, in DataHub's EntityChangeEvent terms.
+
+The vocabulary is DataHub's where DataHub has one (LIFECYCLE CREATE / SOFT_DELETE /
+REINSTATE / HARD_DELETE); membership and attribute changes, for which DataHub
+defines no EntityChangeEvent category, use the categories below, documented in
+ADR 0010 (membership) and ADR 0006 (attributes).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,16 @@ from typing import Any
 
 
 class Category(StrEnum):
-    """DataHub's change categories we emit (see refs: datahub-events-and-sdk)."""
+    """The change categories we emit (refs: datahub-events-and-sdk §1.2)."""
 
     LIFECYCLE = "LIFECYCLE"
+    """DataHub's own: CREATE, SOFT_DELETE (suspended), REINSTATE (reactivated), HARD_DELETE."""
     GROUP_MEMBERSHIP = "GROUP_MEMBERSHIP"
+    """Ours (ADR 0010): the entity joined (ADD) or left (REMOVE) the group named by ``modifier``."""
     ROLE_MEMBERSHIP = "ROLE_MEMBERSHIP"
+    """Ours (ADR 0010): the entity gained (ADD) or lost (REMOVE) the role named by ``modifier``."""
     ATTRIBUTE = "ATTRIBUTE"
+    """Ours (ADR 0006): MODIFY, ``parameters.attributes`` lists the SCIM attributes changed."""
 
 
 class Operation(StrEnum):
@@ -44,3 +54,12 @@ class ChangeEvent:
     modifier: str | None = None
     """The other end of a relationship change (the group of a membership), if any."""
     parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A committed change event and its place in the feed."""
+
+    seq: int
+    """Its position: larger for every event committed later (ADR 0011)."""
+    event: ChangeEvent

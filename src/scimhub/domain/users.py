@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from scimhub.domain.roles import ROLE_NAMES, Role, find_role
 from scimhub.errors import InvalidValue
@@ -19,8 +19,21 @@ def user_urn(user_name: str) -> str:
     return "urn:li:corpuser:" + quote(user_name, safe="@.-_+~!*'=:;&$/")
 
 
+def user_name_of(urn: str) -> str | None:
+    """Return the userName a ``urn:li:corpuser:`` URN names (percent-decoded), or None for another URN."""
+    prefix, _, name = urn.partition("urn:li:corpuser:")
+    if prefix or not name:
+        return None
+    return unquote(name)
+
+
 def provisioned_roles(doc: dict[str, Any]) -> frozenset[Role]:
     """Return the roles a user's SCIM ``roles`` attribute names, by ``value`` in any case.
+
+    Every element counts, primary or not (DataHub has no primary role; Entra's
+    complex mappings send every role with ``primary`` false). An element without a
+    ``value`` names no role and grants nothing: Entra may map ``roles[primary eq
+    "True"].display`` or ``.type`` alone (refs/entra-scim-client-behaviour §5.1).
 
     :raises InvalidValue: When a value names none of DataHub's roles; the detail
         lists the allowed ones.
@@ -28,6 +41,8 @@ def provisioned_roles(doc: dict[str, Any]) -> frozenset[Role]:
     roles = set()
     for element in doc.get("roles", ()):
         value = element.get("value") if isinstance(element, dict) else element
+        if value is None:
+            continue
         role = find_role(value) if isinstance(value, str) else None
         if role is None:
             raise InvalidValue(f"roles: {value!r} is not a role; the roles are {ROLE_NAMES}")
@@ -40,7 +55,7 @@ class User:
     """A stored user: the document the client sent plus what the server derives."""
 
     id: str
-    """Opaque, stable SCIM id (not the URN: the URN follows userName)."""
+    """Opaque, stable SCIM id (not the URN, which is DataHub's key)."""
     doc: dict[str, Any]
     """Every client-writable attribute exactly as sent, in canonical SCIM form."""
     version: int
@@ -48,6 +63,9 @@ class User:
     """Microseconds since the epoch."""
     last_modified: int
     password_hash: str | None = None
+    created_urn: str | None = None
+    """The URN made from the userName the user was created with; it never changes,
+    not even when the userName does (ADR 0008). None for a record not stored yet."""
 
     @property
     def user_name(self) -> str:
@@ -61,8 +79,13 @@ class User:
 
     @property
     def urn(self) -> str:
-        """Return the user's ``urn:li:corpuser:`` URN."""
-        return user_urn(self.user_name)
+        """Return the user's ``urn:li:corpuser:`` URN: the one from creation (ADR 0008).
+
+        DataHub's ``corpUserKey`` is immutable, so a renamed user (an Entra UPN
+        change) keeps its URN, its ownerships, memberships and tokens; a record not
+        stored yet takes the URN of its userName.
+        """
+        return self.created_urn if self.created_urn is not None else user_urn(self.user_name)
 
     @property
     def provisioned_roles(self) -> frozenset[Role]:

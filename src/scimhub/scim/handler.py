@@ -72,13 +72,16 @@ class ScimHandler:
             Operation.REPLACE: self._replace,
             Operation.PATCH: self._patch,
             Operation.DELETE: self._delete,
+            Operation.GET_ME: self._get_me,
             Operation.NOT_IMPLEMENTED: self._not_implemented,
         }
 
     def handle(self, request: ScimRequest) -> ScimResponse:
-        """Answer one request; never raises."""
+        """Answer one request, refusing it without the privilege its route names; never raises."""
         try:
             target = match(request.method, request.path)
+            if target.privilege is not None:
+                _actor(request).require(target.privilege, "SCIM provisioning")
             return self._operations[target.operation](target, request)
         except Exception as error:  # noqa: BLE001 - error_response decides what leaks
             return error_response(error)
@@ -135,6 +138,14 @@ class ScimHandler:
         if none_match(request.header("if-none-match"), version):
             return ScimResponse(304, None, {"ETag": etag(version)})
         return self._resource_response(200, endpoint, view, request, projection)
+
+    def _get_me(self, _: Target, request: ScimRequest) -> ScimResponse:
+        """Answer ``GET /Me`` as ``GET /Users/{id}`` of the authenticated user (RFC 7644 §3.11).
+
+        The RFC lets a server process the alias directly; ``meta.location`` stays the
+        user's permanent ``/Users/{id}`` location, as §3.11 requires.
+        """
+        return self._get(Target(Operation.GET, "Users", _actor(request).user_id), request)
 
     def _create(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)

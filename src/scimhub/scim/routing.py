@@ -1,4 +1,8 @@
-"""The SCIM endpoints as data: method and path pattern → operation (RFC 7644 §3.2)."""
+"""The SCIM endpoints as data: method and path pattern → operation and privilege (RFC 7644 §3.2).
+
+Provisioning needs DataHub's MANAGE_USERS_AND_GROUPS; ``GET /Me`` (RFC 7644 §3.11)
+only a valid token, because it shows the caller nothing but the caller.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum, auto
 
+from scimhub.domain.roles import Privilege
 from scimhub.errors import MethodNotAllowed, NotFound
 
 
@@ -24,16 +29,22 @@ class Operation(Enum):
     REPLACE = auto()
     PATCH = auto()
     DELETE = auto()
+    GET_ME = auto()
     NOT_IMPLEMENTED = auto()
+
+
+PROVISIONING = Privilege.MANAGE_USERS_AND_GROUPS
 
 
 @dataclass(frozen=True)
 class Route:
-    """One endpoint: method, path pattern and the operation it runs."""
+    """One endpoint: method, path pattern, the operation it runs and the privilege it needs."""
 
     method: str
     pattern: str
     operation: Operation
+    privilege: Privilege | None = PROVISIONING
+    """None: any valid token will do."""
 
 
 ROUTES = (
@@ -51,7 +62,7 @@ ROUTES = (
     Route("PATCH", "/{resources}/{id}", Operation.PATCH),
     Route("DELETE", "/{resources}/{id}", Operation.DELETE),
     Route("POST", "/Bulk", Operation.NOT_IMPLEMENTED),
-    Route("GET", "/Me", Operation.NOT_IMPLEMENTED),
+    Route("GET", "/Me", Operation.GET_ME, privilege=None),
 )
 
 
@@ -63,6 +74,7 @@ class Target:
     resources: str | None = None
     """``Users`` or ``Groups`` (canonical case), for resource operations."""
     id: str | None = None
+    privilege: Privilege | None = PROVISIONING
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -91,7 +103,8 @@ def match(method: str, path: str) -> Target:
             continue
         groups = found.groupdict()
         resources = groups.get("resources")
-        return Target(route.operation, resources and resources.capitalize(), groups.get("id"))
+        canonical = resources and resources.capitalize()
+        return Target(route.operation, canonical, groups.get("id"), route.privilege)
     if allowed:
         methods = tuple(sorted(set(allowed)))
         raise MethodNotAllowed(f"{method} is not allowed on {path}; use {', '.join(methods)}", methods)

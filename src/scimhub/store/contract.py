@@ -7,12 +7,18 @@ Rules (``store/testing.py`` checks each one against every implementation):
 - Records returned are immutable values; changing one changes nothing stored.
 - ``insert`` and ``update`` raise ``Uniqueness`` when a userName or group
   displayName is taken, compared case-insensitively; the database enforces it,
-  so two concurrent creators cannot both win.
+  so two concurrent creators cannot both win. A user's DataHub URN is unique too,
+  and reads back as the record's ``created_urn`` (ADR 0008).
 - ``get(..., for_update=True)`` locks the row until the transaction ends, so a
   read-modify-write (PATCH) cannot lose a concurrent update.
 - Membership changes are set deltas on rows: their cost does not grow with the
   size of the group, and nothing reads the whole group to change one member.
 - Events appended in a transaction are committed with it, or not at all.
+- Every committed event has a ``seq`` larger than that of every event committed
+  before it, and no ``seq`` is handed out twice: a reader that follows ``seq``
+  sees each committed event exactly once, in commit order (ADR 0011).
+- Pruning and reading do not race: a read transaction sees the events and the
+  pruning mark of one moment.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from scimhub.domain.events import ChangeEvent
+from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
@@ -109,10 +115,10 @@ class UserRows(Protocol):
         """Return the user whose userName equals ``user_name`` in any case, or None."""
 
     def insert(self, user: User) -> None:
-        """Store a new user. :raises Uniqueness: When the userName is taken."""
+        """Store a new user. :raises Uniqueness: When the userName or the URN is taken."""
 
     def update(self, user: User) -> None:
-        """Overwrite a stored user. :raises Uniqueness: When the new userName is taken."""
+        """Overwrite a stored user, URN included. :raises Uniqueness: When the new userName is taken."""
 
     def delete(self, id: str) -> bool:
         """Delete a user and its memberships; tell whether it existed."""
@@ -123,12 +129,18 @@ class UserRows(Protocol):
     def names(self, ids: Iterable[str]) -> dict[str, str]:
         """Return the userName of each of ``ids`` that names a stored user."""
 
+    def urns(self, ids: Iterable[str]) -> dict[str, str]:
+        """Return the DataHub URN of each of ``ids`` that names a stored user (ADR 0008)."""
+
 
 class GroupRows(Protocol):
     """Groups, without their members."""
 
     def get(self, id: str, *, for_update: bool = False) -> Group | None:
         """Return the group with this SCIM id, or None."""
+
+    def get_by_name(self, display_name: str) -> Group | None:
+        """Return the group whose displayName equals ``display_name`` in any case, or None."""
 
     def insert(self, group: Group) -> None:
         """Store a new group. :raises Uniqueness: When the displayName is taken."""
@@ -149,8 +161,11 @@ class GroupRows(Protocol):
 class MemberRows(Protocol):
     """Group membership, one row per (group, member)."""
 
-    def members(self, group_id: str) -> Iterator[Member]:
-        """Yield a group's members in a stable order, streaming from the database."""
+    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
+        """Yield a group's members (the first ``limit`` only, if given) in a stable order, streaming."""
+
+    def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        """Return how many members each of ``group_ids`` has, counted in the database."""
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return, for each of ``member_ids``, the groups it directly belongs to."""
@@ -207,11 +222,144 @@ class SecretRows(Protocol):
         """Return the stored secret ``name``, storing ``value`` first if there is none."""
 
 
+@dataclass(frozen=True)
+class FeedState:
+    """Where the event feed stands, as one read transaction sees it."""
+
+    stream: str
+    """Random id of this database's feed; offsets carry it, so one of another database is refused."""
+    pruned_through: int
+    """The highest ``seq`` retention has deleted (0: none)."""
+    head: int
+    """The highest ``seq`` committed, or ``pruned_through`` when no event is left."""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which recorded events an audit asks for; every field given narrows the result."""
+
+    entity_urn: str | None = None
+    actor: str | None = None
+    """The URN of the user whose token made the change."""
+    category: str | None = None
+    since: int | None = None
+    """Microseconds since the epoch, inclusive."""
+    until: int | None = None
+    """Microseconds since the epoch, exclusive."""
+    after: int | None = None
+    """Only events with a larger ``seq``."""
+    before: int | None = None
+    """Only events with a smaller ``seq``."""
+    oldest_first: bool = False
+    limit: int = 100
+
+
 class EventLog(Protocol):
-    """The change outbox."""
+    """The change outbox, and the feed read from it in ``seq`` order."""
 
     def append(self, events: Iterable[ChangeEvent]) -> None:
         """Append events to be committed with the current transaction."""
+
+    def state(self) -> FeedState:
+        """Return the feed's stream id, pruning mark and head."""
+
+    def after(self, seq: int, limit: int) -> list[RecordedEvent]:
+        """Return the first ``limit`` events whose ``seq`` is larger than ``seq``, in ``seq`` order."""
+
+    def position_at(self, time: int) -> int:
+        """Return the ``seq`` after which the events made at or after ``time`` (microseconds) follow."""
+
+    def search(self, query: EventQuery) -> list[RecordedEvent]:
+        """Return the events that match ``query``, newest first unless it asks for oldest first."""
+
+    def prune(self, before: int, batch: int) -> int:
+        """Delete at most ``batch`` of the oldest events made before ``before``; return how many.
+
+        The pruning mark moves to the highest ``seq`` deleted, in the same transaction.
+        """
+
+
+@dataclass(frozen=True)
+class PushState:
+    """Where a push to DataHub stands: its checkpoint, its lease and how it went (ADR 0013)."""
+
+    name: str
+    last_seq: int
+    """Every event up to this ``seq`` has been pushed."""
+    leader: str | None
+    """The process that holds the lease to push, if any."""
+    lease_until: int | None
+    """Microseconds since the epoch; after it, another process may take the lease."""
+    last_success: int | None
+    last_error: str | None
+    """What the last failed push said, with what to fix; cleared by the next success."""
+    last_error_at: int | None
+    failures: int
+    """Failed pushes since the last success."""
+    halted: bool
+    """The last error cannot pass by retrying (a refused token, a wrong URL): pushing stopped."""
+
+
+@dataclass(frozen=True)
+class PushedEntity:
+    """A user or group as the push last wrote it into DataHub."""
+
+    urn: str
+    entity_type: str
+    """``corpuser`` or ``corpGroup``."""
+    scim_id: str
+    groups: tuple[str, ...] = ()
+    """For a user: the group URNs of the ``groupMembership`` it got."""
+
+
+class PushRows(Protocol):
+    """The DataHub push's state, what it pushed, and the lookups it needs (ADR 0013).
+
+    Only the lease holder changes the checkpoint: ``advance`` and ``fail`` do
+    nothing for a ``holder`` that lost the lease, and tell so.
+    """
+
+    def state(self, name: str) -> PushState | None:
+        """Return the push's state, or None before it ever ran."""
+
+    def lease(self, name: str, holder: str, now: int, until: int) -> PushState | None:
+        """Take or renew the lease for ``holder`` until ``until``; return None while another holds it."""
+
+    def release(self, name: str, holder: str) -> None:
+        """Give the lease up, if ``holder`` has it."""
+
+    def advance(self, name: str, holder: str, through: int, now: int) -> bool:
+        """Move the checkpoint to ``through`` and record a success; tell whether ``holder`` still leads."""
+
+    def fail(self, name: str, holder: str, error: str, halted: bool, now: int) -> bool:
+        """Record a failed push; tell whether ``holder`` still leads."""
+
+    def users_by_urn(self, urns: Sequence[str]) -> dict[str, User]:
+        """Return the stored user of each of ``urns`` that names one."""
+
+    def groups_by_urn(self, urns: Sequence[str]) -> dict[str, Group]:
+        """Return the stored group whose URN is exactly each of ``urns``, where there is one."""
+
+    def users_after(self, id: str, limit: int) -> list[User]:
+        """Return the first ``limit`` users whose id sorts after ``id``, by id."""
+
+    def groups_after(self, id: str, limit: int) -> list[Group]:
+        """Return the first ``limit`` groups whose id sorts after ``id``, by id."""
+
+    def pushed(self, urns: Sequence[str]) -> dict[str, str]:
+        """Return the SCIM id each of ``urns`` had when last pushed, for those pushed and not deleted."""
+
+    def pushed_as(self, scim_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Return the URNs pushed for each of ``scim_ids`` and not deleted since."""
+
+    def pushed_members(self, group_urns: Sequence[str]) -> list[str]:
+        """Return the users whose pushed ``groupMembership`` names any of ``group_urns``, by URN."""
+
+    def pushed_after(self, urn: str, limit: int) -> list[PushedEntity]:
+        """Return the first ``limit`` pushed entities whose URN sorts after ``urn``, by URN."""
+
+    def record(self, upserted: Sequence[PushedEntity], removed: Sequence[str], now: int) -> None:
+        """Record entities written into DataHub (with a user's groups) and URNs deleted there."""
 
 
 class Transaction(Protocol):
@@ -224,6 +372,7 @@ class Transaction(Protocol):
     tokens: TokenRows
     secrets: SecretRows
     events: EventLog
+    push: PushRows
 
 
 class Store(Protocol):

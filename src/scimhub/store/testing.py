@@ -10,13 +10,15 @@ Any store gets the checks by subclassing and providing a ``store`` fixture::
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.groups import Group, Member, MemberChange
-from scimhub.domain.users import User
+from scimhub.domain.roles import Role
+from scimhub.domain.users import User, user_urn
 from scimhub.errors import Uniqueness
 from scimhub.scim.filters import parse_filter
 from scimhub.scim.schema import USER
@@ -24,8 +26,9 @@ from scimhub.store.contract import Query, Store, TokenRecord
 
 
 def make_user(user_name: str | None = None, **doc: Any) -> User:
-    """Return a new user record (not stored)."""
-    return User(uuid.uuid4().hex, {"userName": user_name or f"user-{uuid.uuid4().hex[:8]}", **doc}, 1, 1, 1)
+    """Return a new user record (not stored), with the URN of its userName as the directory makes it."""
+    name = user_name or f"user-{uuid.uuid4().hex[:8]}"
+    return User(uuid.uuid4().hex, {"userName": name, **doc}, 1, 1, 1, created_urn=user_urn(name))
 
 
 def make_group(display_name: str | None = None) -> Group:
@@ -60,6 +63,26 @@ class StoreContract:
         renamed = User(second.id, {"userName": "bjensen"}, 2, 1, 2)
         with pytest.raises(Uniqueness), store.transaction() as tx:
             tx.users.update(renamed)
+
+    def test_a_renamed_user_keeps_its_urn(self, store: Store) -> None:
+        """A user's URN is stored with it and reads back unchanged after a rename (ADR 0008)."""
+        user = make_user("jdoe")
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.users.update(replace(user, doc={"userName": "jsmith"}, version=2))
+        with store.read() as tx:
+            renamed = tx.users.get(user.id)
+            assert renamed is not None and renamed.urn == "urn:li:corpuser:jdoe"
+            assert tx.users.urns([user.id, "nobody"]) == {user.id: "urn:li:corpuser:jdoe"}
+
+    def test_a_kept_urn_is_never_given_to_another_user(self, store: Store) -> None:
+        """A new user whose userName makes the URN a renamed user kept raises Uniqueness."""
+        user = make_user("jdoe")
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.users.update(replace(user, doc={"userName": "jsmith"}, version=2))
+        with pytest.raises(Uniqueness, match="urn:li:corpuser:jdoe"), store.transaction() as tx:
+            tx.users.insert(make_user("jdoe"))
 
     def test_group_names_are_unique_in_any_case(self, store: Store) -> None:
         """A second group whose displayName differs only in case raises Uniqueness."""
@@ -115,6 +138,42 @@ class StoreContract:
             assert tx.users.delete(user.id) is False
         with store.read() as tx:
             assert list(tx.members.members(group.id)) == []
+
+    def test_a_group_is_found_by_name_in_any_case(self, store: Store) -> None:
+        """get_by_name() finds a group by its displayName in any case, and None for no group."""
+        group = make_group("Data Stewards")
+        with store.transaction() as tx:
+            tx.groups.insert(group)
+        with store.read() as tx:
+            assert tx.groups.get_by_name("DATA stewards") == group
+            assert tx.groups.get_by_name("Data") is None
+
+    def test_member_counts_and_first_members(self, store: Store) -> None:
+        """counts() counts each group's rows (0 for none); members(limit=) reads only the first ones."""
+        users = [make_user() for _ in range(3)]
+        full, empty = make_group(), make_group()
+        with store.transaction() as tx:
+            for user in users:
+                tx.users.insert(user)
+            tx.groups.insert(full)
+            tx.groups.insert(empty)
+            tx.members.apply(full.id, MemberChange(add=tuple(Member(u.id) for u in users)))
+        with store.read() as tx:
+            assert tx.members.counts([full.id, empty.id, "nobody"]) == {full.id: 3, empty.id: 0, "nobody": 0}
+            first = [m.value for m in tx.members.members(full.id, limit=2)]
+        assert first == sorted(u.id for u in users)[:2]
+
+    def test_role_assignments_tell_whether_they_changed_anything(self, store: Store) -> None:
+        """assign() is True only for a new assignment, unassign() only when there was one."""
+        user, group = make_user(), make_group()
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.groups.insert(group)
+            for principal, id in (("user", user.id), ("group", group.id)):
+                assert tx.roles.assign(principal, id, Role.EDITOR) is True
+                assert tx.roles.assign(principal, id, Role.EDITOR) is False
+                assert tx.roles.unassign(principal, id, Role.EDITOR) is True
+                assert tx.roles.unassign(principal, id, Role.EDITOR) is False
 
     def test_names_of_ids(self, store: Store) -> None:
         """names() maps the ids that exist to their names and leaves out the rest."""

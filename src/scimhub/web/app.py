@@ -1,4 +1,4 @@
-"""The ASGI application: SCIM under both base paths, health checks, access log."""
+"""The ASGI application: SCIM under both base paths, the JSON API, the events poll, health, access log."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from scimhub.datahub.status import status_json
+from scimhub.datahub.worker import PushWorker
 from scimhub.settings import Settings
 from scimhub.web.access_log import AccessLog
+from scimhub.web.api.gateway import api_routes
+from scimhub.web.api.table import ROUTES as API_ROUTES
+from scimhub.web.feed import LongPolls, feed_routes
 from scimhub.web.scim import scim_endpoint
 from scimhub.wiring import Services, build
 
@@ -34,9 +39,16 @@ def create_app(services: Services) -> Starlette:
             await run_in_threadpool(services.store.ping)
         except Exception as error:  # noqa: BLE001 - any failure means "not ready"
             return JSONResponse({"status": "unavailable", "database": type(error).__name__}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        body: dict[str, object] = {"status": "ok", "database": "ok"}
+        if services.datahub is not None:
+            # Readiness is about our database: DataHub being down is reported here, never a 503 (ADR 0013).
+            body["datahub"] = status_json(await run_in_threadpool(services.datahub.status))
+        return JSONResponse(body)
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    polls = LongPolls(services)
+    worker = PushWorker(services.datahub) if services.datahub is not None else None
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), *api_routes(services, API_ROUTES)]
+    routes += feed_routes(services, polls)
     for prefix in SCIM_PREFIXES:
         endpoint = scim_endpoint(prefix, services)
         routes.append(Route(prefix, endpoint, methods=_METHODS))
@@ -44,7 +56,14 @@ def create_app(services: Services) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await polls.start()
+        if worker is not None:
+            services.store.commit_listeners.append(worker.wake)
+            worker.start()
         yield
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
+        await polls.stop()
         services.close()
 
     return Starlette(routes=routes, middleware=[Middleware(AccessLog)], lifespan=lifespan)

@@ -1,8 +1,25 @@
-"""Bearer credentials from the ``Authorization`` header (RFC 6750 §2.1)."""
+"""Bearer credentials (RFC 6750 §2.1), and the one thread hop that checks them and does the work.
+
+ADR 0003: the web layer enters the synchronous core once per request. SCIM and
+the JSON API both go through ``call_as_bearer``, which authenticates the token
+*and* runs the operation in the same worker thread.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.tokens import Tokens
+from scimhub.errors import ScimhubError, Unauthorized
+
+R = TypeVar("R")
+
+NO_TOKEN = "this endpoint needs an Authorization: Bearer <personal access token> header"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -19,3 +36,30 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     return token
+
+
+async def call_as_bearer(
+    request: Request, tokens: Tokens, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
+) -> R:
+    """Authenticate the request's bearer token, then run ``work`` as its actor, in one thread hop.
+
+    ``refuse`` renders an authentication failure. The actor's id is left in the
+    request's state for the access log (an id, never the token).
+    """
+    result, actor_id = await run_in_threadpool(
+        _authenticate_then, tokens, bearer_token(request), work, refuse
+    )
+    request.scope.setdefault("state", {})["actor"] = actor_id
+    return result
+
+
+def _authenticate_then(
+    tokens: Tokens, token: str | None, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
+) -> tuple[R, str | None]:
+    try:
+        if token is None:
+            raise Unauthorized(NO_TOKEN)
+        actor = tokens.authenticate(token)
+    except ScimhubError as error:
+        return refuse(error), None
+    return work(actor), actor.user_id

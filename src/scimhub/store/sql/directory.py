@@ -123,10 +123,15 @@ class _ResourceRows(Generic[R]):
         try:
             self._connection.execute(statement, columns)
         except IntegrityError as error:
-            if f"{self._name_column}_key" in str(error.orig):
-                name = columns[self._name_column]
-                raise Uniqueness(f"{self._name_attribute} '{name}' is already taken") from None
+            for markers, detail in self._unique_columns(columns):
+                if any(marker in str(error.orig) for marker in markers):
+                    raise Uniqueness(detail) from None
             raise
+
+    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+        """Return, per unique column, how its violation reads (SQLite, PostgreSQL) and the detail to raise."""
+        name = columns[self._name_column]
+        return [((f"{self._name_column}_key",), f"{self._name_attribute} '{name}' is already taken")]
 
     def insert(self, record: R) -> None:
         """Store a new record. :raises Uniqueness: When its name is taken, in any case."""
@@ -162,7 +167,7 @@ class SqlUserRows(_ResourceRows[User]):
     _name_attribute = "userName"
 
     def _record(self, row: Row[Any]) -> User:
-        return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash)
+        return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)
 
     def _columns(self, user: User) -> dict[str, Any]:
         doc = user.doc
@@ -170,6 +175,7 @@ class SqlUserRows(_ResourceRows[User]):
             "id": user.id,
             "user_name": doc["userName"],
             "user_name_key": _key(doc["userName"]),
+            "urn": user.urn,
             "external_id": doc.get("externalId"),
             "display_name": doc.get("displayName"),
             "active": user.active,
@@ -180,8 +186,17 @@ class SqlUserRows(_ResourceRows[User]):
             "last_modified": user.last_modified,
         }
 
+    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+        urn = columns["urn"]
+        kept = f"the DataHub URN {urn} still names a user renamed since; a URN never moves (ADR 0008)"
+        return [*super()._unique_columns(columns), (("users.urn", "uq_users_urn"), kept)]
+
+    def urns(self, ids: Iterable[str]) -> dict[str, str]:
+        """Return the DataHub URN of each of ``ids`` that names a stored user."""
+        return _names(self._connection, users.c.urn, ids)
+
     def insert(self, user: User) -> None:
-        """Store a new user. :raises Uniqueness: When the userName is taken."""
+        """Store a new user. :raises Uniqueness: When the userName or its URN is taken."""
         super().insert(user)
         self._write_mirrors(user)
 

@@ -33,7 +33,8 @@ class SqlRoleRows:
         table, key, extra = self._table(principal)
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
-        return self._connection.execute(statement).rowcount > 0
+        # RETURNING, not rowcount: SQLAlchemy does not promise an INSERT's rowcount (psycopg reports -1).
+        return self._connection.execute(statement.returning(key)).first() is not None
 
     def unassign(self, principal: str, id: str, role: Role) -> bool:
         """Take an assigned role from a ``user`` or ``group``; tell whether it held it."""

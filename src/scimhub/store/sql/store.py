@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
+from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows
+
+log = logging.getLogger("scimhub.store")
 
 
 class SqlTransaction:
@@ -25,6 +29,7 @@ class SqlTransaction:
         self.tokens = SqlTokenRows(connection)
         self.secrets = SqlSecretRows(connection)
         self.events = SqlEventLog(connection)
+        self.push = SqlPushRows(connection)
 
 
 class SqlStore:
@@ -32,12 +37,28 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.commit_listeners: list[Callable[[int], None]] = []
+        """Called, in the committing thread, with the highest ``seq`` of each commit that wrote events."""
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
-        """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit or roll back whole."""
-        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
-            yield SqlTransaction(connection)
+        """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit or roll back whole.
+
+        The events appended during it are written last, right before the commit
+        (ADR 0011); once it committed, ``commit_listeners`` hear of them.
+        """
+        with self.engine.connect().execution_options(write=True) as connection:
+            with connection.begin():
+                tx = SqlTransaction(connection)
+                yield tx
+                tx.events.flush()
+            written = tx.events.written_through
+        if written is not None:
+            for listener in self.commit_listeners:
+                try:
+                    listener(written)
+                except Exception:  # noqa: BLE001 - the change committed; the caller must hear so
+                    log.exception("a commit listener failed")
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:

@@ -25,6 +25,9 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
+
+from scimhub.domain.users import user_urn
 
 metadata = MetaData(
     naming_convention={
@@ -43,12 +46,18 @@ ID = String(36)
 Micros = BigInteger
 """Microseconds since 1970-01-01T00:00:00Z."""
 
+def _urn_of_new_user(context: DefaultExecutionContext) -> str:
+    """Return the URN of the userName an inserted row carries, for inserts that name none (ADR 0008)."""
+    return user_urn(context.get_current_parameters()["user_name"])
+
+
 users = Table(
     "users",
     metadata,
     Column("id", ID, primary_key=True),
     Column("user_name", Text, nullable=False),
     Column("user_name_key", Text, nullable=False, unique=True),
+    Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_user),
     Column("external_id", Text),
     Column("display_name", Text),
     Column("active", Boolean, nullable=False),
@@ -61,6 +70,8 @@ users = Table(
     Index(None, "created"),
     Index(None, "last_modified"),
 )
+"""Users. ``urn`` is the DataHub URN made when the user was created and kept through
+renames (ADR 0008); unique, since two users can never be one DataHub entity."""
 
 user_emails = Table(
     "user_emails",
@@ -157,7 +168,66 @@ events = Table(
     Column("parameters", Document),
     Column("actor", Text, nullable=False),
     Column("time", Micros, nullable=False),
-    Index(None, "entity_urn"),
+    Index(None, "entity_urn", "seq"),
+    Index(None, "actor", "seq"),
     Index(None, "time"),
+    sqlite_autoincrement=True,
 )
-"""The change outbox: each write appends its events in the same transaction (ADR 0006)."""
+"""The change outbox: each write appends its events in the same transaction (ADR 0006).
+
+``seq`` is the feed's order (ADR 0011): on PostgreSQL a sequence read under the
+commit-order lock, on SQLite ``AUTOINCREMENT``, so a number is never handed out
+twice, even after pruning deleted every row that had it."""
+
+event_feed = Table(
+    "event_feed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("stream", String(32), nullable=False),
+    Column("pruned_through", BigInteger, nullable=False),
+)
+"""The feed's one row: the id every offset carries (an offset of another database is
+refused) and the highest ``seq`` pruning has deleted (an offset below it is refused)."""
+
+datahub_push_state = Table(
+    "datahub_push_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("leader", Text),
+    Column("lease_until", Micros),
+    Column("last_success", Micros),
+    Column("last_error", Text),
+    Column("last_error_at", Micros),
+    Column("failures", Integer, nullable=False),
+    Column("halted", Boolean, nullable=False),
+)
+"""Where the push to DataHub stands (ADR 0013): its checkpoint in the outbox (``last_seq``),
+the process that holds the lease to push (``leader`` until ``lease_until``), and how it went."""
+
+datahub_pushed_entities = Table(
+    "datahub_pushed_entities",
+    metadata,
+    Column("urn", Text, primary_key=True),
+    Column("entity_type", String(32), nullable=False),
+    Column("scim_id", ID, nullable=False),
+    Column("pushed_at", Micros, nullable=False),
+    Index(None, "scim_id"),
+)
+"""Every user and group the push wrote into DataHub and has not deleted there, with the SCIM id
+it had: a group renamed or deleted since is found here, and so are the users to rewrite."""
+
+datahub_pushed_memberships = Table(
+    "datahub_pushed_memberships",
+    metadata,
+    Column(
+        "user_urn",
+        Text,
+        ForeignKey("datahub_pushed_entities.urn", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("group_urn", Text, primary_key=True),
+    Index(None, "group_urn"),
+)
+"""The ``groupMembership`` each user last got in DataHub, one row per group: the members DataHub
+lists for a group that is gone from scimhub, whose lists must be rewritten without it."""

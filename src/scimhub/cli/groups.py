@@ -1,0 +1,90 @@
+"""``scimhub group list|show``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from scimhub.cli.options import DatabaseUrl, Json, open_services
+from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties
+from scimhub.directory.groups import GroupSummary
+from scimhub.domain.roles import Role
+from scimhub.scim.paths import resolve
+from scimhub.scim.schema import GROUP
+from scimhub.wiring import Services
+
+app = typer.Typer(help="Groups: their roles and members.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_groups(as_json: Json = False, database_url: DatabaseUrl = None) -> None:
+    """List every group, ordered by displayName, with its roles and member count."""
+    with open_services(database_url) as hub:
+        items = list(_every_group(hub))
+    table = Table("displayName", "roles", "members", "id")
+    print_items(
+        items,
+        as_json,
+        table,
+        lambda item: (item["displayName"], ", ".join(item["roles"]), str(item["memberCount"]), item["id"]),
+    )
+
+
+@app.command("show")
+def show(
+    display_name: Annotated[str, typer.Argument(help="The displayName, in any case.", show_default=False)],
+    members: Annotated[int, typer.Option("--members", min=0, help="How many members to list.")] = 20,
+    as_json: Json = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show one group: its roles (held by every member), member count and first members."""
+    with open_services(database_url) as hub:
+        summary = hub.groups.find(display_name, first_members=members)
+        roles = hub.roles.of_groups([summary.group.id])[summary.group.id]
+    item = _group_item(summary, roles)
+    item["members"] = [{"id": m.value, "type": m.type, "name": m.display} for m in summary.first_members]
+    if as_json:
+        print_json(item)
+        return
+    about = properties(
+        item["displayName"],
+        (
+            ("id", item["id"]),
+            ("urn", item["urn"]),
+            ("external id", item["externalId"] or ""),
+            ("roles", ", ".join(item["roles"]) or "none"),
+            ("members", str(item["memberCount"])),
+            ("created", item["createdAt"]),
+            ("last modified", item["lastModifiedAt"]),
+        ),
+    )
+    shown = len(item["members"])
+    listed = Table("member", "type", "id", title=f"First {shown} of {item['memberCount']} members")
+    for member in item["members"]:
+        listed.add_row(member["name"] or "", member["type"], member["id"])
+    print_tables(*(table for table in (about, listed) if table.row_count))
+
+
+def _every_group(hub: Services) -> Iterator[dict[str, Any]]:
+    """Yield every group as a JSON object, a page at a time, with roles read per page."""
+    for page in every_page(hub.groups.summaries, resolve(GROUP, "displayName")):
+        roles = hub.roles.of_groups([summary.group.id for summary in page.items])
+        yield from (_group_item(summary, roles[summary.group.id]) for summary in page.items)
+
+
+def _group_item(summary: GroupSummary, roles: list[Role]) -> dict[str, Any]:
+    """Return a group as the JSON object ``group list`` and ``group show`` print."""
+    group = summary.group
+    return {
+        "id": group.id,
+        "displayName": group.display_name,
+        "urn": group.urn,
+        "externalId": group.doc.get("externalId"),
+        "roles": [role.value for role in roles],
+        "memberCount": summary.member_count,
+        "createdAt": iso(group.created),
+        "lastModifiedAt": iso(group.last_modified),
+    }

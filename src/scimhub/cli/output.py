@@ -1,0 +1,76 @@
+"""How commands print: Rich tables for people, JSON for scripts, times in ISO 8601 UTC."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scimhub.scim.paths import AttrRef
+from scimhub.store.contract import Page, Query
+
+T = TypeVar("T")
+PAGE_SIZE = 500
+"""Rows read per query when a command lists everything: memory stays flat on big directories."""
+
+
+def iso(micros: int | None) -> str | None:
+    """Return microseconds since the epoch as ``2026-01-02T03:04:05Z``, or None."""
+    if micros is None:
+        return None
+    return (
+        datetime.fromtimestamp(micros / 1_000_000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def print_json(value: object) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def print_items(
+    items: list[dict[str, Any]], as_json: bool, table: Table, row: Callable[[dict[str, Any]], Sequence[str]]
+) -> None:
+    """Print ``items`` as a JSON array for scripts, or as the rows ``row`` makes of them in ``table``."""
+    if as_json:
+        print_json(items)
+        return
+    for item in items:
+        table.add_row(*row(item))
+    print_tables(table)
+
+
+def print_tables(*tables: Table) -> None:
+    """Print Rich tables on stdout."""
+    console = Console()
+    for table in tables:
+        console.print(table)
+
+
+def yes_no(value: bool) -> str:
+    """Return ``yes`` or ``no``."""
+    return "yes" if value else "no"
+
+
+def every_page(search: Callable[[Query], Page[T]], sort_by: AttrRef) -> Iterator[Page[T]]:
+    """Yield the pages of a search over everything, ``PAGE_SIZE`` at a time, in ``sort_by`` order."""
+    offset = 0
+    while True:
+        page = search(Query(sort_by=sort_by, offset=offset, limit=PAGE_SIZE))
+        yield page
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return
+
+
+def properties(title: str, rows: Iterable[tuple[str, str]]) -> Table:
+    """Return a two-column table of labels and values, headed by ``title``."""
+    table = Table("", title, box=None)
+    for label, value in rows:
+        table.add_row(label, value)
+    return table

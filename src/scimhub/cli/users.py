@@ -1,0 +1,158 @@
+"""``scimhub user list|show|set-password|disable-password``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from scimhub.cli.options import DatabaseUrl, Json, open_services
+from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties, yes_no
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.roles import UserRoles
+from scimhub.directory.users import UserView
+from scimhub.domain.groups import group_urn
+from scimhub.errors import InvalidValue
+from scimhub.scim.paths import resolve
+from scimhub.scim.schema import USER
+from scimhub.wiring import Services
+
+app = typer.Typer(
+    help="Users: who they are, their groups and roles, and local passwords.", no_args_is_help=True
+)
+UserName = Annotated[str, typer.Argument(help="The userName, in any case.", show_default=False)]
+
+
+@app.command("list")
+def list_users(as_json: Json = False, database_url: DatabaseUrl = None) -> None:
+    """List every user, ordered by userName, with its effective roles."""
+    with open_services(database_url) as hub:
+        items = list(_every_user(hub))
+    table = Table("userName", "display name", "active", "password", "effective roles", "groups")
+    print_items(
+        items,
+        as_json,
+        table,
+        lambda item: (
+            item["userName"],
+            item["displayName"] or "",
+            yes_no(item["active"]),
+            yes_no(item["passwordSignIn"]),
+            ", ".join(item["roles"]["effective"]),
+            str(len(item["groups"])),
+        ),
+    )
+
+
+@app.command("show")
+def show(user_name: UserName, as_json: Json = False, database_url: DatabaseUrl = None) -> None:
+    """Show one user: attributes, groups, and roles direct, inherited (with the group) and effective."""
+    with open_services(database_url) as hub:
+        view = hub.users.find(user_name, with_groups=True)
+        roles = hub.roles.of_users([view.user.id])[view.user.id]
+    item = _user_item(view, roles)
+    if as_json:
+        print_json(item)
+        return
+    about = properties(
+        item["userName"],
+        (
+            ("id", item["id"]),
+            ("urn", item["urn"]),
+            ("display name", item["displayName"] or ""),
+            ("external id", item["externalId"] or ""),
+            ("active", yes_no(item["active"])),
+            ("password sign-in", yes_no(item["passwordSignIn"])),
+            ("created", item["createdAt"]),
+            ("last modified", item["lastModifiedAt"]),
+            ("effective roles", ", ".join(item["roles"]["effective"]) or "none"),
+        ),
+    )
+    grants = Table("role", "held", title="Roles")
+    for direct in item["roles"]["direct"]:
+        grants.add_row(direct["role"], f"direct ({direct['source']})")
+    for inherited in item["roles"]["inherited"]:
+        grants.add_row(inherited["role"], f"inherited from group {inherited['group']['displayName']}")
+    groups = Table("group", "id", title="Groups")
+    for group in item["groups"]:
+        groups.add_row(group["displayName"], group["id"])
+    print_tables(*(table for table in (about, grants, groups) if table.row_count))
+
+
+@app.command("set-password")
+def set_password(
+    user_name: UserName,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input, not a prompt.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Let a user sign in to the console with a password (never taken from the command line)."""
+    with open_services(database_url) as hub:
+        hub.users.find(user_name)  # an unknown name fails before the password is typed
+        password = _read_stdin_password() if password_stdin else _prompt_password()
+        hub.accounts.set_password(SYSTEM, user_name, password)
+    typer.echo(f"Password sign-in enabled for {user_name}.")
+
+
+@app.command("disable-password")
+def disable_password(user_name: UserName, database_url: DatabaseUrl = None) -> None:
+    """Stop a user signing in with a password; its tokens keep working."""
+    with open_services(database_url) as hub:
+        had_one = hub.accounts.disable_password(SYSTEM, user_name)
+    typer.echo(f"Password sign-in disabled for {user_name}." if had_one else f"{user_name} had no password.")
+
+
+def _prompt_password() -> str:
+    return str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+
+
+def _read_stdin_password() -> str:
+    """Return the password piped in, without the one line break that ends it (like ``docker login``).
+
+    :raises InvalidValue: When standard input is a terminal: it would echo the password.
+    """
+    if sys.stdin.isatty():
+        raise InvalidValue("--password-stdin reads a pipe; run without it to be prompted for the password")
+    text = sys.stdin.read()
+    return text.removesuffix("\n").removesuffix("\r")
+
+
+def _every_user(hub: Services) -> Iterator[dict[str, Any]]:
+    """Yield every user as a JSON object, a page at a time, with groups and roles read per page."""
+    by_user_name = resolve(USER, "userName")
+    for page in every_page(lambda query: hub.users.search(query, with_groups=True), by_user_name):
+        roles = hub.roles.of_users([view.user.id for view in page.items])
+        yield from (_user_item(view, roles[view.user.id]) for view in page.items)
+
+
+def _user_item(view: UserView, roles: UserRoles) -> dict[str, Any]:
+    """Return a user as the JSON object ``user list`` and ``user show`` print."""
+    user = view.user
+    return {
+        "id": user.id,
+        "userName": user.user_name,
+        "urn": user.urn,
+        "displayName": user.doc.get("displayName"),
+        "externalId": user.doc.get("externalId"),
+        "active": user.active,
+        "passwordSignIn": user.password_hash is not None,
+        "createdAt": iso(user.created),
+        "lastModifiedAt": iso(user.last_modified),
+        "groups": [
+            {"id": g.id, "displayName": g.display_name, "urn": group_urn(g.display_name)}
+            for g in view.groups or ()
+        ],
+        "roles": {
+            "direct": [{"role": g.role.value, "source": g.source} for g in roles.direct],
+            "inherited": [
+                {"role": g.role.value, "group": {"id": g.group.id, "displayName": g.group.display_name}}
+                for g in roles.inherited
+                if g.group is not None
+            ],
+            "effective": [role.value for role in roles.effective],
+        },
+    }

@@ -1,0 +1,96 @@
+"""The JSON API on Starlette: one endpoint per path of the route table, and JSON 404/405 for the rest.
+
+Per request: read the body (only for routes that take one, within the size
+limit), then one thread hop (``call_as_bearer``, ADR 0003) that authenticates the
+token, checks the route's privilege and runs its operation. Every error, the
+gateway's own included, is a JSON error body (``errors.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from scimhub.directory.actors import Actor
+from scimhub.errors import MethodNotAllowed, NotFound, ScimhubError
+from scimhub.web.api.errors import error_reply
+from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Reply
+from scimhub.web.auth import call_as_bearer
+from scimhub.web.bodies import read_body
+from scimhub.wiring import Services
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_ANONYMOUS = Actor(user_id="", urn="urn:li:corpuser:__anonymous")
+"""The caller of a public route: holds no privilege at all."""
+
+
+def render(reply: Reply) -> Response:
+    """Return the Starlette response for a reply, JSON unless it has no content."""
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=dict(reply.headers))
+    return Response(
+        orjson.dumps(reply.body), reply.status, dict(reply.headers), media_type="application/json"
+    )
+
+
+def run(route: ApiRoute, services: Services, call: ApiCall) -> Reply:
+    """Check the route's privilege, then run its operation; turn any error into a reply."""
+    try:
+        if route.privilege is not None:
+            call.actor.require(route.privilege, route.summary)
+        return route.operation(services, call)
+    except Exception as error:  # noqa: BLE001 - error_reply decides what leaks
+        return error_reply(error)
+
+
+def api_routes(services: Services, table: Iterable[ApiRoute]) -> list[BaseRoute]:
+    """Return the Starlette routes serving ``table`` below ``PREFIX``, unknown paths last."""
+    by_path: dict[str, dict[str, ApiRoute]] = {}
+    for route in table:
+        by_path.setdefault(route.path, {})[route.method] = route
+    routes: list[BaseRoute] = [
+        Route(PREFIX + path, _endpoint(services, methods), methods=_METHODS)
+        for path, methods in by_path.items()
+    ]
+    routes.append(Route(PREFIX + "/{rest:path}", _unknown_path, methods=_METHODS))
+    return routes
+
+
+def _endpoint(services: Services, methods: dict[str, ApiRoute]):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        route = methods.get(request.method)
+        if route is None:
+            allowed = tuple(sorted(methods))
+            detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+            return render(error_reply(MethodNotAllowed(detail, allowed)))
+        try:
+            body = await read_body(request, services.settings.max_body_bytes) if route.body else b""
+        except ScimhubError as error:
+            return render(error_reply(error))
+        call = ApiCall(
+            _ANONYMOUS,
+            request.path_params,
+            dict(request.query_params),
+            body,
+            request.headers.get("content-type"),
+        )
+        if route.public:
+            return render(run(route, services, call))
+        reply = await call_as_bearer(
+            request,
+            services.tokens,
+            lambda actor: run(route, services, replace(call, actor=actor)),
+            error_reply,
+        )
+        return render(reply)
+
+    return endpoint
+
+
+async def _unknown_path(request: Request) -> Response:
+    return render(error_reply(NotFound(f"no API endpoint at {request.url.path}; see {PREFIX}/openapi.json")))

@@ -1,0 +1,220 @@
+"""``/api/v1/tokens``: create, list, inspect and revoke personal access tokens, DataHub's way.
+
+Bodies follow DataHub's GraphQL token API (``auth.graphql``): the input is a
+``CreateAccessTokenInput`` and a token's metadata an ``AccessTokenMetadata``, with
+times in epoch milliseconds. The rules (GENERATE_PERSONAL_ACCESS_TOKENS for one's
+own tokens, MANAGE_ACCESS_TOKENS for anybody else's) live in the directory's
+``Tokens``; these operations only translate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scimhub.directory.tokens import TokenView
+from scimhub.domain.roles import Privilege
+from scimhub.domain.tokens import Duration
+from scimhub.domain.users import user_name_of, user_urn
+from scimhub.errors import InvalidValue
+from scimhub.web.api.calls import read_object
+from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Param, Reply
+from scimhub.web.api.schemas import NULLABLE_STRING, STRING, Schema, array, enum, obj, ref
+from scimhub.wiring import Services
+
+DEFAULT_DURATION = Duration.ONE_MONTH
+"""What a token lasts when the input names no duration: DataHub's UI default. NO_EXPIRY
+(what Entra's Secret Token wants) has to be asked for."""
+
+_CREATE_FIELDS = {"type": str, "actorUrn": str, "duration": str, "name": str, "description": str}
+_TAG = "Tokens"
+_ID = Param("id", "The token's id (its JWT `jti`), as listed.")
+_NULLABLE_MILLIS = {"type": ["integer", "null"], "description": "Epoch milliseconds; null for never."}
+
+
+def _millis(micros: int | None) -> int | None:
+    return None if micros is None else micros // 1000
+
+
+def _metadata(view: TokenView) -> dict[str, Any]:
+    record = view.record
+    return {
+        "id": record.id,
+        "type": "PERSONAL",
+        "name": record.name,
+        "description": record.description,
+        "actorUrn": user_urn(view.actor_name),
+        "ownerUrn": user_urn(view.owner_name),
+        "createdAt": _millis(record.created),
+        "expiresAt": _millis(record.expires),
+        "lastUsedAt": _millis(record.last_used),
+    }
+
+
+def _actor_name(body: dict[str, Any], call: ApiCall) -> str:
+    urn = body.get("actorUrn") or call.actor.urn
+    name = user_name_of(urn)
+    if name is None:
+        raise InvalidValue(f"actorUrn must be a urn:li:corpuser: URN, not {urn!r}")
+    return name
+
+
+def _duration(body: dict[str, Any]) -> Duration:
+    try:
+        return Duration.read(body["duration"]) if body.get("duration") else DEFAULT_DURATION
+    except ValueError as error:
+        raise InvalidValue(f"duration: {error}") from None
+
+
+def create_token(hub: Services, call: ApiCall) -> Reply:
+    """Issue a token acting as ``actorUrn`` (default: the caller); its text is in this answer only."""
+    body = read_object(call, _CREATE_FIELDS)
+    if body.get("type", "PERSONAL") != "PERSONAL":
+        raise InvalidValue(f"type must be PERSONAL (DataHub's only AccessTokenType), not {body['type']!r}")
+    if not isinstance(body.get("name"), str):
+        raise InvalidValue("a token needs a name")
+    duration = _duration(body)
+    issued, record = hub.tokens.issue(
+        call.actor, _actor_name(body, call), body["name"], duration, body.get("description")
+    )
+    metadata = _metadata(hub.tokens.get(call.actor, record.id))
+    return Reply(
+        201, {"accessToken": issued.token, "metadata": metadata}, {"Location": f"{PREFIX}/tokens/{record.id}"}
+    )
+
+
+def list_tokens(hub: Services, call: ApiCall) -> Reply:
+    """List the caller's tokens, or every token (or one actor's) with MANAGE_ACCESS_TOKENS."""
+    urn = call.query.get("actorUrn")
+    name = None if urn is None else user_name_of(urn)
+    if urn is not None and name is None:
+        raise InvalidValue(f"actorUrn must be a urn:li:corpuser: URN, not {urn!r}")
+    views = hub.tokens.list(call.actor, name)
+    return Reply(200, {"total": len(views), "tokens": [_metadata(v) for v in views]})
+
+
+def current_token(hub: Services, call: ApiCall) -> Reply:
+    """Describe the token this request was made with."""
+    return Reply(200, _metadata(hub.tokens.get(call.actor, call.actor.token_id or "")))
+
+
+def get_token(hub: Services, call: ApiCall) -> Reply:
+    """Describe one token."""
+    return Reply(200, _metadata(hub.tokens.get(call.actor, call.path["id"])))
+
+
+def revoke_token(hub: Services, call: ApiCall) -> Reply:
+    """Revoke a token; every process refuses it from the next request on."""
+    hub.tokens.revoke(call.actor, call.path["id"])
+    return Reply(204)
+
+
+_OWN_OR_MANAGE = (
+    "One's own tokens (as actor or owner) with any valid token; anybody's with MANAGE_ACCESS_TOKENS."
+)
+
+ROUTES = (
+    ApiRoute(
+        "POST",
+        "/tokens",
+        create_token,
+        "createAccessToken",
+        "Create a personal access token",
+        _TAG,
+        privilege=None,
+        also=(Privilege.GENERATE_PERSONAL_ACCESS_TOKENS, Privilege.MANAGE_ACCESS_TOKENS),
+        rule="A token acting as oneself needs GENERATE_PERSONAL_ACCESS_TOKENS (Admin, Editor); one acting as"
+        " another user needs MANAGE_ACCESS_TOKENS (Admin). The token is in this answer only.",
+        body="CreateAccessTokenInput",
+        response="AccessToken",
+        status=201,
+        errors=(404,),
+    ),
+    ApiRoute(
+        "GET",
+        "/tokens",
+        list_tokens,
+        "listAccessTokens",
+        "List personal access tokens",
+        _TAG,
+        privilege=None,
+        also=(Privilege.MANAGE_ACCESS_TOKENS,),
+        rule="Any valid token lists the tokens acting as its user; MANAGE_ACCESS_TOKENS lists every token,"
+        " or another user's with actorUrn. Newest first; never the tokens themselves.",
+        params=(Param("actorUrn", "Only the tokens acting as this user (urn:li:corpuser:…).", "query"),),
+        response="AccessTokenList",
+    ),
+    ApiRoute(
+        "GET",
+        "/tokens/current",
+        current_token,
+        "getCurrentAccessToken",
+        "Inspect the token of this request",
+        _TAG,
+        privilege=None,
+        rule="Any valid token: the metadata of the token the request carries.",
+        response="AccessTokenMetadata",
+    ),
+    ApiRoute(
+        "GET",
+        "/tokens/{id}",
+        get_token,
+        "getAccessTokenMetadata",
+        "Inspect a personal access token",
+        _TAG,
+        privilege=None,
+        also=(Privilege.MANAGE_ACCESS_TOKENS,),
+        rule=_OWN_OR_MANAGE,
+        params=(_ID,),
+        response="AccessTokenMetadata",
+        errors=(404,),
+    ),
+    ApiRoute(
+        "DELETE",
+        "/tokens/{id}",
+        revoke_token,
+        "revokeAccessToken",
+        "Revoke a personal access token",
+        _TAG,
+        privilege=None,
+        also=(Privilege.MANAGE_ACCESS_TOKENS,),
+        rule=_OWN_OR_MANAGE + " The next request with it is refused, on every process.",
+        params=(_ID,),
+        errors=(404,),
+        status=204,
+    ),
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "CreateAccessTokenInput": obj(
+        {
+            "type": {**enum(["PERSONAL"]), "default": "PERSONAL"},
+            "actorUrn": {**STRING, "description": "Whom the token acts as; default: the caller."},
+            "duration": {**enum(d.value for d in Duration), "default": DEFAULT_DURATION.value},
+            "name": {**STRING, "minLength": 1},
+            "description": NULLABLE_STRING,
+        },
+        optional=("type", "actorUrn", "duration", "description"),
+        description="DataHub's CreateAccessTokenInput; actorUrn and duration may be left out here.",
+        additionalProperties=False,
+    ),
+    "AccessTokenMetadata": obj(
+        {
+            "id": STRING,
+            "type": enum(["PERSONAL"]),
+            "name": STRING,
+            "description": NULLABLE_STRING,
+            "actorUrn": {**STRING, "description": "The user the token acts as."},
+            "ownerUrn": {**STRING, "description": "The user who created it."},
+            "createdAt": {"type": "integer", "description": "Epoch milliseconds."},
+            "expiresAt": _NULLABLE_MILLIS,
+            "lastUsedAt": _NULLABLE_MILLIS,
+        },
+    ),
+    "AccessToken": obj(
+        {
+            "accessToken": {**STRING, "description": "The token; shown once, never stored."},
+            "metadata": ref("AccessTokenMetadata"),
+        }
+    ),
+    "AccessTokenList": obj({"total": {"type": "integer"}, "tokens": array(ref("AccessTokenMetadata"))}),
+}

@@ -1,0 +1,73 @@
+"""Revocation and suspension bite at once on every process: two servers share one database.
+
+Process A takes the changes (the CLI revokes, A's SCIM endpoint suspends and
+reactivates); process B, which accepted the token a moment before, must refuse
+it on its very next request, because every request reads the token's hash and
+its user's state from the database (no cache; DataHub's takes five minutes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.integration.conftest import SCIM, scimhub, start_server, stop_server
+from tests.integration.test_token_logs import issue, token_id
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@contextmanager
+def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Run two `scimhub serve` processes on one database; yield their URLs."""
+    first, a = start_server(database_url, tmp_path / "a.log")
+    try:
+        second, b = start_server(database_url, tmp_path / "b.log")
+        try:
+            yield a, b
+        finally:
+            stop_server(second)
+    finally:
+        stop_server(first)
+
+
+def client(url: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=url + SCIM, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def set_active(http: httpx.Client, user_id: str, active: bool) -> None:
+    operations = [{"op": "replace", "path": "active", "value": active}]
+    response = http.patch(f"/Users/{user_id}", json={"schemas": [PATCH_OP], "Operations": operations})
+    assert response.status_code == 200, response.text
+
+
+def test_a_revoked_token_is_refused_by_the_other_process_at_once(database_url: str, tmp_path: Path) -> None:
+    """Revoked with the CLI, a token B accepted a moment ago gets 401 on B's next request, and on A's."""
+    token = issue(database_url, "shared")
+    with servers(database_url, tmp_path) as (a, b), client(a, token) as on_a, client(b, token) as on_b:
+        assert on_b.get("/Users?count=1").status_code == 200
+        assert on_a.get("/Users?count=1").status_code == 200
+        scimhub("token", "revoke", token_id(database_url, "shared"), database_url=database_url)
+        refused = on_b.get("/Users?count=1")
+        assert refused.status_code == 401 and refused.json()["detail"] == "the bearer token has been revoked"
+        assert on_a.get("/Users?count=1").status_code == 401
+
+
+def test_suspending_the_tokens_user_on_one_process_bites_on_the_other(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A's SCIM suspends the token's user: B refuses the token at once; reactivated, B accepts it again."""
+    admin_token = issue(database_url, "admin")
+    with servers(database_url, tmp_path) as (a, b), client(a, admin_token) as on_a:
+        robot = on_a.post("/Users", json={"userName": "robot", "roles": [{"value": "Admin"}]}).json()
+        robot_token = issue(database_url, "robot", "--user", "robot")
+        with client(b, robot_token) as robot_on_b:
+            assert robot_on_b.get("/Users?count=1").status_code == 200
+            set_active(on_a, robot["id"], False)
+            refused = robot_on_b.get("/Users?count=1")
+            assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
+            set_active(on_a, robot["id"], True)
+            assert robot_on_b.get("/Users?count=1").status_code == 200

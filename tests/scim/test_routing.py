@@ -1,0 +1,30 @@
+"""The SCIM routing table: operations and the privilege each needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from scimhub.domain.roles import Privilege
+from scimhub.errors import MethodNotAllowed
+from scimhub.scim.routing import ROUTES, Operation, match
+
+
+def test_me_needs_only_a_valid_token() -> None:
+    """GET /Me (RFC 7644 §3.11) maps to GET_ME and needs no privilege."""
+    target = match("GET", "/Me")
+    assert target.operation is Operation.GET_ME and target.privilege is None
+
+
+def test_every_other_route_needs_manage_users_and_groups() -> None:
+    """Provisioning and discovery need MANAGE_USERS_AND_GROUPS, as DataHub's SCIM does."""
+    for route in ROUTES:
+        if route.operation is not Operation.GET_ME:
+            assert route.privilege is Privilege.MANAGE_USERS_AND_GROUPS, route
+    assert match("GET", "/users/abc").privilege is Privilege.MANAGE_USERS_AND_GROUPS
+
+
+def test_me_is_read_only() -> None:
+    """Any other method on /Me is 405, allowing GET."""
+    with pytest.raises(MethodNotAllowed) as raised:
+        match("PATCH", "/Me")
+    assert raised.value.allowed == ("GET",)
