@@ -20,96 +20,25 @@ RFC 7644 §3.3, §3.5.1, §3.10):
   so are empty lists and empty objects (RFC 7643 §2.5);
 - a single value for a multi-valued attribute is read as a list of one (liberal:
   ``"emails": {"value": …}`` can mean nothing else);
-- strings are capped at ``MAX_STRING_BYTES`` UTF-8 bytes, integers at 64 bits.
+- scalars are checked by ``scalars.py``: strings are capped at
+  ``MAX_STRING_BYTES`` UTF-8 bytes, integers at 64 bits.
 
 Tolerance of client dialects (Microsoft Entra's above all) is data, not special
-cases: a ``Dialect`` carries named rules that rewrite values before the type checks
-run, and the handlers pass one dialect down. ``DEFAULT`` is the RFC read liberally;
-``STRICT`` is the RFC to the letter.
+cases: a ``Dialect`` (``dialects.py``) carries named rules (``entra.py``) that
+rewrite objects and values before the keys and types are read. ``DEFAULT`` is
+the RFC read liberally, Entra included; ``STRICT`` is the RFC to the letter.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
+from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.paths import AttrRef, resolve, split_urn
+from scimhub.scim.scalars import json_kind, read_scalar, shorten
 from scimhub.scim.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
-
-MAX_STRING_BYTES = 64 * 1024
-"""The longest string value accepted, in UTF-8 bytes; no SCIM attribute needs more."""
-
-ValueRule = Callable[[Attribute, object], object]
-"""Rewrite one value of an attribute before its type is checked; return it unchanged
-when the rule does not apply. The function's ``__name__`` names the rule."""
-
-ObjectRule = Callable[[ResourceType, dict[str, object]], dict[str, object]]
-"""Rewrite a resource-level object (a POST/PUT body, a path-less PATCH value) before
-its keys are read, e.g. to expand Entra's dotted keys (``"name.givenName"``)."""
-
-
-def read_string_booleans(attribute: Attribute, value: object) -> object:
-    """Read ``"true"``/``"false"`` in any case as a boolean for a boolean attribute.
-
-    Entra's default mapping sends ``active`` as ``"True"``/``"False"`` in POST and
-    PATCH (quirk 4.3 #2) and Microsoft's reference code parses it with
-    ``bool.TryParse``; such a string cannot mean anything else for a boolean.
-    """
-    if attribute.type == "boolean" and isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered == "true":
-            return True
-        if lowered == "false":
-            return False
-    return value
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The tolerance rules applied to one client's input (ADR: how far we tolerate Entra)."""
-
-    name: str
-    value_rules: tuple[ValueRule, ...] = ()
-    """Applied in order to each value (each element of a list too) before type checks."""
-    object_rules: tuple[ObjectRule, ...] = ()
-    """Applied in order to each resource-level object before its keys are read."""
-    create_unmatched: bool = False
-    """PATCH add/replace through an equality filter that matches nothing creates the
-    element (``emails[type eq "work"].value`` on a user without emails, quirk 4.3 #5)
-    instead of failing with noTarget (RFC 7644 §3.5.2.3)."""
-    remove_by_value: bool = False
-    """PATCH remove of a multi-valued attribute with a ``value`` removes the elements
-    the value lists (Entra's member removal, quirk 4.3 #7) instead of refusing it."""
-
-    def coerce(self, attribute: Attribute, value: object) -> object:
-        """Return ``value`` after every value rule had its say."""
-        for rule in self.value_rules:
-            value = rule(attribute, value)
-        return value
-
-    def rewrite(self, resource_type: ResourceType, obj: dict[str, object]) -> dict[str, object]:
-        """Return ``obj`` after every object rule had its say."""
-        for rule in self.object_rules:
-            obj = rule(resource_type, obj)
-        return obj
-
-
-STRICT = Dialect("strict")
-"""RFC 7643/7644 to the letter: no rewriting, no tolerance."""
-DEFAULT = Dialect(
-    "default",
-    value_rules=(read_string_booleans,),
-    create_unmatched=True,
-    remove_by_value=True,
-)
-"""The RFC read liberally, with the tolerances any client may need."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +76,7 @@ def read_resource(resource_type: ResourceType, body: object, *, dialect: Dialect
         unknown, or a required attribute is missing.
     """
     if not isinstance(body, dict):
-        raise InvalidSyntax(f"a {resource_type.name} must be a JSON object, not {_kind(body)}")
+        raise InvalidSyntax(f"a {resource_type.name} must be a JSON object, not {json_kind(body)}")
     schemas = _read_schemas(body)
     doc: dict[str, object] = {}
     password: str | None = None
@@ -184,7 +113,7 @@ def read_assignments(
         readOnly attribute (RFC 7644 §3.5.2).
     """
     if not isinstance(obj, dict):
-        raise InvalidValue(f"the value must be an object of attributes, not {_kind(obj)}")
+        raise InvalidValue(f"the value must be an object of attributes, not {json_kind(obj)}")
     found: dict[tuple[str, ...], Assignment] = {}
     for key, value in dialect.rewrite(resource_type, obj).items():
         if key.lower() == "schemas":
@@ -258,7 +187,7 @@ def read_members(
         if kind is not None:
             canonical = {"user": "User", "group": "Group"}.get(str(kind).lower())
             if canonical is None:
-                raise InvalidValue(f"{spot}.type must be User or Group, not {_show(kind)}")
+                raise InvalidValue(f"{spot}.type must be User or Group, not {shorten(kind)}")
             member["type"] = canonical
         if "display" in read:
             member["display"] = str(read["display"])
@@ -334,7 +263,7 @@ def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, obje
     if value is None:
         return [(AttrRef(schema, a), None) for a in schema.attributes if a.mutability != "readOnly"]
     if not isinstance(value, dict):
-        raise InvalidValue(f"'{key}' must be an object of {schema.name} attributes, not {_kind(value)}")
+        raise InvalidValue(f"'{key}' must be an object of {schema.name} attributes, not {json_kind(value)}")
     refs = []
     for name, item in value.items():
         if name.lower() == "schemas":
@@ -384,12 +313,14 @@ def _read_one(attribute: Attribute, value: object, where: str, dialect: Dialect)
     value = dialect.coerce(attribute, value)
     if value is None:
         return None
-    return _READERS[attribute.type](attribute, value, where, dialect)
+    if attribute.is_complex:
+        return _read_complex(attribute, value, where, dialect)
+    return read_scalar(attribute, value, where)
 
 
 def _read_complex(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
     if not isinstance(value, dict):
-        raise InvalidValue(f"{where} must be an object of sub-attributes, not {_kind(value)}")
+        raise InvalidValue(f"{where} must be an object of sub-attributes, not {json_kind(value)}")
     read: dict[str, object] = {}
     seen: set[str] = set()
     for key, item in value.items():
@@ -409,119 +340,3 @@ def _read_complex(attribute: Attribute, value: object, where: str, dialect: Dial
             if sub.required and sub.name not in read:
                 raise InvalidValue(f"{where}.{sub.name} is required")
     return read or None
-
-
-def _read_string(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    if not isinstance(value, str):
-        raise InvalidValue(f"{where} must be a string, not {_describe(attribute, value)}")
-    # a str of n code points has at most 4n UTF-8 bytes: encode only long ones
-    if len(value) * 4 > MAX_STRING_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_STRING_BYTES:
-        raise InvalidValue(f"{where} is longer than {MAX_STRING_BYTES} bytes")
-    if attribute.required and not value.strip():
-        raise InvalidValue(f"{where} is required and must not be empty")
-    return value
-
-
-def _read_boolean(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    if not isinstance(value, bool):
-        raise InvalidValue(f"{where} must be true or false, not {_describe(attribute, value)}")
-    return value
-
-
-def _read_integer(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    if type(value) is not int:
-        raise InvalidValue(f"{where} must be an integer, not {_describe(attribute, value)}")
-    return _in_range(value, where)
-
-
-def _read_decimal(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    if type(value) is int:
-        return _in_range(value, where)
-    if type(value) is not float or not math.isfinite(value):
-        raise InvalidValue(f"{where} must be a decimal number, not {_describe(attribute, value)}")
-    return value
-
-
-def _in_range(value: int, where: str) -> int:
-    if not -(2**63) <= value < 2**63:
-        raise InvalidValue(f"{where} is out of range: numbers are limited to 64 bits")
-    return value
-
-
-_DATETIME = re.compile(
-    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[Tt](?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?:\.\d+)?"
-    r"(?:[Zz]|[+-](?P<oh>\d{2}):(?P<om>\d{2}))?",
-    re.ASCII,
-)
-
-
-def _read_datetime(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    """Check an xsd:dateTime (RFC 7643 §2.3.5); the string is kept as sent."""
-    text = _read_string(attribute, value, where, dialect)
-    assert isinstance(text, str)
-    match = _DATETIME.fullmatch(text)
-    try:
-        if match is None:
-            raise ValueError(text)
-        fields = {k: int(v) for k, v in match.groupdict(default="0").items()}
-        # RFC 3339 §5.6 allows a leap second (60), which datetime does not
-        datetime(fields["y"], fields["mo"], fields["d"], fields["h"], fields["mi"], min(fields["s"], 59))
-        if fields["s"] > 60 or fields["oh"] > 23 or fields["om"] > 59:
-            raise ValueError(text)
-    except ValueError:
-        raise InvalidValue(
-            f"{where} must be a date and time such as 2008-01-23T04:56:22Z, not {_show(text)}"
-        ) from None
-    return text
-
-
-def _read_binary(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    """Check base64 (RFC 7643 §2.3.6, RFC 4648 §4); the string is kept as sent."""
-    text = _read_string(attribute, value, where, dialect)
-    assert isinstance(text, str)
-    try:
-        base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidValue(f"{where} must be base64 (RFC 4648 §4)") from None
-    return text
-
-
-_READERS: dict[str, Callable[[Attribute, object, str, Dialect], object]] = {
-    "string": _read_string,
-    "reference": _read_string,
-    "boolean": _read_boolean,
-    "integer": _read_integer,
-    "decimal": _read_decimal,
-    "dateTime": _read_datetime,
-    "binary": _read_binary,
-    "complex": _read_complex,
-}
-
-
-def _kind(value: object) -> str:
-    """Name the JSON type of ``value`` for an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, dict) else type(value).__name__
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(attribute: Attribute, value: object) -> str:
-    """Describe a wrong value; never echo a writeOnly one (a password)."""
-    if attribute.mutability == "writeOnly" or attribute.returned == "never":
-        return _kind(value)
-    if isinstance(value, dict | list):
-        return _kind(value)
-    return f"{_kind(value)} ({_show(value)})"
