@@ -1,35 +1,178 @@
-"""The change outbox on SQL: one row per event, inserted in the writing transaction."""
+"""The change outbox on SQL: events buffered during a transaction, written right before it commits.
+
+ADR 0011: on PostgreSQL the events are inserted under a transaction-scoped
+advisory lock, taken as the very last step before ``COMMIT`` and released by it.
+No two transactions are ever between "took a ``seq``" and "committed" at once,
+so ``seq`` order is commit order and a reader that follows ``seq`` can never
+skip an event that commits late with a smaller number. The same transaction
+sends ``NOTIFY`` with its highest ``seq``; PostgreSQL delivers it at commit, and
+drops it on rollback. SQLite needs no lock: its writers are serialized whole by
+``BEGIN IMMEDIATE``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Text,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from scimhub.domain.events import ChangeEvent
-from scimhub.store.sql.tables import events
+from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
+from scimhub.store.contract import EventQuery, FeedState
+from scimhub.store.sql.tables import event_feed, events
+
+CHANNEL = "scimhub_events"
+"""The PostgreSQL ``LISTEN``/``NOTIFY`` channel; the payload is the highest ``seq`` committed."""
+COMMIT_ORDER_LOCK = 0x5C1A_E7E4
+"""Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
+
+
+def _row(event: ChangeEvent) -> dict[str, Any]:
+    return {
+        "entity_type": event.entity_type,
+        "entity_urn": event.entity_urn,
+        "category": event.category.value,
+        "operation": event.operation.value,
+        "modifier": event.modifier,
+        "parameters": event.parameters or None,
+        "actor": event.actor,
+        "time": event.time,
+    }
+
+
+def _recorded(row: Row[Any]) -> RecordedEvent:
+    event = ChangeEvent(
+        row.entity_type,
+        row.entity_urn,
+        Category(row.category),
+        Operation(row.operation),
+        row.actor,
+        row.time,
+        row.modifier,
+        row.parameters or {},
+    )
+    return RecordedEvent(row.seq, event)
+
+
+def _take_commit_order_lock(connection: Connection) -> None:
+    """Wait until no other transaction is between inserting its events and committing."""
+    connection.execute(select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK)))
+
+
+def _insert_and_notify(rows: list[dict[str, Any]]) -> Select[tuple[int, Any]]:
+    """Return one statement that inserts ``rows`` and sends NOTIFY with their highest ``seq``.
+
+    One round trip instead of two while the commit-order lock is held.
+    """
+    inserted = insert(events).values(rows).returning(events.c.seq).cte("inserted")
+    newest = select(func.max(inserted.c.seq).label("seq")).subquery("newest")
+    return select(newest.c.seq, func.pg_notify(CHANNEL, cast(newest.c.seq, Text)))
 
 
 class SqlEventLog:
-    """Appends change events to ``events`` (ADR 0006: written with the change they record)."""
+    """The ``events`` table: appended in the writing transaction, read in ``seq`` order."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._pending: list[dict[str, Any]] = []
+        self.written_through: int | None = None
+        """The highest ``seq`` this transaction wrote, once ``flush`` ran."""
 
     def append(self, batch: Iterable[ChangeEvent]) -> None:
-        """Append events to be committed with the current transaction."""
-        rows = [
-            {
-                "entity_type": e.entity_type,
-                "entity_urn": e.entity_urn,
-                "category": e.category.value,
-                "operation": e.operation.value,
-                "modifier": e.modifier,
-                "parameters": e.parameters or None,
-                "actor": e.actor,
-                "time": e.time,
-            }
-            for e in batch
-        ]
-        if rows:
-            self._connection.execute(insert(events), rows)
+        """Append events to be committed with the current transaction (written by ``flush``)."""
+        self._pending.extend(_row(event) for event in batch)
+
+    def flush(self) -> None:
+        """Write the appended events; the caller commits right after (ADR 0011).
+
+        Buffering until here keeps the commit-order lock out of the use case's own
+        work: it is held for one INSERT, one NOTIFY and the COMMIT.
+        """
+        if not self._pending:
+            return
+        if self._connection.dialect.name == "postgresql":
+            _take_commit_order_lock(self._connection)
+            self.written_through = self._connection.execute(_insert_and_notify(self._pending)).scalar_one()
+        else:
+            seqs = self._connection.execute(insert(events).returning(events.c.seq), self._pending).scalars()
+            self.written_through = max(seqs)
+        self._pending = []
+
+    def state(self) -> FeedState:
+        """Return the feed's stream id, pruning mark and head."""
+        stream, pruned_through = self._connection.execute(
+            select(event_feed.c.stream, event_feed.c.pruned_through).where(event_feed.c.id == 1)
+        ).one()
+        newest = self._connection.execute(select(func.max(events.c.seq))).scalar()
+        return FeedState(stream, pruned_through, max(newest or 0, pruned_through))
+
+    def after(self, seq: int, limit: int) -> list[RecordedEvent]:
+        """Return the first ``limit`` events whose ``seq`` is larger than ``seq``, in ``seq`` order."""
+        rows = self._connection.execute(
+            select(events).where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
+        )
+        return [_recorded(row) for row in rows]
+
+    def position_at(self, time: int) -> int:
+        """Return the ``seq`` after which the events made at or after ``time`` follow."""
+        first = self._connection.execute(select(func.min(events.c.seq)).where(events.c.time >= time)).scalar()
+        return first - 1 if first is not None else self.state().head
+
+    def search(self, query: EventQuery) -> list[RecordedEvent]:
+        """Return the events that match ``query``, newest first unless it asks for oldest first."""
+        order = events.c.seq if query.oldest_first else events.c.seq.desc()
+        statement = select(events).where(and_(True, *_conditions(query))).order_by(order).limit(query.limit)
+        return [_recorded(row) for row in self._connection.execute(statement)]
+
+    def prune(self, before: int, batch: int) -> int:
+        """Delete at most ``batch`` of the oldest events made before ``before``; return how many.
+
+        The feed's row is locked first, so two pruners take turns, and the mark
+        moves in the same transaction as the delete: a reader sees both or neither.
+        """
+        marked = self._connection.execute(
+            select(event_feed.c.pruned_through).where(event_feed.c.id == 1).with_for_update()
+        ).scalar_one()
+        oldest = select(events.c.seq).where(events.c.time < before).order_by(events.c.seq).limit(batch)
+        through = self._connection.execute(select(func.max(oldest.subquery().c.seq))).scalar()
+        if through is None:
+            return 0
+        deleted = self._connection.execute(delete(events).where(events.c.seq <= through)).rowcount
+        if through > marked:
+            self._connection.execute(
+                update(event_feed).where(event_feed.c.id == 1).values(pruned_through=through)
+            )
+        return deleted
+
+
+def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    for column, value in (
+        (events.c.entity_urn, query.entity_urn),
+        (events.c.actor, query.actor),
+        (events.c.category, query.category),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if query.since is not None:
+        found.append(events.c.time >= query.since)
+    if query.until is not None:
+        found.append(events.c.time < query.until)
+    if query.after is not None:
+        found.append(events.c.seq > query.after)
+    if query.before is not None:
+        found.append(events.c.seq < query.before)
+    return found
