@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidFilter, InvalidPath
+from scimhub.scim.filter_evaluation import matches, matches_resource
+from scimhub.scim.filter_parser import parse_filter, parse_patch_path, parse_value_filter
 from scimhub.scim.filters import (
     MAX_DEPTH,
     MAX_LENGTH,
@@ -21,11 +23,6 @@ from scimhub.scim.filters import (
     PatchPath,
     Present,
     ValuePath,
-    matches,
-    matches_resource,
-    parse_filter,
-    parse_patch_path,
-    parse_value_filter,
 )
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import (

@@ -34,7 +34,8 @@ from sqlalchemy import Engine, create_engine, delete, event, insert, select, tex
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from scimhub.scim.filters import matches_resource, parse_filter
+from scimhub.scim.filter_evaluation import matches_resource
+from scimhub.scim.filter_parser import parse_filter
 from scimhub.scim.schema import CORE_USER, ENTERPRISE_USER, USER
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.tables import metadata, user_emails, users

@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from scimhub.errors import InvalidFilter, InvalidValue
-from scimhub.scim.filters import matches_resource, parse_filter
+from scimhub.scim.filter_evaluation import matches_resource
+from scimhub.scim.filter_parser import parse_filter
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import (
     ENTERPRISE_USER,

@@ -32,7 +32,8 @@ from typing import Any, Literal
 
 from scimhub.errors import InvalidValue, Mutability, NoTarget
 from scimhub.scim.dialects import Dialect
-from scimhub.scim.filters import Filter, matches
+from scimhub.scim.filter_evaluation import matches
+from scimhub.scim.filters import Filter
 from scimhub.scim.paths import AttrRef
 from scimhub.scim.schema import Attribute
 from scimhub.scim.values import read_value

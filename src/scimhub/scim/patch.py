@@ -50,7 +50,8 @@ from scimhub.errors import (
 )
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.edits import Target, remove, write
-from scimhub.scim.filters import PatchPath, parse_patch_path
+from scimhub.scim.filter_parser import parse_patch_path
+from scimhub.scim.filters import PatchPath
 from scimhub.scim.members import MemberChange, MemberDelta, member_ids
 from scimhub.scim.paths import split_urn
 from scimhub.scim.scalars import json_kind

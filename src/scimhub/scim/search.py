@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scimhub.errors import InvalidFilter, InvalidSyntax, InvalidValue
-from scimhub.scim.filters import parse_filter
+from scimhub.scim.filter_parser import parse_filter
 from scimhub.scim.messages import ScimRequest
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import SEARCH_REQUEST, ResourceType

@@ -20,7 +20,7 @@ from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, user_urn
 from scimhub.errors import Uniqueness
-from scimhub.scim.filters import parse_filter
+from scimhub.scim.filter_parser import parse_filter
 from scimhub.scim.schema import USER
 from scimhub.store.contract import Query, Store, TokenRecord
 

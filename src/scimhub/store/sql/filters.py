@@ -52,18 +52,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.operators import in_op
 
 from scimhub.errors import InvalidFilter, InvalidValue
-from scimhub.scim.filters import (
-    And,
-    Compare,
-    Filter,
-    Literal,
-    Not,
-    Or,
-    Present,
-    ValuePath,
-    compare_value,
-    filter_terms,
-)
+from scimhub.scim.filter_evaluation import compare_value
+from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
 from scimhub.scim.paths import AttrRef
 from scimhub.scim.schema import Attribute, ResourceType
 from scimhub.store.sql.tables import group_members, groups, user_emails, users

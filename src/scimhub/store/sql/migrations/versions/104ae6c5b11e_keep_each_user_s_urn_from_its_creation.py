@@ -15,7 +15,6 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '104ae6c5b11e'
 down_revision: str | None = '1f5107d7781a'
 branch_labels: str | Sequence[str] | None = None

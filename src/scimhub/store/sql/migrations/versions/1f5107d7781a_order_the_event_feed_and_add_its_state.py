@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '1f5107d7781a'
 down_revision: str | None = 'c1e417bfc9ba'
 branch_labels: str | Sequence[str] | None = None

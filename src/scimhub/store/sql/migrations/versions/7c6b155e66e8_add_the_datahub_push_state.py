@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '7c6b155e66e8'
 down_revision: str | None = '104ae6c5b11e'
 branch_labels: str | Sequence[str] | None = None

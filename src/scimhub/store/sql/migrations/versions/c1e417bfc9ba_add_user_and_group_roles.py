@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = 'c1e417bfc9ba'
 down_revision: str | None = 'd9335d64bcff'
 branch_labels: str | Sequence[str] | None = None

@@ -1,0 +1,163 @@
+"""The filter evaluator: does a resource, or one element of it, match a filter tree?
+
+PATCH uses it to pick elements through value paths (``emails[type eq "work"]``);
+the SQL compiler shares ``compare_value`` to fold comparisons it can decide alone.
+The semantics are those of ``filters.py``'s docstring, identical to the SQL's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, filter_terms, parse_datetime
+from scimhub.scim.paths import AttrRef
+from scimhub.scim.schema import Attribute
+
+
+def matches(value_filter: Filter, element: object) -> bool:
+    """Tell whether one element of a multi-valued attribute matches a value filter.
+
+    ``value_filter`` comes from ``PatchPath.value_filter``, ``ValuePath.inner`` or
+    ``parse_value_filter``: its paths are relative to the element, so
+    ``type eq "work"`` reads ``element["type"]``. For an attribute of simple values
+    the element is the value itself. Strings compare case-insensitively unless the
+    attribute is caseExact (RFC 7644 §3.4.2.2); ``"True"``/``"False"`` strings in
+    boolean sub-attributes read as booleans, as Entra writes them.
+    """
+    return _evaluate(value_filter, lambda ref: _element_values(element, ref), None)
+
+
+def matches_resource(filter: Filter, resource: Mapping[str, object]) -> bool:
+    """Tell whether a resource matches a filter (RFC 7644 §3.4.2.2).
+
+    ``resource`` is the full representation (``id``, ``meta``, ``groups`` or
+    ``members`` included) or a stored document, in which those are absent. A
+    comparison on a multi-valued attribute matches when any value does.
+    """
+    return _evaluate(filter, lambda ref: _resource_values(resource, ref), resource)
+
+
+_Reader = Callable[[AttrRef], list[object]]
+"""Return the values a path names, flattened over the elements of a multi-valued attribute."""
+
+
+def _evaluate(node: Filter, read: _Reader, resource: Mapping[str, object] | None) -> bool:
+    # And/Or chains are walked in a loop: a 4 KiB filter can hold hundreds of
+    # terms, deeper than recursion should go. Everything else nests at most
+    # MAX_DEPTH levels.
+    if isinstance(node, And):
+        return all(_evaluate(term, read, resource) for term in filter_terms(node))
+    if isinstance(node, Or):
+        return any(_evaluate(term, read, resource) for term in filter_terms(node))
+    if isinstance(node, Not):
+        return not _evaluate(node.inner, read, resource)
+    if isinstance(node, Present):
+        return any(_is_present(value) for value in read(node.path))
+    if isinstance(node, Compare):
+        if node.value is None:
+            present = any(_is_present(value) for value in read(node.path))
+            return present if node.op == "ne" else not present
+        op = "eq" if node.op == "ne" else node.op
+        found = any(compare_value(node.path.target, op, value, node.value) for value in read(node.path))
+        return not found if node.op == "ne" else found
+    if resource is None:
+        return False  # a value path never nests in another (the parser refuses it)
+    return any(matches(node.inner, element) for element in _elements(resource, node.path))
+
+
+def _get(node: object, key: str) -> object:
+    """Return ``node[key]``, matching the key case-insensitively when not canonical."""
+    if not isinstance(node, Mapping):
+        return None
+    if key in node:
+        return node[key]
+    lowered = key.lower()
+    return next((value for name, value in node.items() if name.lower() == lowered), None)
+
+
+def _attribute_value(resource: Mapping[str, object], ref: AttrRef) -> object:
+    node: object = resource
+    for key in ref.with_sub(None).keys:
+        node = _get(node, key)
+    return node
+
+
+def _elements(resource: Mapping[str, object], ref: AttrRef) -> list[object]:
+    value = _attribute_value(resource, ref)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _resource_values(resource: Mapping[str, object], ref: AttrRef) -> list[object]:
+    elements = _elements(resource, ref)
+    if ref.sub is None:
+        return elements
+    return [value for value in (_get(e, ref.sub.name) for e in elements) if value is not None]
+
+
+def _element_values(element: object, ref: AttrRef) -> list[object]:
+    value = element if ref.sub is None else _get(element, ref.sub.name)
+    return [] if value is None else [value]
+
+
+def _is_present(value: object) -> bool:
+    """Apply ``pr``: not null, not an empty string, not an empty list or object (RFC 7644 §3.4.2.2)."""
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, list):
+        return any(_is_present(item) for item in value)
+    if isinstance(value, dict):
+        return any(_is_present(item) for item in value.values())
+    return value is not None
+
+
+def compare_value(attribute: Attribute, op: str, actual: object, expected: Literal) -> bool:
+    """Tell whether ``actual op expected`` holds for a value of ``attribute`` (any op but ``ne``).
+
+    Strings compare lower-cased unless the attribute is caseExact, dateTimes by
+    instant, numbers by value; values of the wrong type never match.
+    """
+    kind = attribute.type
+    if kind == "boolean":
+        if isinstance(actual, str) and actual.lower() in ("true", "false"):
+            actual = actual.lower() == "true"
+        return isinstance(actual, bool) and actual == expected
+    if kind == "dateTime":
+        if not isinstance(actual, str) or not isinstance(expected, datetime):
+            return False
+        instant = parse_datetime(actual)
+        return instant is not None and _order(op, instant, expected)
+    if kind in ("integer", "decimal"):
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            return False
+        return _order(op, actual, expected)
+    if not isinstance(actual, str) or not isinstance(expected, str):
+        return False
+    if not attribute.case_exact:
+        actual, expected = actual.lower(), expected.lower()
+    if op == "co":
+        return expected in actual
+    if op == "sw":
+        return actual.startswith(expected)
+    if op == "ew":
+        return actual.endswith(expected)
+    return _order(op, actual, expected)
+
+
+def _order(op: str, actual: object, expected: object) -> bool:
+    try:
+        if op == "eq":
+            return bool(actual == expected)
+        if op == "gt":
+            return bool(actual > expected)  # type: ignore[operator]
+        if op == "ge":
+            return bool(actual >= expected)  # type: ignore[operator]
+        if op == "lt":
+            return bool(actual < expected)  # type: ignore[operator]
+        if op == "le":
+            return bool(actual <= expected)  # type: ignore[operator]
+    except TypeError:
+        return False
+    return False
