@@ -40,11 +40,14 @@ class TokenKeys:
 
 @dataclass(frozen=True)
 class TokenView:
-    """A stored token with the names of the users it belongs to."""
+    """A stored token with the names and DataHub URNs of the users it belongs to."""
 
     record: TokenRecord
     actor_name: str
     owner_name: str
+    actor_urn: str
+    """The actor's stored URN, which a rename does not change (ADR 0008)."""
+    owner_urn: str
 
 
 class Tokens:
@@ -178,5 +181,15 @@ def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> Toke
 
 
 def _views(tx: Transaction, records: Sequence[TokenRecord]) -> list[TokenView]:
-    names = tx.users.names({r.actor_id for r in records} | {r.owner_id for r in records})
-    return [TokenView(r, names.get(r.actor_id, ""), names.get(r.owner_id, "")) for r in records]
+    ids = {r.actor_id for r in records} | {r.owner_id for r in records}
+    names, urns = tx.users.names(ids), tx.users.urns(ids)
+    return [
+        TokenView(
+            r,
+            names.get(r.actor_id, ""),
+            names.get(r.owner_id, ""),
+            urns.get(r.actor_id, ""),
+            urns.get(r.owner_id, ""),
+        )
+        for r in records
+    ]

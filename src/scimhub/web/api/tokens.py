@@ -14,7 +14,7 @@ from typing import Any
 from scimhub.directory.tokens import TokenView
 from scimhub.domain.roles import Privilege
 from scimhub.domain.tokens import Duration
-from scimhub.domain.users import user_name_of, user_urn
+from scimhub.domain.users import user_name_of
 from scimhub.errors import InvalidValue
 from scimhub.web.api.calls import read_object
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Param, Reply
@@ -42,8 +42,8 @@ def _metadata(view: TokenView) -> dict[str, Any]:
         "type": "PERSONAL",
         "name": record.name,
         "description": record.description,
-        "actorUrn": user_urn(view.actor_name),
-        "ownerUrn": user_urn(view.owner_name),
+        "actorUrn": view.actor_urn,
+        "ownerUrn": view.owner_urn,
         "createdAt": _millis(record.created),
         "expiresAt": _millis(record.expires),
         "lastUsedAt": _millis(record.last_used),
