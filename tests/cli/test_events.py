@@ -56,7 +56,7 @@ def test_tail_follow_prints_new_events_as_they_commit(cli: Cli, hub: Services) -
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True).start()
+    threading.Thread(target=_read_lines, args=(follower, lines), daemon=True).start()
     try:
         for name in ("already-there", "followed-1", "followed-2"):
             if name != "already-there":  # printed first: the follower has read where the feed stands
@@ -79,3 +79,8 @@ def test_prune_deletes_what_retention_no_longer_keeps(cli: Cli, hub: Services) -
     )
     assert "Pruned 1 change event(s) older than 30 day(s)." in cli("events", "prune").stdout
     assert "Retention is off." in cli("events", "prune", "--retention-days", "0").stdout
+
+
+def _read_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    for line in process.stdout or ():
+        lines.put(line)

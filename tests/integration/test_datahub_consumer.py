@@ -20,10 +20,10 @@ from tests.integration.test_scim_http import PATCH_OP, unique
 pytest.importorskip("datahub_actions", reason="acryl-datahub-actions (the test extra) is not installed")
 
 from datahub.ingestion.graph.client import DatahubClientConfig, DataHubGraph  # noqa: E402
-from datahub_actions.event.event_registry import ENTITY_CHANGE_EVENT_V1_TYPE  # noqa: E402
-from datahub_actions.plugin.source.acryl.constants import PLATFORM_EVENT_TOPIC_NAME  # noqa: E402
-from datahub_actions.plugin.source.acryl.datahub_cloud_event_source import DataHubEventSource  # noqa: E402
-from datahub_actions.plugin.source.acryl.datahub_cloud_events_consumer import (  # noqa: E402
+from datahub_actions.event.event_registry import ENTITY_CHANGE_EVENT_V1_TYPE  # type: ignore[import-untyped]  # noqa: E402
+from datahub_actions.plugin.source.acryl.constants import PLATFORM_EVENT_TOPIC_NAME  # type: ignore[import-untyped]  # noqa: E402
+from datahub_actions.plugin.source.acryl.datahub_cloud_event_source import DataHubEventSource  # type: ignore[import-untyped]  # noqa: E402
+from datahub_actions.plugin.source.acryl.datahub_cloud_events_consumer import (  # type: ignore[import-untyped]  # noqa: E402
     DataHubEventsConsumer,
 )
 

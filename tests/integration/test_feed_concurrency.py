@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import httpx
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit
+from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.settings import Settings
 from scimhub.wiring import build
@@ -62,8 +64,7 @@ def write_users(database_url: str, writer: int) -> list[Write]:
                 )
             )
             began = time.monotonic()
-            renamed = {"displayName": f"Writer {i}"}
-            hub.users.update(SYSTEM, user.id, lambda u, renamed=renamed: UserEdit({**u.doc, **renamed}))
+            hub.users.update(SYSTEM, user.id, _renamed(f"Writer {i}"))
             done.append(Write(((urn, "ATTRIBUTE", "MODIFY"),), began, time.monotonic()))
             if i % 10 == 0:
                 try:  # a write that fails after the events were appended: it must publish nothing
@@ -73,6 +74,10 @@ def write_users(database_url: str, writer: int) -> list[Write]:
     finally:
         hub.close()
     return done
+
+
+def _renamed(display_name: str) -> Callable[[User], UserEdit]:
+    return lambda user: UserEdit({**user.doc, "displayName": display_name})
 
 
 def follow(url: str, token: str, offset: str, stop: threading.Event, received: list[Event]) -> None:

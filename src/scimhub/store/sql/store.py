@@ -54,7 +54,7 @@ class SqlStore:
                 tx.events.flush()
             written = tx.events.written_through
         if written is not None:
-            for listener in self.commit_listeners:
+            for listener in tuple(self.commit_listeners):  # the list may change on another thread
                 try:
                     listener(written)
                 except Exception:  # noqa: BLE001 - the change committed; the caller must hear so

@@ -1,0 +1,159 @@
+"""Fill a scimhub database fast, with exactly the rows the server itself would store.
+
+Users go through the real use case, ``Users.create``, once per user, but on a
+recording connection: the store's own code builds every row (``users``,
+``user_emails``, ``user_roles``: whatever it writes today), and the recorder
+sends each table's rows as one ``executemany`` per chunk of 5,000 users instead
+of one round trip per row; their events go through the store's real event log.
+Groups are few, so they go through ``Groups.create`` and ``Groups.update``
+unchanged, on real transactions: a group of 100,000 members is then exactly
+what a ``POST /Groups`` followed by PATCHes adding 5,000 members each stores.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Insert
+
+from scimhub.directory.actors import Actor
+from scimhub.directory.groups import GroupEdit, Groups
+from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.users import User
+from scimhub.scim.schema import GROUP, USER
+from scimhub.scim.values import read_resource
+from scimhub.store.sql.store import SqlStore, SqlTransaction
+from scimhub.wiring import now_micros
+
+CHUNK = 5_000
+"""Users per transaction and per ``executemany``."""
+
+_CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+_ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+_CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def user_name(tag: str, index: int) -> str:
+    """Return the userName (and work email) of the ``index``-th user of a batch."""
+    return f"{tag}.user{index:07d}@contoso.example"
+
+
+def user_body(tag: str, index: int) -> dict[str, Any]:
+    """Return the body Entra sends to create a user (shape of refs/entra-scim-client-behaviour.md)."""
+    name = user_name(tag, index)
+    return {
+        "schemas": [_CORE_USER, _ENTERPRISE_USER],
+        "externalId": f"{tag}-{index:07d}-0a21f0f2-8d2a-4f8e-bf98",
+        "userName": name,
+        "active": True,
+        "displayName": f"Bench User {index}",
+        "emails": [{"primary": True, "type": "work", "value": name}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": f"Bench User {index}", "familyName": f"User {index}", "givenName": "Bench"},
+        "roles": [],
+    }
+
+
+def group_body(display_name: str) -> dict[str, Any]:
+    """Return the body Entra sends to create a group, before it adds members."""
+    return {"schemas": [_CORE_GROUP], "displayName": display_name, "members": []}
+
+
+class _RecordingConnection:
+    """Stand in for a Connection; keep each INSERT's rows instead of sending them.
+
+    Anything else (a read, an update) is refused: seeding through it would then
+    no longer store what the server stores, and must be rethought.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+        self.rows: dict[str, tuple[Insert, list[dict[str, Any]]]] = {}
+
+    def execute(self, statement: Any, parameters: Any = None) -> None:
+        if not isinstance(statement, Insert) or statement._values or statement._multi_values:
+            raise TypeError(f"seeding expects plain INSERTs from the user store, not {statement}")
+        rows = parameters if isinstance(parameters, list) else [parameters]
+        key = statement.table.name  # type: ignore[attr-defined]
+        self.rows.setdefault(key, (statement, []))[1].extend(rows)
+
+    def flush(self, connection: Connection) -> int:
+        """Send the recorded rows, one executemany per table, parents first; return the row count."""
+        count = 0
+        for statement, rows in self.rows.values():  # insertion order: users before their children
+            if rows:
+                connection.execute(statement, rows)
+                count += len(rows)
+        self.rows.clear()
+        return count
+
+
+class _OneTransaction:
+    """A store whose every write transaction is the same, already open, one."""
+
+    def __init__(self, transaction: SqlTransaction) -> None:
+        self._transaction = transaction
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        yield self._transaction
+
+
+def _progress(what: str, done: int, total: int, started: float) -> None:
+    end = "\n" if done == total else ""
+    print(
+        f"\r  seeding {what}: {done:,}/{total:,} ({time.monotonic() - started:.1f} s)",
+        end=end,
+        file=sys.stderr,
+    )
+    sys.stderr.flush()
+
+
+def seed_users(store: SqlStore, actor: Actor, tag: str, count: int) -> list[User]:
+    """Create ``count`` users as ``Users.create`` would, ``CHUNK`` users per transaction; return them.
+
+    Each ``Users.create`` of a chunk runs on one recording transaction whose rows
+    go out as one executemany per table, except the events: they go to the real
+    transaction's event log, which writes them the way the store does at commit.
+    """
+    created: list[User] = []
+    started = time.monotonic()
+    for start in range(0, count, CHUNK):
+        with store.transaction() as real:
+            recorder = _RecordingConnection(store.engine.dialect)
+            recording = SqlTransaction(recorder)  # type: ignore[arg-type]
+            recording.events = real.events
+            users = Users(_OneTransaction(recording), now_micros)  # type: ignore[arg-type]
+            for index in range(start, min(start + CHUNK, count)):
+                resource = read_resource(USER, user_body(tag, index))
+                created.append(users.create(actor, UserEdit(resource.doc, resource.password)))
+            recorder.flush(real.connection)
+        _progress("users", len(created), count, started)
+    return created
+
+
+def _adding(member_ids: Sequence[str]) -> Callable[[Group], GroupEdit]:
+    """Return the edit of a PATCH that adds ``member_ids`` and changes nothing else."""
+    change = MemberChange(add=tuple(Member(member_id) for member_id in member_ids))
+    return lambda stored: GroupEdit(stored.doc, change)
+
+
+def seed_group(groups: Groups, actor: Actor, display_name: str, member_ids: Sequence[str]) -> Group:
+    """Create a group, then add its members ``CHUNK`` at a time, through the use cases a POST and PATCHes run.
+
+    Chunks, as a client adding members in batches would: one transaction of
+    100,000 member adds fails on PostgreSQL (its 100,001 events exceed the
+    65,535 bind parameters of one INSERT; see docs/benchmarks.md).
+    """
+    started = time.monotonic()
+    resource = read_resource(GROUP, group_body(display_name))
+    group = groups.create(actor, GroupEdit(resource.doc))
+    for start in range(0, len(member_ids), CHUNK):
+        groups.update(actor, group.id, _adding(member_ids[start : start + CHUNK]))
+        _progress(f"group '{display_name}'", min(start + CHUNK, len(member_ids)), len(member_ids), started)
+    return group

@@ -1,0 +1,146 @@
+"""The processes and databases a benchmark run starts, and the CPU they spend.
+
+Everything here is started by the run and stopped or dropped by it: a server
+subprocess on a free port of 127.0.0.1, a SQLite file in the run's temporary
+directory, a PostgreSQL database named ``scimhub_bench_<random>``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(stat: str) -> int:
+    """Return utime + stime, in clock ticks, from the text of a ``/proc/<pid>/stat``."""
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
+    return int(fields[11]) + int(fields[12])
+
+
+def postgres_cpu(database: str) -> float:
+    """Return the CPU seconds of the PostgreSQL backends connected to ``database`` (by process title)."""
+    total = 0
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (process / "cmdline").read_bytes()
+            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
+                continue
+            total += _cpu_of((process / "stat").read_text())
+        except OSError:
+            continue  # the process ended meanwhile
+    return total / _TICKS
+
+
+def machine_busy() -> float:
+    """Return the CPU seconds all cores have spent busy since boot, every process together."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """A server subprocess on a free port of 127.0.0.1, started and waited for until it answers."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, ready_path: str = "/healthz") -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+            self.popen = subprocess.Popen(
+                [*args, "--port", str(self.port)], env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{' '.join(args)} exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + ready_path, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(
+            f"{' '.join(args)} did not answer {ready_path} within 60 s: {log.read_text()[-2000:]}"
+        )
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the process has spent so far, all its threads together."""
+        return _cpu_of(Path(f"/proc/{self.popen.pid}/stat").read_text()) / _TICKS
+
+    def stop(self) -> None:
+        """Stop the process gracefully (SIGTERM), killing it if it lingers."""
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class FreshDatabase:
+    """A new, empty database for one backend; ``drop`` removes it."""
+
+    def __init__(self, backend: str, workdir: Path, postgres_admin_url: str) -> None:
+        self.backend, self._admin_url = backend, postgres_admin_url
+        self.name = ""
+        if backend == "sqlite":
+            self.url = f"sqlite:///{workdir}/scimhub-bench.db"  # the run's temporary directory goes with it
+            return
+        self.name = f"scimhub_bench_{uuid.uuid4().hex[:8]}"
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        self.url = make_url(postgres_admin_url).set(database=self.name).render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    def settle(self) -> None:
+        """Bring PostgreSQL's statistics and visibility map up to date, as autovacuum would after a bulk load.
+
+        SQLite is left as scimhub leaves it: the server never runs ANALYZE there.
+        """
+        if self.backend != "postgresql":
+            return
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("VACUUM ANALYZE"))
+        finally:
+            engine.dispose()
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL database, closing any connection left to it."""
+        if self.backend == "postgresql":
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def scimhub_command(database_url: str, *args: str) -> str:
+    """Run ``python -m scimhub ARGS`` against ``database_url``; return its standard output."""
+    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "scimhub", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scimhub {' '.join(args)} failed: {done.stderr}")
+    return done.stdout

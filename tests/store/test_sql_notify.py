@@ -1,0 +1,78 @@
+"""Hearing commits on PostgreSQL: LISTEN per process, surviving a lost connection; the CLI's waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import text
+
+from scimhub.store.sql import migrate
+from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.notify import CommitWaiter, listen_for_commits
+from scimhub.store.sql.store import SqlStore
+from scimhub.store.testing_events import append, make_event
+
+
+@pytest.fixture
+def postgres_store(fresh_postgres: str) -> Iterator[SqlStore]:
+    engine = make_engine(fresh_postgres)
+    migrate.upgrade(engine)
+    yield SqlStore(engine)
+    engine.dispose()
+
+
+def head(store: SqlStore) -> int:
+    with store.read() as tx:
+        return tx.events.state().head
+
+
+def test_a_listener_hears_commits_and_recovers_a_lost_connection(postgres_store: SqlStore) -> None:
+    """Each commit is heard with its seq; after the connection is killed the listener reconnects and
+    reports the head, so commits made while it was away are not missed."""
+
+    async def scenario() -> list[int]:
+        heard: list[int] = []
+        listening = asyncio.create_task(
+            listen_for_commits(postgres_store.engine, heard.append, lambda: head(postgres_store))
+        )
+        await _until(lambda: heard == [0])  # connected: it reported the head
+        await asyncio.to_thread(append, postgres_store, make_event())
+        await _until(lambda: heard[-1] == 1)
+        await asyncio.to_thread(_kill_listeners, postgres_store)
+        await asyncio.to_thread(append, postgres_store, make_event())  # made while no one listens, maybe
+        await _until(lambda: heard[-1] == 2)
+        listening.cancel()
+        return heard
+
+    heard = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+    assert heard[:2] == [0, 1] and heard[-1] == 2
+
+
+def test_the_cli_waiter_returns_at_a_commit(postgres_store: SqlStore) -> None:
+    """``CommitWaiter.wait`` returns when another connection commits events, long before its timeout."""
+    with CommitWaiter(postgres_store.engine) as waiter:
+        threading.Timer(0.2, append, args=(postgres_store, make_event())).start()
+        started = time.monotonic()
+        waiter.wait(30)
+    assert time.monotonic() - started < 29
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
+def _kill_listeners(store: SqlStore) -> None:
+    with store.engine.connect() as connection:
+        killed = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        ).all()
+        connection.commit()
+    assert killed, "no listening connection found"
