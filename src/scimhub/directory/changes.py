@@ -7,7 +7,8 @@ from typing import Any
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.roles import Role
-from scimhub.errors import PreconditionFailed
+from scimhub.errors import NotFound, PreconditionFailed
+from scimhub.store.contract import EventLog, GroupRows, UserRows
 
 
 def check_version(kind: str, id: str, stored: int, expected: frozenset[int] | None) -> None:
@@ -121,3 +122,26 @@ def membership_events(
                     modifier=group_urn,
                     parameters={"groupUrn": group_urn},
                 )
+
+
+def hard_delete(
+    rows: UserRows | GroupRows,
+    events: EventLog,
+    kind: str,
+    entity_type: str,
+    id: str,
+    expected: frozenset[int] | None,
+    actor: str,
+    now: int,
+) -> None:
+    """Delete a user or group for good, under a row lock, and append its HARD_DELETE event.
+
+    :raises NotFound: When there is no such record.
+    :raises PreconditionFailed: When ``expected`` does not hold the stored version.
+    """
+    record = rows.get(id, for_update=True)
+    if record is None:
+        raise NotFound(f"{kind} {id} not found")
+    check_version(kind, id, record.version, expected)
+    rows.delete(id)
+    events.append([ChangeEvent(entity_type, record.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor, now)])

@@ -8,9 +8,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.changes import attribute_events, check_version, creation_events, membership_events
+from scimhub.directory.changes import (
+    attribute_events,
+    check_version,
+    creation_events,
+    hard_delete,
+    membership_events,
+)
 from scimhub.directory.users import Clock
-from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.errors import InvalidValue, NotFound
 from scimhub.store.contract import Page, Query, Store, Transaction
@@ -158,15 +163,7 @@ class Groups:
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
         with self._store.transaction() as tx:
-            group = tx.groups.get(id, for_update=True)
-            if group is None:
-                raise _not_found(id)
-            check_version("Group", id, group.version, expected_versions)
-            tx.groups.delete(id)
-            now = self._clock()
-            tx.events.append(
-                [ChangeEvent("corpGroup", group.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor.urn, now)]
-            )
+            hard_delete(tx.groups, tx.events, "Group", "corpGroup", id, expected_versions, actor.urn, self._clock())
 
     def _apply_members(self, tx: Transaction, actor: Actor, group: Group, change: MemberChange, now: int) -> bool:
         """Check and apply a membership delta; append one event per member really changed."""

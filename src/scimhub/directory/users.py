@@ -8,9 +8,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.changes import attribute_events, check_version, creation_events, role_events
+from scimhub.directory.changes import (
+    attribute_events,
+    check_version,
+    creation_events,
+    hard_delete,
+    role_events,
+)
 from scimhub.directory.passwords import hash_password
-from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
 from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction
@@ -147,12 +152,4 @@ class Users:
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
         with self._store.transaction() as tx:
-            user = tx.users.get(id, for_update=True)
-            if user is None:
-                raise _not_found(id)
-            check_version("User", id, user.version, expected_versions)
-            tx.users.delete(id)
-            now = self._clock()
-            tx.events.append(
-                [ChangeEvent("corpuser", user.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor.urn, now)]
-            )
+            hard_delete(tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, self._clock())
