@@ -114,12 +114,15 @@ class _ResourceRows(Generic[R]):
         row = self._connection.execute(select(self._table).where(key == _key(name))).first()
         return self._record(row) if row else None
 
-    def _write(self, statement: Any, record: R) -> None:
+    def _write(self, statement: Any, record: R, *, with_id: bool = True) -> None:
         """Insert or update; a taken name aborts the transaction as ``Uniqueness``.
 
         No savepoint guards the write: the caller rolls the whole transaction back anyway.
         """
         columns = self._columns(record)
+        if not with_id:
+            # SET id = id would make SQLite re-check every member row's foreign key (O(group size)).
+            del columns["id"]
         try:
             self._connection.execute(statement, columns)
         except IntegrityError as error:
@@ -139,7 +142,8 @@ class _ResourceRows(Generic[R]):
 
     def update(self, record: R) -> None:
         """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
-        self._write(update(self._table).where(self._table.c.id == record.id), record)  # type: ignore[attr-defined]
+        statement = update(self._table).where(self._table.c.id == record.id)  # type: ignore[attr-defined]
+        self._write(statement, record, with_id=False)
 
     def delete(self, id: str) -> bool:
         """Delete a record and every membership row naming it; tell whether it existed."""
