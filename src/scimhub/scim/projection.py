@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from scimhub.errors import InvalidPath, InvalidValue
@@ -222,17 +223,14 @@ class Projection:
     ) -> Projection:
         """Return the projection that the request's ``attributes`` or ``excludedAttributes`` ask for.
 
+        Projections are immutable and a client asks for the same few again and
+        again: the last ``_REMEMBERED`` are kept, as planning one costs more than
+        the search it shapes.
+
         :raises InvalidValue: When both are sent, or when either is malformed
             (see ``read_attribute_list``).
         """
-        included = read_attribute_list(resource_type, attributes, "attributes")
-        excluded = read_attribute_list(resource_type, excluded_attributes, "excludedAttributes")
-        if included is not None and excluded is not None:
-            raise InvalidValue(
-                "attributes and excludedAttributes are mutually exclusive (RFC 7644 §3.9);"
-                " send one of them"
-            )
-        return cls(resource_type, included, excluded or ())
+        return _read(resource_type, _hashable(attributes), _hashable(excluded_attributes))
 
     def wants(self, name: str) -> bool:
         """Tell whether the response keeps ``name`` (or part of it), so the caller may skip loading it.
@@ -302,6 +300,27 @@ class Projection:
             if rule is not _DROP:
                 plan[attribute.name.lower()] = rule
         return plan
+
+
+_REMEMBERED = 256
+
+
+def _hashable(names: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
+    return names if names is None or isinstance(names, str) else tuple(names)
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _read(
+    resource_type: ResourceType, attributes: str | tuple[str, ...] | None, excluded: str | tuple[str, ...] | None
+) -> Projection:
+    included = read_attribute_list(resource_type, attributes, "attributes")
+    excluded_refs = read_attribute_list(resource_type, excluded, "excludedAttributes")
+    if included is not None and excluded_refs is not None:
+        raise InvalidValue(
+            "attributes and excludedAttributes are mutually exclusive (RFC 7644 §3.9);"
+            " send one of them"
+        )
+    return Projection(resource_type, included, excluded_refs or ())
 
 
 @dataclass

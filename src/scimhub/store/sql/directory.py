@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +28,7 @@ from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
+from scimhub.store.sql.batches import CHUNK, IDS, rows_for_ids
 from scimhub.store.sql.filters import compile_filter, sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -21,15 +36,11 @@ R = TypeVar("R", User, Group)
 
 PROVISIONED = "provisioned"
 """The ``user_roles.source`` of roles mirrored from the SCIM ``roles`` attribute."""
-_CHUNK = 500
-"""Ids per ``IN (…)`` list: well under SQLite's 32,766 bound parameters."""
 
 
 def _key(text: str) -> str:
     """Return the case-insensitive form stored in ``*_key`` columns."""
     return text.lower()
-
-
 
 
 def _email_rows(user: User) -> list[dict[str, Any]]:
@@ -45,41 +56,43 @@ def _email_rows(user: User) -> list[dict[str, Any]]:
     ]
 
 
-
-
-
-
-
-
 def _search(
     connection: Connection, table: Table, resource_type: ResourceType, query: Query
 ) -> tuple[int, Sequence[Row[Any]]]:
     where = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    rows: Sequence[Row[Any]] = ()
+    if query.limit > 0:
+        order = [table.c.id]
+        if query.sort_by is not None:
+            key = sort_expression(resource_type, query.sort_by)
+            # RFC 7644 §3.4.2.3: resources without the attribute sort last, whichever the order.
+            order = [key.is_(None), key.desc() if query.descending else key.asc(), table.c.id]
+        selected = select(table).order_by(*order).offset(query.offset).limit(query.limit)
+        rows = connection.execute(selected if where is None else selected.where(where)).all()
+        if len(rows) < query.limit and (rows or query.offset == 0):
+            # The page reaches the last match (both reads share one snapshot): no count
+            # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
+            return query.offset + len(rows), rows
     counted = select(func.count()).select_from(table)
-    if where is not None:
-        counted = counted.where(where)
-    total = connection.execute(counted).scalar_one()
-    if query.limit == 0 or query.offset >= total:
-        return total, ()
-    order = [table.c.id]
-    if query.sort_by is not None:
-        key = sort_expression(resource_type, query.sort_by)
-        # RFC 7644 §3.4.2.3: resources without the attribute sort last, whichever the order.
-        order = [key.is_(None), key.desc() if query.descending else key.asc(), table.c.id]
-    selected = select(table).order_by(*order).offset(query.offset).limit(query.limit)
-    if where is not None:
-        selected = selected.where(where)
-    return total, connection.execute(selected).all()
+    total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
+    return total, rows
 
 
-def _names(connection: Connection, name: Any, ids: Iterable[str]) -> dict[str, str]:
-    table = name.table
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        found.update((id, value) for id, value in connection.execute(select(table.c.id, name).where(table.c.id.in_(chunk))))
-    return found
+@cache
+def _lookup(table: Table, column: str, locked: bool = False) -> Select[Any]:
+    """Return ``SELECT * FROM table WHERE column = :key``, built once (``store/sql/batches.py``)."""
+    statement = select(table).where(table.c[column] == bindparam("key"))
+    return statement.with_for_update() if locked else statement
+
+
+@cache
+def _names_of(name: Column[Any]) -> Select[Any]:
+    """Return ``SELECT id, name FROM its table WHERE id IN :ids``, built once."""
+    return select(name.table.c.id, name).where(name.table.c.id.in_(IDS))
+
+
+def _names(connection: Connection, name: Column[Any], ids: Iterable[str]) -> dict[str, str]:
+    return {id: value for id, value in rows_for_ids(connection, _names_of(name), list(dict.fromkeys(ids)))}
 
 
 class _ResourceRows(Generic[R]):
@@ -102,16 +115,14 @@ class _ResourceRows(Generic[R]):
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
         """Return the record with this SCIM id, or None (row-locked when ``for_update``)."""
-        statement = select(self._table).where(self._table.c.id == id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = self._connection.execute(statement).first()
-        return self._record(row) if row else None
+        return self._first(_lookup(self._table, "id", for_update), id)
 
     def get_by_name(self, name: str) -> R | None:
         """Return the record whose name equals ``name`` in any case, or None (a unique index lookup)."""
-        key = self._table.c[f"{self._name_column}_key"]
-        row = self._connection.execute(select(self._table).where(key == _key(name))).first()
+        return self._first(_lookup(self._table, f"{self._name_column}_key"), _key(name))
+
+    def _first(self, statement: Any, key: str) -> R | None:
+        row = self._connection.execute(statement, {"key": key}).first()
         return self._record(row) if row else None
 
     def _write(self, statement: Any, record: R, *, with_id: bool = True) -> None:
@@ -247,6 +258,19 @@ class SqlGroupRows(_ResourceRows[Group]):
         }
 
 
+_COUNTS = (
+    select(group_members.c.group_id, func.count())
+    .where(group_members.c.group_id.in_(IDS))
+    .group_by(group_members.c.group_id)
+)
+_GROUPS_OF = (
+    select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+    .join(groups, groups.c.id == group_members.c.group_id)
+    .where(group_members.c.member_id.in_(IDS))
+    .order_by(groups.c.display_name_key, groups.c.id)
+)
+
+
 class SqlMemberRows:
     """Membership rows; every change is a set delta (ADR 0004)."""
 
@@ -268,27 +292,14 @@ class SqlMemberRows:
     def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
         """Return how many members each of ``group_ids`` has, counted on the primary key's index."""
         found = dict.fromkeys(group_ids, 0)
-        for start in range(0, len(group_ids), _CHUNK):
-            rows = self._connection.execute(
-                select(group_members.c.group_id, func.count())
-                .where(group_members.c.group_id.in_(group_ids[start : start + _CHUNK]))
-                .group_by(group_members.c.group_id)
-            )
-            found.update((group_id, count) for group_id, count in rows)
+        found.update((group_id, count) for group_id, count in rows_for_ids(self._connection, _COUNTS, group_ids))
         return found
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return, for each of ``member_ids``, the groups it directly belongs to."""
         found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
-        for start in range(0, len(member_ids), _CHUNK):
-            rows = self._connection.execute(
-                select(group_members.c.member_id, groups.c.id, groups.c.display_name)
-                .join(groups, groups.c.id == group_members.c.group_id)
-                .where(group_members.c.member_id.in_(member_ids[start : start + _CHUNK]))
-                .order_by(groups.c.display_name_key, groups.c.id)
-            )
-            for member_id, group_id, display_name in rows:
-                found[member_id].append(GroupRef(group_id, display_name))
+        for member_id, group_id, display_name in rows_for_ids(self._connection, _GROUPS_OF, member_ids):
+            found[member_id].append(GroupRef(group_id, display_name))
         return found
 
     def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
@@ -298,18 +309,18 @@ class SqlMemberRows:
         if change.clear:
             removed |= self._delete_returning(in_group)
         remove = sorted(change.remove)
-        for start in range(0, len(remove), _CHUNK):
-            removed |= self._delete_returning(in_group & group_members.c.member_id.in_(remove[start : start + _CHUNK]))
+        for start in range(0, len(remove), CHUNK):
+            removed |= self._delete_returning(in_group & group_members.c.member_id.in_(remove[start : start + CHUNK]))
         added: set[str] = set()
         rows = [
             {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
             for m in {m.value: m for m in change.add}.values()
         ]
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        for start in range(0, len(rows), _CHUNK):
+        for start in range(0, len(rows), CHUNK):
             statement = (
                 dialect.insert(group_members)
-                .values(rows[start : start + _CHUNK])
+                .values(rows[start : start + CHUNK])
                 .on_conflict_do_nothing()
                 .returning(group_members.c.member_id)
             )

@@ -9,8 +9,8 @@ IMMEDIATE`` serializes it on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import Connection, Row, Table, delete, select, update
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimhub.domain.groups import Group
 from scimhub.domain.users import User
 from scimhub.store.contract import PushedEntity, PushState
+from scimhub.store.sql.batches import chunks
 from scimhub.store.sql.tables import (
     datahub_push_state,
     datahub_pushed_entities,
@@ -27,15 +28,7 @@ from scimhub.store.sql.tables import (
     users,
 )
 
-T = TypeVar("T")
-_CHUNK = 500
-"""Values per ``IN (…)`` list: well under SQLite's bound-parameter limit."""
 _GROUP_PREFIX = "urn:li:corpGroup:"
-
-
-def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def _user(row: Row[Any]) -> User:
@@ -125,7 +118,7 @@ class SqlPushRows:
     def users_by_urn(self, urns: Sequence[str]) -> dict[str, User]:
         """Return the stored user of each of ``urns`` that names one (``users.urn`` is unique)."""
         found: dict[str, User] = {}
-        for chunk in _chunks(list(dict.fromkeys(urns))):
+        for chunk in chunks(list(dict.fromkeys(urns))):
             for row in self._connection.execute(select(users).where(users.c.urn.in_(chunk))):
                 found[row.urn] = _user(row)
         return found
@@ -140,7 +133,7 @@ class SqlPushRows:
         wanted = {urn for urn in urns if urn.startswith(_GROUP_PREFIX)}
         keys = sorted({unquote(urn[len(_GROUP_PREFIX) :]).lower() for urn in wanted})
         found: dict[str, Group] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for row in self._connection.execute(select(groups).where(groups.c.display_name_key.in_(chunk))):
                 group = _group(row)
                 if group.urn in wanted:
@@ -161,7 +154,7 @@ class SqlPushRows:
         """Return the SCIM id each of ``urns`` had when last pushed, for those pushed and not deleted."""
         table = datahub_pushed_entities
         found: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(urns))):
+        for chunk in chunks(list(dict.fromkeys(urns))):
             statement = select(table.c.urn, table.c.scim_id).where(table.c.urn.in_(chunk))
             rows = self._connection.execute(statement)
             found.update((urn, scim_id) for urn, scim_id in rows)
@@ -171,7 +164,7 @@ class SqlPushRows:
         """Return the URNs pushed for each of ``scim_ids`` and not deleted since."""
         table = datahub_pushed_entities
         found: dict[str, list[str]] = {}
-        for chunk in _chunks(list(dict.fromkeys(scim_ids))):
+        for chunk in chunks(list(dict.fromkeys(scim_ids))):
             rows = self._connection.execute(
                 select(table.c.scim_id, table.c.urn).where(table.c.scim_id.in_(chunk)).order_by(table.c.urn)
             )
@@ -183,7 +176,7 @@ class SqlPushRows:
         """Return the users whose pushed ``groupMembership`` names any of ``group_urns``, by URN."""
         table = datahub_pushed_memberships
         found: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(group_urns))):
+        for chunk in chunks(list(dict.fromkeys(group_urns))):
             found.update(
                 self._connection.execute(
                     select(table.c.user_urn).where(table.c.group_urn.in_(chunk))
@@ -205,14 +198,14 @@ class SqlPushRows:
     def record(self, upserted: Sequence[PushedEntity], removed: Sequence[str], now: int) -> None:
         """Record entities written into DataHub (with each user's groups) and URNs deleted there."""
         entities, memberships = datahub_pushed_entities, datahub_pushed_memberships
-        for urns in _chunks(list(removed)):
+        for urns in chunks(list(removed)):
             self._connection.execute(
                 delete(memberships).where(
                     memberships.c.user_urn.in_(urns) | memberships.c.group_urn.in_(urns)
                 )
             )
             self._connection.execute(delete(entities).where(entities.c.urn.in_(urns)))
-        for chunk in _chunks(list(upserted)):
+        for chunk in chunks(list(upserted)):
             rows = [
                 {"urn": e.urn, "entity_type": e.entity_type, "scim_id": e.scim_id, "pushed_at": now}
                 for e in chunk

@@ -9,10 +9,30 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
 from scimhub.store.contract import GroupRef, RoleGrant, RoleHolders
+from scimhub.store.sql.batches import IDS, rows_for_ids
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
 
 ASSIGNED = "assigned"
-_CHUNK = 500
+
+# Every authentication reads the grants: built once (store/sql/batches.py).
+_GRANTS = union_all(
+    select(
+        user_roles.c.user_id,
+        user_roles.c.role,
+        user_roles.c.source,
+        literal(None).label("group_id"),
+        literal(None).label("group_name"),
+    ).where(user_roles.c.user_id.in_(IDS)),
+    select(group_members.c.member_id, group_roles.c.role, literal("group"), groups.c.id, groups.c.display_name)
+    .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+    .join(groups, groups.c.id == group_members.c.group_id)
+    .where(group_members.c.member_id.in_(IDS)),
+).order_by("user_id", "role", "source")
+_GROUP_ROLES = (
+    select(group_roles.c.group_id, group_roles.c.role)
+    .where(group_roles.c.group_id.in_(IDS))
+    .order_by(group_roles.c.role)
+)
 
 
 class SqlRoleRows:
@@ -45,44 +65,16 @@ class SqlRoleRows:
     def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
         """Return every grant of each user: direct, then through each of its groups, in one query per chunk."""
         found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
-        for start in range(0, len(user_ids), _CHUNK):
-            chunk = user_ids[start : start + _CHUNK]
-            direct = select(
-                user_roles.c.user_id,
-                user_roles.c.role,
-                user_roles.c.source,
-                literal(None).label("group_id"),
-                literal(None).label("group_name"),
-            ).where(user_roles.c.user_id.in_(chunk))
-            via_groups = (
-                select(
-                    group_members.c.member_id,
-                    group_roles.c.role,
-                    literal("group"),
-                    groups.c.id,
-                    groups.c.display_name,
-                )
-                .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
-                .join(groups, groups.c.id == group_members.c.group_id)
-                .where(group_members.c.member_id.in_(chunk))
-            )
-            rows = self._connection.execute(union_all(direct, via_groups).order_by("user_id", "role", "source"))
-            for user_id, role, source, group_id, group_name in rows:
-                group = GroupRef(group_id, group_name) if group_id is not None else None
-                found[user_id].append(RoleGrant(Role(role), source, group))
+        for user_id, role, source, group_id, group_name in rows_for_ids(self._connection, _GRANTS, user_ids):
+            group = GroupRef(group_id, group_name) if group_id is not None else None
+            found[user_id].append(RoleGrant(Role(role), source, group))
         return found
 
     def of_groups(self, group_ids: Sequence[str]) -> dict[str, list[Role]]:
         """Return the roles assigned to each group."""
         found: dict[str, list[Role]] = {group_id: [] for group_id in group_ids}
-        for start in range(0, len(group_ids), _CHUNK):
-            rows = self._connection.execute(
-                select(group_roles.c.group_id, group_roles.c.role)
-                .where(group_roles.c.group_id.in_(group_ids[start : start + _CHUNK]))
-                .order_by(group_roles.c.role)
-            )
-            for group_id, role in rows:
-                found[group_id].append(Role(role))
+        for group_id, role in rows_for_ids(self._connection, _GROUP_ROLES, group_ids):
+            found[group_id].append(Role(role))
         return found
 
     def holders(self, role: Role) -> RoleHolders:

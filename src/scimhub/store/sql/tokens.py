@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.store.contract import TokenRecord
 from scimhub.store.sql.tables import server_secrets, tokens
+
+_BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
+"""Every request's lookup, built once (``store/sql/batches.py``)."""
 
 
 def _record(row: Row[Any]) -> TokenRecord:
@@ -29,7 +32,7 @@ class SqlTokenRows:
 
     def find(self, hash: str) -> TokenRecord | None:
         """Return the token whose hash is ``hash``, or None."""
-        row = self._connection.execute(select(tokens).where(tokens.c.hash == hash)).first()
+        row = self._connection.execute(_BY_HASH, {"hash": hash}).first()
         return _record(row) if row else None
 
     def get(self, id: str) -> TokenRecord | None:
