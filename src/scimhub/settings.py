@@ -74,6 +74,9 @@ class Settings:
     """How long one request to GMS may take before it counts as failed and is retried."""
     log_level: str = "info"
     workers: int = 1
+    threads: int = 4
+    """Threads per process that run requests in the synchronous core (ADR 0016): more only
+    overlap database waits, fewer contend less for the GIL."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

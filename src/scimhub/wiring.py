@@ -7,6 +7,7 @@ services or reads configuration.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -52,6 +53,8 @@ class Services:
     accounts: Accounts
     feed: EventFeed
     audit: Audit
+    core: ThreadPoolExecutor
+    """The threads that run requests in the synchronous core (ADR 0003, ADR 0016)."""
     datahub: Pusher | None = None
     """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
 
@@ -62,7 +65,8 @@ class Services:
         return read_status(self.store, PushOptions.name, False, now_micros())
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop the core's threads and release the database connections."""
+        self.core.shutdown(wait=False)
         self.engine.dispose()
 
     def event_watch(self) -> Watch:
@@ -90,8 +94,9 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)
     feed = EventFeed(store, now_micros, settings.event_retention_days)
     datahub = _datahub(settings, store)
+    core = ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="scimhub-core")
     return Services(
-        settings, engine, store, users, groups, roles, tokens, handler, accounts, feed, Audit(store), datahub
+        settings, engine, store, users, groups, roles, tokens, handler, accounts, feed, Audit(store), core, datahub
     )
 
 

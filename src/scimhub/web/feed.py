@@ -135,7 +135,7 @@ async def _read(request: Request, services: Services, query: dict[str, str], res
             return _refusal(error)
 
     refuse: Callable[[ScimhubError], Outcome] = _refusal
-    return await call_as_bearer(request, services.tokens, work, refuse)
+    return await call_as_bearer(request, services, work, refuse)
 
 
 def _refusal(error: Exception) -> ErrorStatus:

@@ -53,7 +53,7 @@ def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-d
         )
         response = await call_as_bearer(
             request,
-            services.tokens,
+            services,
             lambda actor: services.scim.handle(replace(scim_request, actor=actor)),
             error_response,
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, text
 
@@ -37,6 +38,12 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite takes one writer at a time, and makes the others poll with growing
+        # sleeps (up to 100 ms): the process's own writers queue on a lock instead,
+        # in order, and only other processes meet the busy timeout (ADR 0017).
+        self._writers: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self.commit_listeners: list[Callable[[int], None]] = []
         """Called, in the committing thread, with the highest ``seq`` of each commit that wrote events."""
 
@@ -47,7 +54,7 @@ class SqlStore:
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, ``commit_listeners`` hear of them.
         """
-        with self.engine.connect().execution_options(write=True) as connection:
+        with self._writers, self.engine.connect().execution_options(write=True) as connection:
             with connection.begin():
                 tx = SqlTransaction(connection)
                 yield tx

@@ -83,7 +83,7 @@ def _endpoint(services: Services, methods: dict[str, ApiRoute]):  # type: ignore
             return render(run(route, services, call))
         reply = await call_as_bearer(
             request,
-            services.tokens,
+            services,
             lambda actor: run(route, services, replace(call, actor=actor)),
             error_reply,
         )
