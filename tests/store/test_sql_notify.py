@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
-from scimhub.store.sql.notify import CommitWaiter, listen_for_commits
+from scimhub.store.sql.events import CHANNEL
+from scimhub.store.sql.notify import CommitWaiter, conninfo, listen_for_commits
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.testing_events import append, make_event
 
@@ -59,6 +61,17 @@ def test_the_cli_waiter_returns_at_a_commit(postgres_store: SqlStore) -> None:
         started = time.monotonic()
         waiter.wait(30)
     assert time.monotonic() - started < 29
+
+
+def test_a_transaction_too_large_for_one_insert_notifies_once_with_its_highest_seq(
+    postgres_store: SqlStore,
+) -> None:
+    """9,000 events, inserted a chunk at a time under the lock, send one NOTIFY: the new head."""
+    with psycopg.connect(conninfo(postgres_store.engine), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        append(postgres_store, *(make_event(f"urn:li:corpuser:{i}") for i in range(9_000)))
+        heard = [notification.payload for notification in listener.notifies(timeout=2)]
+    assert heard == [str(head(postgres_store))] and head(postgres_store) == 9_000
 
 
 async def _until(condition: Callable[[], bool]) -> None:

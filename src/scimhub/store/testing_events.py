@@ -48,6 +48,21 @@ class EventLogContract:
         seqs = [r.seq for r in recorded]
         assert seqs == sorted(seqs) and len(set(seqs)) == 3
 
+    def test_a_transaction_of_many_events_is_stored_whole_in_order(self, store: Store) -> None:
+        """9,000 events of one transaction (more than one SQL statement can carry) read back in order.
+
+        A PATCH adding 9,000 members appends 9,000 events; 8 bind parameters each
+        would exceed PostgreSQL's 65,535 in a single INSERT.
+        """
+        many = [make_event(f"urn:li:corpuser:{i}") for i in range(9_000)]
+        append(store, *many)
+        with store.read() as tx:
+            recorded = tx.events.after(0, len(many) + 1)
+            head = tx.events.state().head
+        assert [r.event for r in recorded] == many
+        seqs = [r.seq for r in recorded]
+        assert seqs == sorted(set(seqs)) and head == seqs[-1]
+
     def test_a_rolled_back_transaction_publishes_nothing(self, store: Store) -> None:
         """Events appended in a transaction that raises are not stored, and the head does not move."""
         append(store, make_event())

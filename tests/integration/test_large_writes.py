@@ -1,0 +1,61 @@
+"""Writes that record more events than one SQL statement can carry, over HTTP, on both engines.
+
+PostgreSQL takes at most 65,535 bind parameters per statement and the outbox
+writes 8 per event: a PATCH adding 9,000 members once answered 500 there
+(docs/benchmarks.md, finding 3). The users are seeded the way the benchmark
+seeds them (bench/seed.py: the server's own rows, sent in bulk), in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from bench.seed import seed_users
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.settings import Settings
+from scimhub.wiring import build
+from tests.integration.conftest import LiveServer
+from tests.integration.test_scim_http import new_group, patch, unique
+from tests.web.test_feed_poll import decoded, head, poll
+
+MEMBERS = 9_000
+"""More than 8,191: their events do not fit in one INSERT on PostgreSQL."""
+
+
+def _events_after(live: LiveServer, offset: str) -> list[dict[str, Any]]:
+    """Return every event of the feed after ``offset``, polled a page of 1,000 at a time."""
+    found: list[dict[str, Any]] = []
+    while True:
+        response = poll(live, offsetId=offset, limit=1000)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if body["count"] == 0:
+            return found
+        found += decoded(body)
+        offset = body["offsetId"]
+
+
+def test_a_patch_adding_9000_members_is_stored_and_published_in_order(
+    live: LiveServer, scim: httpx.Client
+) -> None:
+    """One PATCH adding 9,000 members answers 204; the group has them all; the feed holds one
+    GROUP_MEMBERSHIP ADD per member, in the order the write recorded them (by member id)."""
+    hub = build(Settings(database_url=live.database_url), upgrade=False)
+    try:
+        users = seed_users(hub.store, SYSTEM, unique("crowd"), MEMBERS)
+    finally:
+        hub.close()
+    group = new_group(scim)
+    offset = head(live)
+
+    added = [{"value": user.id} for user in users]
+    response = patch(scim, f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": added})
+
+    assert response.status_code == 204, response.text
+    stored = scim.get(f"/Groups/{group['id']}")
+    assert sorted(m["value"] for m in stored.json()["members"]) == sorted(user.id for user in users)
+    published = [(e["entityUrn"], e["category"], e["operation"]) for e in _events_after(live, offset)]
+    in_order = sorted(users, key=lambda user: user.id)
+    assert published == [(user.urn, "GROUP_MEMBERSHIP", "ADD") for user in in_order]
