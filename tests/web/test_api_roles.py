@@ -163,6 +163,17 @@ def test_members_of_a_role_are_its_direct_holders(api: httpx.Client, people: Peo
     assert body["role"]["urn"] == "urn:li:dataHubRole:Editor"
 
 
+def test_a_renamed_holder_keeps_its_urn(api: httpx.Client, people: People) -> None:
+    """After a userName change, GET /roles/{name}/members names the user by the URN it was created with."""
+    user = people.user("Reader")
+    new_name = "renamed-" + user["userName"]
+    renamed = people.patch(f"/Users/{user['id']}", {"op": "replace", "path": "userName", "value": new_name})
+    assert renamed.status_code == 200, renamed.text
+    holders = api.get("/roles/Reader/members").json()["users"]
+    holder = next(u for u in holders if u["id"] == user["id"])
+    assert (holder["userName"], holder["urn"]) == (new_name, f"urn:li:corpuser:{user['userName']}")
+
+
 def test_assignments_are_idempotent_and_unassign_keeps_provisioned_roles(
     api: httpx.Client, people: People
 ) -> None:

@@ -116,6 +116,31 @@ def test_a_suspended_users_token_works_again_once_reactivated(bare: httpx.Client
         assert bare.get("/me", headers=person.headers()).status_code == status
 
 
+def test_a_token_outlives_the_user_who_created_it(
+    api: httpx.Client, bare: httpx.Client, people: People
+) -> None:
+    """Deleting the administrator who created another user's token keeps the token working, listed with
+    no owner (ownerUrn null); the token of the administrator's own dies with them."""
+    admin, entra = people.person("Admin"), people.user()
+    entra_urn = f"urn:li:corpuser:{entra['userName']}"
+    body = {"name": "entra", "actorUrn": entra_urn, "duration": "NO_EXPIRY"}
+    created = bare.post("/tokens", json=body, headers=admin.headers())
+    assert created.status_code == 201 and created.json()["metadata"]["ownerUrn"] == admin.urn
+    token, token_id = created.json()["accessToken"], created.json()["metadata"]["id"]
+
+    assert people.scim.delete(f"/Users/{admin.id}").status_code == 204
+
+    me = bare.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["userName"] == entra["userName"]
+    shown = api.get(f"/tokens/{token_id}")
+    documented("GET", "/tokens/{id}", shown)
+    assert shown.json()["actorUrn"] == entra_urn and shown.json()["ownerUrn"] is None
+    listed = api.get("/tokens", params={"actorUrn": entra_urn})
+    documented("GET", "/tokens", listed)
+    assert [(t["id"], t["ownerUrn"]) for t in listed.json()["tokens"]] == [(token_id, None)]
+    assert api.get(f"/tokens/{admin.token_id}").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "kind", "detail"),
     [

@@ -12,7 +12,6 @@ from scimhub.cli.output import iso, print_items
 from scimhub.directory.accounts import ADMIN_USER_NAME
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.tokens import Duration
-from scimhub.domain.users import user_urn
 
 app = typer.Typer(help="Personal access tokens (DataHub format).", no_args_is_help=True)
 
@@ -32,10 +31,10 @@ def create(
     duration = Duration.read(expires)
     with open_services(database_url) as hub:
         ensure_admin(hub)
-        issued, record = hub.tokens.issue(SYSTEM, user, name, duration, description)
-    typer.echo(
-        f"Token {record.id} ({record.name}) acts as {user_urn(user)}; expires: {iso(record.expires) or 'never'}."
-    )
+        issued, view = hub.tokens.issue(SYSTEM, user, name, duration, description)
+    record = view.record
+    expires = iso(record.expires) or "never"
+    typer.echo(f"Token {record.id} ({record.name}) acts as {view.actor_urn}; expires: {expires}.")
     typer.echo("Store it now: scimhub keeps only its hash and cannot show it again.")
     typer.echo(issued.token)
 

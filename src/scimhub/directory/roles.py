@@ -49,6 +49,8 @@ class Holder:
     """``user`` or ``group``."""
     id: str
     name: str
+    urn: str
+    """A user's stored URN, which a rename does not change (ADR 0008); a group's, from its name."""
     source: str
     """``provisioned`` or ``assigned`` for users, ``assigned`` for groups."""
 
@@ -75,11 +77,15 @@ class Roles:
         """Return the users and groups that hold ``role`` directly, users first."""
         with self._store.read() as tx:
             found = tx.roles.holders(role)
-            user_names = tx.users.names(u for u, _ in found.users)
+            user_ids = [u for u, _ in found.users]
+            user_names, user_urns = tx.users.names(user_ids), tx.users.urns(user_ids)
             group_names = tx.groups.names(found.groups)
-        users = [Holder("user", u, user_names.get(u, ""), source) for u, source in found.users]
-        groups = [Holder("group", g, group_names.get(g, ""), "assigned") for g in found.groups]
-        return users + groups
+        users = [
+            Holder("user", u, user_names.get(u, ""), user_urns.get(u, ""), source)
+            for u, source in found.users
+        ]
+        groups = [(g, group_names.get(g, "")) for g in found.groups]
+        return users + [Holder("group", g, name, group_urn(name), "assigned") for g, name in groups]
 
     def assign(self, actor: Actor, role: Role, principal: str, id: str) -> bool:
         """Give a user or group a role; tell whether it is new.

@@ -8,8 +8,9 @@ revocations for five minutes; we do not).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 from scimhub.directory.actors import Actor
 from scimhub.directory.users import Clock
@@ -44,10 +45,11 @@ class TokenView:
 
     record: TokenRecord
     actor_name: str
-    owner_name: str
+    owner_name: str | None
+    """None once the user who created the token is deleted; the token lives on."""
     actor_urn: str
     """The actor's stored URN, which a rename does not change (ADR 0008)."""
-    owner_urn: str
+    owner_urn: str | None
 
 
 class Tokens:
@@ -57,6 +59,10 @@ class Tokens:
         self._store = store
         self._clock = clock
         self._keys = keys
+        # A signature checks out or not forever, for one key: remember the tokens that
+        # did (a client sends the same one on every request). Forged tokens raise and
+        # are not remembered. Revocation and expiry are read from the database anyway.
+        self._signed = lru_cache(maxsize=1024)(partial(verify_signature, key=keys.signing_key))
 
     def issue(
         self,
@@ -65,11 +71,13 @@ class Tokens:
         name: str,
         duration: Duration = Duration.NO_EXPIRY,
         description: str | None = None,
-    ) -> tuple[IssuedToken, TokenRecord]:
-        """Sign a new token acting as ``user_name`` and store its hash.
+    ) -> tuple[IssuedToken, TokenView]:
+        """Sign a new token acting as ``user_name``, store its hash, and return it with its metadata.
 
         A token for oneself needs GENERATE_PERSONAL_ACCESS_TOKENS; one for anybody
-        else needs MANAGE_ACCESS_TOKENS (DataHub's rules).
+        else needs MANAGE_ACCESS_TOKENS (DataHub's rules). The metadata names the
+        actor by its stored URN, not by ``user_name``, which a rename may have changed
+        (ADR 0008).
 
         :raises Forbidden: When ``owner`` lacks the privilege.
         :raises NotFound: When no user has that userName.
@@ -101,7 +109,7 @@ class Tokens:
                 last_used=None,
             )
             tx.tokens.insert(record)
-        return issued, record
+            return issued, _views(tx, [record])[0]
 
     def authenticate(self, token: str) -> Actor:
         """Return the actor a bearer token stands for.
@@ -111,7 +119,7 @@ class Tokens:
             never echoing the token.
         """
         try:
-            verify_signature(token, self._keys.signing_key)
+            self._signed(token)
         except ValueError:
             raise Unauthorized("the bearer token is malformed or was not issued by this server") from None
         now = self._clock()
@@ -171,7 +179,10 @@ class Tokens:
 
 
 def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> TokenRecord:
-    """Return a token the viewer acts as or owns, or any with MANAGE_ACCESS_TOKENS."""
+    """Return a token the viewer acts as or owns, or any with MANAGE_ACCESS_TOKENS.
+
+    A token whose owner was deleted (``owner_id`` None) is its actor's alone.
+    """
     record = tx.tokens.get(token_id)
     if record is None:
         raise NotFound(f"no token has the id {token_id}")
@@ -181,15 +192,20 @@ def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> Toke
 
 
 def _views(tx: Transaction, records: Sequence[TokenRecord]) -> list[TokenView]:
-    ids = {r.actor_id for r in records} | {r.owner_id for r in records}
+    ids = {r.actor_id for r in records} | {r.owner_id for r in records if r.owner_id is not None}
     names, urns = tx.users.names(ids), tx.users.urns(ids)
     return [
         TokenView(
             r,
             names.get(r.actor_id, ""),
-            names.get(r.owner_id, ""),
+            _of_owner(names, r),
             urns.get(r.actor_id, ""),
-            urns.get(r.owner_id, ""),
+            _of_owner(urns, r),
         )
         for r in records
     ]
+
+
+def _of_owner(found: Mapping[str, str], record: TokenRecord) -> str | None:
+    """Return what ``found`` holds for the token's owner: None once the owner was deleted."""
+    return None if record.owner_id is None else found.get(record.owner_id)

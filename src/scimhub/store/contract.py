@@ -99,7 +99,9 @@ class TokenRecord:
     name: str
     description: str | None
     actor_id: str
-    owner_id: str
+    """The user the token acts as; deleting that user deletes the token."""
+    owner_id: str | None
+    """The user who created the token; None once that user is deleted (the token lives on)."""
     created: int
     expires: int | None
     last_used: int | None

@@ -215,6 +215,23 @@ class StoreContract:
         with store.read() as tx:
             assert tx.tokens.find("hash-1") is None
 
+    def test_a_token_outlives_its_owner_but_not_its_actor(self, store: Store) -> None:
+        """Deleting the user who created a token keeps it, ownerless; deleting its actor deletes it."""
+        actor, owner = make_user(), make_user()
+        record = TokenRecord("t1", "hash-1", "entra", None, actor.id, owner.id, 5, None, None)
+        with store.transaction() as tx:
+            tx.users.insert(actor)
+            tx.users.insert(owner)
+            tx.tokens.insert(record)
+        with store.transaction() as tx:
+            tx.users.delete(owner.id)
+        with store.read() as tx:
+            assert tx.tokens.get("t1") == replace(record, owner_id=None)
+        with store.transaction() as tx:
+            tx.users.delete(actor.id)
+        with store.read() as tx:
+            assert tx.tokens.get("t1") is None
+
     def test_secrets_are_created_once(self, store: Store) -> None:
         """The first value stored for a secret wins for every later caller."""
         with store.transaction() as tx:

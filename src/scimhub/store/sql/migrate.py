@@ -14,10 +14,10 @@ def _config(connection: object) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database schema to the newest revision."""
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Bring the database schema to the newest revision (or to ``target``, to test a migration)."""
     with engine.connect() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), target)
 
 
 def check(engine: Engine) -> None:

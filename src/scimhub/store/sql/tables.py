@@ -140,13 +140,16 @@ tokens = Table(
     Column("name", Text, nullable=False),
     Column("description", Text),
     Column("actor_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("owner_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id", ondelete="SET NULL")),
     Column("created", Micros, nullable=False),
     Column("expires", Micros),
     Column("last_used", Micros),
     Index(None, "actor_id"),
+    Index(None, "owner_id"),
 )
-"""Personal access tokens, kept only as a salted hash (ADR 0005)."""
+"""Personal access tokens, kept only as a salted hash (ADR 0005). Deleting the token's
+user (``actor_id``) deletes the token; deleting the user who created it (``owner_id``)
+only forgets who did: Entra's token outlives the administrator who made it."""
 
 server_secrets = Table(
     "server_secrets",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from scimhub.domain.roles import ROLE_NAMES, Privilege, Role, find_role
-from scimhub.domain.users import user_urn
 from scimhub.errors import NotFound
 from scimhub.web.api.groups import group_ref
 from scimhub.web.api.routing import ApiCall, ApiRoute, Operation, Param, Reply
@@ -51,7 +50,7 @@ def role_members(hub: Services, call: ApiCall) -> Reply:
     role = _role(call)
     holders = hub.roles.holders(role)
     users = [
-        {"id": h.id, "urn": user_urn(h.name), "userName": h.name, "source": h.source}
+        {"id": h.id, "urn": h.urn, "userName": h.name, "source": h.source}
         for h in holders
         if h.kind == "user"
     ]

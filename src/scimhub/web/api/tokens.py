@@ -73,12 +73,13 @@ def create_token(hub: Services, call: ApiCall) -> Reply:
     if not isinstance(body.get("name"), str):
         raise InvalidValue("a token needs a name")
     duration = _duration(body)
-    issued, record = hub.tokens.issue(
+    issued, view = hub.tokens.issue(
         call.actor, _actor_name(body, call), body["name"], duration, body.get("description")
     )
-    metadata = _metadata(hub.tokens.get(call.actor, record.id))
     return Reply(
-        201, {"accessToken": issued.token, "metadata": metadata}, {"Location": f"{PREFIX}/tokens/{record.id}"}
+        201,
+        {"accessToken": issued.token, "metadata": _metadata(view)},
+        {"Location": f"{PREFIX}/tokens/{view.record.id}"},
     )
 
 
@@ -204,7 +205,10 @@ SCHEMAS: dict[str, Schema] = {
             "name": STRING,
             "description": NULLABLE_STRING,
             "actorUrn": {**STRING, "description": "The user the token acts as."},
-            "ownerUrn": {**STRING, "description": "The user who created it."},
+            "ownerUrn": {
+                **NULLABLE_STRING,
+                "description": "The user who created it; null once that user is deleted (the token stays).",
+            },
             "createdAt": {"type": "integer", "description": "Epoch milliseconds."},
             "expiresAt": _NULLABLE_MILLIS,
             "lastUsedAt": _NULLABLE_MILLIS,
