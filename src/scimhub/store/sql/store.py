@@ -44,6 +44,13 @@ class SqlStore:
         self._writers: AbstractContextManager[object] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        # PostgreSQL reads see one snapshot: psycopg opens them with
+        # BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, one round trip, not two.
+        self._reader = (
+            engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self.commit_listeners: list[Callable[[int], None]] = []
         """Called, in the committing thread, with the highest ``seq`` of each commit that wrote events."""
 
@@ -70,9 +77,7 @@ class SqlStore:
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
         """Open a read transaction: one snapshot for every query in it."""
-        with self.engine.connect() as connection, connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        with self._reader.connect() as connection, connection.begin():
             yield SqlTransaction(connection)
 
     def ping(self) -> None:
