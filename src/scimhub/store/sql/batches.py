@@ -1,25 +1,28 @@
 """Statements over many ids: built once, run a bounded chunk of ids at a time.
 
-Building a SQLAlchemy statement costs about three times executing it (ADR 0015):
-statements on the request path are module constants whose ``IN`` list is the
-expanding parameter ``IDS``, filled per execution, so they are built once per
-process and compiled once per dialect.
+Building a SQLAlchemy statement costs about four times executing a prebuilt one
+(ADR 0015, ``bench/statements.py``): statements on the request path are module
+constants, built once per process and compiled once per dialect. A statement
+over a list of ids is built twice: with an expanding ``IN`` for many ids, and
+with ``= :id`` for the one id most calls ask about (the authenticated user's
+grants, one user's groups), because SQLAlchemy re-renders an expanding ``IN``
+on every execution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, Row, bindparam
+from sqlalchemy import ColumnElement, Connection, Executable, Row, bindparam
 
 T = TypeVar("T")
 
 CHUNK = 500
 """Values per ``IN (…)`` list: well under SQLite's 32,766 bound parameters."""
 
-IDS = bindparam("ids", expanding=True)
-"""The ``IN`` list of a prebuilt statement: ``column.in_(IDS)``."""
+Match = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+"""Given the id column, the condition that it is one of the ids asked for."""
 
 
 def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -28,7 +31,21 @@ def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + CHUNK]
 
 
-def rows_for_ids(connection: Connection, statement: Executable, ids: Sequence[str]) -> Iterator[Row[Any]]:
-    """Yield the rows of ``statement`` (which filters on ``IDS``) for every chunk of ``ids``."""
-    for chunk in chunks(ids):
-        yield from connection.execute(statement, {"ids": list(chunk)})
+class ForIds:
+    """A prebuilt statement that reads rows for a list of ids."""
+
+    def __init__(self, build: Callable[[Match], Executable]) -> None:
+        """Build the statement ``build(match)`` for one id and for many.
+
+        ``build`` applies ``match`` to each id column the statement filters on.
+        """
+        self._one = build(lambda column: column == bindparam("id"))
+        self._many = build(lambda column: column.in_(bindparam("ids", expanding=True)))
+
+    def rows(self, connection: Connection, ids: Sequence[str]) -> Iterator[Row[Any]]:
+        """Yield the statement's rows for ``ids``, one execution per ``CHUNK`` of them."""
+        if len(ids) == 1:
+            yield from connection.execute(self._one, {"id": ids[0]})
+            return
+        for chunk in chunks(ids):
+            yield from connection.execute(self._many, {"ids": list(chunk)})

@@ -28,7 +28,7 @@ from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
-from scimhub.store.sql.batches import CHUNK, IDS, rows_for_ids
+from scimhub.store.sql.batches import CHUNK, ForIds
 from scimhub.store.sql.filters import compile_filter, sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -86,13 +86,13 @@ def _lookup(table: Table, column: str, locked: bool = False) -> Select[Any]:
 
 
 @cache
-def _names_of(name: Column[Any]) -> Select[Any]:
-    """Return ``SELECT id, name FROM its table WHERE id IN :ids``, built once."""
-    return select(name.table.c.id, name).where(name.table.c.id.in_(IDS))
+def _names_of(name: Column[Any]) -> ForIds:
+    """Return ``SELECT id, name FROM its table WHERE id IN (…)``, built once."""
+    return ForIds(lambda match: select(name.table.c.id, name).where(match(name.table.c.id)))
 
 
 def _names(connection: Connection, name: Column[Any], ids: Iterable[str]) -> dict[str, str]:
-    return {id: value for id, value in rows_for_ids(connection, _names_of(name), list(dict.fromkeys(ids)))}
+    return {id: value for id, value in _names_of(name).rows(connection, list(dict.fromkeys(ids)))}
 
 
 class _ResourceRows(Generic[R]):
@@ -258,15 +258,15 @@ class SqlGroupRows(_ResourceRows[Group]):
         }
 
 
-_COUNTS = (
-    select(group_members.c.group_id, func.count())
-    .where(group_members.c.group_id.in_(IDS))
+_COUNTS = ForIds(
+    lambda match: select(group_members.c.group_id, func.count())
+    .where(match(group_members.c.group_id))
     .group_by(group_members.c.group_id)
 )
-_GROUPS_OF = (
-    select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+_GROUPS_OF = ForIds(
+    lambda match: select(group_members.c.member_id, groups.c.id, groups.c.display_name)
     .join(groups, groups.c.id == group_members.c.group_id)
-    .where(group_members.c.member_id.in_(IDS))
+    .where(match(group_members.c.member_id))
     .order_by(groups.c.display_name_key, groups.c.id)
 )
 
@@ -286,19 +286,22 @@ class SqlMemberRows:
             .limit(limit)
             .execution_options(yield_per=1000)
         )
-        for member_id, member_type, display in self._connection.execute(statement):
-            yield Member(member_id, member_type, display)
+        # Closed with the generator when a reader stops early (ADR 0019): PostgreSQL's
+        # server-side cursor ends then, not whenever the garbage collector finds it.
+        with self._connection.execute(statement) as rows:
+            for member_id, member_type, display in rows:
+                yield Member(member_id, member_type, display)
 
     def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
         """Return how many members each of ``group_ids`` has, counted on the primary key's index."""
         found = dict.fromkeys(group_ids, 0)
-        found.update((group_id, count) for group_id, count in rows_for_ids(self._connection, _COUNTS, group_ids))
+        found.update((group_id, count) for group_id, count in _COUNTS.rows(self._connection, group_ids))
         return found
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return, for each of ``member_ids``, the groups it directly belongs to."""
         found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
-        for member_id, group_id, display_name in rows_for_ids(self._connection, _GROUPS_OF, member_ids):
+        for member_id, group_id, display_name in _GROUPS_OF.rows(self._connection, member_ids):
             found[member_id].append(GroupRef(group_id, display_name))
         return found
 

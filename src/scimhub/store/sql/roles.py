@@ -9,28 +9,30 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
 from scimhub.store.contract import GroupRef, RoleGrant, RoleHolders
-from scimhub.store.sql.batches import IDS, rows_for_ids
+from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
 
 ASSIGNED = "assigned"
 
 # Every authentication reads the grants: built once (store/sql/batches.py).
-_GRANTS = union_all(
-    select(
-        user_roles.c.user_id,
-        user_roles.c.role,
-        user_roles.c.source,
-        literal(None).label("group_id"),
-        literal(None).label("group_name"),
-    ).where(user_roles.c.user_id.in_(IDS)),
-    select(group_members.c.member_id, group_roles.c.role, literal("group"), groups.c.id, groups.c.display_name)
-    .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
-    .join(groups, groups.c.id == group_members.c.group_id)
-    .where(group_members.c.member_id.in_(IDS)),
-).order_by("user_id", "role", "source")
-_GROUP_ROLES = (
-    select(group_roles.c.group_id, group_roles.c.role)
-    .where(group_roles.c.group_id.in_(IDS))
+_GRANTS = ForIds(
+    lambda match: union_all(
+        select(
+            user_roles.c.user_id,
+            user_roles.c.role,
+            user_roles.c.source,
+            literal(None).label("group_id"),
+            literal(None).label("group_name"),
+        ).where(match(user_roles.c.user_id)),
+        select(group_members.c.member_id, group_roles.c.role, literal("group"), groups.c.id, groups.c.display_name)
+        .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+        .join(groups, groups.c.id == group_members.c.group_id)
+        .where(match(group_members.c.member_id)),
+    ).order_by("user_id", "role", "source")
+)
+_GROUP_ROLES = ForIds(
+    lambda match: select(group_roles.c.group_id, group_roles.c.role)
+    .where(match(group_roles.c.group_id))
     .order_by(group_roles.c.role)
 )
 
@@ -65,7 +67,7 @@ class SqlRoleRows:
     def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
         """Return every grant of each user: direct, then through each of its groups, in one query per chunk."""
         found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
-        for user_id, role, source, group_id, group_name in rows_for_ids(self._connection, _GRANTS, user_ids):
+        for user_id, role, source, group_id, group_name in _GRANTS.rows(self._connection, user_ids):
             group = GroupRef(group_id, group_name) if group_id is not None else None
             found[user_id].append(RoleGrant(Role(role), source, group))
         return found
@@ -73,7 +75,7 @@ class SqlRoleRows:
     def of_groups(self, group_ids: Sequence[str]) -> dict[str, list[Role]]:
         """Return the roles assigned to each group."""
         found: dict[str, list[Role]] = {group_id: [] for group_id in group_ids}
-        for group_id, role in rows_for_ids(self._connection, _GROUP_ROLES, group_ids):
+        for group_id, role in _GROUP_ROLES.rows(self._connection, group_ids):
             found[group_id].append(Role(role))
         return found
 
