@@ -28,7 +28,7 @@ from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
-from scimhub.store.sql.batches import CHUNK, ForIds
+from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -206,6 +206,10 @@ class SqlUserRows(_ResourceRows[User]):
         kept = f"the DataHub URN {urn} still names a user renamed since; a URN never moves (ADR 0008)"
         return [*super()._unique_columns(columns), (("users.urn", "uq_users_urn"), kept)]
 
+    def get_by_urn(self, urn: str) -> User | None:
+        """Return the user whose stored URN is ``urn``, or None (a unique index lookup)."""
+        return self._first(_lookup(users, "urn"), urn)
+
     def urns(self, ids: Iterable[str]) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored user."""
         return _names(self._connection, users.c.urn, ids)
@@ -271,6 +275,17 @@ _GROUPS_OF = ForIds(
 )
 
 
+_ADD = {
+    name: dialect.insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
+_CLEAR = delete(group_members).where(group_members.c.group_id == bindparam("group_id")).returning(
+    group_members.c.member_id
+)
+_REMOVE = _CLEAR.where(group_members.c.member_id.in_(bindparam("ids", expanding=True)))
+
+
 class SqlMemberRows:
     """Membership rows; every change is a set delta (ADR 0004)."""
 
@@ -308,29 +323,19 @@ class SqlMemberRows:
     def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
         """Apply clear, then remove, then add; return the ids really added and really removed."""
         removed: set[str] = set()
-        in_group = group_members.c.group_id == group_id
         if change.clear:
-            removed |= self._delete_returning(in_group)
-        remove = sorted(change.remove)
-        for start in range(0, len(remove), CHUNK):
-            removed |= self._delete_returning(in_group & group_members.c.member_id.in_(remove[start : start + CHUNK]))
-        added: set[str] = set()
+            removed.update(self._connection.execute(_CLEAR, {"group_id": group_id}).scalars())
+        for chunk in chunks(sorted(change.remove)):
+            found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
+            removed.update(found)
         rows = [
             {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
             for m in {m.value: m for m in change.add}.values()
         ]
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        for start in range(0, len(rows), CHUNK):
-            statement = (
-                dialect.insert(group_members)
-                .values(rows[start : start + CHUNK])
-                .on_conflict_do_nothing()
-                .returning(group_members.c.member_id)
-            )
-            added.update(self._connection.execute(statement).scalars())
+        added: set[str] = set()
+        if rows:
+            # One prebuilt statement, many parameter sets: SQLAlchemy's "insertmanyvalues" batches
+            # them into multi-row INSERTs itself, without compiling a statement per batch.
+            added.update(self._connection.execute(_ADD[self._connection.dialect.name], rows).scalars())
         # A member removed and added back in one PATCH is neither added nor removed.
         return added - removed, removed - added
-
-    def _delete_returning(self, condition: Any) -> set[str]:
-        statement = delete(group_members).where(condition).returning(group_members.c.member_id)
-        return set(self._connection.execute(statement).scalars())
