@@ -26,7 +26,7 @@ from scimhub.scim.schema import (
     ResourceType,
     Schema,
 )
-from scimhub.store.sql.filters import compile_filter, sort_expression
+from scimhub.store.sql.filters import compile_filter, sort_expression, sort_order
 from scimhub.store.sql.tables import group_members, groups, metadata, user_emails, users
 
 POSTGRES_URL = os.environ.get(
@@ -552,8 +552,7 @@ def test_datetime_in_doc_is_not_comparable() -> None:
 
 def _sorted(engine: Engine, resource_type: ResourceType, path: str, descending: bool = False) -> list[str]:
     table = users if resource_type.name == "User" else groups
-    key = sort_expression(resource_type, resolve(resource_type, path))
-    order = [key.is_(None), key.desc() if descending else key.asc(), table.c.id]
+    order = sort_order(resource_type, resolve(resource_type, path), descending)
     with engine.connect() as connection:
         return list(connection.execute(select(table.c.id).order_by(*order)).scalars())
 
@@ -587,6 +586,22 @@ def test_sort_expression_orders_groups(engine: Engine) -> None:
     """Group displayName sorts by its key column, descending too."""
     assert _sorted(engine, GROUP, "displayName") == ["g1", "g3", "g2"]
     assert _sorted(engine, GROUP, "displayName", descending=True) == ["g2", "g3", "g1"]
+
+
+@pytest.mark.parametrize(("resource_type", "path"), [(USER, "userName"), (GROUP, "displayName")])
+def test_sorting_by_a_unique_name_reads_the_index_in_order(resource_type: ResourceType, path: str) -> None:
+    """A deep page sorted by userName walks the unique index instead of sorting the table (SQLite's plan):
+    no leading ``IS NULL`` term where the column cannot be NULL."""
+    table = users if resource_type is USER else groups
+    order = sort_order(resource_type, resolve(resource_type, path), descending=True)
+    statement = select(table.c.id).order_by(*order).limit(100).offset(900_000)
+    created = create_engine("sqlite://")
+    metadata.create_all(created)
+    with created.connect() as connection:
+        compiled = statement.compile(created, compile_kwargs={"literal_binds": True})
+        plan = " / ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+    created.dispose()
+    assert plan.startswith(f"SCAN {table.name} USING INDEX") and "TEMP B-TREE" not in plan, plan
 
 
 @pytest.mark.parametrize("path", ["name", "meta", "groups", "groups.value", "addresses.primary"])

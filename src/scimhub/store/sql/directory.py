@@ -29,7 +29,7 @@ from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
 from scimhub.store.sql.batches import ForIds, chunks
-from scimhub.store.sql.filters import compile_filter, sort_expression
+from scimhub.store.sql.filters import compile_filter, sort_order
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
@@ -64,9 +64,7 @@ def _search(
     if query.limit > 0:
         order = [table.c.id]
         if query.sort_by is not None:
-            key = sort_expression(resource_type, query.sort_by)
-            # RFC 7644 §3.4.2.3: resources without the attribute sort last, whichever the order.
-            order = [key.is_(None), key.desc() if query.descending else key.asc(), table.c.id]
+            order = sort_order(resource_type, query.sort_by, query.descending)
         selected = select(table).order_by(*order).offset(query.offset).limit(query.limit)
         rows = connection.execute(selected if where is None else selected.where(where)).all()
         if len(rows) < query.limit and (rows or query.offset == 0):

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
+    Column,
     ColumnElement,
     Exists,
     Table,
@@ -74,6 +75,28 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> ColumnElement
         on ``meta.version``, a dateTime kept in ``doc``.
     """
     return _compile(filter, _ResourceScope(resource_type))
+
+
+def sort_order(resource_type: ResourceType, attr: AttrRef, descending: bool = False) -> list[ColumnElement[Any]]:
+    """Return the ORDER BY terms that sort resources by ``attr``, then by id (RFC 7644 §3.4.2.3).
+
+    Resources without the attribute sort last, whichever the order. That term is
+    left out where the column cannot be NULL (userName, displayName, id, meta
+    dates), and the id is left out where the column is unique: either would keep
+    the engines from reading the column's index in order, and they would sort the
+    whole table for every page.
+
+    :raises InvalidValue: When resources cannot be sorted by ``attr``.
+    """
+    key = sort_expression(resource_type, attr)
+    ordered = key.desc() if descending else key.asc()
+    column = key.clauses.clauses[0] if isinstance(key, _code_point_order) else key
+    if isinstance(column, Column) and (column.unique or column.primary_key):
+        return [ordered]
+    tie_break = _TABLES[resource_type.name].c.id
+    if isinstance(column, Column) and not column.nullable:
+        return [ordered, tie_break]
+    return [key.is_(None), ordered, tie_break]
 
 
 def sort_expression(resource_type: ResourceType, attr: AttrRef) -> ColumnElement[Any]:

@@ -45,6 +45,9 @@ Document = JSON().with_variant(JSONB(), "postgresql")
 ID = String(36)
 Micros = BigInteger
 """Microseconds since 1970-01-01T00:00:00Z."""
+CodePointText = Text().with_variant(Text(collation="C"), "postgresql")
+"""Text that orders by code point on both engines, so ``sortBy`` can read its index in order
+(SQLite's default collation, BINARY, already does)."""
 
 def _urn_of_new_user(context: DefaultExecutionContext) -> str:
     """Return the URN of the userName an inserted row carries, for inserts that name none (ADR 0008)."""
@@ -56,7 +59,7 @@ users = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("user_name", Text, nullable=False),
-    Column("user_name_key", Text, nullable=False, unique=True),
+    Column("user_name_key", CodePointText, nullable=False, unique=True),
     Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_user),
     Column("external_id", Text),
     Column("display_name", Text),
@@ -90,7 +93,7 @@ groups = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("display_name", Text, nullable=False),
-    Column("display_name_key", Text, nullable=False, unique=True),
+    Column("display_name_key", CodePointText, nullable=False, unique=True),
     Column("external_id", Text),
     Column("doc", Document, nullable=False),
     Column("version", Integer, nullable=False),
