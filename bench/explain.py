@@ -3,14 +3,17 @@
 The requests go through the server's own code in this process (token check,
 then ``ScimHandler.handle``), with a listener recording each statement and its
 parameters; each is then explained on the same database: ``EXPLAIN QUERY PLAN``
-on SQLite, ``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL inside a transaction
-that is rolled back, so the plan shows real row counts and writes nothing.
+on SQLite, with the time of each read (best of three: the plan has none),
+``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL inside a transaction that is rolled
+back, so the plan shows real row counts and writes nothing.
 
     explain_scenarios(database_url, token, user_name, group_id, new_member_id)
+    explain_requests(database_url, token, [(label, ScimRequest(…)), …])
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -46,6 +49,11 @@ def _requests(user_name: str, group_id: str, member_id: str) -> list[tuple[str, 
 
 def explain_scenarios(database_url: str, token: str, user_name: str, group_id: str, member_id: str) -> None:
     """Run each scenario's request once in-process and print the plan of each statement it ran."""
+    explain_requests(database_url, token, _requests(user_name, group_id, member_id))
+
+
+def explain_requests(database_url: str, token: str, requests: list[tuple[str, ScimRequest]]) -> None:
+    """Run each labelled request once in-process and print the plan of each statement it ran."""
     services = build(Settings(database_url=database_url), upgrade=False)
     captured: list[tuple[str, Any]] = []
 
@@ -57,7 +65,7 @@ def explain_scenarios(database_url: str, token: str, user_name: str, group_id: s
     try:
         actor = services.tokens.authenticate(token)
         _print_plans(services.engine, "authentication (every request)", captured)
-        for label, request in _requests(user_name, group_id, member_id):
+        for label, request in requests:
             captured.clear()
             response = services.scim.handle(ScimRequest(**{**request.__dict__, "actor": actor}))
             _print_plans(services.engine, f"{label} -> {response.status}", captured)
@@ -76,6 +84,8 @@ def _print_plans(engine: Any, label: str, captured: list[tuple[str, Any]]) -> No
             if engine.dialect.name == "sqlite":
                 rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
                 lines = [f"{'  ' * _depth(rows, row)}{row[-1]}" for row in rows]
+                if statement.lstrip().upper().startswith("SELECT"):  # EXPLAIN QUERY PLAN has no timing
+                    lines.append(f"time: {_time_select(connection, statement, parameters) * 1e3:.2f} ms")
             else:
                 transaction = connection.begin()
                 try:
@@ -86,6 +96,17 @@ def _print_plans(engine: Any, label: str, captured: list[tuple[str, Any]]) -> No
                     transaction.rollback()
                 lines = [row[0] for row in rows]
             print("\n".join("    " + line for line in lines))
+
+
+def _time_select(connection: Any, statement: str, parameters: Any) -> float:
+    """Return the seconds a read takes, all its rows fetched: the best of three runs."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        connection.exec_driver_sql(statement, parameters).all()
+        best = min(best, time.perf_counter() - started)
+    connection.rollback()
+    return best
 
 
 def _depth(rows: list[Any], row: Any) -> int:

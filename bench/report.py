@@ -73,6 +73,12 @@ def describe_machine(repository: Path, postgres_admin_url: str | None) -> dict[s
     return machine
 
 
+def results_header(command: str, machine: dict[str, str]) -> str:
+    """Return the start of a run's Markdown results: the command, then what the figures depend on."""
+    lines = "\n".join(f"- {key}: {value}" for key, value in machine.items())
+    return f"\n## Results\n\nCommand: `{command}`\n\n{lines}\n"
+
+
 def _revision(repository: Path) -> str:
     """Tell which code was measured: the repository's commit, or the copy PYTHONPATH put first."""
 
@@ -88,7 +94,8 @@ def _revision(repository: Path) -> str:
     )
 
 
-def _ms(seconds: float) -> str:
+def milliseconds(seconds: float) -> str:
+    """Return a latency for a table, in milliseconds, with two decimals below 10 ms and one above."""
     return f"{seconds * 1e3:.2f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
 
 
@@ -100,7 +107,8 @@ def _cpu_ratio(large: Result, small: Result) -> float:
     return (large.server_cpu / max(large.ours.count, 1)) / (small.server_cpu / max(small.ours.count, 1))
 
 
-def _row(cells: list[object]) -> str:
+def table_row(cells: list[object]) -> str:
+    """Return one row of a Markdown table."""
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -109,21 +117,21 @@ def backend_report(backend: str, results: list[Result]) -> str:
     lines = [
         f"### {backend}",
         "",
-        _row(["scenario", "clients", "requests", "req/s", "p50 ms", "p99 ms"])
+        table_row(["scenario", "clients", "requests", "req/s", "p50 ms", "p99 ms"])
         + " req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | errors |",
-        _row(["---", *["---:"] * 9]),
+        table_row(["---", *["---:"] * 9]),
     ]
     for r in results:
         o, f = r.ours, r.floor
         lines.append(
-            _row(
+            table_row(
                 [
                     r.name,
                     r.clients,
                     f"{o.count:,}" + (" (time limit)" if o.stopped_early else ""),
                     f"{o.throughput:,.0f}",
-                    _ms(o.percentile(50)),
-                    _ms(o.percentile(99)),
+                    milliseconds(o.percentile(50)),
+                    milliseconds(o.percentile(99)),
                     f"{o.throughput / f.throughput:.3f}",
                     f"{o.percentile(50) / f.percentile(50):.1f}",
                     f"{o.percentile(99) / f.percentile(99):.1f}",
@@ -133,22 +141,22 @@ def backend_report(backend: str, results: list[Result]) -> str:
         )
     lines += [
         "",
-        _row(["scenario", "clients", "floor requests", "floor req/s", "floor p50 ms", "floor p99 ms"])
+        table_row(["scenario", "clients", "floor requests", "floor req/s", "floor p50 ms", "floor p99 ms"])
         + " scimhub CPU ms/req | PostgreSQL CPU ms/req | client CPU (scimhub, floor) |"
         + " other processes, cores (scimhub, floor) |",
-        _row(["---", *["---:"] * 9]),
+        table_row(["---", *["---:"] * 9]),
     ]
     for r in results:
         o, f = r.ours, r.floor
         lines.append(
-            _row(
+            table_row(
                 [
                     r.name,
                     r.clients,
                     f"{f.count:,}",
                     f"{f.throughput:,.0f}",
-                    _ms(f.percentile(50)),
-                    _ms(f.percentile(99)),
+                    milliseconds(f.percentile(50)),
+                    milliseconds(f.percentile(99)),
                     _per_request(r.server_cpu, o),
                     _per_request(r.database_cpu, o),
                     f"{o.client_cpu / o.elapsed:.0%}, {f.client_cpu / f.elapsed:.0%}",

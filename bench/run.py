@@ -24,27 +24,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import orjson
 from load import Outcome, Request, run_load
-from report import Result, backend_report, describe_machine, raw_figures
+from options import add_database_options, chosen_backends
+from report import Result, backend_report, describe_machine, raw_figures, results_header
 from seed import seed_group, seed_users, user_body
-from servers import FreshDatabase, ServerProcess, machine_busy, postgres_cpu, scimhub_command
+from servers import (
+    FreshDatabase,
+    ServerProcess,
+    machine_busy,
+    postgres_cpu,
+    scimhub_server,
+    scimhub_token,
+    script_server,
+)
+from workload import SCIM, filter_requests, member_patches
 
 from scimhub.directory.actors import Actor
 from scimhub.settings import Settings
 from scimhub.wiring import build
 
 BENCH = Path(__file__).resolve().parent
-SCIM = "/scim/v2"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SMALL_GROUP = 100
 FLOOR_REQUESTS = 10_000
 """The least number of requests a floor run sends (its scenario's requests, repeated)."""
@@ -111,22 +117,11 @@ def _seed(database_url: str, sizes: Sizes) -> Seeded:
 
 def _get_requests(names: list[str], count: int, form: str, rng: random.Random) -> list[Request]:
     template = 'userName eq "{}"' if form == "userName" else 'emails[type eq "work" and value eq "{}"]'
-    return [
-        Request("GET", f"{SCIM}/Users?filter={quote(template.format(name), safe='')}")
-        for name in rng.choices(names, k=count)
-    ]
+    return filter_requests(template, rng.choices(names, k=count))
 
 
 def _post_requests(tag: str, count: int) -> list[Request]:
     return [Request("POST", f"{SCIM}/Users", orjson.dumps(user_body(tag, i)), 201) for i in range(count)]
-
-
-def _patch_requests(group_id: str, member_ids: list[str]) -> list[Request]:
-    def body(member_id: str) -> bytes:
-        operation = {"op": "Add", "path": "members", "value": [{"value": member_id}]}
-        return orjson.dumps({"schemas": [PATCH_OP], "Operations": [operation]})
-
-    return [Request("PATCH", f"{SCIM}/Groups/{group_id}", body(m), 204) for m in member_ids]
 
 
 class _Bench:
@@ -207,13 +202,10 @@ def _run_backend(
     database = FreshDatabase(backend, workdir, postgres_url)
     server = None
     try:
-        token = scimhub_command(database.url, "token", "create", "--name", "bench").strip().splitlines()[-1]
+        token = scimhub_token(database.url)
         seeded = _seed(database.url, sizes)
         database.settle()
-        env = {**os.environ, "SCIMHUB_DATABASE_URL": database.url}
-        server = ServerProcess(
-            [sys.executable, "-m", "scimhub", "serve"], env, workdir / f"serve-{backend}.log"
-        )
+        server = scimhub_server(database.url, workdir / f"serve-{backend}.log")
         bench = _Bench(database, server, floor, token, sizes)
         rng, warm = random.Random(2), sizes.warmup
         for form, label in (
@@ -239,7 +231,7 @@ def _run_backend(
                 (seeded.small_group, SMALL_GROUP),
                 (seeded.large_group, sizes.large_group),
             ):
-                patches = _patch_requests(group_id, members)
+                patches = member_patches(group_id, members)
                 name = f"PATCH add 1 member, group of {size:,}"
                 bench.measure(name, patches[:warm], patches[warm:], patch_clients, size=size)
         if explain:
@@ -258,29 +250,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description="Benchmark scimhub over HTTP against a bare Starlette floor."
     )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_options(parser)
     parser.add_argument("--quick", action="store_true", help="10,000 users and groups, fewer requests")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="a PostgreSQL server's admin database, to create the benchmark database on",
-    )
     parser.add_argument(
         "--explain", action="store_true", help="print the plan of every statement of each scenario"
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = chosen_backends(args)
     command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
     machine = describe_machine(BENCH.parent, args.postgres_url if "postgresql" in backends else None)
     with tempfile.TemporaryDirectory(prefix="scimhub-bench-") as workdir:
-        floor = ServerProcess(
-            [sys.executable, str(BENCH / "floor.py")], dict(os.environ), Path(workdir) / "floor.log"
-        )
+        floor = script_server(BENCH / "floor.py", Path(workdir) / "floor.log")
         try:
             reports = {
                 backend: _run_backend(
@@ -290,8 +273,7 @@ def main() -> None:
             }
         finally:
             floor.stop()
-    print(f"\n## Results\n\nCommand: `{command}`\n")
-    print("\n".join(f"- {key}: {value}" for key, value in machine.items()) + "\n")
+    print(results_header(command, machine))
     for backend, results in reports.items():
         print(backend_report(backend, results))
     if args.json:

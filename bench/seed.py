@@ -45,16 +45,16 @@ def user_name(tag: str, index: int) -> str:
 
 def user_body(tag: str, index: int) -> dict[str, Any]:
     """Return the body Entra sends to create a user (shape of refs/entra-scim-client-behaviour.md)."""
-    name = user_name(tag, index)
+    name, number = user_name(tag, index), f"{index:07d}"  # one form of the number: bulk.py substitutes it
     return {
         "schemas": [_CORE_USER, _ENTERPRISE_USER],
-        "externalId": f"{tag}-{index:07d}-0a21f0f2-8d2a-4f8e-bf98",
+        "externalId": f"{tag}-{number}-0a21f0f2-8d2a-4f8e-bf98",
         "userName": name,
         "active": True,
-        "displayName": f"Bench User {index}",
+        "displayName": f"Bench User {number}",
         "emails": [{"primary": True, "type": "work", "value": name}],
         "meta": {"resourceType": "User"},
-        "name": {"formatted": f"Bench User {index}", "familyName": f"User {index}", "givenName": "Bench"},
+        "name": {"formatted": f"Bench User {number}", "familyName": f"User {number}", "givenName": "Bench"},
         "roles": [],
     }
 

@@ -47,7 +47,7 @@ def main() -> None:
         "raw DB-API cursor": raw_cursor,
     }
     floor = timeit.timeit(raw_cursor, number=rounds) / rounds
-    print(f"| way | µs per call | ÷ raw cursor |\n| --- | ---: | ---: |")
+    print("| way | µs per call | ÷ raw cursor |\n| --- | ---: | ---: |")
     for name, call in ways.items():
         cost = timeit.timeit(call, number=rounds) / rounds
         print(f"| {name} | {cost * 1e6:.1f} | {cost / floor:.1f} |")

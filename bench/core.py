@@ -1,0 +1,169 @@
+"""The core's own cost per request, without HTTP: authentication + the SCIM handler, in-process.
+
+    .venv/bin/python bench/core.py [--backend sqlite|postgresql|both] [--users N] [--profile SCENARIO]
+
+The HTTP benchmarks (bench/run.py) measure what a client sees; this one isolates
+what scimhub's Python costs per request, the figure that optimisations of the core
+move (ADR 0015). For each scenario it runs, in one thread of this process:
+
+- ``Tokens.authenticate`` + ``ScimHandler.handle`` for each request (what one
+  request costs the server, minus uvicorn, Starlette and the thread hop);
+- the baseline: the same lookup as one prepared DB-API statement on a raw
+  connection (``SELECT * FROM users WHERE user_name_key = ?``), the least any
+  implementation must spend to answer from this database.
+
+It prints CPU µs per request for both and their ratio. ``--profile NAME`` prints
+the cProfile of one scenario instead (by cumulative time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+from options import add_database_options, chosen_backends
+from seed import seed_group, seed_users, user_body
+from servers import FreshDatabase, scimhub_token
+
+from scimhub.directory.actors import Actor
+from scimhub.scim.messages import ScimRequest
+from scimhub.settings import Settings
+from scimhub.wiring import Services, build
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BASE = "http://bench/scim/v2"
+
+
+def _cpu_per_call(calls: list[Callable[[], object]]) -> float:
+    """Run each call once; return the CPU seconds per call of all but the first 10 % (the warm-up).
+
+    Each call runs once because writes cannot be repeated (a second POST of one
+    userName is a 409).
+    """
+    warmup = len(calls) // 10
+    for call in calls[:warmup]:
+        call()
+    started = time.process_time()
+    for call in calls[warmup:]:
+        call()
+    return (time.process_time() - started) / (len(calls) - warmup)
+
+
+class _Core:
+    """Requests answered the way ``web.auth.call_as_bearer`` answers them, without the hop."""
+
+    def __init__(self, services: Services, token: str) -> None:
+        self.services, self.token = services, token
+        self.headers = {"authorization": f"Bearer {token}", "content-type": "application/scim+json"}
+
+    def call(self, method: str, path: str, status: int, query: dict[str, str] | None = None, body: object = None):  # type: ignore[no-untyped-def]
+        request = ScimRequest(
+            method=method,
+            path=path,
+            base_url=BASE,
+            query=query or {},
+            headers=self.headers,
+            body=b"" if body is None else orjson.dumps(body),
+        )
+
+        def answer() -> None:
+            actor = self.services.tokens.authenticate(self.token)
+            response = self.services.scim.handle(replace(request, actor=actor))
+            if response.status != status:
+                raise RuntimeError(f"{method} {path} answered {response.status}: {response.body}")
+
+        return answer
+
+
+def _raw_lookup(services: Services, names: list[str]) -> list[Callable[[], object]]:
+    """Return the baseline: each lookup as one statement on the raw DB-API connection."""
+    raw = services.engine.raw_connection()
+    marker = "?" if services.engine.dialect.name == "sqlite" else "%s"
+    sql = f"SELECT * FROM users WHERE user_name_key = {marker}"
+
+    def lookup(name: str) -> Callable[[], object]:
+        def run() -> object:
+            cursor = raw.cursor()
+            cursor.execute(sql, (name.lower(),))
+            row = cursor.fetchone()
+            cursor.close()
+            raw.commit()
+            return row
+
+        return run
+
+    return [lookup(name) for name in names]
+
+
+def _measure(backend: str, users: int, requests: int, workdir: Path, postgres_url: str, profile: str | None) -> None:
+    database = FreshDatabase(backend, workdir, postgres_url)
+    try:
+        token = scimhub_token(database.url)
+        services = build(Settings(database_url=database.url))
+        with services.store.read() as tx:
+            admin = tx.users.get_by_name("admin")
+        assert admin is not None
+        actor = Actor(admin.id, admin.urn)
+        seeded = seed_users(services.store, actor, "seed", users)
+        group = seed_group(services.groups, actor, "Bench group of 100", [u.id for u in seeded[:100]])
+        core, rng = _Core(services, token), random.Random(5)
+        names = [u.user_name for u in rng.choices(seeded, k=requests)]
+        newcomers = seed_users(services.store, actor, "new", requests)
+        scenarios: dict[str, list[Callable[[], object]]] = {
+            "GET userName eq": [
+                core.call("GET", "/Users", 200, {"filter": f'userName eq "{name}"'}) for name in names
+            ],
+            "GET /Users/{id}": [core.call("GET", f"/Users/{u.id}", 200) for u in rng.choices(seeded, k=requests)],
+            "POST /Users": [core.call("POST", "/Users", 201, body=user_body("post", i)) for i in range(requests)],
+            "PATCH add 1 member": [
+                core.call(
+                    "PATCH",
+                    f"/Groups/{group.id}",
+                    204,
+                    body={"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": u.id}]}]},
+                )
+                for u in newcomers
+            ],
+        }
+        if profile is not None:
+            calls = scenarios[profile]
+            profiler = cProfile.Profile()
+            profiler.runcall(lambda: [call() for call in calls])
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+            return
+        baseline = _cpu_per_call(_raw_lookup(services, names))
+        print(f"\n{backend}, {users:,} users, {requests:,} requests per scenario, one thread")
+        print(f"  baseline (one raw DB-API lookup by user_name_key): {baseline * 1e6:.0f} µs CPU")
+        print("  | scenario | µs CPU per request | ÷ baseline |")
+        print("  | --- | ---: | ---: |")
+        for name, calls in scenarios.items():
+            cost = _cpu_per_call(calls)
+            print(f"  | {name} | {cost * 1e6:.0f} | {cost / baseline:.1f} |", flush=True)
+        services.close()
+    finally:
+        database.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CPU per request of scimhub's core, in-process, against raw SQL.")
+    add_database_options(parser)
+    parser.add_argument("--users", type=int, default=10_000, help="users to seed [10,000]")
+    parser.add_argument("--requests", type=int, default=2_000, help="requests per scenario [2,000]")
+    parser.add_argument("--profile", help="print the cProfile of this scenario instead (e.g. 'GET userName eq')")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="scimhub-core-") as workdir:
+        for backend in chosen_backends(options):
+            _measure(backend, options.users, options.requests, Path(workdir), options.postgres_url, options.profile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
