@@ -2,7 +2,8 @@
 
     .venv/bin/pip install -r bench/requirements.txt    # the peer, scim2-server, for the benchmarks only
     .venv/bin/python bench/entra_cycle.py [--backend sqlite|postgresql|both] [--quick] [--clients 8]
-        [--workers 1] [--batch 100] [--group-body tutorial|core] [--no-peer] [--json FILE]
+        [--workers 1] [--batch 100] [--groups N] [--changed-groups N] [--group-body tutorial|core]
+        [--no-peer] [--json FILE]
 
 Issue 5 asks for Entra's traffic, not single requests: what a tenant's initial
 cycle costs (10,000 users, 200 groups and 50,000 memberships with 8 clients in
@@ -199,6 +200,13 @@ def main() -> None:
         "--batch", type=int, help="members per PATCH of the initial cycle (default 100; Entra documents none)"
     )
     parser.add_argument(
+        "--groups",
+        type=int,
+        help="groups of the tenant, its memberships spread over them (default 200, or 20 with --quick); "
+        "fewer groups make larger ones, where a server's cost per member shows",
+    )
+    parser.add_argument("--changed-groups", type=int, help="groups the incremental cycle changes (default 50 / 5)")
+    parser.add_argument(
         "--group-body",
         choices=["tutorial", "core"],
         default="tutorial",
@@ -214,7 +222,8 @@ def main() -> None:
             "the peer is not installed: .venv/bin/pip install -r bench/requirements.txt, or --no-peer"
         )
     data = QUICK if args.quick else FULL
-    data = DataSet(**{**asdict(data), "batch": args.batch or data.batch, "group_body": args.group_body})
+    chosen = {"batch": args.batch, "groups": args.groups, "changed_groups": args.changed_groups}
+    data = DataSet(**{**asdict(data), "group_body": args.group_body, **{k: v for k, v in chosen.items() if v}})
     backends = chosen_backends(args)
     command = " ".join([".venv/bin/python bench/entra_cycle.py", *sys.argv[1:]])
     machine = describe_machine(BENCH.parent, args.postgres_url if "postgresql" in backends else None)
