@@ -47,6 +47,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import UniqueConstraint
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.functions import FunctionElement
@@ -91,12 +92,20 @@ def sort_order(resource_type: ResourceType, attr: AttrRef, descending: bool = Fa
     key = sort_expression(resource_type, attr)
     ordered = key.desc() if descending else key.asc()
     column = key.clauses.clauses[0] if isinstance(key, _code_point_order) else key
-    if isinstance(column, Column) and (column.unique or column.primary_key):
+    if isinstance(column, Column) and _unique(column):
         return [ordered]
     tie_break = _TABLES[resource_type.name].c.id
     if isinstance(column, Column) and not column.nullable:
         return [ordered, tie_break]
     return [key.is_(None), ordered, tie_break]
+
+
+def _unique(column: Column[Any]) -> bool:
+    """Tell whether no two rows share a value of ``column``."""
+    return bool(column.primary_key or column.unique) or any(
+        isinstance(constraint, UniqueConstraint) and list(constraint.columns) == [column]
+        for constraint in column.table.constraints
+    )
 
 
 def sort_expression(resource_type: ResourceType, attr: AttrRef) -> ColumnElement[Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -47,7 +48,8 @@ Micros = BigInteger
 """Microseconds since 1970-01-01T00:00:00Z."""
 CodePointText = Text().with_variant(Text(collation="C"), "postgresql")
 """Text that orders by code point on both engines, so ``sortBy`` can read its index in order
-(SQLite's default collation, BINARY, already does)."""
+(SQLite's default collation, BINARY, already does). The unique index on such a key also
+carries the id on PostgreSQL, so a deep page finds its ids from the index alone."""
 
 def _urn_of_new_user(context: DefaultExecutionContext) -> str:
     """Return the URN of the userName an inserted row carries, for inserts that name none (ADR 0008)."""
@@ -59,7 +61,7 @@ users = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("user_name", Text, nullable=False),
-    Column("user_name_key", CodePointText, nullable=False, unique=True),
+    Column("user_name_key", CodePointText, nullable=False),
     Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_user),
     Column("external_id", Text),
     Column("display_name", Text),
@@ -72,6 +74,7 @@ users = Table(
     Index(None, "external_id"),
     Index(None, "created"),
     Index(None, "last_modified"),
+    UniqueConstraint("user_name_key", postgresql_include=["id"]),
 )
 """Users. ``urn`` is the DataHub URN made when the user was created and kept through
 renames (ADR 0008); unique, since two users can never be one DataHub entity."""
@@ -93,7 +96,7 @@ groups = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("display_name", Text, nullable=False),
-    Column("display_name_key", CodePointText, nullable=False, unique=True),
+    Column("display_name_key", CodePointText, nullable=False),
     Column("external_id", Text),
     Column("doc", Document, nullable=False),
     Column("version", Integer, nullable=False),
@@ -102,6 +105,7 @@ groups = Table(
     Index(None, "external_id"),
     Index(None, "created"),
     Index(None, "last_modified"),
+    UniqueConstraint("display_name_key", postgresql_include=["id"]),
 )
 
 group_members = Table(

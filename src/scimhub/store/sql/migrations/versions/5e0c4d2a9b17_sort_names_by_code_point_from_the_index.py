@@ -10,7 +10,9 @@ default collation, so PostgreSQL could not read their unique index in that order
 and sorted the whole table for every page (a million users: a sort spilling
 650 MB). The columns now carry the "C" collation themselves; equality, which is
 all the unique index otherwise serves, is the same under any deterministic
-collation. SQLite is unchanged.
+collation. Their unique index also INCLUDEs the id, so that a deep page finds
+its ids by an index-only scan and reads only its own rows (ADR 0018). SQLite
+is unchanged.
 """
 
 from collections.abc import Sequence
@@ -29,9 +31,17 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, column in _KEYS:
             op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "C"')
+            op.execute(
+                f"ALTER TABLE {table} DROP CONSTRAINT uq_{table}_{column},"
+                f" ADD CONSTRAINT uq_{table}_{column} UNIQUE ({column}) INCLUDE (id)"
+            )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, column in _KEYS:
+            op.execute(
+                f"ALTER TABLE {table} DROP CONSTRAINT uq_{table}_{column},"
+                f" ADD CONSTRAINT uq_{table}_{column} UNIQUE ({column})"
+            )
             op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "default"')
