@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scimhub.directory.actors import SYSTEM, Actor
+from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
 from scimhub.wiring import Services
 from tests.cli.conftest import Cli
@@ -23,7 +24,7 @@ def test_token_list_shows_a_token_whose_creator_was_deleted(cli: Cli, hub: Servi
     creator = add_user(hub, "it-admin")
     add_user(hub, "entra")
     administrator = Actor(creator.id, creator.urn, privileges=frozenset(Privilege))
-    _, view = hub.tokens.issue(administrator, "entra", "entra")
+    _, view = hub.tokens.issue(administrator, UserRef.by_name("entra"), "entra")
     hub.users.delete(SYSTEM, creator.id)
     listed = cli.json("token", "list")
     assert [(t["id"], t["actor"], t["owner"]) for t in listed] == [

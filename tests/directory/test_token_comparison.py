@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import hash_token
 from scimhub.errors import Unauthorized
 from scimhub.wiring import Services
@@ -26,7 +27,7 @@ from scimhub.wiring import Services
 
 def issue(hub: Services) -> str:
     hub.accounts.ensure_admin("a long enough password")
-    issued, _ = hub.tokens.issue(SYSTEM, "admin", "timing")
+    issued, _ = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "timing")
     return issued.token
 
 

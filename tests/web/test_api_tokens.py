@@ -141,6 +141,39 @@ def test_a_token_outlives_the_user_who_created_it(
     assert api.get(f"/tokens/{admin.token_id}").status_code == 404
 
 
+def test_actor_urn_finds_a_renamed_user_by_the_urn_it_kept(
+    api: httpx.Client, bare: httpx.Client, people: People
+) -> None:
+    """After a rename, the URN from creation creates and lists the user's tokens, never those of whoever
+    holds the old userName now; the URN of the new userName names nobody (ADR 0008)."""
+    renamed, other = people.user(), people.user()
+    old_name, new_name = renamed["userName"], unique("renamed")
+    kept_urn, new_urn = f"urn:li:corpuser:{old_name}", f"urn:li:corpuser:{new_name}"
+    rename = {"op": "replace", "path": "userName", "value": new_name}
+    assert people.patch(f"/Users/{renamed['id']}", rename).status_code == 200
+    # A new person given the old userName is refused: the renamed user keeps the URN it makes.
+    refused = people.scim.post("/Users", json={"userName": old_name})
+    assert refused.status_code == 409 and kept_urn in refused.json()["detail"]
+    # An existing user may take the old userName, with the URN it was created with.
+    takeover = {"op": "replace", "path": "userName", "value": old_name}
+    assert people.patch(f"/Users/{other['id']}", takeover).status_code == 200
+
+    created = api.post("/tokens", json={"name": "kept", "actorUrn": kept_urn, "duration": "ONE_HOUR"})
+    assert created.status_code == 201, created.text
+    metadata = created.json()["metadata"]
+    assert metadata["actorUrn"] == kept_urn
+    me = bare.get("/me", headers={"Authorization": f"Bearer {created.json()['accessToken']}"}).json()
+    assert (me["id"], me["userName"], me["urn"]) == (renamed["id"], new_name, kept_urn)
+    listed = api.get("/tokens", params={"actorUrn": kept_urn}).json()["tokens"]
+    assert [(t["id"], t["actorUrn"]) for t in listed] == [(metadata["id"], kept_urn)]
+    others = api.get("/tokens", params={"actorUrn": f"urn:li:corpuser:{other['userName']}"}).json()
+    assert metadata["id"] not in {t["id"] for t in others["tokens"]}
+
+    missing = api.post("/tokens", json={"name": "new name", "actorUrn": new_urn})
+    assert_api_error(missing, 404, "notFound", f"no user has the URN {new_urn}")
+    assert api.get("/tokens", params={"actorUrn": new_urn}).json() == {"total": 0, "tokens": []}
+
+
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "kind", "detail"),
     [

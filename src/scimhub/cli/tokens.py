@@ -11,6 +11,7 @@ from scimhub.cli.options import DatabaseUrl, Json, ensure_admin, open_services
 from scimhub.cli.output import iso, print_items
 from scimhub.directory.accounts import ADMIN_USER_NAME
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import Duration
 
 app = typer.Typer(help="Personal access tokens (DataHub format).", no_args_is_help=True)
@@ -31,7 +32,7 @@ def create(
     duration = Duration.read(expires)
     with open_services(database_url) as hub:
         ensure_admin(hub)
-        issued, view = hub.tokens.issue(SYSTEM, user, name, duration, description)
+        issued, view = hub.tokens.issue(SYSTEM, UserRef.by_name(user), name, duration, description)
     record = view.record
     expires = iso(record.expires) or "never"
     typer.echo(f"Token {record.id} ({record.name}) acts as {view.actor_urn}; expires: {expires}.")

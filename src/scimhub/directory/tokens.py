@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.users import Clock
+from scimhub.directory.users import Clock, UserRef
 from scimhub.domain.roles import Privilege, privileges_of
 from scimhub.domain.tokens import Duration, IssuedToken, hash_token, sign_token, verify_signature
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
@@ -67,31 +67,30 @@ class Tokens:
     def issue(
         self,
         owner: Actor,
-        user_name: str,
+        user: UserRef,
         name: str,
         duration: Duration = Duration.NO_EXPIRY,
         description: str | None = None,
     ) -> tuple[IssuedToken, TokenView]:
-        """Sign a new token acting as ``user_name``, store its hash, and return it with its metadata.
+        """Sign a new token acting as ``user``, store its hash, and return it with its metadata.
 
         A token for oneself needs GENERATE_PERSONAL_ACCESS_TOKENS; one for anybody
         else needs MANAGE_ACCESS_TOKENS (DataHub's rules). The metadata names the
-        actor by its stored URN, not by ``user_name``, which a rename may have changed
-        (ADR 0008).
+        actor by its stored URN, whatever its userName is now (ADR 0008).
 
         :raises Forbidden: When ``owner`` lacks the privilege.
-        :raises NotFound: When no user has that userName.
+        :raises NotFound: When ``user`` names nobody: no user has that userName, or that URN.
         :raises InvalidValue: When the name is empty.
         """
         if not name.strip():
             raise InvalidValue("a token needs a name")
         now = self._clock()
         with self._store.transaction() as tx:
-            actor = tx.users.get_by_name(user_name)
+            actor = user.find(tx.users)
             if actor is None:
                 if Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
                     raise Forbidden("creating a token for another user needs the MANAGE_ACCESS_TOKENS privilege")
-                raise NotFound(f"no user has the userName '{user_name}'")
+                raise user.missing()
             if actor.id == owner.user_id and Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
                 owner.require(Privilege.GENERATE_PERSONAL_ACCESS_TOKENS, "Creating a personal access token")
             elif actor.id != owner.user_id:
@@ -138,19 +137,19 @@ class Tokens:
                 tx.tokens.touch(record.id, now)
         return Actor(user.id, user.urn, record.id, privileges_of(g.role for g in grants))
 
-    def list(self, viewer: Actor, actor_name: str | None = None) -> list[TokenView]:
+    def list(self, viewer: Actor, actor: UserRef | None = None) -> list[TokenView]:
         """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.
 
-        ``actor_name`` keeps only the tokens acting as that user (none if there is
-        no such user).
+        ``actor`` keeps only the tokens acting as that user (none if there is no
+        such user).
 
         :raises Forbidden: When a viewer without MANAGE_ACCESS_TOKENS names another user.
         """
         everyone = Privilege.MANAGE_ACCESS_TOKENS in viewer.privileges
         with self._store.read() as tx:
             actor_id = None if everyone else viewer.user_id
-            if actor_name is not None:
-                named = tx.users.get_by_name(actor_name)
+            if actor is not None:
+                named = actor.find(tx.users)
                 if named is None or named.id != viewer.user_id:
                     viewer.require(Privilege.MANAGE_ACCESS_TOKENS, "Listing another user's tokens")
                 if named is None:

@@ -18,7 +18,7 @@ from scimhub.directory.changes import (
 from scimhub.directory.passwords import hash_password
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
-from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction
+from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction, UserRows
 
 Clock = Callable[[], int]
 """Return the current time in microseconds since the epoch."""
@@ -38,6 +38,39 @@ class UserView:
 
     user: User
     groups: list[GroupRef] | None = None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A user as a caller names it: by its current userName, or by the DataHub URN it keeps.
+
+    The command line names users by userName; the JSON API, in DataHub's terms, by
+    URN. A URN is looked up as stored, never turned back into a userName: after a
+    rename that userName is another user's, or nobody's (ADR 0008).
+    """
+
+    text: str
+    """The userName (compared in any case) or the ``urn:li:corpuser:`` URN (compared exactly)."""
+    is_urn: bool = False
+
+    @classmethod
+    def by_name(cls, user_name: str) -> UserRef:
+        """Return a reference to the user whose userName is ``user_name``."""
+        return cls(user_name)
+
+    @classmethod
+    def by_urn(cls, urn: str) -> UserRef:
+        """Return a reference to the user whose stored URN is ``urn``."""
+        return cls(urn, is_urn=True)
+
+    def find(self, users: UserRows) -> User | None:
+        """Return the user this names, or None."""
+        return users.get_by_urn(self.text) if self.is_urn else users.get_by_name(self.text)
+
+    def missing(self) -> NotFound:
+        """Return the error for a reference that names no user, naming the userName or the URN."""
+        named = f"the URN {self.text}" if self.is_urn else f"the userName '{self.text}'"
+        return NotFound(f"no user has {named}")
 
 
 def _not_found(id: str) -> NotFound:
@@ -60,8 +93,8 @@ class Users:
 
         :raises NotFound: When no user has that userName.
         """
-        missing = NotFound(f"no user has the userName '{user_name}'")
-        return self._read(lambda tx: tx.users.get_by_name(user_name), missing, with_groups)
+        ref = UserRef.by_name(user_name)
+        return self._read(lambda tx: ref.find(tx.users), ref.missing(), with_groups)
 
     def _read(
         self, lookup: Callable[[Transaction], User | None], missing: NotFound, with_groups: bool

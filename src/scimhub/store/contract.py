@@ -116,6 +116,13 @@ class UserRows(Protocol):
     def get_by_name(self, user_name: str) -> User | None:
         """Return the user whose userName equals ``user_name`` in any case, or None."""
 
+    def get_by_urn(self, urn: str) -> User | None:
+        """Return the user whose stored DataHub URN is ``urn``, exactly, or None.
+
+        The URN is the one from creation (ADR 0008): after a rename it still finds
+        the user, and it never finds whoever holds the old userName now.
+        """
+
     def insert(self, user: User) -> None:
         """Store a new user. :raises Uniqueness: When the userName or the URN is taken."""
 

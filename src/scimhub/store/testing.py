@@ -84,6 +84,20 @@ class StoreContract:
         with pytest.raises(Uniqueness, match="urn:li:corpuser:jdoe"), store.transaction() as tx:
             tx.users.insert(make_user("jdoe"))
 
+    def test_get_by_urn_finds_the_user_that_kept_it(self, store: Store) -> None:
+        """get_by_urn() finds a renamed user by its URN from creation, not whoever has its old userName."""
+        user, other = make_user("jdoe"), make_user("other")
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.users.insert(other)
+            tx.users.update(replace(user, doc={"userName": "jsmith"}, version=2))
+            tx.users.update(replace(other, doc={"userName": "jdoe"}, version=2))
+        with store.read() as tx:
+            found = tx.users.get_by_urn("urn:li:corpuser:jdoe")
+            assert found is not None and (found.id, found.user_name) == (user.id, "jsmith")
+            assert tx.users.get_by_urn("urn:li:corpuser:other") == tx.users.get(other.id)
+            assert tx.users.get_by_urn("urn:li:corpuser:jsmith") is None
+
     def test_group_names_are_unique_in_any_case(self, store: Store) -> None:
         """A second group whose displayName differs only in case raises Uniqueness."""
         with store.transaction() as tx:

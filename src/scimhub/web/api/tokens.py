@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from scimhub.directory.tokens import TokenView
+from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
 from scimhub.domain.tokens import Duration
 from scimhub.domain.users import user_name_of
@@ -50,12 +51,14 @@ def _metadata(view: TokenView) -> dict[str, Any]:
     }
 
 
-def _actor_name(body: dict[str, Any], call: ApiCall) -> str:
-    urn = body.get("actorUrn") or call.actor.urn
-    name = user_name_of(urn)
-    if name is None:
+def _actor(urn: str) -> UserRef:
+    """Return the user ``actorUrn`` names: by its stored URN, which a rename does not change (ADR 0008).
+
+    :raises InvalidValue: When it is not a ``urn:li:corpuser:`` URN.
+    """
+    if user_name_of(urn) is None:
         raise InvalidValue(f"actorUrn must be a urn:li:corpuser: URN, not {urn!r}")
-    return name
+    return UserRef.by_urn(urn)
 
 
 def _duration(body: dict[str, Any]) -> Duration:
@@ -73,9 +76,8 @@ def create_token(hub: Services, call: ApiCall) -> Reply:
     if not isinstance(body.get("name"), str):
         raise InvalidValue("a token needs a name")
     duration = _duration(body)
-    issued, view = hub.tokens.issue(
-        call.actor, _actor_name(body, call), body["name"], duration, body.get("description")
-    )
+    actor = _actor(body.get("actorUrn") or call.actor.urn)
+    issued, view = hub.tokens.issue(call.actor, actor, body["name"], duration, body.get("description"))
     return Reply(
         201,
         {"accessToken": issued.token, "metadata": _metadata(view)},
@@ -86,10 +88,7 @@ def create_token(hub: Services, call: ApiCall) -> Reply:
 def list_tokens(hub: Services, call: ApiCall) -> Reply:
     """List the caller's tokens, or every token (or one actor's) with MANAGE_ACCESS_TOKENS."""
     urn = call.query.get("actorUrn")
-    name = None if urn is None else user_name_of(urn)
-    if urn is not None and name is None:
-        raise InvalidValue(f"actorUrn must be a urn:li:corpuser: URN, not {urn!r}")
-    views = hub.tokens.list(call.actor, name)
+    views = hub.tokens.list(call.actor, None if urn is None else _actor(urn))
     return Reply(200, {"total": len(views), "tokens": [_metadata(v) for v in views]})
 
 
