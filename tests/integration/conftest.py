@@ -97,6 +97,31 @@ def live(session_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         stop_server(process)
 
 
+def own_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Yield a server of the calling module's own, on a fresh database of ``request.param``'s backend.
+
+    For a module that stores thousands of users: on the shared server they would push
+    other tests' users off the first page of its lists.
+    """
+    from tests.conftest import _postgres_database
+
+    directory = tmp_path_factory.mktemp("own-server")
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{directory}/scimhub.db"])
+    else:
+        urls = _postgres_database(request.getfixturevalue("postgres_admin_url"))
+    url = next(urls)
+    try:
+        token = scimhub("token", "create", "--name", "tests", database_url=url).stdout.splitlines()[-1]
+        process, server_url = start_server(url, directory / "serve.log")
+        try:
+            yield LiveServer(server_url, url, token, directory / "serve.log")
+        finally:
+            stop_server(process)
+    finally:
+        next(urls, None)  # drops the PostgreSQL database
+
+
 @pytest.fixture
 def scim(live: LiveServer) -> Iterator[httpx.Client]:
     """Yield a SCIM client of the live server, authenticated as admin."""

@@ -8,20 +8,29 @@ seeds them (bench/seed.py: the server's own rows, sent in bulk), in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from bench.seed import seed_users
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.settings import Settings
 from scimhub.wiring import build
-from tests.integration.conftest import LiveServer
+from tests.conftest import BACKENDS
+from tests.integration.conftest import LiveServer, own_server
 from tests.integration.test_scim_http import new_group, patch, unique
 from tests.web.test_feed_poll import decoded, head, poll
 
 MEMBERS = 9_000
 """More than 8,191: their events do not fit in one INSERT on PostgreSQL."""
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Yield a server of this module's own (its 9,000 users would crowd the shared server's lists)."""
+    yield from own_server(request, tmp_path_factory)
 
 
 def _events_after(live: LiveServer, offset: str) -> list[dict[str, Any]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from itertools import islice
+from types import TracebackType
 from typing import Any
 
 from scimhub.directory.actors import Actor
@@ -47,6 +51,57 @@ class GroupSummary:
     """In member id order; each ``display`` is the member's current userName or displayName."""
 
 
+class GroupSnapshot:
+    """A group read in a read transaction left open, so that its members can be read later, chunk by chunk.
+
+    The group and every member come from one snapshot (REPEATABLE READ on
+    PostgreSQL, a read transaction on SQLite), however long the reading takes.
+    ``close`` ends the transaction and gives the connection back; it waits for a
+    chunk being read on another thread, and may be called twice. Read and close
+    from any thread, one call at a time: the connection is used by one thread at
+    once, never concurrently.
+    """
+
+    def __init__(self, group: Group, members: Generator[Member, None, None], transaction: ExitStack) -> None:
+        self.group = group
+        self._members = members
+        self._transaction = transaction
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def next_members(self, count: int) -> list[Member]:
+        """Return up to ``count`` more members, in member id order; none once all were read or once closed."""
+        with self._lock:
+            return [] if self._closed else list(islice(self._members, count))
+
+    def close(self) -> None:
+        """End the read transaction: the member cursor first, then the transaction and its connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._members.close()
+            finally:
+                self._transaction.close()
+
+    def __enter__(self) -> GroupSnapshot:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _rows(members: Iterable[Member]) -> Generator[Member, None, None]:
+    """Return the store's member iterator as a generator, whose ``close`` reaches the store's cursor."""
+    yield from members
+
+
 def _not_found(id: str) -> NotFound:
     return NotFound(f"Group {id} not found")
 
@@ -66,6 +121,21 @@ class Groups:
                 raise _not_found(id)
             members = list(tx.members.members(id)) if with_members else None
         return GroupView(group, members)
+
+    def open(self, id: str) -> GroupSnapshot:
+        """Return one group in a read transaction left open for reading its members; the caller closes it.
+
+        Nothing but the group is read here: a caller that needs no member (a 304)
+        reads none, and one that reads them all holds one chunk at a time.
+
+        :raises NotFound: When there is no such group (the transaction is closed then).
+        """
+        with ExitStack() as transaction:
+            tx = transaction.enter_context(self._store.read())
+            group = tx.groups.get(id)
+            if group is None:
+                raise _not_found(id)
+            return GroupSnapshot(group, _rows(tx.members.members(id)), transaction.pop_all())
 
     def search(self, query: Query, *, with_members: bool = False) -> Page[GroupView]:
         """Return one page of the groups that match ``query``."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.groups import GroupEdit, Groups, GroupView
+from scimhub.directory.groups import GroupEdit, Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import UserEdit, Users, UserView
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
@@ -104,6 +104,10 @@ class GroupEndpoint:
 
     def get(self, id: str, extra: bool) -> GroupView:
         return self._groups.get(id, with_members=extra)
+
+    def open(self, id: str) -> GroupSnapshot:
+        """Return the group in a read transaction left open for its members; the caller closes it."""
+        return self._groups.open(id)
 
     def search(self, query: Query, extra: bool) -> Page[GroupView]:
         return self._groups.search(query, with_members=extra)

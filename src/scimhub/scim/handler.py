@@ -7,23 +7,26 @@ Error responses in ``handle``, the one place that catches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import orjson
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.groups import Groups
+from scimhub.directory.groups import Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import Users
+from scimhub.domain.groups import Member
 from scimhub.errors import InvalidFilter, InvalidSyntax, NotFound, ScimhubError, UnsupportedMediaType
 from scimhub.scim import discovery
 from scimhub.scim.conditions import etag, none_match, read_versions
 from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
 from scimhub.scim.errors import error_response
 from scimhub.scim.listing import list_response
-from scimhub.scim.messages import ScimRequest, ScimResponse
+from scimhub.scim.messages import LazyArray, ScimRequest, ScimResponse
 from scimhub.scim.patch import read_patch
 from scimhub.scim.projection import Projection
+from scimhub.scim.resources import member_list
 from scimhub.scim.routing import Operation, Target, match
 from scimhub.scim.search import SearchParams, build_query, read_query_params, read_search_body
 from scimhub.scim.values import read_resource
@@ -31,6 +34,10 @@ from scimhub.settings import Settings
 from scimhub.store.contract import Query
 
 _JSON_TYPES = ("application/scim+json", "application/json")
+
+MEMBERS_PER_CHUNK = 1_000
+"""Members read per thread hop when a group's GET streams them; a group with no more than
+this many is answered whole (ADR 0019)."""
 
 
 def read_json(request: ScimRequest) -> Any:
@@ -56,7 +63,12 @@ def read_json(request: ScimRequest) -> Any:
 class ScimHandler:
     """Serve SCIM requests against the directory."""
 
-    def __init__(self, users: Users, groups: Groups, settings: Settings) -> None:
+    def __init__(
+        self, users: Users, groups: Groups, settings: Settings, *, members_per_chunk: int = MEMBERS_PER_CHUNK
+    ) -> None:
+        if members_per_chunk < 1:
+            raise ValueError(f"members_per_chunk must be at least 1, not {members_per_chunk}")
+        self._members_per_chunk = members_per_chunk
         self._endpoints: dict[str, Endpoint] = {"Users": UserEndpoint(users), "Groups": GroupEndpoint(groups)}
         self._settings = settings
         self._operations: dict[Operation, Callable[[Target, ScimRequest], ScimResponse]] = {
@@ -133,11 +145,38 @@ class ScimHandler:
     def _get(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)
         projection = self._projection(endpoint, request)
+        if isinstance(endpoint, GroupEndpoint) and projection.wants("members"):
+            return self._get_group(endpoint, target.id or "", request, projection)
         view = endpoint.get(target.id or "", projection.wants(endpoint.extra))
         version = endpoint.version(view)
         if none_match(request.header("if-none-match"), version):
             return ScimResponse(304, None, {"ETag": etag(version)})
         return self._resource_response(200, endpoint, view, request, projection)
+
+    def _get_group(
+        self, endpoint: GroupEndpoint, id: str, request: ScimRequest, projection: Projection
+    ) -> ScimResponse:
+        """Answer GET of a group with its members, streaming them when they fill more than a chunk (ADR 0019).
+
+        The group, its ETag and every member come from one read transaction. A group
+        whose members fit in one chunk is answered whole, after the transaction ended;
+        a larger one leaves it open in the body's ``LazyArray``, which the web layer
+        reads a chunk at a time and closes. A 304 reads no member at all.
+        """
+        size = self._members_per_chunk
+        with ExitStack() as owned:
+            snapshot = owned.enter_context(endpoint.open(id))
+            group = snapshot.group
+            if none_match(request.header("if-none-match"), group.version):
+                return ScimResponse(304, None, {"ETag": etag(group.version)})
+            first = snapshot.next_members(size + 1)
+            if len(first) > size:
+                resource = endpoint.represent(GroupView(group, []), request.base_url)
+                chunks = _member_chunks(first, snapshot, size, projection, request.base_url)
+                response = _streamed_group(resource, projection, chunks, snapshot.close)
+                owned.pop_all()  # the snapshot is the response's now: the web layer closes it
+                return response
+        return self._resource_response(200, endpoint, GroupView(group, first), request, projection)
 
     def _get_me(self, _: Target, request: ScimRequest) -> ScimResponse:
         """Answer ``GET /Me`` as ``GET /Users/{id}`` of the authenticated user (RFC 7644 §3.11).
@@ -244,3 +283,38 @@ def _actor(request: ScimRequest) -> Actor:
     if request.actor is None:  # the web layer authenticates every SCIM request first
         raise RuntimeError("a SCIM write reached the handler without an authenticated actor")
     return request.actor
+
+
+def _member_chunks(
+    first: list[Member], snapshot: GroupSnapshot, size: int, projection: Projection, base_url: str
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield a group's members as projected values: ``first``, then chunks of ``size`` read from ``snapshot``.
+
+    Each chunk is projected as the whole list would be (``Projection.apply`` on the
+    ``members`` attribute alone), so the chunks join into the array a GET read whole
+    would send; a chunk whose every value is dropped is empty.
+    """
+    members = first
+    while members:
+        yield projection.apply({"members": member_list(members, base_url)}).get("members", [])
+        members = snapshot.next_members(size)
+
+
+def _streamed_group(
+    resource: dict[str, Any], projection: Projection, chunks: Iterator[list[Any]], close: Callable[[], None]
+) -> ScimResponse:
+    """Return the response whose ``members`` are ``chunks``, read while it is sent; ``resource`` has none yet.
+
+    The body is ``resource`` projected, with the ``LazyArray`` where ``members``
+    stands in the full representation (between the doc and ``meta``), so the
+    document sent is the one a GET read whole would send, byte for byte.
+    """
+    projected = projection.apply(resource)
+    # Projection keeps an empty ``members`` only when it keeps members whole: so does the array.
+    members = LazyArray(chunks, close, keep_empty="members" in projected)
+    body = {
+        key: members if key == "members" else projected[key]
+        for key in resource
+        if key in projected or key == "members"
+    }
+    return ScimResponse(200, body, {"ETag": resource["meta"]["version"]})

@@ -4,22 +4,34 @@ Authentication and the SCIM operation run together in one worker thread
 (``web.auth.call_as_bearer``, ADR 0003). Which privilege each operation needs is
 the SCIM routing table's business (``scim/routing.py``): provisioning needs
 MANAGE_USERS_AND_GROUPS, ``/Me`` only a valid token.
+
+A body holding a ``LazyArray`` (a large group's members, ADR 0019) is sent as it
+is read: one more hop into the core's threads per chunk, and the array's read
+transaction closed however the sending ends.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from scimhub.errors import ScimhubError
 from scimhub.scim.errors import error_response
-from scimhub.scim.messages import SCIM_MEDIA_TYPE, ScimRequest, ScimResponse
+from scimhub.scim.messages import SCIM_MEDIA_TYPE, LazyArray, ScimRequest, ScimResponse
 from scimhub.web.auth import call_as_bearer
 from scimhub.web.bodies import read_body
 from scimhub.wiring import Services
+
+log = logging.getLogger("scimhub.web")
 
 
 def _base_url(request: Request, prefix: str, public_base_url: str | None) -> str:
@@ -28,10 +40,118 @@ def _base_url(request: Request, prefix: str, public_base_url: str | None) -> str
     return f"{request.url.scheme}://{request.url.netloc}{prefix}"
 
 
-def render(response: ScimResponse) -> Response:
-    """Return the Starlette response for a SCIM response, always as ``application/scim+json``."""
+def render(response: ScimResponse, core: Executor, path: str = "") -> Response:
+    """Return the Starlette response for a SCIM response, always as ``application/scim+json``.
+
+    A body with a ``LazyArray`` is streamed, its chunks read in ``core``'s threads;
+    ``path`` names the request in the log if that fails.
+    """
+    lazy = response.lazy_array()
+    if response.body is not None and lazy is not None:
+        return _StreamedResponse(response.status, response.headers, response.body, *lazy, core, path)
     content = b"" if response.body is None else orjson.dumps(response.body)
     return Response(content, response.status, headers=response.headers, media_type=SCIM_MEDIA_TYPE)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A body rendered around its lazy array, so that the chunks slot in between.
+
+    With the array's values, the document is ``head + opening + values + closing``;
+    without any, ``head + opening + closing`` when the array is kept empty, else
+    ``head + tail``, the document without its key: what ``orjson.dumps`` gives for
+    the whole body, byte for byte (orjson writes objects compactly, in key order).
+    """
+
+    head: bytes
+    """The document up to the array's key, without the comma before it."""
+    opening: bytes
+    """``,"key":[`` (no comma when the key comes first)."""
+    closing: bytes
+    """``]`` and the rest of the document."""
+    tail: bytes
+    """The rest of the document when the key is left out."""
+
+
+def _frame(body: dict[str, Any], key: str) -> _Frame:
+    keys = list(body)
+    before = orjson.dumps({k: body[k] for k in keys[: keys.index(key)]})  # {…}
+    head = before[:-1]
+    empty = orjson.dumps({**body, key: []})  # the key keeps its place
+    opening_end = len(head) + (1 if len(before) > 2 else 0) + len(orjson.dumps(key)) + 2  # [,]"key":[
+    without = orjson.dumps({k: v for k, v in body.items() if k != key})
+    return _Frame(head, empty[len(head) : opening_end], empty[opening_end:], without[len(head) :])
+
+
+def _next_values(array: LazyArray) -> bytes | None:
+    """Read the next chunk (in a core thread); return its values as JSON, comma-separated; None at the end."""
+    values = next(array.chunks, None)
+    return None if values is None else orjson.dumps(values)[1:-1]
+
+
+def _close(array: LazyArray) -> None:
+    try:
+        array.close()
+    except Exception:  # noqa: BLE001 - nobody awaits this: say it here
+        log.exception("closing the read transaction of a streamed SCIM response failed")
+
+
+class _StreamedResponse(StreamingResponse):
+    """A SCIM response whose body holds a ``LazyArray``, sent chunk by chunk (ADR 0019).
+
+    The array is closed when the response ends, whichever way: sent, client gone
+    (Starlette then cancels the body iterator, maybe while it awaits a chunk, or
+    stops iterating without closing it), or failed. Closing runs in a core thread,
+    never on the event loop, and is not awaited: it waits for a chunk being read,
+    and a cancelled task could not await it.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        key: str,
+        array: LazyArray,
+        core: Executor,
+        path: str,
+    ) -> None:
+        self._array, self._core, self._path = array, core, path
+        self._outcome = "unsent"  # until the body is sent whole ("sent") or fails ("failed")
+        super().__init__(self._body(_frame(body, key)), status, headers, SCIM_MEDIA_TYPE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._outcome == "unsent":
+                log.info("GET %s ended before its body was sent whole: the client left", self._path)
+            try:
+                self._core.submit(_close, self._array)
+            except RuntimeError:  # the pool is shut down: the server is stopping
+                _close(self._array)
+
+    async def _body(self, frame: _Frame) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        opened = False
+        yield frame.head
+        try:
+            while (values := await loop.run_in_executor(self._core, _next_values, self._array)) is not None:
+                if values:
+                    yield (b"," if opened else frame.opening) + values
+                    opened = True
+        except Exception:
+            # The status and headers are out: the connection is closed, and the client sees a truncated body.
+            self._outcome = "failed"
+            log.exception("GET %s failed after its headers were sent: the connection is closed", self._path)
+            raise
+        if opened:
+            yield frame.closing
+        elif self._array.keep_empty:
+            yield frame.opening + frame.closing
+        else:
+            yield frame.tail
+        self._outcome = "sent"  # resumed once the last part went out
 
 
 def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-def]
@@ -42,7 +162,7 @@ def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-d
         try:
             body = await read_body(request, services.settings.max_body_bytes)
         except ScimhubError as error:
-            return render(error_response(error))
+            return render(error_response(error), services.core, request.url.path)
         scim_request = ScimRequest(
             method=request.method,
             path=path,
@@ -57,6 +177,6 @@ def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-d
             lambda actor: services.scim.handle(replace(scim_request, actor=actor)),
             error_response,
         )
-        return render(response)
+        return render(response, services.core, request.url.path)
 
     return endpoint
