@@ -74,9 +74,10 @@ class Settings:
     """How long one request to GMS may take before it counts as failed and is retried."""
     log_level: str = "info"
     workers: int = 1
-    threads: int = 4
+    threads: int | None = None
     """Threads per process that run requests in the synchronous core (ADR 0016): more only
-    overlap database waits, fewer contend less for the GIL."""
+    overlap database waits, fewer contend less for the GIL. Default: 1 on SQLite, whose
+    queries never wait on a network; 4 on PostgreSQL."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

@@ -94,7 +94,8 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)
     feed = EventFeed(store, now_micros, settings.event_retention_days)
     datahub = _datahub(settings, store)
-    core = ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="scimhub-core")
+    threads = settings.threads or (1 if engine.dialect.name == "sqlite" else 4)
+    core = ThreadPoolExecutor(threads, thread_name_prefix="scimhub-core")
     return Services(
         settings, engine, store, users, groups, roles, tokens, handler, accounts, feed, Audit(store), core, datahub
     )
