@@ -40,7 +40,7 @@ class SqlStore:
         self.engine = engine
         # SQLite takes one writer at a time, and makes the others poll with growing
         # sleeps (up to 100 ms): the process's own writers queue on a lock instead,
-        # in order, and only other processes meet the busy timeout (ADR 0017).
+        # in order, and only other processes meet the busy timeout (ADR 0016).
         self._writers: AbstractContextManager[object] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )

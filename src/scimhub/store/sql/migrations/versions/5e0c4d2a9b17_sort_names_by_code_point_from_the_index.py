@@ -11,7 +11,7 @@ and sorted the whole table for every page (a million users: a sort spilling
 650 MB). The columns now carry the "C" collation themselves; equality, which is
 all the unique index otherwise serves, is the same under any deterministic
 collation. Their unique index also INCLUDEs the id, so that a deep page finds
-its ids by an index-only scan and reads only its own rows (ADR 0018). SQLite
+its ids by an index-only scan and reads only its own rows (ADR 0017). SQLite
 is unchanged.
 """
 
