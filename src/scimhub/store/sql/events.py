@@ -9,9 +9,11 @@ sends ``NOTIFY`` with its highest ``seq``; PostgreSQL delivers it at commit, and
 drops it on rollback. SQLite needs no lock: its writers are serialized whole by
 ``BEGIN IMMEDIATE``.
 
-A statement carries at most 65,535 bind parameters (PostgreSQL's protocol), 8 per
-event: a transaction with more events than ``INSERT_CHUNK`` inserts them a chunk
-at a time, in order, all under the one lock, and notifies once, after the last.
+The events go in through one prebuilt ``INSERT … RETURNING seq`` run with the
+list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row INSERTs of
+at most 1,000 rows, in order (8,000 bind parameters, under the 65,535 one
+PostgreSQL statement may carry), without compiling a statement per write
+(ADR 0015). On PostgreSQL the NOTIFY follows, once, with the highest ``seq``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    Select,
     Text,
     and_,
-    cast,
+    bindparam,
     delete,
     func,
     insert,
@@ -42,8 +43,9 @@ CHANNEL = "scimhub_events"
 """The PostgreSQL ``LISTEN``/``NOTIFY`` channel; the payload is the highest ``seq`` committed."""
 COMMIT_ORDER_LOCK = 0x5C1A_E7E4
 """Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
-INSERT_CHUNK = 4_000
-"""Events per INSERT on PostgreSQL: 32,000 bind parameters, under the 65,535 one statement may carry."""
+_INSERT = insert(events).returning(events.c.seq)
+_LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
+_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("seq", type_=Text)))
 
 
 def _row(event: ChangeEvent) -> dict[str, Any]:
@@ -73,34 +75,6 @@ def _recorded(row: Row[Any]) -> RecordedEvent:
     return RecordedEvent(row.seq, event)
 
 
-def _take_commit_order_lock(connection: Connection) -> None:
-    """Wait until no other transaction is between inserting its events and committing."""
-    connection.execute(select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK)))
-
-
-def _insert_and_notify(rows: list[dict[str, Any]]) -> Select[tuple[int, Any]]:
-    """Return one statement that inserts ``rows`` and sends NOTIFY with their highest ``seq``.
-
-    One round trip instead of two while the commit-order lock is held.
-    """
-    inserted = insert(events).values(rows).returning(events.c.seq).cte("inserted")
-    newest = select(func.max(inserted.c.seq).label("seq")).subquery("newest")
-    return select(newest.c.seq, func.pg_notify(CHANNEL, cast(newest.c.seq, Text)))
-
-
-def _insert_in_chunks_and_notify(connection: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert ``rows`` in order, ``INSERT_CHUNK`` at a time, and NOTIFY once; return the highest ``seq``.
-
-    The sequence numbers rows in the order they are inserted, so the last chunk
-    holds the transaction's highest ``seq``: it goes with the NOTIFY, in one round trip.
-    """
-    chunks = [rows[start : start + INSERT_CHUNK] for start in range(0, len(rows), INSERT_CHUNK)]
-    for chunk in chunks[:-1]:
-        connection.execute(insert(events).values(chunk))
-    seq: int = connection.execute(_insert_and_notify(chunks[-1])).scalar_one()
-    return seq
-
-
 class SqlEventLog:
     """The ``events`` table: appended in the writing transaction, read in ``seq`` order."""
 
@@ -118,17 +92,18 @@ class SqlEventLog:
         """Write the appended events; the caller commits right after (ADR 0011).
 
         Buffering until here keeps the commit-order lock out of the use case's own
-        work: it is held for the INSERTs (one per ``INSERT_CHUNK`` events), one
-        NOTIFY and the COMMIT.
+        work: it is held for the INSERTs (one per 1,000 events), one NOTIFY and
+        the COMMIT.
         """
         if not self._pending:
             return
-        if self._connection.dialect.name == "postgresql":
-            _take_commit_order_lock(self._connection)
-            self.written_through = _insert_in_chunks_and_notify(self._connection, self._pending)
-        else:
-            seqs = self._connection.execute(insert(events).returning(events.c.seq), self._pending).scalars()
-            self.written_through = max(seqs)
+        on_postgresql = self._connection.dialect.name == "postgresql"
+        if on_postgresql:  # wait until no other transaction is between its INSERT and its COMMIT
+            self._connection.execute(_LOCK)
+        written = max(self._connection.execute(_INSERT, self._pending).scalars())
+        if on_postgresql:
+            self._connection.execute(_NOTIFY, {"seq": str(written)})
+        self.written_through = written
         self._pending = []
 
     def state(self) -> FeedState:
