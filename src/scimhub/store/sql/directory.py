@@ -23,6 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
@@ -86,9 +89,29 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
     if query.offset == 0:
         selected = select(table).order_by(*order).limit(query.limit)
         return selected if where is None else selected.where(where)
-    ids = select(table.c.id).order_by(*order).offset(query.offset).limit(query.limit)
-    page = (ids if where is None else ids.where(where)).subquery("page")
-    return select(table).join(page, table.c.id == page.c.id).order_by(*order)
+    key = _row_key(table.c.id)
+    keys = select(key.label("key")).order_by(*order).offset(query.offset).limit(query.limit)
+    page = (keys if where is None else keys.where(where)).subquery("page")
+    return select(table).join(page, key == page.c.key).order_by(*order)
+
+
+class _row_key(FunctionElement[Any]):
+    """What a deep page finds its rows by: the id on PostgreSQL; on SQLite the ``rowid``,
+    which every SQLite index holds, so OFFSET skips entries without reading their rows."""
+
+    inherit_cache = True
+    name = "row_key"
+
+
+@compiles(_row_key)
+def _compile_rowid(element: _row_key, compiler: SQLCompiler, **kw: Any) -> str:
+    (id_column,) = element.clauses.clauses
+    return compiler.process(id_column, **kw).removesuffix(id_column.name) + "rowid"
+
+
+@compiles(_row_key, "postgresql")
+def _compile_id(element: _row_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
 @cache
