@@ -1,7 +1,8 @@
 """How bench/'s own servers (the floor, the peer) are served: as ``scimhub serve`` serves.
 
-uvicorn with uvloop and httptools, no access log, no proxy headers; one process,
-or ``--workers`` processes that import the application by name from bench/.
+With ``scimhub serve``'s own uvicorn settings (uvloop, httptools, no access log, no
+proxy headers); one process, or ``--workers`` processes that import the application
+by name from bench/.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from scimhub.cli.serve import UVICORN_SETTINGS
 
 
 def serve(description: str, app: Any, import_string: str, factory: bool = False) -> None:
@@ -24,15 +27,7 @@ def serve(description: str, app: Any, import_string: str, factory: bool = False)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     args = parser.parse_args()
-    common: dict[str, Any] = dict(
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        proxy_headers=False,
-    )
+    common: dict[str, Any] = dict(host=args.host, port=args.port, **UVICORN_SETTINGS)
     if args.workers <= 1:
         uvicorn.run(app() if factory else app, **common)
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -13,6 +13,16 @@ from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
 from scimhub.web.app import SCIM_PREFIXES, create_app
 from scimhub.wiring import build
+
+UVICORN_SETTINGS: dict[str, Any] = dict(
+    loop="uvloop",
+    http="httptools",
+    access_log=False,  # web/access_log.py writes one JSON line per request instead
+    log_config=None,
+    timeout_graceful_shutdown=20,
+    proxy_headers=False,
+)
+"""How uvicorn serves scimhub (bench/serving.py serves the floor and the peer the same way)."""
 
 
 def serve(
@@ -36,16 +46,7 @@ def serve(
             f"  Tenant URL for Entra:  {base.rstrip('/')}{SCIM_PREFIXES[0]}\n"
             f"  Secret Token:          scimhub token create --name entra   (prints it on its last line)"
         )
-    common = dict(
-        host=config.host,
-        port=config.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=20,
-        proxy_headers=False,
-    )
+    common = dict(host=config.host, port=config.port, **UVICORN_SETTINGS)
     if config.workers <= 1:
         uvicorn.run(create_app(services), **common)  # type: ignore[arg-type]
         return
