@@ -146,9 +146,8 @@ def _adding(member_ids: Sequence[str]) -> Callable[[Group], GroupEdit]:
 def seed_group(groups: Groups, actor: Actor, display_name: str, member_ids: Sequence[str]) -> Group:
     """Create a group, then add its members ``CHUNK`` at a time, through the use cases a POST and PATCHes run.
 
-    Chunks, as a client adding members in batches would: one transaction of
-    100,000 member adds fails on PostgreSQL (its 100,001 events exceed the
-    65,535 bind parameters of one INSERT; see docs/benchmarks.md).
+    Chunks, as a client adding members in batches would (and so that the progress
+    line moves).
     """
     started = time.monotonic()
     resource = read_resource(GROUP, group_body(display_name))
