@@ -88,8 +88,11 @@ def _revision(repository: Path) -> str:
     code = Path(scimhub.__file__).resolve().parents[1]
     if code != (repository / "src").resolve():
         return f"the code at {code} (imported first through PYTHONPATH), not the repository's src/"
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:  # e.g. a `git archive` of a commit, benchmarks and code together
+        return f"the code at {code}, not a git checkout: name its commit with the figures"
     dirty = git("status", "--porcelain", "--", "src")
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (
+    return f"commit {commit}" + (
         " with uncommitted changes in src/" if dirty else ""
     )
 
