@@ -108,3 +108,16 @@ class PayloadTooLarge(ScimhubError):
 
 class UnsupportedMediaType(ScimhubError):
     """The request body is not in a media type the endpoint accepts."""
+
+
+class ServiceUnavailable(ScimhubError):
+    """The database cannot be reached or stays locked: retry after ``retry_after`` seconds (RFC 9110 §15.6.4).
+
+    Not the client's fault and not a bug: the request may succeed as it is once
+    the database is back, so it is answered 503 with ``Retry-After`` (§10.2.3),
+    never 500.
+    """
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -30,6 +30,7 @@ _TABLE: tuple[tuple[type[errors.ScimhubError], int, str], ...] = (
     (errors.PreconditionFailed, 412, "preconditionFailed"),
     (errors.PayloadTooLarge, 413, "payloadTooLarge"),
     (errors.UnsupportedMediaType, 415, "unsupportedMediaType"),
+    (errors.ServiceUnavailable, 503, "serviceUnavailable"),
 )
 """Most specific first: the first class an error is an instance of decides."""
 
@@ -55,13 +56,16 @@ def classify(error: Exception, log: logging.Logger) -> ErrorStatus:
     """Return the status, kind, detail and headers of ``error``, and log it.
 
     Errors of the tree in ``scimhub.errors`` are the client's and are logged at INFO
-    without a traceback; anything else is ours: logged with its traceback and
-    answered with a 500 that reveals nothing.
+    without a traceback, except ``ServiceUnavailable`` (503), logged once per outage
+    by the engine rather than once per request; anything else is ours: logged with
+    its traceback and answered with a 500 that reveals nothing.
     """
     for kind_of, status, kind in _TABLE:
         if isinstance(error, kind_of):
             detail = error.detail
-            log.info("client error %s %s: %s", status, kind, detail)
+            if status < 500:
+                log.info("client error %s %s: %s", status, kind, detail)
+            # A 503 is logged once per outage where it is detected (store/sql/engine.py), not per request.
             return ErrorStatus(status, kind, detail, _headers(error))
     log.exception("internal error while serving a request", exc_info=error)
     return ErrorStatus(500, "internal", "Internal server error")
@@ -72,4 +76,6 @@ def _headers(error: Exception) -> dict[str, str]:
         return {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(error, errors.MethodNotAllowed):
         return {"Allow": ", ".join(error.allowed)}
+    if isinstance(error, errors.ServiceUnavailable):
+        return {"Retry-After": str(error.retry_after)}  # RFC 9110 §10.2.3: delay-seconds
     return {}

@@ -5,17 +5,45 @@ and a busy timeout. Its driver's own transaction handling is switched off so
 that write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken
 up front, so two writers queue on the busy timeout instead of one failing with
 "database is locked" half-way through (the shape of datasette's write path).
+
+A database that cannot be reached (PostgreSQL stopped or restarting, its
+connections cut, no pool slot free in time) or a SQLite file locked beyond the
+busy timeout is not the request's fault and not a bug: every such error is
+raised as ``ServiceUnavailable`` (503 + ``Retry-After``), and logged once when
+the outage starts and once when a transaction commits again (ADR 0029). A
+PostgreSQL connection found dead is invalidated with the whole pool, so the
+next checkout connects afresh; checkouts are not pinged first.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+
+from scimhub.errors import ServiceUnavailable
+
+log = logging.getLogger("scimhub.store")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long a new PostgreSQL connection may take (libpq ``connect_timeout``) before the request gets a 503."""
+POOL_TIMEOUT_SECONDS = 5
+"""How long a request waits for a free pooled connection before it gets a 503."""
+RETRY_AFTER_SECONDS = 5
+"""The ``Retry-After`` of a 503 for a database that is away or locked."""
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+"""SQLITE_BUSY and SQLITE_LOCKED, the primary codes (low byte) of a lock held too long."""
+_POSTGRES_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+"""SQLSTATE prefixes of an unreachable server: connection exceptions, insufficient
+resources (too many connections), and shutdown or start-up (PostgreSQL appendix A)."""
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -28,15 +56,122 @@ def make_engine(url: str, **options: Any) -> Engine:
     options.setdefault("json_deserializer", orjson.loads)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, **options)
-    if backend == "postgresql":
+        if parsed.database not in (None, "", ":memory:") and "memory" not in parsed.query.get("mode", ""):
+            options.setdefault("poolclass", _FailFastPool)
+            options.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+        engine = _sqlite_engine(url, **options)
+    elif backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
-        options.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **options)
-    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
+        options.setdefault("poolclass", _FailFastPool)
+        options.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+        if "connect_timeout" not in parsed.query:
+            options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        engine = create_engine(parsed, **options)
+    else:
+        raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
+    _watch_outages(engine)
+    return engine
+
+
+class _FailFastPool(QueuePool):
+    """A ``QueuePool`` whose checkout timeout is a 503 rather than an internal error."""
+
+    outage: _Outage | None = None
+    """The engine's outage tracker (set by ``_watch_outages``, kept by ``recreate``)."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as error:
+            outage = self.outage or _Outage()
+            raise outage.refuse("no database connection was free in time", error) from error
+
+    def recreate(self) -> _FailFastPool:
+        """Return a new pool like this one (``Engine.dispose``), with the same outage tracker."""
+        pool = super().recreate()
+        pool.outage = self.outage
+        return pool
+
+
+class _Outage:
+    """Turn an unavailable database into ``ServiceUnavailable``; log once as it starts and once as it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: float | None = None
+        """When the outage began (``time.monotonic()``), or None while the database answers."""
+        self.refused = 0
+
+    def refuse(self, cause: str, error: BaseException) -> ServiceUnavailable:
+        """Return the error to raise for one request; log the outage if it starts now."""
+        with self._lock:
+            self.refused += 1
+            if self.since is None:
+                self.since, self.refused = time.monotonic(), 1
+                log.warning(
+                    "database unavailable (%s: %s); answering 503 until it is back",
+                    cause,
+                    _first_line(error),
+                )
+        return ServiceUnavailable(
+            f"the database is unavailable ({cause}); retry in {RETRY_AFTER_SECONDS} seconds",
+            RETRY_AFTER_SECONDS,
+        )
+
+    def heard(self, *_: Any) -> None:
+        """Note a commit: the database answers; log the end of an outage."""
+        if self.since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            if self.since is not None:
+                log.warning(
+                    "database available again after %.1f s; %d request(s) were answered 503",
+                    time.monotonic() - self.since,
+                    self.refused,
+                )
+                self.since = None
+
+
+def _watch_outages(engine: Engine) -> None:
+    outage = _Outage()
+    if isinstance(engine.pool, _FailFastPool):
+        engine.pool.outage = outage
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context: ExceptionContext) -> None:
+        cause = _unavailability(context)
+        if cause is not None:
+            raise outage.refuse(cause, context.original_exception)
+
+    event.listen(engine, "commit", outage.heard)
+
+
+def _unavailability(context: ExceptionContext) -> str | None:
+    """Return why the database is unavailable if ``context``'s error says it is, else None."""
+    error = context.original_exception
+    if context.dialect.name == "sqlite":
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _SQLITE_BUSY_CODES:
+            return f"locked for longer than the {SQLITE_BUSY_TIMEOUT_MS // 1000} s busy timeout"
+        return None
+    if context.is_disconnect:
+        return "connection lost"
+    dbapi = context.dialect.loaded_dbapi
+    if isinstance(error, dbapi.OperationalError):
+        state = getattr(error, "sqlstate", None)
+        if state is None:
+            return "cannot connect"  # refused, timed out, name not resolved: libpq says so without a state
+        if state.startswith(_POSTGRES_UNAVAILABLE_STATES):
+            return f"server says {state}"
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def _dumps(value: object) -> str:
