@@ -79,6 +79,8 @@ def make_engine(url: str, **options: Any) -> Engine:
 class _FailFastPool(QueuePool):
     """A ``QueuePool`` whose checkout timeout is a 503 rather than an internal error."""
 
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"  # SQLAlchemy's logger, and its level
+
     outage: _Outage | None = None
     """The engine's outage tracker (set by ``_watch_outages``, kept by ``recreate``)."""
 
