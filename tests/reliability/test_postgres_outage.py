@@ -1,0 +1,148 @@
+"""PostgreSQL stopped and started under load: 503 + Retry-After in each API's error shape, then recovery.
+
+The cluster is a private one (``bench/pgcluster.py``) on a free port: the shared
+PostgreSQL on 5432 is never stopped. While it is down, every request that needs
+the database is answered at once with 503 and ``Retry-After``: SCIM's Error
+message under the SCIM base (RFC 7644 §3.12), the JSON API's error body under
+/api/v1, the feed's under the events poll; /readyz says 503 and /healthz 200.
+Once it is back, the same server answers 2xx again without being restarted,
+and its log holds one line for the outage, not a traceback per request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from bench import pgcluster
+from sqlalchemy import create_engine, text
+
+from tests.integration.conftest import scimhub, start_server, stop_server
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+REQUEST_BOUND_SECONDS = 15.0
+"""Far above a 503's time (connect refused at once, or ``connect_timeout`` of 5 s), far below a hang."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request of the load and what came back."""
+
+    kind: str
+    status: int
+    seconds: float
+    headers: httpx.Headers
+    body: object
+
+
+@pytest.fixture
+def cluster() -> Iterator[pgcluster.PrivatePostgres]:
+    """Yield a private PostgreSQL cluster, running; destroy it afterwards."""
+    reason = pgcluster.available()
+    if reason is not None:
+        pytest.skip(reason)
+    pg = pgcluster.PrivatePostgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.destroy()
+
+
+def _requests(client: httpx.Client, serial: int) -> list[tuple[str, httpx.Request]]:
+    body = {"schemas": [USER], "userName": f"outage-{serial}"}
+    return [
+        ("scim-post", client.build_request("POST", "/scim/v2/Users", json=body)),
+        ("scim-get", client.build_request("GET", "/scim/v2/Users?count=5")),
+        ("api-get", client.build_request("GET", "/api/v1/users")),
+        ("feed", client.build_request("GET", "/openapi/v1/events/poll?limit=5")),
+    ]
+
+
+def _load(url: str, token: str, stop: threading.Event, answers: list[Answer]) -> None:
+    """Send the four kinds of request in turn until ``stop``; record each answer."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        serial = 0
+        while not stop.is_set():
+            serial += 1
+            for kind, request in _requests(client, serial):
+                started = time.monotonic()
+                response = client.send(request)
+                try:
+                    body = response.json() if response.content else None
+                except ValueError:  # not JSON: a plain-text 500, say; the assertions name it
+                    body = response.text
+                answers.append(
+                    Answer(kind, response.status_code, time.monotonic() - started, response.headers, body)
+                )
+
+
+def _wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_outage_is_503_with_retry_after_then_recovers(
+    cluster: pgcluster.PrivatePostgres, tmp_path: Path
+) -> None:
+    """While PostgreSQL is down every answer is 2xx or a fast, well-shaped 503; afterwards 2xx again."""
+    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE DATABASE scimhub"))
+    admin.dispose()
+    database_url = cluster.url.rsplit("/", 1)[0] + "/scimhub"
+    token = scimhub("token", "create", "--name", "outage", database_url=database_url).stdout.splitlines()[-1]
+    log = tmp_path / "serve.log"
+    process, url = start_server(database_url, log)
+    answers: list[Answer] = []
+    stop = threading.Event()
+    loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
+    try:
+        loader.start()
+        assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the outage"
+        cluster.stop("fast")
+        outage_from = len(answers)
+        assert _wait_until(lambda: len(answers) >= outage_from + 8, 20), "no answers while PostgreSQL is down"
+        ready, health = httpx.get(url + "/readyz", timeout=20), httpx.get(url + "/healthz", timeout=20)
+        cluster.start()
+        back_from = len(answers)
+        recovered = _wait_until(
+            lambda: (
+                {a.kind for a in answers[back_from:] if 200 <= a.status < 300}
+                >= {"scim-post", "scim-get", "api-get", "feed"}
+            ),
+            30,
+        )
+    finally:
+        stop.set()
+        loader.join(60)
+        stop_server(process)
+    during = answers[outage_from:back_from]
+    assert ready.status_code == 503 and health.status_code == 200
+    assert recovered, f"no 2xx of every kind after PostgreSQL came back: {answers[back_from:][-8:]}"
+    assert all(a.status in (200, 201, 503) for a in answers), sorted({(a.kind, a.status) for a in answers})
+    assert max(a.seconds for a in during) < REQUEST_BOUND_SECONDS
+    refused = [a for a in during if a.status == 503]
+    assert {a.kind for a in refused} == {"scim-post", "scim-get", "api-get", "feed"}
+    for answer in refused:
+        assert int(answer.headers["retry-after"]) > 0
+        if answer.kind.startswith("scim"):
+            assert answer.headers["content-type"].startswith("application/scim+json")
+            assert answer.body["schemas"] == [ERROR] and answer.body["status"] == "503"  # type: ignore[index]
+        else:
+            assert answer.body["status"] == 503 and answer.body["error"] == "serviceUnavailable"  # type: ignore[index]
+        assert "unavailable" in answer.body["detail"]  # type: ignore[index]
+    text_log = log.read_text()
+    assert text_log.count("database unavailable") <= 2, text_log[-3000:]  # one per outage (and process)
+    assert "database available again" in text_log
+    assert "Traceback" not in text_log, text_log[-3000:]
