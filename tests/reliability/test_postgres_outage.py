@@ -20,8 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 from bench import pgcluster
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
+from scimhub.errors import ServiceUnavailable
+from scimhub.store.sql import engine as engines
 from tests.integration.conftest import scimhub, start_server, stop_server
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -146,3 +148,35 @@ def test_outage_is_503_with_retry_after_then_recovers(
     assert text_log.count("database unavailable") <= 2, text_log[-3000:]  # one per outage (and process)
     assert "database available again" in text_log
     assert "Traceback" not in text_log, text_log[-3000:]
+
+
+def _transactions(engine: Engine, count: int) -> list[str]:
+    outcomes = []
+    for _ in range(count):
+        try:
+            with engine.connect() as connection, connection.begin():
+                connection.execute(text("SELECT 1"))
+            outcomes.append("ok")
+        except ServiceUnavailable:
+            outcomes.append("503")
+    return outcomes
+
+
+@pytest.mark.parametrize(("pre_ping", "refused"), [(False, 1), (True, 0)])
+def test_a_restart_between_requests_costs_at_most_one_503(
+    cluster: pgcluster.PrivatePostgres, pre_ping: bool, refused: int
+) -> None:
+    """Pooled connections cut by a restart cost one 503 (the pool is then renewed whole), none when pinged."""
+    engine = engines.make_engine(cluster.url, pool_pre_ping=pre_ping)
+    try:
+        held = [engine.connect() for _ in range(4)]
+        for connection in held:
+            connection.execute(text("SELECT 1"))
+            connection.close()
+        cluster.stop("fast")
+        cluster.start()
+        assert _transactions(engine, 6) == ["503"] * refused + ["ok"] * (6 - refused)
+        cluster.stop("fast")
+        assert _transactions(engine, 2) == ["503", "503"]  # down: refused at once, pinged or not
+    finally:
+        engine.dispose()

@@ -144,6 +144,8 @@ def _watch_outages(engine: Engine) -> None:
 
     @event.listens_for(engine, "handle_error")
     def _unavailable(context: ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return  # with pool_pre_ping on, SQLAlchemy replaces the dead connection itself: let it
         cause = _unavailability(context)
         if cause is not None:
             raise outage.refuse(cause, context.original_exception)
