@@ -27,9 +27,12 @@ def _instance(kind: type[errors.ScimhubError]) -> errors.ScimhubError:
     return kind("why")
 
 
-@pytest.mark.parametrize("kind", [k for k in _tree(errors.ScimhubError) if k is not errors.ScimhubError])
+_NOT_THE_CLIENTS = (errors.ScimhubError, errors.ServiceUnavailable)
+
+
+@pytest.mark.parametrize("kind", [k for k in _tree(errors.ScimhubError) if k not in _NOT_THE_CLIENTS])
 def test_every_error_class_is_a_client_error(kind: type[errors.ScimhubError]) -> None:
-    """No error of the tree falls through to 500: each has a 4xx and a kind."""
+    """No error of the tree falls through to 500: each has a 4xx and a kind (but the database's 503)."""
     answer = classify(_instance(kind), log)
     assert 400 <= answer.status < 500 and answer.kind in KINDS and answer.detail == _instance(kind).detail
 
@@ -68,3 +71,13 @@ def test_a_401_challenges_for_a_bearer_token_in_both() -> None:
         == error_reply(refused).headers
         == {"WWW-Authenticate": BEARER_CHALLENGE}
     )
+
+
+def test_an_unavailable_database_is_a_503_with_retry_after_in_both(caplog: pytest.LogCaptureFixture) -> None:
+    """ServiceUnavailable is 503 + Retry-After (RFC 9110 §15.6.4) in both, without a log line per request."""
+    away = errors.ServiceUnavailable("the database is unavailable", 5)
+    caplog.set_level(logging.DEBUG, logger="tests")
+    assert classify(away, log).status == 503 and caplog.records == []
+    assert error_response(away).status == error_reply(away).status == 503
+    assert error_response(away).headers == error_reply(away).headers == {"Retry-After": "5"}
+    assert "scimType" not in (error_response(away).body or {})
