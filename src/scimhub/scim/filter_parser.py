@@ -3,7 +3,8 @@
 A hand-written tokenizer and recursive-descent parser. It resolves every attribute
 against the schema and types every literal against its attribute, so whatever it
 returns is valid for the SQL compiler and the evaluator alike. Limits (length,
-nesting) turn abuse into ``invalidFilter``, never a ``RecursionError``.
+nesting, terms: ADR 0025) turn abuse into ``invalidFilter`` (``invalidPath`` in a
+PATCH path), never a ``RecursionError`` or seconds of work.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scimhub.scim.filters import (
     COMPARE_OPS,
     MAX_DEPTH,
     MAX_LENGTH,
+    MAX_TERMS,
     ORDER_OPS,
     SUBSTRING_OPS,
     And,
@@ -175,6 +177,7 @@ class _Parser:
         self.tokens = _tokenize(text, error, what)
         self.index = 0
         self.depth = 0
+        self.terms = 0
         if self.tokens[0].kind == "end":
             raise error(f"the {what} is empty")
 
@@ -315,6 +318,9 @@ class _Parser:
 
     def condition(self, ref: AttrRef, path_token: _Token) -> Filter:
         """Parse ``pr`` or ``compareOp compValue`` after the attribute path ``ref``."""
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            self.fail(path_token, f"more than {MAX_TERMS} comparisons in one {self.what}")
         token = self.take()
         op = token.text.lower() if token.kind == "word" else ""
         if op == "pr":
