@@ -146,6 +146,20 @@ def filter_terms(node: And | Or) -> list[Filter]:
     return terms
 
 
+def count_terms(node: Filter) -> int:
+    """Return how many comparisons (``Compare`` and ``Present``) a filter holds, without recursion."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (And, Or)):
+            stack += (current.left, current.right)
+        elif isinstance(current, (Not, ValuePath)):
+            stack.append(current.inner)
+        else:
+            count += 1
+    return count
+
+
 def parse_datetime(text: str) -> datetime | None:
     """Return the instant an RFC 3339 / xsd:dateTime string names, in UTC; None if malformed.
 
