@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidValue, TooMany
-from scimhub.scim.filter_evaluation import _evaluate, _element_values, element_matcher
+from scimhub.scim.filter_evaluation import _element_values, _evaluate, element_matcher
 from scimhub.scim.filter_parser import parse_value_filter
 from scimhub.scim.filters import MAX_LENGTH, MAX_TERMS
 from scimhub.scim.patch import MAX_VALUES, MAX_WORK, apply_patch, read_patch
@@ -61,7 +61,7 @@ def _filter_of(terms: int) -> str:
 
 
 def test_work_of_a_filter_is_stored_values_times_comparisons() -> None:
-    """A filtered operation costs (stored values + 1) × comparisons: up to MAX_WORK it applies, above it is tooMany."""
+    """A filtered operation costs (stored + sent values) × comparisons; above MAX_WORK it is tooMany."""
     stored = MAX_WORK // MAX_TERMS - 1
     operation = {"op": "replace", "path": f"emails[{_filter_of(MAX_TERMS)}].display", "value": "D"}
     doc = {"userName": "u", "emails": _emails(stored)}
@@ -137,7 +137,7 @@ _ELEMENTS = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(_value_filters(), _ELEMENTS)
 def test_compiled_matcher_agrees_with_the_tree_walk(text: str, element: dict[str, Any]) -> None:
-    """``element_matcher`` (equalities of an or-chain folded into one set) decides as the filter tree reads."""
+    """``element_matcher`` (an or-chain's equalities folded into a set) decides as the tree walk does."""
     node = parse_value_filter(USER, EMAILS, text)
     assert element_matcher(node)(element) == _evaluate(node, lambda ref: _element_values(element, ref), None)
 
@@ -159,7 +159,7 @@ def test_attribute_lists_are_bounded_in_names(parameter: str) -> None:
 
 
 def test_attribute_lists_are_bounded_in_length() -> None:
-    """An attributes text longer than MAX_NAMES_LENGTH characters is refused before it is read or remembered."""
+    """An attributes text longer than MAX_NAMES_LENGTH characters is refused before it is read or kept."""
     with pytest.raises(InvalidValue, match=f"attributes is longer than {MAX_NAMES_LENGTH} characters"):
         Projection.read(USER, "x" * (MAX_NAMES_LENGTH + 1))
 
