@@ -140,6 +140,8 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
                 value = json.loads(text[i : end + 1])
             except ValueError:
                 raise error(f"malformed string literal at position {i + 1} of the {what}") from None
+            if not _is_unicode(value):
+                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate (\\ud800-\\udfff)")
             tokens.append(_Token("string", value, i, glued))
             i = end + 1
         else:
@@ -150,6 +152,19 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
         glued = True
     tokens.append(_Token("end", "", n, glued))
     return tokens
+
+
+def _is_unicode(value: str) -> bool:
+    """Tell whether ``value`` is a string of Unicode scalar values, as RFC 8259 §8.2 asks of interchange.
+
+    ``json.loads`` decodes an escaped lone surrogate (``"\\ud800"``), which no database
+    can store or compare: it is refused here, as orjson refuses it in bodies.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _string_end(text: str, start: int) -> int:
