@@ -50,6 +50,13 @@ def element_matcher(value_filter: Filter) -> ElementMatcher:
     if isinstance(node, Not):
         inner = element_matcher(node.inner)
         return lambda element: not inner(element)
+    if isinstance(node, Compare) and node.op != "ne" and node.value is not None:
+        if node.op == "eq" and isinstance(node.value, str) and _is_text(node.path):
+            return _one_of(node.path, {node.value if node.path.target.case_exact else node.value.lower()})
+        path, attribute, op, expected = node.path, node.path.target, node.op, node.value
+        return lambda element: any(
+            compare_value(attribute, op, actual, expected) for actual in _element_values(element, path)
+        )
     if isinstance(node, (Present, Compare)):
         return lambda element: _evaluate(node, lambda ref: _element_values(element, ref), None)
     return lambda element: False  # a value path never nests in another (the parser refuses it)

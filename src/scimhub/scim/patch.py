@@ -20,8 +20,8 @@ form (``entra.py``). Decisions, each a reading of the RFC text:
   too large (413), as RFC 7644 §3.7.4 does for bulk ``maxOperations``.
 - At most ``MAX_VALUES`` values in all operations together (invalidValue), and at
   most ``MAX_WORK`` element visits while applying them (tooMany): an operation on
-  a multi-valued attribute visits each stored element and each value sent, once per
-  comparison of its filter. Together with the filter bounds they keep the worst
+  an attribute visits each stored element and each value sent, once per comparison
+  of its filter (members excepted: they are rows). Together with the filter bounds they keep the worst
   PATCH to tens of milliseconds of one worker (ADR 0025).
 - ``remove`` needs a path (noTarget, §3.5.2.2) and takes no value: a server that
   ignored the value of ``remove members`` would remove every member.
@@ -79,8 +79,9 @@ MAX_VALUES = 10_000
 """The most values all operations of one PATCH carry together: elements of the arrays
 sent, and attributes of path-less values. Entra adds group members many to an
 operation, with no documented maximum; a few hundred is what large tenants see."""
-MAX_WORK = 100_000
-"""The most element visits applying one PATCH may cost (see the module docstring)."""
+MAX_WORK = 10_000
+"""The most element visits applying one PATCH may cost (see the module docstring). Group
+members are rows, not visited: they count against ``MAX_VALUES`` only."""
 
 OpName = Literal["add", "remove", "replace"]
 
@@ -306,20 +307,22 @@ def _apply(resource_type: ResourceType, state: _State, operation: Operation) -> 
             if operation.op == "add" and (assignment.value is None or assignment.sent is None):
                 continue  # nothing to add
             target = Target(assignment.ref.with_sub(None), None, assignment.ref.sub)
-            state.charge(target, assignment.sent)
+            if not is_members(target.ref):
+                state.charge(target, assignment.sent)
             if operation.op == "remove":  # of a whole extension: every value is None
                 _apply_read(state, "remove", target, None, None)
             else:
                 _apply_read(state, operation.op, target, assignment.value, assignment.sent)
         return
     target = _target(operation.path)
-    state.charge(target, operation.value)
     if is_members(target.ref):
         members = None if operation.value is None else read_members(operation.value, dialect=state.dialect)
         _member_delta(state).change(operation.op, target.filter, members)
     elif operation.op == "remove":
+        state.charge(target, None)
         remove(state.doc, target)
     else:
+        state.charge(target, operation.value)
         attribute = target.sub or target.ref.attribute
         value = read_value(
             target.ref.with_sub(target.sub),
