@@ -60,32 +60,139 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
     bare = _user(client, "bare", 0)
     group = client.post("/Groups", json={"displayName": "bounds-group"}).json()["id"]
     contains = _or(lambda i: f'emails.value co "zq{i}"')
-    in_value_paths = " or ".join(f'emails[type eq "x{i}" and value co "zq{i}"]' for i in range(MAX_TERMS // 2))
+    in_value_paths = " or ".join(
+        f'emails[type eq "x{i}" and value co "zq{i}"]' for i in range(MAX_TERMS // 2)
+    )
     wide_filter = _or(lambda i: f'value co "zq{i}"', MAX_TERMS - 1) + ' or type eq "work"'
     params = {"count": "1000"}
     return [
-        ("filter: 100 × emails.value co (table scan)", "GET", "/Users", {"params": {**params, "filter": contains}}),
-        ("filter: 50 value paths × 2 terms", "GET", "/Users", {"params": {**params, "filter": in_value_paths}}),
-        ("filter: not (100 × title co)", "GET", "/Users", {"params": {**params, "filter": "not (" + _or(lambda i: f'title co "zq{i}"') + ")"}}),
-        ("filter: 100 × userName eq (index)", "GET", "/Users", {"params": {**params, "filter": _or(lambda i: f'userName eq "u{i}"')}}),
-        ("filter: 100 × members.value eq", "GET", "/Groups", {"params": {"filter": _or(lambda i: f'members.value eq "m{i}"')}}),
-        ("sortBy emails.value, 1000 a page", "GET", "/Users", {"params": {**params, "sortBy": "emails.value"}}),
-        (f"attributes: {MAX_NAMES} names, 1000 a page", "GET", "/Users", {"params": {**params, "attributes": ",".join(["emails.value", "name.givenName"] * (MAX_NAMES // 2))}}),
-        ("PATCH: 100-term filter over 999 emails", "PATCH", f"/Users/{wide}", {"json": _patch({"op": "replace", "path": f"emails[{wide_filter}].display", "value": "D"})}),
-        ("PATCH: 500 filtered ops over 199 emails", "PATCH", f"/Users/{many}", {"json": _patch(*[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 500)}),
-        ("PATCH: 1000 operations", "PATCH", f"/Users/{bare}", {"json": _patch(*[{"op": "replace", "path": "title", "value": "t"}] * 1000)}),
-        (f"PATCH: add {MAX_VALUES} emails", "PATCH", f"/Users/{bare}", {"json": _patch({"op": "replace", "path": "emails", "value": _emails(MAX_VALUES, "v")})}),
-        (f"PATCH: add {len(member_ids)} members", "PATCH", f"/Groups/{group}", {"json": _patch({"op": "replace", "path": "members", "value": [{"value": m} for m in member_ids]})}),
-        ("refused: 101 terms", "GET", "/Users", {"params": {"filter": _or(lambda i: f'userName eq "u{i}"', MAX_TERMS + 1)}}),
-        ("refused: work over the bound", "PATCH", f"/Users/{many}", {"json": _patch(*[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 501)}),
-        ("refused: 30 × 100-term filters over 2,000 emails (the probe)", "PATCH", f"/Users/{_user(client, 'probe', 2000)}", {"json": _patch(*[{"op": "replace", "path": "emails[" + _or(lambda i: f'value eq "x{i}"') + "].type", "value": "w"}] * 30)}),
+        (
+            "filter: 100 × emails.value co (table scan)",
+            "GET",
+            "/Users",
+            {"params": {**params, "filter": contains}},
+        ),
+        (
+            "filter: 50 value paths × 2 terms",
+            "GET",
+            "/Users",
+            {"params": {**params, "filter": in_value_paths}},
+        ),
+        (
+            "filter: not (100 × title co)",
+            "GET",
+            "/Users",
+            {"params": {**params, "filter": "not (" + _or(lambda i: f'title co "zq{i}"') + ")"}},
+        ),
+        (
+            "filter: 100 × userName eq (index)",
+            "GET",
+            "/Users",
+            {"params": {**params, "filter": _or(lambda i: f'userName eq "u{i}"')}},
+        ),
+        (
+            "filter: 100 × members.value eq",
+            "GET",
+            "/Groups",
+            {"params": {"filter": _or(lambda i: f'members.value eq "m{i}"')}},
+        ),
+        (
+            "sortBy emails.value, 1000 a page",
+            "GET",
+            "/Users",
+            {"params": {**params, "sortBy": "emails.value"}},
+        ),
+        (
+            f"attributes: {MAX_NAMES} names, 1000 a page",
+            "GET",
+            "/Users",
+            {
+                "params": {
+                    **params,
+                    "attributes": ",".join(["emails.value", "name.givenName"] * (MAX_NAMES // 2)),
+                }
+            },
+        ),
+        (
+            "PATCH: 100-term filter over 999 emails",
+            "PATCH",
+            f"/Users/{wide}",
+            {"json": _patch({"op": "replace", "path": f"emails[{wide_filter}].display", "value": "D"})},
+        ),
+        (
+            "PATCH: 500 filtered ops over 199 emails",
+            "PATCH",
+            f"/Users/{many}",
+            {
+                "json": _patch(
+                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 500
+                )
+            },
+        ),
+        (
+            "PATCH: 1000 operations",
+            "PATCH",
+            f"/Users/{bare}",
+            {"json": _patch(*[{"op": "replace", "path": "title", "value": "t"}] * 1000)},
+        ),
+        (
+            f"PATCH: add {MAX_VALUES} emails",
+            "PATCH",
+            f"/Users/{bare}",
+            {"json": _patch({"op": "replace", "path": "emails", "value": _emails(MAX_VALUES, "v")})},
+        ),
+        (
+            f"PATCH: add {len(member_ids)} members",
+            "PATCH",
+            f"/Groups/{group}",
+            {
+                "json": _patch(
+                    {"op": "replace", "path": "members", "value": [{"value": m} for m in member_ids]}
+                )
+            },
+        ),
+        (
+            "refused: 101 terms",
+            "GET",
+            "/Users",
+            {"params": {"filter": _or(lambda i: f'userName eq "u{i}"', MAX_TERMS + 1)}},
+        ),
+        (
+            "refused: work over the bound",
+            "PATCH",
+            f"/Users/{many}",
+            {
+                "json": _patch(
+                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 501
+                )
+            },
+        ),
+        (
+            "refused: 30 × 100-term filters over 2,000 emails (the probe)",
+            "PATCH",
+            f"/Users/{_user(client, 'probe', 2000)}",
+            {
+                "json": _patch(
+                    *[
+                        {
+                            "op": "replace",
+                            "path": "emails[" + _or(lambda i: f'value eq "x{i}"') + "].type",
+                            "value": "w",
+                        }
+                    ]
+                    * 30
+                )
+            },
+        ),
     ]
 
 
 def measure(url: str, token: str, repeat: int, member_ids: list[str]) -> list[dict[str, Any]]:
     """Send each case ``repeat`` times; return name, status and the slowest time of each."""
     rows = []
-    with httpx.Client(base_url=url + SCIM, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+    with httpx.Client(
+        base_url=url + SCIM, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as client:
         for name, method, path, kwargs in _cases(client, member_ids):
             times, status = [], 0
             for _ in range(repeat):
@@ -99,7 +206,9 @@ def measure(url: str, token: str, repeat: int, member_ids: list[str]) -> list[di
 
 def main() -> int:
     """Seed, serve and measure on each backend; print a JSON summary at the end."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_database_options(parser)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)

@@ -27,7 +27,6 @@ from hypothesis.errors import NonInteractiveExampleWarning
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.integration
 from options import add_database_options, chosen_backends  # noqa: E402
 from servers import FreshDatabase, scimhub_server, scimhub_token  # noqa: E402
-
 from tests.integration.hostile_corpus import Probe, check_answer, corpus, probes  # noqa: E402
 
 SCIM = "/scim/v2"
@@ -83,14 +82,18 @@ def fuzz(url: str, token: str, minutes: float, timeout: float) -> int:
                     if status is None:
                         user, group = _seed(client)  # the server may have been busy: carry on
     total = sum(counts.values())
-    print(f"{total} requests in {minutes:g} min: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print(
+        f"{total} requests in {minutes:g} min: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    )
     print(f"failures (5xx, timeouts, errors not SCIM-shaped): {failures}")
     return failures
 
 
 def main() -> int:
     """Run the campaign against ``--url``, or against servers of its own on each ``--backend``."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_database_options(parser)
     parser.add_argument("--url", help="a running server; with --token, instead of starting one")
     parser.add_argument("--token", help="an admin token of the server at --url")
@@ -111,7 +114,11 @@ def main() -> int:
                     failed += fuzz(server.url, token, args.minutes, args.timeout)
                 finally:
                     server.stop()
-                    errors = [line for line in (Path(workdir) / "serve.log").read_text().splitlines() if "Traceback" in line]
+                    errors = [
+                        line
+                        for line in (Path(workdir) / "serve.log").read_text().splitlines()
+                        if "Traceback" in line
+                    ]
                     print(f"tracebacks in the server log: {len(errors)}")
             finally:
                 database.drop()

@@ -117,10 +117,16 @@ def _filter_probes() -> list[Probe]:
         for value in INJECTIONS + UNICODE:
             text = f"{attribute} eq {json.dumps(value)}"
             probes.append(Probe("GET", "/Users", {"filter": text}, name=f"filter {attribute} injection"))
-        probes.append(Probe("GET", "/Users", {"filter": f"{attribute} eq x' OR '1'='1"}, name="bare injection"))
+        probes.append(
+            Probe("GET", "/Users", {"filter": f"{attribute} eq x' OR '1'='1"}, name="bare injection")
+        )
     for value in INJECTIONS[:3]:
-        probes.append(Probe("GET", "/Groups", {"filter": f"displayName eq {json.dumps(value)}"}, name="group filter"))
-        probes.append(Probe("GET", "/Groups", {"filter": f"members.value eq {json.dumps(value)}"}, name="members"))
+        probes.append(
+            Probe("GET", "/Groups", {"filter": f"displayName eq {json.dumps(value)}"}, name="group filter")
+        )
+        probes.append(
+            Probe("GET", "/Groups", {"filter": f"members.value eq {json.dumps(value)}"}, name="members")
+        )
         probes.append(Probe("GET", "/Users", {"sortBy": value}, name="sortBy injection"))
         probes.append(Probe("GET", "/Users", {"attributes": value}, name="attributes injection"))
     return probes
@@ -129,9 +135,16 @@ def _filter_probes() -> list[Probe]:
 def _size_probes() -> list[Probe]:
     many_or = " or ".join(f'userName eq "u{i}"' for i in range(1000))
     deep = "(" * 10_000 + "userName pr" + ")" * 10_000
-    patch_10k = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "t"}] * 10_000}
+    patch_10k = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "path": "title", "value": "t"}] * 10_000,
+    }
     big_filter_ops = [
-        {"op": "replace", "path": "emails[" + " or ".join(f'value eq "x{i}"' for i in range(100)) + "].type", "value": "w"}
+        {
+            "op": "replace",
+            "path": "emails[" + " or ".join(f'value eq "x{i}"' for i in range(100)) + "].type",
+            "value": "w",
+        }
     ] * 30
     return [
         Probe("GET", "/Users", {"filter": many_or}, name="1000-term filter"),
@@ -139,12 +152,24 @@ def _size_probes() -> list[Probe]:
         Probe("GET", "/Users", {"filter": deep[:60_000]}, name="deep parentheses"),
         Probe("GET", "/Users", {"filter": "not (" * 500 + "title pr" + ")" * 500}, name="deep not"),
         Probe("PATCH", "/Users/{user}", body=_json(patch_10k), name="10,000 operations"),
-        Probe("PATCH", "/Users/{user}", body=_json({"Operations": big_filter_ops}), name="30 × 100-term filters"),
+        Probe(
+            "PATCH", "/Users/{user}", body=_json({"Operations": big_filter_ops}), name="30 × 100-term filters"
+        ),
         Probe("POST", "/Users", body=b"[" * 10_000 + b"]" * 10_000, name="10,000-deep arrays"),
         Probe("POST", "/Users", body=b'{"a":' * 5_000 + b"1" + b"}" * 5_000, name="5,000-deep objects"),
-        Probe("PATCH", "/Users/{user}", body=b'{"Operations":' + b"[" * 10_000 + b"]" * 10_000 + b"}", name="deep ops"),
+        Probe(
+            "PATCH",
+            "/Users/{user}",
+            body=b'{"Operations":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+            name="deep ops",
+        ),
         Probe("POST", "/Users", body=_json({"userName": "x" * 3000}), name="3,000-character userName"),
-        Probe("POST", "/Users", body=_json({"userName": "ok-long", "emails": [{"value": "e" * 3000}]}), name="long email"),
+        Probe(
+            "POST",
+            "/Users",
+            body=_json({"userName": "ok-long", "emails": [{"value": "e" * 3000}]}),
+            name="long email",
+        ),
         Probe("GET", "/Users", {"attributes": ",".join(["userName"] * 5000)}, name="5,000 attribute names"),
         Probe("GET", "/Users", {"sortBy": "a." * 5000}, name="long sortBy"),
         Probe("GET", "/Users", {"count": "9" * 500, "startIndex": "-" + "9" * 500}, name="huge count"),
@@ -159,7 +184,12 @@ def _body_probes() -> list[Probe]:
         Probe("POST", "/Users", body=b"null", name="null body"),
         Probe("POST", "/Users", body=b'{"userName": 1e400}', name="1e400"),
         Probe("POST", "/Users", body=b'{"userName": "a", "active": 1e400}', name="1e400 boolean"),
-        Probe("PATCH", "/Users/{user}", body=_json({"Operations": [{"op": "replace", "path": "x", "value": 1}]}), name="x"),
+        Probe(
+            "PATCH",
+            "/Users/{user}",
+            body=_json({"Operations": [{"op": "replace", "path": "x", "value": 1}]}),
+            name="x",
+        ),
         Probe("POST", "/Users", body=b'{"userName": "a", "userName": "b"}', name="duplicate keys"),
         Probe("POST", "/Users", body=b'{"userName": "\\ud800"}', name="lone surrogate"),
         Probe("POST", "/Users", body=b'{"userName": "\xff\xfe"}', name="invalid UTF-8"),
@@ -167,13 +197,35 @@ def _body_probes() -> list[Probe]:
         Probe("POST", "/Users", body=b'{"userName": "a\\u0000b"}', name="escaped NUL"),
         Probe("POST", "/Users", body=_json(user), content_type="text/plain", name="text/plain"),
         Probe("POST", "/Users", body=_json(user), content_type="application/xml", name="xml"),
-        Probe("POST", "/Users", body=_json(user), content_type="multipart/form-data; boundary=x", name="multipart"),
-        Probe("POST", "/Users", body=_json(user), content_type="application/scim+json; charset=latin-1", name="cs"),
+        Probe(
+            "POST",
+            "/Users",
+            body=_json(user),
+            content_type="multipart/form-data; boundary=x",
+            name="multipart",
+        ),
+        Probe(
+            "POST",
+            "/Users",
+            body=_json(user),
+            content_type="application/scim+json; charset=latin-1",
+            name="cs",
+        ),
         Probe("POST", "/Users", body=_json(user), content_type="", name="empty content type"),
         Probe("PUT", "/Users/{user}", body=b"[]", name="array PUT"),
         Probe("PATCH", "/Users/{user}", body=b'{"Operations": "x"}', name="string operations"),
-        Probe("PATCH", "/Groups/{group}", body=_json({"Operations": [{"op": "add", "path": "members", "value": [{"value": "' OR 1=1"}]}]}), name="member injection"),
-        Probe("PATCH", "/Groups/{group}", body=_json({"Operations": [{"op": "remove", "path": 'members[value eq "\\ud800"]'}]}), name="surrogate path"),
+        Probe(
+            "PATCH",
+            "/Groups/{group}",
+            body=_json({"Operations": [{"op": "add", "path": "members", "value": [{"value": "' OR 1=1"}]}]}),
+            name="member injection",
+        ),
+        Probe(
+            "PATCH",
+            "/Groups/{group}",
+            body=_json({"Operations": [{"op": "remove", "path": 'members[value eq "\\ud800"]'}]}),
+            name="surrogate path",
+        ),
         Probe("GET", "/Users/' OR '1'='1", name="id injection"),
         Probe("GET", "/Users/%00", name="NUL id"),
         Probe("GET", "/Users/%FF%FE", name="invalid UTF-8 id"),
@@ -195,13 +247,19 @@ def corpus() -> list[Probe]:
 _ATTRIBUTES = [*FILTERABLE, "members", "emails", "name", "groups", "password", "meta", "schemas", "x", ""]
 _OPERATORS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "and", "or", "not", "EQ", "xx"]
 _TEXT = st.text(max_size=30) | st.sampled_from(INJECTIONS + UNICODE)
-_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
-_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=20)
+_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @st.composite
 def filters(draw: st.DrawFn) -> str:
-    """Draw filter text: mostly near the grammar (attributes, operators, literals, brackets), sometimes noise."""
+    """Draw filter text: near the grammar (attributes, operators, literals, brackets), or noise."""
     pieces = st.sampled_from(_ATTRIBUTES) | st.sampled_from(_OPERATORS) | _TEXT.map(json.dumps)
     pieces |= st.sampled_from(["(", ")", "[", "]", '"', "null", "true", "2024-01-01T00:00:00Z", "1e400", "."])
     words = draw(st.lists(pieces, max_size=12))
@@ -230,8 +288,13 @@ def user_bodies(draw: st.DrawFn) -> Any:
             "displayName": _TEXT,
             "externalId": _TEXT | _SCALARS,
             "active": _SCALARS,
-            "name": st.dictionaries(st.sampled_from(["givenName", "familyName", "formatted", "x"]), _SCALARS) | _JSON,
-            "emails": st.lists(st.dictionaries(st.sampled_from(["value", "type", "primary", "display"]), _SCALARS), max_size=4) | _JSON,
+            "name": st.dictionaries(st.sampled_from(["givenName", "familyName", "formatted", "x"]), _SCALARS)
+            | _JSON,
+            "emails": st.lists(
+                st.dictionaries(st.sampled_from(["value", "type", "primary", "display"]), _SCALARS),
+                max_size=4,
+            )
+            | _JSON,
             "password": _TEXT | _SCALARS,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": st.dictionaries(
                 st.sampled_from(["employeeNumber", "manager", "department"]), _JSON, max_size=3
@@ -246,8 +309,12 @@ def user_bodies(draw: st.DrawFn) -> Any:
 @st.composite
 def group_bodies(draw: st.DrawFn) -> Any:
     """Draw Group bodies: displayName and members of any shape."""
-    members = st.lists(st.dictionaries(st.sampled_from(["value", "type", "display", "$ref"]), _SCALARS), max_size=4)
-    return draw(st.fixed_dictionaries({}, optional={"displayName": _TEXT | _SCALARS, "members": members | _JSON}))
+    members = st.lists(
+        st.dictionaries(st.sampled_from(["value", "type", "display", "$ref"]), _SCALARS), max_size=4
+    )
+    return draw(
+        st.fixed_dictionaries({}, optional={"displayName": _TEXT | _SCALARS, "members": members | _JSON})
+    )
 
 
 @st.composite
@@ -293,8 +360,14 @@ def probes() -> st.SearchStrategy[Probe]:
         user_bodies().map(lambda b: Probe("POST", "/Users", body=_encode(b), name="drawn user")),
         user_bodies().map(lambda b: Probe("PUT", "/Users/{user}", body=_encode(b), name="drawn user PUT")),
         group_bodies().map(lambda b: Probe("POST", "/Groups", body=_encode(b), name="drawn group")),
-        patch_bodies().map(lambda b: Probe("PATCH", "/Users/{user}", body=_encode(b), name="drawn user PATCH")),
-        patch_bodies().map(lambda b: Probe("PATCH", "/Groups/{group}", body=_encode(b), name="drawn group PATCH")),
-        filters().map(lambda f: Probe("POST", "/Users/.search", body=_encode({"filter": f}), name="drawn .search")),
+        patch_bodies().map(
+            lambda b: Probe("PATCH", "/Users/{user}", body=_encode(b), name="drawn user PATCH")
+        ),
+        patch_bodies().map(
+            lambda b: Probe("PATCH", "/Groups/{group}", body=_encode(b), name="drawn group PATCH")
+        ),
+        filters().map(
+            lambda f: Probe("POST", "/Users/.search", body=_encode({"filter": f}), name="drawn .search")
+        ),
     )
     return search | writes

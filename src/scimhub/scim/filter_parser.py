@@ -141,7 +141,7 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
             except ValueError:
                 raise error(f"malformed string literal at position {i + 1} of the {what}") from None
             if not _is_unicode(value):
-                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate (\\ud800-\\udfff)")
+                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate")
             tokens.append(_Token("string", value, i, glued))
             i = end + 1
         else:
@@ -157,7 +157,7 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
 def _is_unicode(value: str) -> bool:
     """Tell whether ``value`` is a string of Unicode scalar values, as RFC 8259 §8.2 asks of interchange.
 
-    ``json.loads`` decodes an escaped lone surrogate (``"\\ud800"``), which no database
+    ``json.loads`` decodes an escaped lone surrogate (a backslash-u escape between D800 and DFFF), which no database
     can store or compare: it is refused here, as orjson refuses it in bodies.
     """
     try:
