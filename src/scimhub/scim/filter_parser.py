@@ -157,8 +157,8 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
 def _is_unicode(value: str) -> bool:
     """Tell whether ``value`` is a string of Unicode scalar values, as RFC 8259 §8.2 asks of interchange.
 
-    ``json.loads`` decodes an escaped lone surrogate (a backslash-u escape between D800 and DFFF), which no database
-    can store or compare: it is refused here, as orjson refuses it in bodies.
+    ``json.loads`` decodes an escaped lone surrogate (an escaped code point from U+D800 to U+DFFF),
+    which no database can store or compare: it is refused here, as orjson refuses it in bodies.
     """
     try:
         value.encode("utf-8")
