@@ -56,7 +56,8 @@ def _user(client: httpx.Client, tag: str, emails: int) -> str:
 def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Return (name, method, path, request kwargs) of each worst accepted request, then the refused ones."""
     wide = _user(client, "wide", MAX_WORK // MAX_TERMS - 1)  # (stored + 1 value) × terms = MAX_WORK
-    many = _user(client, "many", 199)  # 500 operations of (199 + 1) × 1
+    many = _user(client, "many", MAX_WORK // 1000 - 1)  # 1000 operations of (stored + 1 value) × 1 term
+    fuller = _user(client, "fuller", MAX_WORK // 1000)  # one email more: over the bound
     bare = _user(client, "bare", 0)
     group = client.post("/Groups", json={"displayName": "bounds-group"}).json()["id"]
     contains = _or(lambda i: f'emails.value co "zq{i}"')
@@ -114,18 +115,18 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             },
         ),
         (
-            "PATCH: 100-term filter over 999 emails",
+            f"PATCH: {MAX_TERMS}-term filter over {MAX_WORK // MAX_TERMS - 1} emails",
             "PATCH",
             f"/Users/{wide}",
             {"json": _patch({"op": "replace", "path": f"emails[{wide_filter}].display", "value": "D"})},
         ),
         (
-            "PATCH: 500 filtered ops over 199 emails",
+            f"PATCH: 1000 filtered ops over {MAX_WORK // 1000 - 1} emails",
             "PATCH",
             f"/Users/{many}",
             {
                 "json": _patch(
-                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 500
+                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 1000
                 )
             },
         ),
@@ -152,7 +153,18 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             },
         ),
         (
-            "refused: 101 terms",
+            "POST: a user of 20,000 emails (a 1 MiB body)",
+            "POST",
+            "/Users",
+            {
+                "json": {
+                    "userName": "bounds-fat",
+                    "emails": [{"value": f"{i}@f.example"} for i in range(20_000)],
+                }
+            },
+        ),
+        (
+            f"refused: {MAX_TERMS + 1} terms",
             "GET",
             "/Users",
             {"params": {"filter": _or(lambda i: f'userName eq "u{i}"', MAX_TERMS + 1)}},
@@ -160,10 +172,10 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
         (
             "refused: work over the bound",
             "PATCH",
-            f"/Users/{many}",
+            f"/Users/{fuller}",
             {
                 "json": _patch(
-                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 501
+                    *[{"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}] * 1000
                 )
             },
         ),
@@ -194,13 +206,14 @@ def measure(url: str, token: str, repeat: int, member_ids: list[str]) -> list[di
         base_url=url + SCIM, headers={"Authorization": f"Bearer {token}"}, timeout=120
     ) as client:
         for name, method, path, kwargs in _cases(client, member_ids):
-            times, status = [], 0
+            times, statuses = [], []
             for _ in range(repeat):
                 started = time.perf_counter()
-                status = client.request(method, path, **kwargs).status_code
+                statuses.append(client.request(method, path, **kwargs).status_code)
                 times.append(time.perf_counter() - started)
+            status = "/".join(str(s) for s in sorted(set(statuses)))
             rows.append({"case": name, "status": status, "slowest_ms": round(max(times) * 1000, 1)})
-            print(f"  {status}  {max(times) * 1000:8.1f} ms  {name}", flush=True)
+            print(f"  {status:7}  {max(times) * 1000:8.1f} ms  {name}", flush=True)
     return rows
 
 

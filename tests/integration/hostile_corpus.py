@@ -132,6 +132,10 @@ def _filter_probes() -> list[Probe]:
     return probes
 
 
+LONG = "".join(f"{i * 7919 % 65521:04x}" for i in range(750))
+"""3,000 characters that do not compress: longer than a PostgreSQL btree index entry may be."""
+
+
 def _size_probes() -> list[Probe]:
     many_or = " or ".join(f'userName eq "u{i}"' for i in range(1000))
     deep = "(" * 10_000 + "userName pr" + ")" * 10_000
@@ -163,11 +167,16 @@ def _size_probes() -> list[Probe]:
             body=b'{"Operations":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
             name="deep ops",
         ),
-        Probe("POST", "/Users", body=_json({"userName": "x" * 3000}), name="3,000-character userName"),
+        Probe("POST", "/Users", body=_json({"userName": LONG}), name="3,000-character userName"),
+        Probe(
+            "POST", "/Users", body=_json({"userName": "ok-ext", "externalId": LONG}), name="long externalId"
+        ),
+        Probe("POST", "/Groups", body=_json({"displayName": LONG}), name="3,000-character displayName"),
+        Probe("GET", "/Users", {"filter": f'userName eq "{LONG[:2000]}"'}, name="long filter literal"),
         Probe(
             "POST",
             "/Users",
-            body=_json({"userName": "ok-long", "emails": [{"value": "e" * 3000}]}),
+            body=_json({"userName": "ok-long", "emails": [{"value": LONG}]}),
             name="long email",
         ),
         Probe("GET", "/Users", {"attributes": ",".join(["userName"] * 5000)}, name="5,000 attribute names"),
