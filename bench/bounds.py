@@ -25,8 +25,9 @@ from seed import seed_users
 from servers import FreshDatabase, scimhub_server, scimhub_token
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.scim.bounds import MAX_VALUES
 from scimhub.scim.filters import MAX_TERMS
-from scimhub.scim.patch import MAX_VALUES, MAX_WORK
+from scimhub.scim.patch import MAX_WORK
 from scimhub.scim.projection import MAX_NAMES
 from scimhub.settings import Settings
 from scimhub.wiring import build
@@ -67,32 +68,39 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
     wide_filter = _or(lambda i: f'value co "zq{i}"', MAX_TERMS - 1) + ' or type eq "work"'
     params = {"count": "1000"}
     return [
+        ("baseline: a page of 1000 users, no filter", "GET", "/Users", {"params": params}),
         (
-            "filter: 100 × emails.value co (table scan)",
+            "baseline: 1 × title co (table scan)",
+            "GET",
+            "/Users",
+            {"params": {**params, "filter": 'title co "zq"'}},
+        ),
+        (
+            f"filter: {MAX_TERMS} × emails.value co (table scan)",
             "GET",
             "/Users",
             {"params": {**params, "filter": contains}},
         ),
         (
-            "filter: 50 value paths × 2 terms",
+            f"filter: {MAX_TERMS // 2} value paths × 2 terms",
             "GET",
             "/Users",
             {"params": {**params, "filter": in_value_paths}},
         ),
         (
-            "filter: not (100 × title co)",
+            f"filter: not ({MAX_TERMS} × title co)",
             "GET",
             "/Users",
             {"params": {**params, "filter": "not (" + _or(lambda i: f'title co "zq{i}"') + ")"}},
         ),
         (
-            "filter: 100 × userName eq (index)",
+            f"filter: {MAX_TERMS} × userName eq (index)",
             "GET",
             "/Users",
             {"params": {**params, "filter": _or(lambda i: f'userName eq "u{i}"')}},
         ),
         (
-            "filter: 100 × members.value eq",
+            f"filter: {MAX_TERMS} × members.value eq",
             "GET",
             "/Groups",
             {"params": {"filter": _or(lambda i: f'members.value eq "m{i}"')}},
@@ -137,7 +145,7 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             {"json": _patch(*[{"op": "replace", "path": "title", "value": "t"}] * 1000)},
         ),
         (
-            f"PATCH: add {MAX_VALUES} emails",
+            f"PATCH: replace emails by {MAX_VALUES}",
             "PATCH",
             f"/Users/{bare}",
             {"json": _patch({"op": "replace", "path": "emails", "value": _emails(MAX_VALUES, "v")})},
@@ -153,13 +161,13 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             },
         ),
         (
-            "POST: a user of 20,000 emails (a 1 MiB body)",
+            f"POST: a user of {MAX_VALUES} emails",
             "POST",
             "/Users",
             {
                 "json": {
                     "userName": "bounds-fat",
-                    "emails": [{"value": f"{i}@f.example"} for i in range(20_000)],
+                    "emails": [{"value": f"{i}@f.example"} for i in range(MAX_VALUES)],
                 }
             },
         ),
@@ -180,9 +188,9 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             },
         ),
         (
-            "refused: 30 × 100-term filters over 2,000 emails (the probe)",
+            f"refused: 30 × {MAX_TERMS}-term filters over 999 emails (the probe, scaled to the bounds)",
             "PATCH",
-            f"/Users/{_user(client, 'probe', 2000)}",
+            f"/Users/{_user(client, 'probe', 999)}",
             {
                 "json": _patch(
                     *[

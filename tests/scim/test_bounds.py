@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidValue, TooMany
+from scimhub.scim.bounds import MAX_VALUES, check_resource_values
 from scimhub.scim.filter_evaluation import _element_values, _evaluate, element_matcher
 from scimhub.scim.filter_parser import parse_value_filter
 from scimhub.scim.filters import MAX_LENGTH, MAX_TERMS
-from scimhub.scim.patch import MAX_VALUES, MAX_WORK, apply_patch, read_patch
+from scimhub.scim.patch import MAX_WORK, apply_patch, read_patch
 from scimhub.scim.paths import resolve
 from scimhub.scim.projection import MAX_NAMES, MAX_NAMES_LENGTH, Projection
 from scimhub.scim.schema import GROUP, PATCH_OP, USER
@@ -42,7 +43,7 @@ def test_values_across_operations_are_bounded() -> None:
     )
     assert len(read_patch(GROUP, body)) == 2
     body["Operations"].append({"op": "replace", "path": "displayName", "value": "x"})
-    with pytest.raises(InvalidValue, match=f"carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+    with pytest.raises(InvalidValue, match=f"operations carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
         read_patch(GROUP, body)
 
 
@@ -51,6 +52,28 @@ def test_path_less_values_count_their_attributes() -> None:
     value = {"emails": _emails(MAX_VALUES - 1), "title": "x", "nickName": "y"}
     with pytest.raises(InvalidValue, match=f"carry {MAX_VALUES + 1} values"):
         read_patch(USER, _body({"op": "add", "value": value}))
+
+
+def test_resource_bodies_are_bounded_in_values() -> None:
+    """A POST or PUT body's multi-valued attributes hold at most MAX_VALUES values, members aside."""
+    check_resource_values({"userName": "u", "emails": _emails(MAX_VALUES)})
+    check_resource_values(
+        {"displayName": "g", "members": [{"value": f"m{i}"} for i in range(MAX_VALUES + 1)]}
+    )
+    extension = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    body = {"userName": "u", "emails": _emails(MAX_VALUES), extension: {"x": ["one"]}}
+    with pytest.raises(InvalidValue, match=f"resource carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+        check_resource_values(body)
+
+
+def test_absent_attribute_costs_only_the_values_sent() -> None:
+    """Writing MAX_WORK values into an attribute not yet assigned is within the work bound."""
+    doc = {"userName": "u"}
+    operation = {"op": "add", "path": "emails", "value": _emails(MAX_VALUES)}
+    assert (
+        len(apply_patch(USER, doc, read_patch(USER, _body(operation)), max_work=MAX_VALUES).doc["emails"])
+        == MAX_VALUES
+    )
 
 
 # -- work per PATCH ---------------------------------------------------------------------
@@ -85,8 +108,8 @@ def test_work_adds_up_across_operations() -> None:
 
 def test_adding_many_values_to_many_is_linear() -> None:
     """Adding values already there (in any case) adds none of them, however many: no pairwise comparison."""
-    doc = {"userName": "u", "emails": _emails(3000)}
-    again = [{"value": f"U{i}@EXAMPLE.COM", "type": "work"} for i in range(3000)]
+    doc = {"userName": "u", "emails": _emails(MAX_VALUES)}
+    again = [{"value": f"U{i}@EXAMPLE.COM", "type": "work"} for i in range(MAX_VALUES)]
     result = apply_patch(USER, doc, read_patch(USER, _body({"op": "add", "path": "emails", "value": again})))
     assert result.doc["emails"] == doc["emails"]
 

@@ -46,11 +46,12 @@ MAX_LENGTH = 4096
 """The longest filter or PATCH path accepted, in characters."""
 MAX_DEPTH = 32
 """The deepest nesting of parentheses (``not (…)`` included) and brackets accepted."""
-MAX_TERMS = 100
+MAX_TERMS = 20
 """The most comparisons (``attrPath op value`` or ``attrPath pr``) one filter or PATCH path holds.
 
-Entra and Okta send one or two (ADR 0025); a filter's cost, in SQL and in the
-evaluator alike, grows with its terms, and 4,096 characters can hold 300 of them.
+Entra sends one or two (``eq`` and ``and`` only), Okta one (ADR 0025); a filter's cost,
+in SQL and in the evaluator alike, grows with its terms, and 4,096 characters can hold
+300 of them.
 """
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})

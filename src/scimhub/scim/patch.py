@@ -18,7 +18,7 @@ form (``entra.py``). Decisions, each a reading of the RFC text:
   URN is not.
 - At most ``MAX_OPERATIONS`` operations per message; more is refused as a payload
   too large (413), as RFC 7644 §3.7.4 does for bulk ``maxOperations``.
-- At most ``MAX_VALUES`` values in all operations together (invalidValue), and at
+- At most ``bounds.MAX_VALUES`` values in all operations together (invalidValue), and at
   most ``MAX_WORK`` element visits while applying them (tooMany): an operation on
   an attribute visits each stored element and each value sent, once per comparison
   of its filter (members excepted: they are rows). Together with the filter bounds they keep the worst
@@ -54,6 +54,7 @@ from scimhub.errors import (
     PayloadTooLarge,
     TooMany,
 )
+from scimhub.scim.bounds import MAX_VALUES, check_values, count_values
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.edits import Target, remove, write
 from scimhub.scim.filter_parser import parse_patch_path
@@ -75,10 +76,6 @@ MAX_OPERATIONS = 1000
 """The most operations one PATCH may carry; Entra sends a few per user, and batches
 group members many to an operation."""
 
-MAX_VALUES = 10_000
-"""The most values all operations of one PATCH carry together: elements of the arrays
-sent, and attributes of path-less values. Entra adds group members many to an
-operation, with no documented maximum; a few hundred is what large tenants see."""
 MAX_WORK = 10_000
 """The most element visits applying one PATCH may cost (see the module docstring). Group
 members are rows, not visited: they count against ``MAX_VALUES`` only."""
@@ -152,11 +149,8 @@ def read_patch(
         raise PayloadTooLarge(
             f"Operations holds {len(operations)} operations; at most {max_operations} are accepted"
         )
-    values = sum(_count_values(item.get("value")) for item in operations if isinstance(item, dict))
-    if values > max_values:
-        raise InvalidValue(
-            f"the operations carry {values} values; at most {max_values} are accepted in one PATCH"
-        )
+    values = sum(count_values(item.get("value")) for item in operations if isinstance(item, dict))
+    check_values(values, "the operations", max_values)
     read = []
     for index, item in enumerate(operations):
         try:
@@ -217,23 +211,14 @@ class _State:
         container: object = self.doc
         for key in target.ref.with_sub(None).keys:
             container = container.get(key) if isinstance(container, dict) else None
-        stored = len(container) if isinstance(container, list) else 1
+        stored = len(container) if isinstance(container, list) else int(container is not None)
         terms = count_terms(target.filter) if target.filter is not None else 1
-        self.work += (stored + _count_values(value)) * terms
+        self.work += (stored + count_values(value)) * terms
         if self.work > self.max_work:
             raise TooMany(
                 f"applying this PATCH would visit more than {self.max_work} attribute values"
                 " (stored values and values sent, times the comparisons of each filter); split it"
             )
-
-
-def _count_values(value: object) -> int:
-    """Return how many values an operation's value carries: array elements, or attributes of an object."""
-    if isinstance(value, list):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(len(item) if isinstance(item, list) else 1 for item in value.values())
-    return 1
 
 
 def _read_operation(resource_type: ResourceType, index: int, fields: dict[str, object]) -> Operation:
