@@ -15,6 +15,7 @@ from scimhub.scim.filter_parser import parse_filter, parse_patch_path, parse_val
 from scimhub.scim.filters import (
     MAX_DEPTH,
     MAX_LENGTH,
+    MAX_TERMS,
     And,
     Compare,
     Filter,
@@ -476,11 +477,36 @@ def test_unclosed_parentheses_at_the_limit_never_recurse_forever() -> None:
 
 
 def test_long_chains_evaluate_without_recursion() -> None:
-    """Hundreds of ``or`` terms (the most MAX_LENGTH allows) parse and evaluate."""
-    text = " or ".join(f'id eq "{i}"' for i in range(250))
+    """MAX_TERMS ``or`` terms (the most a filter may hold) parse and evaluate."""
+    text = " or ".join(f'id eq "{i}"' for i in range(MAX_TERMS))
     node = parse_filter(USER, text)
-    assert matches_resource(node, {"id": "249"})
-    assert not matches_resource(node, {"id": "250"})
+    assert matches_resource(node, {"id": str(MAX_TERMS - 1)})
+    assert not matches_resource(node, {"id": str(MAX_TERMS)})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " or ".join(["title pr"] * (MAX_TERMS + 1)),
+        " and ".join(f'emails[type eq "w{i}"]' for i in range(MAX_TERMS + 1)),
+        "not (" + " or ".join(["title pr"] * MAX_TERMS) + ") and userName pr",
+        'emails[type eq "work" or ' + " or ".join(f'value eq "{i}"' for i in range(MAX_TERMS)) + "]",
+    ],
+    ids=["or-chain", "value-paths", "not", "inside-brackets"],
+)
+def test_filter_terms_are_bounded(text: str) -> None:
+    """A filter of more than MAX_TERMS comparisons is invalidFilter, wherever they stand (ADR 0025)."""
+    assert len(text) <= MAX_LENGTH
+    with pytest.raises(InvalidFilter, match=f"more than {MAX_TERMS} comparisons in one filter"):
+        parse_filter(USER, text)
+
+
+def test_patch_path_terms_are_bounded() -> None:
+    """A PATCH path's filter counts against the same bound, as invalidPath."""
+    terms = " or ".join(f'value eq "{i}"' for i in range(MAX_TERMS))
+    assert parse_patch_path(USER, f"emails[{terms}].type").value_filter is not None
+    with pytest.raises(InvalidPath, match=f"more than {MAX_TERMS} comparisons in one path"):
+        parse_patch_path(USER, f'emails[{terms} or type eq "x"].type')
 
 
 # -- PATCH paths --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.scim.filter_evaluation import matches_resource
 from scimhub.scim.filter_parser import parse_filter
+from scimhub.scim.filters import MAX_TERMS
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import (
     ENTERPRISE_USER,
@@ -474,8 +475,8 @@ def test_group_filter_selects_exactly(engine: Engine, filter_text: str, expected
 
 
 def test_long_or_chain_runs(engine: Engine) -> None:
-    """A chain of 250 ``or`` terms compiles to one flat OR and runs."""
-    text = " or ".join(f'id eq "u{i}"' for i in range(250))
+    """A chain of MAX_TERMS ``or`` terms (the most a filter holds) compiles to one flat OR and runs."""
+    text = " or ".join(f'id eq "u{i}"' for i in range(MAX_TERMS))
     assert _ids(engine, USER, text) == ALL_USERS
 
 

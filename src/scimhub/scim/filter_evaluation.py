@@ -18,6 +18,8 @@ from scimhub.scim.schema import Attribute
 def matches(value_filter: Filter, element: object) -> bool:
     """Tell whether one element of a multi-valued attribute matches a value filter.
 
+    To test many elements against one filter, build ``element_matcher`` once.
+
     ``value_filter`` comes from ``PatchPath.value_filter``, ``ValuePath.inner`` or
     ``parse_value_filter``: its paths are relative to the element, so
     ``type eq "work"`` reads ``element["type"]``. For an attribute of simple values
@@ -25,7 +27,81 @@ def matches(value_filter: Filter, element: object) -> bool:
     attribute is caseExact (RFC 7644 §3.4.2.2); ``"True"``/``"False"`` strings in
     boolean sub-attributes read as booleans, as Entra writes them.
     """
-    return _evaluate(value_filter, lambda ref: _element_values(element, ref), None)
+    return element_matcher(value_filter)(element)
+
+
+ElementMatcher = Callable[[object], bool]
+
+
+def element_matcher(value_filter: Filter) -> ElementMatcher:
+    """Return a test of one element against ``value_filter``, as ``matches`` reads it.
+
+    The filter is walked once, here, not once per element: a PATCH applies one
+    filter to every element of an attribute (ADR 0025). ``eq`` terms of a chain of
+    ``or`` that compare one string attribute become a single set lookup, so
+    ``value eq "a" or value eq "b" or …`` costs one comparison whatever its length.
+    """
+    node = value_filter
+    if isinstance(node, Or):
+        return _any_of(_folded(filter_terms(node)))
+    if isinstance(node, And):
+        tests = [element_matcher(term) for term in filter_terms(node)]
+        return lambda element: all(test(element) for test in tests)
+    if isinstance(node, Not):
+        inner = element_matcher(node.inner)
+        return lambda element: not inner(element)
+    if isinstance(node, Compare) and node.op != "ne" and node.value is not None:
+        if node.op == "eq" and isinstance(node.value, str) and _is_text(node.path):
+            return _one_of(node.path, {node.value if node.path.target.case_exact else node.value.lower()})
+        path, attribute, op, expected = node.path, node.path.target, node.op, node.value
+        return lambda element: any(
+            compare_value(attribute, op, actual, expected) for actual in _element_values(element, path)
+        )
+    if isinstance(node, (Present, Compare)):
+        return lambda element: _evaluate(node, lambda ref: _element_values(element, ref), None)
+    return lambda element: False  # a value path never nests in another (the parser refuses it)
+
+
+def _any_of(tests: list[ElementMatcher]) -> ElementMatcher:
+    if len(tests) == 1:
+        return tests[0]
+    return lambda element: any(test(element) for test in tests)
+
+
+def _folded(terms: list[Filter]) -> list[ElementMatcher]:
+    """Return tests for the terms of an ``or`` chain, its string ``eq`` terms grouped by attribute."""
+    wanted: dict[AttrRef, set[str]] = {}
+    tests: list[ElementMatcher] = []
+    for term in terms:
+        if (
+            isinstance(term, Compare)
+            and term.op == "eq"
+            and isinstance(term.value, str)
+            and _is_text(term.path)
+        ):
+            folded = term.value if term.path.target.case_exact else term.value.lower()
+            wanted.setdefault(term.path, set()).add(folded)
+        else:
+            tests.append(element_matcher(term))
+    return [_one_of(path, values) for path, values in wanted.items()] + tests
+
+
+def _is_text(path: AttrRef) -> bool:
+    """Tell whether ``compare_value`` compares values of ``path`` as strings."""
+    return path.target.type not in ("boolean", "dateTime", "integer", "decimal")
+
+
+def _one_of(path: AttrRef, values: set[str]) -> ElementMatcher:
+    """Return the test ``path eq v1 or path eq v2 …`` as one set lookup (what ``compare_value`` decides)."""
+    exact = path.target.case_exact
+
+    def test(element: object) -> bool:
+        return any(
+            isinstance(actual, str) and (actual if exact else actual.lower()) in values
+            for actual in _element_values(element, path)
+        )
+
+    return test
 
 
 def matches_resource(filter: Filter, resource: Mapping[str, object]) -> bool:

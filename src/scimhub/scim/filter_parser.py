@@ -3,7 +3,8 @@
 A hand-written tokenizer and recursive-descent parser. It resolves every attribute
 against the schema and types every literal against its attribute, so whatever it
 returns is valid for the SQL compiler and the evaluator alike. Limits (length,
-nesting) turn abuse into ``invalidFilter``, never a ``RecursionError``.
+nesting, terms: ADR 0025) turn abuse into ``invalidFilter`` (``invalidPath`` in a
+PATCH path), never a ``RecursionError`` or seconds of work.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scimhub.scim.filters import (
     COMPARE_OPS,
     MAX_DEPTH,
     MAX_LENGTH,
+    MAX_TERMS,
     ORDER_OPS,
     SUBSTRING_OPS,
     And,
@@ -138,6 +140,8 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
                 value = json.loads(text[i : end + 1])
             except ValueError:
                 raise error(f"malformed string literal at position {i + 1} of the {what}") from None
+            if not _is_unicode(value):
+                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate")
             tokens.append(_Token("string", value, i, glued))
             i = end + 1
         else:
@@ -148,6 +152,19 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
         glued = True
     tokens.append(_Token("end", "", n, glued))
     return tokens
+
+
+def _is_unicode(value: str) -> bool:
+    """Tell whether ``value`` is a string of Unicode scalar values, as RFC 8259 §8.2 asks of interchange.
+
+    ``json.loads`` decodes an escaped lone surrogate (an escaped code point from U+D800 to U+DFFF),
+    which no database can store or compare: it is refused here, as orjson refuses it in bodies.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _string_end(text: str, start: int) -> int:
@@ -175,6 +192,7 @@ class _Parser:
         self.tokens = _tokenize(text, error, what)
         self.index = 0
         self.depth = 0
+        self.terms = 0
         if self.tokens[0].kind == "end":
             raise error(f"the {what} is empty")
 
@@ -315,6 +333,9 @@ class _Parser:
 
     def condition(self, ref: AttrRef, path_token: _Token) -> Filter:
         """Parse ``pr`` or ``compareOp compValue`` after the attribute path ``ref``."""
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            self.fail(path_token, f"more than {MAX_TERMS} comparisons in one {self.what}")
         token = self.take()
         op = token.text.lower() if token.kind == "word" else ""
         if op == "pr":

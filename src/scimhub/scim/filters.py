@@ -46,6 +46,13 @@ MAX_LENGTH = 4096
 """The longest filter or PATCH path accepted, in characters."""
 MAX_DEPTH = 32
 """The deepest nesting of parentheses (``not (…)`` included) and brackets accepted."""
+MAX_TERMS = 20
+"""The most comparisons (``attrPath op value`` or ``attrPath pr``) one filter or PATCH path holds.
+
+Entra sends one or two (``eq`` and ``and`` only), Okta one (ADR 0025); a filter's cost,
+in SQL and in the evaluator alike, grows with its terms, and 4,096 characters can hold
+300 of them.
+"""
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 ORDER_OPS = frozenset({"gt", "ge", "lt", "le"})
@@ -138,6 +145,20 @@ def filter_terms(node: And | Or) -> list[Filter]:
         else:
             terms.append(current)
     return terms
+
+
+def count_terms(node: Filter) -> int:
+    """Return how many comparisons (``Compare`` and ``Present``) a filter holds, without recursion."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (And, Or)):
+            stack += (current.left, current.right)
+        elif isinstance(current, (Not, ValuePath)):
+            stack.append(current.inner)
+        else:
+            count += 1
+    return count
 
 
 def parse_datetime(text: str) -> datetime | None:

@@ -19,6 +19,7 @@ from scimhub.directory.users import Users
 from scimhub.domain.groups import Member
 from scimhub.errors import InvalidFilter, InvalidSyntax, NotFound, ScimhubError, UnsupportedMediaType
 from scimhub.scim import discovery
+from scimhub.scim.bounds import check_resource_values
 from scimhub.scim.conditions import etag, none_match, read_versions
 from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
 from scimhub.scim.errors import error_response
@@ -189,14 +190,18 @@ class ScimHandler:
     def _create(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)
         projection = self._projection(endpoint, request)
-        resource = read_resource(endpoint.resource_type, read_json(request))
+        body = read_json(request)
+        check_resource_values(body)
+        resource = read_resource(endpoint.resource_type, body)
         view = endpoint.create(_actor(request), resource)
         return self._resource_response(201, endpoint, view, request, projection)
 
     def _replace(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)
         projection = self._projection(endpoint, request)
-        resource = read_resource(endpoint.resource_type, read_json(request))
+        body = read_json(request)
+        check_resource_values(body)
+        resource = read_resource(endpoint.resource_type, body)
         versions = read_versions(request.header("if-match"))
         view = endpoint.replace(_actor(request), target.id or "", resource, versions, projection.wants(endpoint.extra))
         return self._resource_response(200, endpoint, view, request, projection)

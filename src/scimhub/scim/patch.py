@@ -18,6 +18,11 @@ form (``entra.py``). Decisions, each a reading of the RFC text:
   URN is not.
 - At most ``MAX_OPERATIONS`` operations per message; more is refused as a payload
   too large (413), as RFC 7644 §3.7.4 does for bulk ``maxOperations``.
+- At most ``bounds.MAX_VALUES`` values in all operations together (invalidValue), and at
+  most ``MAX_WORK`` element visits while applying them (tooMany): an operation on
+  an attribute visits each stored element and each value sent, once per comparison
+  of its filter (members excepted: they are rows). Together with the filter bounds they keep the worst
+  PATCH to tens of milliseconds of one worker (ADR 0025).
 - ``remove`` needs a path (noTarget, §3.5.2.2) and takes no value: a server that
   ignored the value of ``remove members`` would remove every member.
 - ``replace`` with null unassigns its target (RFC 7643 §2.5); ``add`` needs a value.
@@ -47,11 +52,13 @@ from scimhub.errors import (
     Mutability,
     NoTarget,
     PayloadTooLarge,
+    TooMany,
 )
+from scimhub.scim.bounds import MAX_VALUES, check_values, count_values
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.edits import Target, remove, write
 from scimhub.scim.filter_parser import parse_patch_path
-from scimhub.scim.filters import PatchPath
+from scimhub.scim.filters import PatchPath, count_terms
 from scimhub.scim.members import MemberChange, MemberDelta, member_ids
 from scimhub.scim.paths import split_urn
 from scimhub.scim.scalars import json_kind
@@ -68,6 +75,10 @@ from scimhub.scim.values import (
 MAX_OPERATIONS = 1000
 """The most operations one PATCH may carry; Entra sends a few per user, and batches
 group members many to an operation."""
+
+MAX_WORK = 10_000
+"""The most element visits applying one PATCH may cost (see the module docstring). Group
+members are rows, not visited: they count against ``MAX_VALUES`` only."""
 
 OpName = Literal["add", "remove", "replace"]
 
@@ -103,6 +114,7 @@ def read_patch(
     body: object,
     *,
     max_operations: int = MAX_OPERATIONS,
+    max_values: int = MAX_VALUES,
     dialect: Dialect = DEFAULT,
 ) -> list[Operation]:
     """Check a PatchOp message and parse the paths of its operations (RFC 7644 §3.5.2).
@@ -117,6 +129,7 @@ def read_patch(
     :raises NoTarget: When a remove has no path.
     :raises Mutability: When a path names a readOnly attribute.
     :raises PayloadTooLarge: When there are more than ``max_operations`` operations.
+    :raises InvalidValue: When the operations carry more than ``max_values`` values.
     """
     if not isinstance(body, dict):
         raise InvalidSyntax(f"a PATCH body must be a PatchOp JSON object, not {json_kind(body)}")
@@ -136,6 +149,8 @@ def read_patch(
         raise PayloadTooLarge(
             f"Operations holds {len(operations)} operations; at most {max_operations} are accepted"
         )
+    values = sum(count_values(item.get("value")) for item in operations if isinstance(item, dict))
+    check_values(values, "the operations", max_values)
     read = []
     for index, item in enumerate(operations):
         try:
@@ -155,6 +170,7 @@ def apply_patch(
     operations: Sequence[Operation],
     *,
     dialect: Dialect = DEFAULT,
+    max_work: int = MAX_WORK,
 ) -> PatchResult:
     """Apply ``operations`` in order to a copy of ``doc`` (RFC 7644 §3.5.2).
 
@@ -165,8 +181,9 @@ def apply_patch(
     :raises NoTarget: When a filter matches nothing and describes no element.
     :raises InvalidFilter: When a member filter selects by more than ids.
     :raises Mutability: When an operation changes what may not change.
+    :raises TooMany: When applying the operations would visit more than ``max_work`` elements.
     """
-    state = _State(copy.deepcopy(doc), dialect)
+    state = _State(copy.deepcopy(doc), dialect, max_work)
     for operation in operations:
         try:
             _apply(resource_type, state, operation)
@@ -181,8 +198,27 @@ def apply_patch(
 class _State:
     doc: dict[str, object]
     dialect: Dialect
+    max_work: int
+    work: int = 0
     password: str | None = None
     members: MemberDelta | None = None
+
+    def charge(self, target: Target, value: object) -> None:
+        """Count the element visits of one edit at ``target`` (see the module docstring).
+
+        :raises TooMany: When the PATCH has now cost more than ``max_work``.
+        """
+        container: object = self.doc
+        for key in target.ref.with_sub(None).keys:
+            container = container.get(key) if isinstance(container, dict) else None
+        stored = len(container) if isinstance(container, list) else int(container is not None)
+        terms = count_terms(target.filter) if target.filter is not None else 1
+        self.work += (stored + count_values(value)) * terms
+        if self.work > self.max_work:
+            raise TooMany(
+                f"applying this PATCH would visit more than {self.max_work} attribute values"
+                " (stored values and values sent, times the comparisons of each filter); split it"
+            )
 
 
 def _read_operation(resource_type: ResourceType, index: int, fields: dict[str, object]) -> Operation:
@@ -256,6 +292,8 @@ def _apply(resource_type: ResourceType, state: _State, operation: Operation) -> 
             if operation.op == "add" and (assignment.value is None or assignment.sent is None):
                 continue  # nothing to add
             target = Target(assignment.ref.with_sub(None), None, assignment.ref.sub)
+            if not is_members(target.ref):
+                state.charge(target, assignment.sent)
             if operation.op == "remove":  # of a whole extension: every value is None
                 _apply_read(state, "remove", target, None, None)
             else:
@@ -266,8 +304,10 @@ def _apply(resource_type: ResourceType, state: _State, operation: Operation) -> 
         members = None if operation.value is None else read_members(operation.value, dialect=state.dialect)
         _member_delta(state).change(operation.op, target.filter, members)
     elif operation.op == "remove":
+        state.charge(target, None)
         remove(state.doc, target)
     else:
+        state.charge(target, operation.value)
         attribute = target.sub or target.ref.attribute
         value = read_value(
             target.ref.with_sub(target.sub),

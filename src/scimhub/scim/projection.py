@@ -227,9 +227,12 @@ class Projection:
         again: the last ``_REMEMBERED`` are kept, as planning one costs more than
         the search it shapes.
 
-        :raises InvalidValue: When both are sent, or when either is malformed
-            (see ``read_attribute_list``).
+        :raises InvalidValue: When both are sent, when either is malformed
+            (see ``read_attribute_list``), or longer than ``MAX_NAMES_LENGTH``
+            characters or ``MAX_NAMES`` names.
         """
+        for names, parameter in ((attributes, "attributes"), (excluded_attributes, "excludedAttributes")):
+            _check_size(names, parameter)
         return _read(resource_type, _hashable(attributes), _hashable(excluded_attributes))
 
     def wants(self, name: str) -> bool:
@@ -303,6 +306,30 @@ class Projection:
 
 
 _REMEMBERED = 256
+MAX_NAMES = 100
+"""The most names one ``attributes`` or ``excludedAttributes`` holds; the User schema has
+fewer than 100 paths, so a longer list only repeats them (ADR 0025)."""
+MAX_NAMES_LENGTH = 4096
+"""The longest ``attributes`` or ``excludedAttributes``, in characters, as for a filter: the
+last ``_REMEMBERED`` are kept in memory, so their size must be bounded."""
+
+
+def _check_size(names: str | Sequence[str] | None, parameter: str) -> None:
+    """Refuse an attribute list longer than ``MAX_NAMES_LENGTH`` characters or ``MAX_NAMES`` names.
+
+    :raises InvalidValue: When it is.
+    """
+    if names is None:
+        return
+    texts = [names] if isinstance(names, str) else names
+    if not isinstance(texts, Sequence) or not all(isinstance(text, str) for text in texts):
+        return  # read_attribute_list says what is wrong with it
+    length = sum(len(text) for text in texts) + max(len(texts) - 1, 0)
+    if length > MAX_NAMES_LENGTH:
+        raise InvalidValue(f"{parameter} is longer than {MAX_NAMES_LENGTH} characters")
+    count = sum(text.count(",") + 1 for text in texts)
+    if count > MAX_NAMES:
+        raise InvalidValue(f"{parameter} names more than {MAX_NAMES} attributes")
 
 
 def _hashable(names: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
@@ -311,14 +338,15 @@ def _hashable(names: str | Sequence[str] | None) -> str | tuple[str, ...] | None
 
 @lru_cache(maxsize=_REMEMBERED)
 def _read(
-    resource_type: ResourceType, attributes: str | tuple[str, ...] | None, excluded: str | tuple[str, ...] | None
+    resource_type: ResourceType,
+    attributes: str | tuple[str, ...] | None,
+    excluded: str | tuple[str, ...] | None,
 ) -> Projection:
     included = read_attribute_list(resource_type, attributes, "attributes")
     excluded_refs = read_attribute_list(resource_type, excluded, "excludedAttributes")
     if included is not None and excluded_refs is not None:
         raise InvalidValue(
-            "attributes and excludedAttributes are mutually exclusive (RFC 7644 §3.9);"
-            " send one of them"
+            "attributes and excludedAttributes are mutually exclusive (RFC 7644 §3.9); send one of them"
         )
     return Projection(resource_type, included, excluded_refs or ())
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from scimhub.errors import InvalidFilter, InvalidSyntax, InvalidValue
 from scimhub.scim.filter_parser import parse_filter
+from scimhub.scim.filters import MAX_LENGTH
 from scimhub.scim.messages import ScimRequest
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import SEARCH_REQUEST, ResourceType
@@ -94,18 +95,22 @@ def read_search_body(body: object) -> SearchParams:
     return _params(lambda name: lowered.get(name.lower()))
 
 
-def build_query(resource_type: ResourceType, params: SearchParams, default_count: int, max_count: int) -> Query:
+def build_query(
+    resource_type: ResourceType, params: SearchParams, default_count: int, max_count: int
+) -> Query:
     """Return the store query for ``params`` on ``resource_type``.
 
     ``count`` above ``max_count`` is lowered to it (§3.4.2.4 lets the server return
     fewer results than asked for; ``itemsPerPage`` tells the client).
 
     :raises InvalidFilter: When the filter does not parse or names no attribute.
-    :raises InvalidValue: When sortBy names no attribute.
+    :raises InvalidValue: When sortBy names no attribute or is longer than a filter may be.
     """
     if params.filter is not None and not params.filter.strip():
         raise InvalidFilter("the filter is empty")
     parsed = parse_filter(resource_type, params.filter) if params.filter is not None else None
+    if params.sort_by is not None and len(params.sort_by) > MAX_LENGTH:
+        raise InvalidValue(f"sortBy is longer than {MAX_LENGTH} characters")
     sort_by = resolve(resource_type, params.sort_by, InvalidValue) if params.sort_by else None
     if sort_by is not None and sort_by.target.is_complex:
         raise InvalidValue(f"cannot sort by the complex attribute '{params.sort_by}'; name a sub-attribute")

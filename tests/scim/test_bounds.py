@@ -1,0 +1,193 @@
+"""The bounds on the work one request may cause (ADR 0025): PATCH values and work, attribute lists, sortBy.
+
+The filter bounds (length, depth, terms) are tested with the parser in test_filters.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scimhub.errors import InvalidValue, TooMany
+from scimhub.scim.bounds import MAX_VALUES, check_resource_values
+from scimhub.scim.filter_evaluation import _element_values, _evaluate, element_matcher
+from scimhub.scim.filter_parser import parse_value_filter
+from scimhub.scim.filters import MAX_LENGTH, MAX_TERMS
+from scimhub.scim.patch import MAX_WORK, apply_patch, read_patch
+from scimhub.scim.paths import resolve
+from scimhub.scim.projection import MAX_NAMES, MAX_NAMES_LENGTH, Projection
+from scimhub.scim.schema import GROUP, PATCH_OP, USER
+from scimhub.scim.search import SearchParams, build_query
+
+
+def _body(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+def _emails(count: int) -> list[dict[str, str]]:
+    return [{"value": f"u{i}@example.com", "type": "work"} for i in range(count)]
+
+
+# -- values per PATCH -------------------------------------------------------------------
+
+
+def test_values_across_operations_are_bounded() -> None:
+    """MAX_VALUES values in all operations together are read; one more is invalidValue naming the bound."""
+    half = MAX_VALUES // 2
+    members = [{"value": f"m{i}"} for i in range(half)]
+    body = _body(
+        {"op": "add", "path": "members", "value": members}, {"op": "add", "path": "members", "value": members}
+    )
+    assert len(read_patch(GROUP, body)) == 2
+    body["Operations"].append({"op": "replace", "path": "displayName", "value": "x"})
+    with pytest.raises(InvalidValue, match=f"operations carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+        read_patch(GROUP, body)
+
+
+def test_path_less_values_count_their_attributes() -> None:
+    """A path-less value counts each attribute, and each element of an array, against MAX_VALUES."""
+    value = {"emails": _emails(MAX_VALUES - 1), "title": "x", "nickName": "y"}
+    with pytest.raises(InvalidValue, match=f"carry {MAX_VALUES + 1} values"):
+        read_patch(USER, _body({"op": "add", "value": value}))
+
+
+def test_resource_bodies_are_bounded_in_values() -> None:
+    """A POST or PUT body's multi-valued attributes hold at most MAX_VALUES values, members aside."""
+    check_resource_values({"userName": "u", "emails": _emails(MAX_VALUES)})
+    check_resource_values(
+        {"displayName": "g", "members": [{"value": f"m{i}"} for i in range(MAX_VALUES + 1)]}
+    )
+    extension = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    body = {"userName": "u", "emails": _emails(MAX_VALUES), extension: {"x": ["one"]}}
+    with pytest.raises(InvalidValue, match=f"resource carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+        check_resource_values(body)
+
+
+def test_absent_attribute_costs_only_the_values_sent() -> None:
+    """Writing MAX_WORK values into an attribute not yet assigned is within the work bound."""
+    doc = {"userName": "u"}
+    operation = {"op": "add", "path": "emails", "value": _emails(MAX_VALUES)}
+    assert (
+        len(apply_patch(USER, doc, read_patch(USER, _body(operation)), max_work=MAX_VALUES).doc["emails"])
+        == MAX_VALUES
+    )
+
+
+# -- work per PATCH ---------------------------------------------------------------------
+
+
+def _filter_of(terms: int) -> str:
+    return " or ".join(f'value co "zz{i}"' for i in range(terms - 1)) + ' or type eq "work"'
+
+
+def test_work_of_a_filter_is_stored_values_times_comparisons() -> None:
+    """A filtered operation costs (stored + sent values) × comparisons; above MAX_WORK it is tooMany."""
+    stored = MAX_WORK // MAX_TERMS - 1
+    operation = {"op": "replace", "path": f"emails[{_filter_of(MAX_TERMS)}].display", "value": "D"}
+    doc = {"userName": "u", "emails": _emails(stored)}
+    result = apply_patch(USER, doc, read_patch(USER, _body(operation)))
+    assert {email["display"] for email in result.doc["emails"]} == {"D"}
+    doc["emails"].append({"value": "one-more@example.com", "type": "work"})
+    with pytest.raises(TooMany, match=f"more than {MAX_WORK} attribute values"):
+        apply_patch(USER, doc, read_patch(USER, _body(operation)))
+
+
+def test_work_adds_up_across_operations() -> None:
+    """Many cheap operations add up: the operation that passes MAX_WORK is named."""
+    stored = 199
+    doc = {"userName": "u", "emails": _emails(stored)}
+    operation = {"op": "replace", "path": 'emails[type eq "work"].display', "value": "D"}
+    count = MAX_WORK // (stored + 1)
+    apply_patch(USER, doc, read_patch(USER, _body(*[operation] * count)))
+    with pytest.raises(TooMany, match=rf"^Operations\[{count}\]: applying this PATCH"):
+        apply_patch(USER, doc, read_patch(USER, _body(*[operation] * (count + 1))))
+
+
+def test_adding_many_values_to_many_is_linear() -> None:
+    """Adding values already there (in any case) adds none of them, however many: no pairwise comparison."""
+    doc = {"userName": "u", "emails": _emails(MAX_VALUES)}
+    again = [{"value": f"U{i}@EXAMPLE.COM", "type": "work"} for i in range(MAX_VALUES)]
+    result = apply_patch(USER, doc, read_patch(USER, _body({"op": "add", "path": "emails", "value": again})))
+    assert result.doc["emails"] == doc["emails"]
+
+
+def test_member_values_are_not_work() -> None:
+    """Members are rows, never visited by the PATCH: MAX_VALUES member ids stay within MAX_WORK."""
+    members = [{"value": f"m{i}"} for i in range(MAX_VALUES)]
+    result = apply_patch(
+        GROUP,
+        {"displayName": "g"},
+        read_patch(GROUP, _body({"op": "add", "path": "members", "value": members})),
+    )
+    assert result.members is not None and len(result.members.add) == MAX_VALUES
+
+
+# -- the compiled element test ----------------------------------------------------------
+
+EMAILS = resolve(USER, "emails")
+_WORDS = st.sampled_from(["a", "A", "b", "work", "WORK", "home", "x@y", "True"])
+_TERMS = st.one_of(
+    st.builds(
+        lambda sub, op, word: f'{sub} {op} "{word}"',
+        st.sampled_from(["value", "type", "display"]),
+        st.sampled_from(["eq", "ne", "co", "sw"]),
+        _WORDS,
+    ),
+    st.builds(lambda word: f'primary eq "{word}"', st.sampled_from(["true", "False"])),
+    st.sampled_from(["value pr", "type pr"]),
+)
+
+
+@st.composite
+def _value_filters(draw: st.DrawFn) -> str:
+    """Draw a value filter of or/and chains, with ``not`` and parentheses."""
+    terms = draw(st.lists(_TERMS, min_size=1, max_size=6))
+    text = terms[0]
+    for term in terms[1:]:
+        joined = f"{text} {draw(st.sampled_from(['or', 'and']))} {term}"
+        text = f"not ({joined})" if draw(st.booleans()) and len(text) < 200 else joined
+    return text
+
+
+_ELEMENTS = st.fixed_dictionaries(
+    {}, optional={"value": _WORDS, "type": _WORDS, "display": _WORDS, "primary": st.booleans() | _WORDS}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_value_filters(), _ELEMENTS)
+def test_compiled_matcher_agrees_with_the_tree_walk(text: str, element: dict[str, Any]) -> None:
+    """``element_matcher`` (an or-chain's equalities folded into a set) decides as the tree walk does."""
+    node = parse_value_filter(USER, EMAILS, text)
+    assert element_matcher(node)(element) == _evaluate(node, lambda ref: _element_values(element, ref), None)
+
+
+# -- attribute lists and sortBy ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("parameter", ["attributes", "excludedAttributes"])
+def test_attribute_lists_are_bounded_in_names(parameter: str) -> None:
+    """MAX_NAMES names are read; one more is invalidValue naming the bound."""
+    names = ["title"] * MAX_NAMES
+    kwargs = {"attributes": None, "excluded_attributes": None}
+    key = "attributes" if parameter == "attributes" else "excluded_attributes"
+    Projection.read(USER, **{**kwargs, key: ",".join(names)})
+    with pytest.raises(InvalidValue, match=f"{parameter} names more than {MAX_NAMES} attributes"):
+        Projection.read(USER, **{**kwargs, key: ",".join([*names, "title"])})
+    with pytest.raises(InvalidValue, match=f"{parameter} names more than {MAX_NAMES} attributes"):
+        Projection.read(USER, **{**kwargs, key: [*names, "title"]})
+
+
+def test_attribute_lists_are_bounded_in_length() -> None:
+    """An attributes text longer than MAX_NAMES_LENGTH characters is refused before it is read or kept."""
+    with pytest.raises(InvalidValue, match=f"attributes is longer than {MAX_NAMES_LENGTH} characters"):
+        Projection.read(USER, "x" * (MAX_NAMES_LENGTH + 1))
+
+
+def test_sort_by_is_bounded_in_length() -> None:
+    """A sortBy longer than a filter may be is invalidValue."""
+    with pytest.raises(InvalidValue, match=f"sortBy is longer than {MAX_LENGTH} characters"):
+        build_query(USER, SearchParams(sort_by="a" * (MAX_LENGTH + 1)), 100, 1000)
