@@ -93,8 +93,9 @@ def main() -> int:
             print(f"audit: UNAUDITED {line}")
         print(
             f"audit: FAILED: {len(unaudited)} of {len(versions)} pins in {lock} could not be audited:"
-            " pip-audit's services (PyPI's per-release JSON, OSV) did not answer for them, and they are not their"
-            f" project's latest release, which PyPI's project JSON would describe. Reach one, or {REFRESH}"
+            " pip-audit's services (PyPI's per-release JSON, OSV) did not answer for them, and they are"
+            " not their project's latest release, which PyPI's project JSON would describe."
+            f" Reach one, or {REFRESH}"
         )
         return 2
     how = f"{len(versions) - by_fallback} by pip-audit, {by_fallback} from PyPI's project JSON"
