@@ -116,9 +116,9 @@ python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$SECRETS/salt"
 python3 -c 'import secrets; print(secrets.token_urlsafe(18))' >"$SECRETS/admin_password"
 chmod 644 "$SECRETS"/*  # the container's user (10001) reads them through the read-only bind mount
 podman volume create "$VOLUME" >/dev/null
-run() {
+run() {  # [podman run options...]: the image with its secrets, on the volume
   podman run -d --name "$NAME" --network host -v "$VOLUME:/data" -v "$SECRETS:/run/secrets:ro" \
-    -e SCIMHUB_PORT="$PORT" \
+    -e SCIMHUB_PORT="$PORT" "$@" \
     -e SCIMHUB_TOKEN_SIGNING_KEY_FILE=/run/secrets/signing_key \
     -e SCIMHUB_TOKEN_SALT_FILE=/run/secrets/salt \
     -e SCIMHUB_ADMIN_PASSWORD_FILE=/run/secrets/admin_password \
@@ -171,6 +171,30 @@ FOUND=$(scim GET "/Users?filter=userName%20eq%20%22$USER_NAME%22")
 [[ "$FOUND" == 200*'"totalResults":1'* ]] || fail "the user did not survive: $FOUND"
 echo "container: the user and the token survived a new container on the volume"
 podman exec "$NAME" python3 -c "import sqlite3; print('container: PRAGMA integrity_check:', sqlite3.connect('/data/scimhub.db').execute('PRAGMA integrity_check').fetchone()[0])"
+podman exec "$NAME" scimhub doctor >"$CACHE/doctor.log" || fail "scimhub doctor failed: $(cat "$CACHE/doctor.log")"
+echo "container: scimhub doctor passes: $(awk '{print $1}' "$CACHE/doctor.log" | sort | uniq -c | xargs)"
 podman stop -t 30 "$NAME" >/dev/null
 echo "container: stopped cleanly (exit code $(podman inspect "$NAME" --format '{{.State.ExitCode}}'))"
+podman rm -f "$NAME" >/dev/null
+step "checks on the volume, doctor, stop"
+
+# 8. Two worker processes on PostgreSQL (the compose file's shape), when a PostgreSQL is reachable.
+PG_ADMIN=${SCIMHUB_CONTAINER_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres}
+PG_DB=scimhub_container_$$
+if command -v psql >/dev/null && psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" 2>/dev/null; then
+  trap 'cleanup; psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  PG_URL="postgresql+psycopg://${PG_ADMIN#postgresql://}"
+  run -e SCIMHUB_WORKERS=2 -e SCIMHUB_DATABASE_URL="${PG_URL%/*}/$PG_DB"
+  wait_healthy
+  TOKEN=$(podman exec "$NAME" scimhub token create --name entra | tail -n 1)
+  CREATED=$(scim POST /Users "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"$USER_NAME\"}")
+  [[ "$CREATED" == 201* ]] || fail "POST /Users on PostgreSQL answered $CREATED"
+  WORKERS=$(podman exec "$NAME" python3 -c "import os; print(sum(1 for p in os.listdir('/proc') if p.isdigit() and b'spawn_main' in open(f'/proc/{p}/cmdline', 'rb').read()))")
+  podman exec "$NAME" scimhub doctor >"$CACHE/doctor.log" || fail "scimhub doctor failed: $(cat "$CACHE/doctor.log")"
+  echo "container: on PostgreSQL with $WORKERS worker processes: POST /Users 201, scimhub doctor passes"
+  podman stop -t 30 "$NAME" >/dev/null
+  step "PostgreSQL, two workers"
+else
+  echo "container: no PostgreSQL at $PG_ADMIN (SCIMHUB_CONTAINER_POSTGRES): the two-worker PostgreSQL run is left out"
+fi
 echo "container: ok in $(elapsed "$START") s"

@@ -35,4 +35,5 @@ def test_the_image_builds_serves_scim_and_keeps_its_data_on_the_volume() -> None
     assert "POST /Users 201" in out
     assert "the user and the token survived a new container on the volume" in out
     assert "PRAGMA integrity_check: ok" in out
+    assert "scimhub doctor passes" in out
     assert "stopped cleanly (exit code 0)" in out
