@@ -15,7 +15,8 @@
 # Debian 12's Python 3.11 at /usr/bin.
 #
 # Environment: SCIMHUB_CONTAINER_CACHE (default /var/tmp/scimhub-container) keeps the base's rootfs
-# tarball and podman's configuration; SCIMHUB_CONTAINER_PORT (default 18080) is the port the
+# tarball and podman's configuration (podman keeps the build stage as an untagged image: the layer
+# cache of the locked dependencies); SCIMHUB_CONTAINER_PORT (default 18080) is the port the
 # container listens on (host network); SCIMHUB_CONTAINER_KEEP=1 keeps the image afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,6 @@ cleanup() {
   podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true
   rm -rf "$CACHE/secrets-$$"
   [[ "${SCIMHUB_CONTAINER_KEEP:-}" == 1 ]] || podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
-  podman image prune -f --filter label=scimhub.stage=build >/dev/null 2>&1 || true  # the build stage
 }
 trap cleanup EXIT
 
@@ -189,7 +189,7 @@ if command -v psql >/dev/null && psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB"
   TOKEN=$(podman exec "$NAME" scimhub token create --name entra | tail -n 1)
   CREATED=$(scim POST /Users "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"$USER_NAME\"}")
   [[ "$CREATED" == 201* ]] || fail "POST /Users on PostgreSQL answered $CREATED"
-  WORKERS=$(podman exec "$NAME" python3 -c "import os; print(sum(1 for p in os.listdir('/proc') if p.isdigit() and b'spawn_main' in open(f'/proc/{p}/cmdline', 'rb').read()))")
+  WORKERS=$(podman exec "$NAME" python3 -c "import os; print(sum(1 for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid() and b'spawn_main' in open(f'/proc/{p}/cmdline', 'rb').read()))")
   podman exec "$NAME" scimhub doctor >"$CACHE/doctor.log" || fail "scimhub doctor failed: $(cat "$CACHE/doctor.log")"
   echo "container: on PostgreSQL with $WORKERS worker processes: POST /Users 201, scimhub doctor passes"
   podman stop -t 30 "$NAME" >/dev/null
