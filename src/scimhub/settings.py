@@ -79,6 +79,13 @@ class Settings:
     overlap database waits, fewer contend less for the GIL. Default: 1 on SQLite, whose
     queries never wait on a network; 4 on PostgreSQL."""
 
+    # Secrets in production (ADR 0027). Every Secret field can also be read from a file named by
+    # SCIMHUB_<FIELD>_FILE (Docker and Kubernetes secrets), never both.
+    env: str = "development"
+    """``production`` refuses to start unless ``token_signing_key`` and ``token_salt`` are configured
+    (from the environment or a file), so that no key is generated into, or read from, the database;
+    ``development`` (the default) generates them once into the database when unset."""
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Build settings from ``SCIMHUB_*`` variables, then apply non-None ``overrides``.
@@ -88,9 +95,12 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f"SCIMHUB_{f.name.upper()}")
+            if str(f.type).startswith("Secret"):
+                raw = _secret_from_file(f.name, raw, environ)
             if raw is not None and raw != "":
                 values[f.name] = _cast(f.name, f.type, raw)
         settings = cls(**values)
+        _check_env(settings.env)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -107,3 +117,36 @@ def _cast(name: str, annotation: object, raw: str) -> Any:
     if kind.startswith("Secret"):
         return Secret(raw)
     return raw
+
+
+ENVIRONMENTS = ("development", "production")
+"""The values of ``SCIMHUB_ENV`` (ADR 0027)."""
+
+
+def _secret_from_file(name: str, raw: str | None, environ: Mapping[str, str]) -> str | None:
+    """Return the secret ``SCIMHUB_<NAME>``, or the contents of the file ``SCIMHUB_<NAME>_FILE`` names.
+
+    One trailing line break is dropped: ``echo key > file`` and most secret stores add one.
+
+    :raises ValueError: When both are set, or the file cannot be read or is empty.
+    """
+    variable = f"SCIMHUB_{name.upper()}"
+    path = environ.get(f"{variable}_FILE")
+    if not path:
+        return raw
+    if raw:
+        raise ValueError(f"set {variable} or {variable}_FILE, not both")
+    try:
+        with open(path, encoding="utf-8") as file:
+            value = file.read().removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise ValueError(f"{variable}_FILE={path} cannot be read: {reason}") from None
+    if not value:
+        raise ValueError(f"{variable}_FILE={path} is empty")
+    return value
+
+
+def _check_env(env: str) -> None:
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"SCIMHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")

@@ -78,17 +78,16 @@ class Services:
 
 def build(settings: Settings, *, upgrade: bool = True) -> Services:
     """Return the services for ``settings``, migrating the database first when ``upgrade``."""
+    signing_key, salt = (s.reveal() if s else None for s in (settings.token_signing_key, settings.token_salt))
+    # Production takes its keys from the configuration alone, and refuses before connecting (ADR 0027).
+    configured = TokenKeys.configured(signing_key, salt) if settings.env == "production" else None
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate.upgrade(engine)
     store = SqlStore(engine)
     users = Users(store, now_micros)
     groups = Groups(store, now_micros)
-    keys = TokenKeys.load(
-        store,
-        settings.token_signing_key.reveal() if settings.token_signing_key else None,
-        settings.token_salt.reveal() if settings.token_salt else None,
-    )
+    keys = configured or TokenKeys.load(store, signing_key, salt)
     tokens = Tokens(store, now_micros, keys)
     handler = ScimHandler(users, groups, settings)
     roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)

@@ -1,4 +1,4 @@
-"""The ``scimhub`` command: serve, tokens, roles, users, groups, database (Typer).
+"""The ``scimhub`` command: serve, tokens, roles, users, groups, database, doctor (Typer).
 
 Every command takes ``--database-url`` (or ``SCIMHUB_DATABASE_URL``). Errors end
 the command with exit code 1 and one line on stderr, never a traceback.
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from scimhub.cli import datahub, db, events, groups, roles, serve, tokens, users
+from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
 from scimhub.errors import ScimhubError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(groups.app, name="group")
 app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
 app.add_typer(datahub.app, name="datahub")
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -31,12 +31,48 @@ class TokenKeys:
     salt: bytes
 
     @classmethod
+    def configured(cls, signing_key: str | None, salt: str | None) -> TokenKeys:
+        """Return the configured keys, as production takes them: never generated, never from the database.
+
+        :raises ValueError: When a key is missing or too weak (ADR 0027); the message says what to set.
+        """
+        problems = production_key_problems(signing_key, salt)
+        if problems or signing_key is None or salt is None:
+            raise ValueError("SCIMHUB_ENV=production: " + "; ".join(problems))
+        return cls(signing_key.encode(), salt.encode())
+
+    @classmethod
     def load(cls, store: Store, signing_key: str | None, salt: str | None) -> TokenKeys:
         """Return the configured keys, or the ones generated once and kept in the database."""
         with store.transaction() as tx:
             key = signing_key or tx.secrets.get_or_create("token_signing_key", secrets.token_urlsafe(48))
             stored_salt = salt or tx.secrets.get_or_create("token_salt", secrets.token_urlsafe(24))
         return cls(key.encode(), stored_salt.encode())
+
+
+MIN_SIGNING_KEY_BYTES = 32
+"""An HS256 key at least as long as the hash it keys (RFC 7518 §3.2: 256 bits)."""
+MIN_SALT_BYTES = 16
+_GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def production_key_problems(signing_key: str | None, salt: str | None) -> list[str]:
+    """Return what keeps the configured signing key and salt from serving in production (ADR 0027).
+
+    Each problem names the variable to set and how to make a value; none means both are fit.
+    """
+    problems = []
+    for variable, value, least in (
+        ("SCIMHUB_TOKEN_SIGNING_KEY", signing_key, MIN_SIGNING_KEY_BYTES),
+        ("SCIMHUB_TOKEN_SALT", salt, MIN_SALT_BYTES),
+    ):
+        if not value:
+            problems.append(f"set {variable} or {variable}_FILE (make one with {_GENERATE})")
+        elif len(value.encode()) < least:
+            problems.append(f"{variable} must be at least {least} bytes long (make one with {_GENERATE})")
+    if signing_key and signing_key == salt:
+        problems.append("SCIMHUB_TOKEN_SIGNING_KEY and SCIMHUB_TOKEN_SALT must differ")
+    return problems
 
 
 @dataclass(frozen=True)
