@@ -188,7 +188,12 @@ def test_actor_urn_finds_a_renamed_user_by_the_urn_it_kept(
         ({"json": {"name": "x", "duration": "FOREVER"}}, 422, "invalidValue", None),
         ({"json": {"name": "x", "expires": "ONE_DAY"}}, 422, "invalidValue", None),
         ({"json": {"name": 42}}, 422, "invalidValue", "name has the wrong type: must be a string, not 42"),
-        ({"json": {"description": "no name"}}, 422, "invalidValue", "the body lacks a required field: 'name'"),
+        (
+            {"json": {"description": "no name"}},
+            422,
+            "invalidValue",
+            "the body lacks a required field: 'name'",
+        ),
         (
             {"json": {"name": "  "}},
             422,

@@ -2,7 +2,8 @@
 
 The same events the poll API publishes, searched instead of followed: newest
 first, a page at a time (``before``), or oldest first from a position
-(``after``), which is how ``scimhub events tail --follow`` keeps up. Positions
+(``after``), which is how ``scimhub events tail --follow`` keeps up; with both,
+the events between two positions, oldest first. Positions
 are the poll API's opaque offsets, so an event found here can be followed there.
 """
 
@@ -39,7 +40,7 @@ class AuditRequest:
     before: str | None = None
     """An offset: only older events, newest first (the next page of a search)."""
     after: str | None = None
-    """An offset: only newer events, oldest first (following)."""
+    """An offset: only newer events, oldest first (following); with ``before``, the events between."""
     limit: int = DEFAULT_LIMIT
 
 
@@ -74,13 +75,9 @@ def parse_time(name: str, text: str) -> int:
 def read_audit_request(params: Mapping[str, Any]) -> AuditRequest:
     """Return the audit search of query parameters already checked against their schemas.
 
-    The API's route table declares each parameter's form (``web/api/events.py``) and
-    the gateway enforces it; what no schema of one parameter can say is checked here.
-
-    :raises InvalidValue: When both ``before`` and ``after`` are given.
+    The API's route table declares each parameter's form (``web/api/events.py``) and the
+    gateway enforces it (ADR 0026), so this only converts: every combination is a search.
     """
-    if "before" in params and "after" in params:
-        raise InvalidValue("give before (older events) or after (newer events), not both")
     category = params.get("category")
     return AuditRequest(
         entity=params.get("entity"),

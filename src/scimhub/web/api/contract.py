@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+
 from scimhub.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param
 from scimhub.web.api.schemas import FORMAT_MEANINGS, PATTERN_MEANINGS

@@ -55,21 +55,20 @@ ROUTES = (
         "Search the change events",
         _TAG,
         privilege=Privilege.GET_PLATFORM_EVENTS,
-        rule="The EntityChangeEvents of the poll API, newest first; each `offsetId` can be polled from.",
+        rule="The EntityChangeEvents of the poll API, newest first; each `offsetId` can be polled from."
+        " A well-formed offsetId this server did not issue (or another database's) is refused with 422.",
         params=(
             _query("entity", "Only changes of this entity (its URN).", TEXT),
             _query("actor", "Only changes made by this user (its URN).", TEXT),
             _query("category", "Only this category.", enum(Category)),
             _query("since", "Only changes made at or after this time (RFC 3339, or a date: UTC).", MOMENT),
             _query("until", "Only changes made before this time (RFC 3339, or a date: UTC).", MOMENT),
+            _query("before", f"{_CURSOR}: only older events, newest first: the next page.", OFFSET),
             _query(
-                "before",
-                f"{_CURSOR}: only older events, newest first: the next page. Not with `after`;"
-                " an offset this server did not issue is refused (422).",
+                "after",
+                f"{_CURSOR}: only newer events, oldest first: following. With `before`: the events"
+                " between the two, oldest first.",
                 OFFSET,
-            ),
-            _query(
-                "after", f"{_CURSOR}: only newer events, oldest first: following. Not with `before`.", OFFSET
             ),
             _query(
                 "limit", "How many events at most.", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
