@@ -64,6 +64,14 @@ def test_pages_continue_with_next_and_offsets_work_with_the_poll_api(
     assert [e["operation"] for e in following["events"]] == ["CREATE"]
 
 
+def test_before_with_after_is_the_window_between_them(api: httpx.Client, people: People) -> None:
+    """after and before together: the events strictly between the two offsets, oldest first."""
+    people.user(), people.user(), people.user()
+    newest = search(api, limit=4)["events"]  # newest first: e3, e2, e1, e0
+    between = search(api, after=newest[3]["offsetId"], before=newest[0]["offsetId"])
+    assert [e["offsetId"] for e in between["events"]] == [newest[2]["offsetId"], newest[1]["offsetId"]]
+
+
 def test_the_audit_needs_get_platform_events(live: LiveServer, people: People) -> None:
     """A token without GET_PLATFORM_EVENTS is refused with 403."""
     reader = people.person("Reader")
@@ -72,13 +80,15 @@ def test_the_audit_needs_get_platform_events(live: LiveServer, people: People) -
 
 
 def test_bad_filters_are_refused(api: httpx.Client) -> None:
-    """An unknown category, a malformed time or cursor, or before with after: 422 naming the fault."""
+    """An unknown category, a malformed or empty time, cursor or URN: 422 naming the fault."""
     for params, named in (
         ({"category": "TAG"}, "category"),
         ({"since": "yesterday"}, "since"),
         ({"limit": "0"}, "limit"),
         ({"before": "junk"}, "offsetId"),
-        ({"before": "a", "after": "b"}, "not both"),
+        ({"before": "a/b"}, "before"),
+        ({"until": ""}, "until"),
+        ({"entity": ""}, "entity"),
     ):
         body = assert_api_error(api.get("/events", params=params), 422, "invalidValue")
         assert named in body["detail"]

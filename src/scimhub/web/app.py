@@ -19,6 +19,7 @@ from scimhub.settings import Settings
 from scimhub.web.access_log import AccessLog
 from scimhub.web.api.gateway import api_routes
 from scimhub.web.api.table import ROUTES as API_ROUTES
+from scimhub.web.api.table import SCHEMAS as API_SCHEMAS
 from scimhub.web.feed import LongPolls, feed_routes
 from scimhub.web.scim import scim_endpoint
 from scimhub.wiring import Services, build
@@ -52,7 +53,11 @@ def create_app(services: Services) -> Starlette:
         endpoint = scim_endpoint(prefix, services)
         routes.append(Route(prefix + "/{path:path}", endpoint, methods=_METHODS))
         routes.append(Route(prefix, endpoint, methods=_METHODS))
-    routes += [Route("/healthz", healthz), Route("/readyz", readyz), *api_routes(services, API_ROUTES)]
+    routes += [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *api_routes(services, API_ROUTES, API_SCHEMAS),
+    ]
     routes += feed_routes(services, polls)
 
     @asynccontextmanager

@@ -1,56 +1,25 @@
-"""Reading a call's input: JSON object bodies, and the ``start``/``count`` paging of list endpoints."""
+"""The ``start``/``count`` paging of list endpoints: declared once, documented and checked from here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from scimhub.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from scimhub.web.api.routing import ApiCall, Param
+from scimhub.web.api.schemas import MAX_WHOLE
+
+_WHOLE = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE}
 
 PAGE_PARAMS = (
-    Param(
-        "start",
-        "Zero-based index of the first item (DataHub's `start`).",
-        "query",
-        {"type": "integer", "minimum": 0},
-    ),
+    Param("start", "Zero-based index of the first item (DataHub's `start`).", "query", _WHOLE),
     Param(
         "count",
         "How many items at most; the server's default page size if absent, lowered to its maximum"
         " (SCIMHUB_MAX_PAGE_SIZE).",
         "query",
-        {"type": "integer", "minimum": 0},
+        _WHOLE,
     ),
 )
-
-
-def read_object(call: ApiCall, fields: Mapping[str, type | tuple[type, ...]]) -> dict[str, Any]:
-    """Return the JSON object body of ``call``, checking each field's type.
-
-    :raises UnsupportedMediaType: When the Content-Type is not ``application/json``.
-    :raises InvalidSyntax: When the body is not a well-formed JSON object.
-    :raises InvalidValue: When it has a field not in ``fields``, or one of the wrong type.
-    """
-    media_type = (call.content_type or "application/json").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise UnsupportedMediaType(f"send the body as application/json, not {media_type}")
-    try:
-        body = orjson.loads(call.body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidSyntax(f"the request body is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise InvalidSyntax("the request body must be a JSON object")
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise InvalidValue(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(fields)}")
-    for name, value in body.items():
-        if value is not None and not isinstance(value, fields[name]):
-            raise InvalidValue(f"{name} has the wrong type: {type(value).__name__}")
-    return body
 
 
 @dataclass(frozen=True)
@@ -62,22 +31,8 @@ class Paging:
 
 
 def read_paging(call: ApiCall, default_count: int, max_count: int) -> Paging:
-    """Return ``start`` and ``count`` from the query string; ``count`` is lowered to ``max_count``.
-
-    :raises InvalidValue: When either is not a whole number of at least 0.
-    """
-    start = _natural(call.query, "start", 0)
-    count = _natural(call.query, "count", default_count)
-    return Paging(start, min(count, max_count))
-
-
-def _natural(query: Mapping[str, str], name: str, default: int) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise InvalidValue(f"{name} must be a whole number from 0 to 999999999, not {raw!r}")
-    return int(raw)
+    """Return ``start`` and ``count`` of a checked call (``PAGE_PARAMS``), ``count`` at most ``max_count``."""
+    return Paging(call.query.get("start", 0), min(call.query.get("count", default_count), max_count))
 
 
 def page_body(paging: Paging, total: int, key: str, items: list[Any]) -> dict[str, Any]:

@@ -12,7 +12,18 @@ from scimhub.domain.roles import Privilege
 from scimhub.feed.audit import audit_json, read_audit_request
 from scimhub.feed.requests import MAX_LIMIT
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param, Reply
-from scimhub.web.api.schemas import NULLABLE_STRING, STRING, Schema, array, enum, obj, ref
+from scimhub.web.api.schemas import (
+    MOMENT,
+    NULLABLE_STRING,
+    OFFSET,
+    STRING,
+    TEXT,
+    Schema,
+    array,
+    enum,
+    obj,
+    ref,
+)
 from scimhub.wiring import Services
 
 _TAG = "Events"
@@ -29,11 +40,10 @@ def list_events(hub: Services, call: ApiCall) -> Reply:
     return Reply(200, body)
 
 
-def _query(name: str, description: str, schema: Schema = STRING) -> Param:
+def _query(name: str, description: str, schema: Schema) -> Param:
     return Param(name, description, "query", schema)
 
 
-_TIME = {"type": "string", "format": "date-time"}
 _CURSOR = "An offsetId (of an event, or `next`, or `head`)"
 
 ROUTES = (
@@ -45,15 +55,21 @@ ROUTES = (
         "Search the change events",
         _TAG,
         privilege=Privilege.GET_PLATFORM_EVENTS,
-        rule="The EntityChangeEvents of the poll API, newest first; each `offsetId` can be polled from.",
+        rule="The EntityChangeEvents of the poll API, newest first; each `offsetId` can be polled from."
+        " A well-formed offsetId this server did not issue (or another database's) is refused with 422.",
         params=(
-            _query("entity", "Only changes of this entity (its URN)."),
-            _query("actor", "Only changes made by this user (its URN)."),
+            _query("entity", "Only changes of this entity (its URN).", TEXT),
+            _query("actor", "Only changes made by this user (its URN).", TEXT),
             _query("category", "Only this category.", enum(Category)),
-            _query("since", "Only changes made at or after this time (ISO 8601).", _TIME),
-            _query("until", "Only changes made before this time (ISO 8601).", _TIME),
-            _query("before", f"{_CURSOR}: only older events, newest first: the next page."),
-            _query("after", f"{_CURSOR}: only newer events, oldest first: following."),
+            _query("since", "Only changes made at or after this time (RFC 3339, or a date: UTC).", MOMENT),
+            _query("until", "Only changes made before this time (RFC 3339, or a date: UTC).", MOMENT),
+            _query("before", f"{_CURSOR}: only older events, newest first: the next page.", OFFSET),
+            _query(
+                "after",
+                f"{_CURSOR}: only newer events, oldest first: following. With `before`: the events"
+                " between the two, oldest first.",
+                OFFSET,
+            ),
             _query(
                 "limit", "How many events at most.", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
             ),

@@ -2,14 +2,16 @@
 
 Per request: read the body (only for routes that take one, within the size
 limit), then one thread hop (``call_as_bearer``, ADR 0003) that authenticates the
-token, checks the route's privilege and runs its operation. Every error, the
-gateway's own included, is a JSON error body (``errors.py``).
+token, checks the route's privilege, checks the call against the route's declared
+parameters and body (``contract.py``, ADR 0026) and runs its operation. Every
+error, the gateway's own included, is a JSON error body (``errors.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -18,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimhub.directory.actors import Actor
 from scimhub.errors import MethodNotAllowed, NotFound, ScimhubError
+from scimhub.web.api.contract import Contract
 from scimhub.web.api.errors import error_reply
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Reply
 from scimhub.web.auth import call_as_bearer
@@ -38,30 +41,37 @@ def render(reply: Reply) -> Response:
     )
 
 
-def run(route: ApiRoute, services: Services, call: ApiCall) -> Reply:
-    """Check the route's privilege, then run its operation; turn any error into a reply."""
+def run(route: ApiRoute, services: Services, contract: Contract, call: ApiCall) -> Reply:
+    """Check the route's privilege, then the call against its declarations, then run its operation.
+
+    Any error becomes a reply: a caller without the privilege learns nothing about its input.
+    """
     try:
         if route.privilege is not None:
             call.actor.require(route.privilege, route.summary)
-        return route.operation(services, call)
+        return route.operation(services, contract.check(route, call))
     except Exception as error:  # noqa: BLE001 - error_reply decides what leaks
         return error_reply(error)
 
 
-def api_routes(services: Services, table: Iterable[ApiRoute]) -> list[BaseRoute]:
-    """Return the Starlette routes serving ``table`` below ``PREFIX``, unknown paths last."""
+def api_routes(services: Services, table: Iterable[ApiRoute], schemas: Mapping[str, Any]) -> list[BaseRoute]:
+    """Return the Starlette routes serving ``table`` below ``PREFIX``, unknown paths last.
+
+    ``schemas`` are the document's components, which the routes' body schemas name.
+    """
+    contract = Contract(schemas)
     by_path: dict[str, dict[str, ApiRoute]] = {}
     for route in table:
         by_path.setdefault(route.path, {})[route.method] = route
     routes: list[BaseRoute] = [
-        Route(PREFIX + path, _endpoint(services, methods), methods=_METHODS)
+        Route(PREFIX + path, _endpoint(services, contract, methods), methods=_METHODS)
         for path, methods in by_path.items()
     ]
     routes.append(Route(PREFIX + "/{rest:path}", _unknown_path, methods=_METHODS))
     return routes
 
 
-def _endpoint(services: Services, methods: dict[str, ApiRoute]):  # type: ignore[no-untyped-def]
+def _endpoint(services: Services, contract: Contract, methods: dict[str, ApiRoute]):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         route = methods.get(request.method)
         if route is None:
@@ -80,11 +90,11 @@ def _endpoint(services: Services, methods: dict[str, ApiRoute]):  # type: ignore
             request.headers.get("content-type"),
         )
         if route.public:
-            return render(run(route, services, call))
+            return render(run(route, services, contract, call))
         reply = await call_as_bearer(
             request,
             services,
-            lambda actor: run(route, services, replace(call, actor=actor)),
+            lambda actor: run(route, services, contract, replace(call, actor=actor)),
             error_reply,
         )
         return render(reply)

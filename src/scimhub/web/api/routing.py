@@ -28,7 +28,7 @@ class Param:
     where: str = "path"
     """``path`` or ``query``."""
     schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
-    """Its JSON Schema, as the OpenAPI document shows it."""
+    """Its JSON Schema, as the OpenAPI document shows it and the gateway enforces it (``contract.py``)."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,13 @@ class ApiCall:
     actor: Actor
     path: Mapping[str, str] = field(default_factory=dict)
     """Path parameters, decoded."""
-    query: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    """Query parameters; once checked (``contract.py``) only the declared ones, typed as their schemas say."""
     body: bytes = b""
     """Read (within the size limit) only for routes that declare a body."""
     content_type: str | None = None
+    data: Mapping[str, Any] | None = None
+    """The JSON body once checked against the route's body schema (``contract.py``)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class ApiRoute:
     """Who may call, in words, for the document."""
     params: tuple[Param, ...] = ()
     body: str | None = None
-    """The component schema of the JSON request body, if the route takes one."""
+    """The component schema of the JSON request body, if the route takes one; calls are checked against it."""
     response: str | None = None
     """The component schema of the success body; None: no content."""
     status: int = 200

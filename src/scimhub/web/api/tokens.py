@@ -15,18 +15,14 @@ from scimhub.directory.tokens import TokenView
 from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
 from scimhub.domain.tokens import Duration
-from scimhub.domain.users import user_name_of
-from scimhub.errors import InvalidValue
-from scimhub.web.api.calls import read_object
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Param, Reply
-from scimhub.web.api.schemas import NULLABLE_STRING, STRING, Schema, array, enum, obj, ref
+from scimhub.web.api.schemas import NAME, NULLABLE_STRING, STRING, USER_URN, Schema, array, enum, obj, ref
 from scimhub.wiring import Services
 
 DEFAULT_DURATION = Duration.ONE_MONTH
 """What a token lasts when the input names no duration: DataHub's UI default. NO_EXPIRY
 (what Entra's Secret Token wants) has to be asked for."""
 
-_CREATE_FIELDS = {"type": str, "actorUrn": str, "duration": str, "name": str, "description": str}
 _TAG = "Tokens"
 _ID = Param("id", "The token's id (its JWT `jti`), as listed.")
 _NULLABLE_MILLIS = {"type": ["integer", "null"], "description": "Epoch milliseconds; null for never."}
@@ -51,32 +47,16 @@ def _metadata(view: TokenView) -> dict[str, Any]:
     }
 
 
-def _actor(urn: str) -> UserRef:
-    """Return the user ``actorUrn`` names: by its stored URN, which a rename does not change (ADR 0008).
-
-    :raises InvalidValue: When it is not a ``urn:li:corpuser:`` URN.
-    """
-    if user_name_of(urn) is None:
-        raise InvalidValue(f"actorUrn must be a urn:li:corpuser: URN, not {urn!r}")
-    return UserRef.by_urn(urn)
-
-
-def _duration(body: dict[str, Any]) -> Duration:
-    try:
-        return Duration.read(body["duration"]) if body.get("duration") else DEFAULT_DURATION
-    except ValueError as error:
-        raise InvalidValue(f"duration: {error}") from None
-
-
 def create_token(hub: Services, call: ApiCall) -> Reply:
-    """Issue a token acting as ``actorUrn`` (default: the caller); its text is in this answer only."""
-    body = read_object(call, _CREATE_FIELDS)
-    if body.get("type", "PERSONAL") != "PERSONAL":
-        raise InvalidValue(f"type must be PERSONAL (DataHub's only AccessTokenType), not {body['type']!r}")
-    if not isinstance(body.get("name"), str):
-        raise InvalidValue("a token needs a name")
-    duration = _duration(body)
-    actor = _actor(body.get("actorUrn") or call.actor.urn)
+    """Issue a token acting as ``actorUrn`` (default: the caller); its text is in this answer only.
+
+    The body was checked against ``CreateAccessTokenInput`` (``contract.py``): the type is
+    PERSONAL, the duration one of DataHub's names, the name not blank, the actor a user's URN.
+    The actor is found by its stored URN, which a rename does not change (ADR 0008).
+    """
+    body = call.data or {}
+    duration = Duration(body.get("duration", DEFAULT_DURATION.value))
+    actor = UserRef.by_urn(body.get("actorUrn", call.actor.urn))
     issued, view = hub.tokens.issue(call.actor, actor, body["name"], duration, body.get("description"))
     return Reply(
         201,
@@ -88,7 +68,7 @@ def create_token(hub: Services, call: ApiCall) -> Reply:
 def list_tokens(hub: Services, call: ApiCall) -> Reply:
     """List the caller's tokens, or every token (or one actor's) with MANAGE_ACCESS_TOKENS."""
     urn = call.query.get("actorUrn")
-    views = hub.tokens.list(call.actor, None if urn is None else _actor(urn))
+    views = hub.tokens.list(call.actor, None if urn is None else UserRef.by_urn(urn))
     return Reply(200, {"total": len(views), "tokens": [_metadata(v) for v in views]})
 
 
@@ -140,7 +120,9 @@ ROUTES = (
         also=(Privilege.MANAGE_ACCESS_TOKENS,),
         rule="Any valid token lists the tokens acting as its user; MANAGE_ACCESS_TOKENS lists every token,"
         " or another user's with actorUrn. Newest first; never the tokens themselves.",
-        params=(Param("actorUrn", "Only the tokens acting as this user (urn:li:corpuser:…).", "query"),),
+        params=(
+            Param("actorUrn", "Only the tokens acting as this user (urn:li:corpuser:…).", "query", USER_URN),
+        ),
         response="AccessTokenList",
     ),
     ApiRoute(
@@ -188,13 +170,14 @@ SCHEMAS: dict[str, Schema] = {
     "CreateAccessTokenInput": obj(
         {
             "type": {**enum(["PERSONAL"]), "default": "PERSONAL"},
-            "actorUrn": {**STRING, "description": "Whom the token acts as; default: the caller."},
+            "actorUrn": {**USER_URN, "description": "Whom the token acts as; default: the caller."},
             "duration": {**enum(d.value for d in Duration), "default": DEFAULT_DURATION.value},
-            "name": {**STRING, "minLength": 1},
+            "name": {**NAME, "description": "Not blank: at least one character besides white space."},
             "description": NULLABLE_STRING,
         },
         optional=("type", "actorUrn", "duration", "description"),
-        description="DataHub's CreateAccessTokenInput; actorUrn and duration may be left out here.",
+        description="DataHub's CreateAccessTokenInput; type, actorUrn and duration may be left out here"
+        " (not sent as null); only description may be null.",
         additionalProperties=False,
     ),
     "AccessTokenMetadata": obj(
