@@ -19,7 +19,8 @@ The tree, in the manner of httpx's exception module::
     │   └── Uniqueness            a value that must be unique is taken
     ├── PreconditionFailed ...... If-Match did not match the stored version
     ├── PayloadTooLarge ......... the body exceeds the configured limit
-    └── UnsupportedMediaType .... the body is not JSON
+    ├── UnsupportedMediaType .... the body is not JSON
+    └── TooManyRequests ......... a rate limit refuses the request for now
 
 Each adapter maps this tree once: ``statuses.py`` to an HTTP status (for SCIM and the
 JSON API alike), ``scim/errors.py`` to ``scimType``,
@@ -71,7 +72,12 @@ class TooMany(InvalidInput):
 
 
 class Unauthorized(ScimhubError):
-    """No valid credentials were presented."""
+    """No valid credentials were presented; ``reason`` says which way, for metrics and throttling."""
+
+    def __init__(self, detail: str, reason: str = "invalid") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        """``missing``, ``malformed``, ``revoked``, ``expired``, ``suspended`` or ``invalid``."""
 
 
 class Forbidden(ScimhubError):
@@ -108,3 +114,11 @@ class PayloadTooLarge(ScimhubError):
 
 class UnsupportedMediaType(ScimhubError):
     """The request body is not in a media type the endpoint accepts."""
+
+
+class TooManyRequests(ScimhubError):
+    """A rate limit refuses the request for now (RFC 6585 §4); ``retry_after`` says for how long."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
