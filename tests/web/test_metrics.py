@@ -70,24 +70,22 @@ def test_the_middleware_counts_times_and_reads_refusals_from_the_state() -> None
 
     app = Metrics(Starlette(routes=[Route("/scim/v2/Users/{path:path}", refused)]), SCIM_PREFIXES)
     labels = {"route": "scim:/Users/{id}", "method": "GET"}
-    before = (
-        _sample("scimhub_http_requests_total", status="401", **labels),
-        _sample("scimhub_http_request_duration_seconds_count", **labels),
-        _sample("scimhub_auth_failures_total", reason="expired"),
-        _sample("scimhub_rate_limited_total", limit="token"),
-        _sample("scimhub_http_requests_total", route="scim:/Users/{id}", method="other", status="405"),
-    )
+
+    def counts() -> list[float]:
+        return [
+            _sample("scimhub_http_requests_total", status="401", **labels),
+            _sample("scimhub_http_request_duration_seconds_count", **labels),
+            _sample("scimhub_auth_failures_total", reason="expired"),
+            _sample("scimhub_rate_limited_total", limit="token"),
+            _sample("scimhub_http_requests_total", route="scim:/Users/{id}", method="other", status="405"),
+        ]
+
+    before = counts()
     with TestClient(app) as client:  # type: ignore[arg-type]
         for i in range(3):
             client.get(f"/scim/v2/Users/user-{i}")
         client.request("BREW", "/scim/v2/Users/x")
-    after = (
-        _sample("scimhub_http_requests_total", status="401", **labels),
-        _sample("scimhub_http_request_duration_seconds_count", **labels),
-        _sample("scimhub_auth_failures_total", reason="expired"),
-        _sample("scimhub_rate_limited_total", limit="token"),
-        _sample("scimhub_http_requests_total", route="scim:/Users/{id}", method="other", status="405"),
-    )
+    after = counts()
     assert [b - a for a, b in zip(before, after, strict=True)] == [3, 3, 3, 3, 1]  # BREW: method "other"
 
 
