@@ -24,6 +24,8 @@ def _tree(root: type[errors.ScimhubError]) -> list[type[errors.ScimhubError]]:
 def _instance(kind: type[errors.ScimhubError]) -> errors.ScimhubError:
     if kind is errors.MethodNotAllowed:
         return errors.MethodNotAllowed("no", ("GET",))
+    if kind is errors.TooManyRequests:
+        return errors.TooManyRequests("slow down", 7)
     return kind("why")
 
 
@@ -81,3 +83,23 @@ def test_an_unavailable_database_is_a_503_with_retry_after_in_both(caplog: pytes
     assert error_response(away).status == error_reply(away).status == 503
     assert error_response(away).headers == error_reply(away).headers == {"Retry-After": "5"}
     assert "scimType" not in (error_response(away).body or {})
+
+
+def test_a_429_says_when_to_retry_in_both_shapes() -> None:
+    """A rate limit's refusal is 429 with Retry-After in seconds (RFC 6585 §4); SCIM gives it no scimType."""
+    refused = errors.TooManyRequests("slow down", 7)
+    scim, api = error_response(refused), error_reply(refused)
+    assert scim.status == api.status == 429
+    assert scim.headers == api.headers == {"Retry-After": "7"}
+    assert scim.body == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": "429",
+        "detail": "slow down",
+    }
+    assert api.body == {"status": 429, "error": "tooManyRequests", "detail": "slow down"}
+
+
+def test_an_unauthorized_error_names_its_reason() -> None:
+    """Unauthorized carries a reason for the metrics and the failure throttle; ``invalid`` by default."""
+    assert errors.Unauthorized("x").reason == "invalid"
+    assert errors.Unauthorized("x", "expired").reason == "expired"

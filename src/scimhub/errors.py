@@ -19,7 +19,10 @@ The tree, in the manner of httpx's exception module::
     │   └── Uniqueness            a value that must be unique is taken
     ├── PreconditionFailed ...... If-Match did not match the stored version
     ├── PayloadTooLarge ......... the body exceeds the configured limit
-    └── UnsupportedMediaType .... the body is not JSON
+    ├── UnsupportedMediaType .... the body is not JSON
+    └── RetryLater .............. the request may succeed as it is, later (Retry-After)
+        ├── TooManyRequests       a rate limit refuses it for now
+        └── ServiceUnavailable    the database is away
 
 Each adapter maps this tree once: ``statuses.py`` to an HTTP status (for SCIM and the
 JSON API alike), ``scim/errors.py`` to ``scimType``,
@@ -71,7 +74,12 @@ class TooMany(InvalidInput):
 
 
 class Unauthorized(ScimhubError):
-    """No valid credentials were presented."""
+    """No valid credentials were presented; ``reason`` says which way, for metrics and throttling."""
+
+    def __init__(self, detail: str, reason: str = "invalid") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        """``missing``, ``malformed``, ``revoked``, ``expired``, ``suspended`` or ``invalid``."""
 
 
 class Forbidden(ScimhubError):
@@ -110,14 +118,25 @@ class UnsupportedMediaType(ScimhubError):
     """The request body is not in a media type the endpoint accepts."""
 
 
-class ServiceUnavailable(ScimhubError):
-    """The database cannot be reached or stays locked: retry after ``retry_after`` seconds (RFC 9110 §15.6.4).
+class RetryLater(ScimhubError):
+    """The request may succeed as it is in ``retry_after`` seconds: answered with ``Retry-After``
+    (RFC 9110 §10.2.3, delay-seconds)."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(RetryLater):
+    """A rate limit refuses the request for now (RFC 6585 §4)."""
+
+
+class ServiceUnavailable(RetryLater):
+    """The database cannot be reached or stays locked (RFC 9110 §15.6.4).
 
     Not the client's fault and not a bug: the request may succeed as it is once
-    the database is back, so it is answered 503 with ``Retry-After`` (§10.2.3),
-    never 500.
+    the database is back, so it is answered 503 with ``Retry-After``, never 500.
     """
 
     def __init__(self, detail: str, retry_after: int = 5) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+        super().__init__(detail, retry_after)

@@ -30,6 +30,7 @@ _TABLE: tuple[tuple[type[errors.ScimhubError], int, str], ...] = (
     (errors.PreconditionFailed, 412, "preconditionFailed"),
     (errors.PayloadTooLarge, 413, "payloadTooLarge"),
     (errors.UnsupportedMediaType, 415, "unsupportedMediaType"),
+    (errors.TooManyRequests, 429, "tooManyRequests"),
     (errors.ServiceUnavailable, 503, "serviceUnavailable"),
 )
 """Most specific first: the first class an error is an instance of decides."""
@@ -76,6 +77,6 @@ def _headers(error: Exception) -> dict[str, str]:
         return {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(error, errors.MethodNotAllowed):
         return {"Allow": ", ".join(error.allowed)}
-    if isinstance(error, errors.ServiceUnavailable):
-        return {"Retry-After": str(error.retry_after)}  # RFC 9110 §10.2.3: delay-seconds
+    if isinstance(error, errors.RetryLater):
+        return {"Retry-After": str(error.retry_after)}  # delay-seconds, RFC 9110 §10.2.3
     return {}

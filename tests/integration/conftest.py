@@ -48,12 +48,18 @@ def scimhub(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
+SUITE_ENV = {"SCIMHUB_AUTH_FAILURE_LIMIT": "0"}
+"""What the suite's servers run with unless a test says otherwise: the suite presents hundreds of refused
+tokens from 127.0.0.1 on purpose, which the failed-authentication throttle (ADR 0023) would answer 429.
+Its own tests (test_limits_and_metrics.py) turn it on; the rate limits keep their defaults."""
+
+
 def start_server(
     database_url: str, log: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``scimhub serve`` on a free port (with ``extra_env`` on top) and wait for /healthz."""
+    """Start ``scimhub serve`` on a free port (``SUITE_ENV``, ``extra_env`` on top) and wait for /healthz."""
     port = _free_port()
-    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url, **(extra_env or {})}
+    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url, **SUITE_ENV, **(extra_env or {})}
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "scimhub", "serve", "--port", str(port)],

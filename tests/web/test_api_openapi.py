@@ -105,3 +105,12 @@ def test_operation_ids_are_unique() -> None:
 def test_the_live_server_serves_the_document(live: LiveServer) -> None:
     """The real server answers /api/v1/openapi.json with the same document, without a token."""
     assert httpx.get(f"{live.url}{PREFIX}/openapi.json").json() == document()
+
+
+def test_every_operation_documents_the_rate_limit() -> None:
+    """Every operation, the public one too, may answer 429 with Retry-After (ADR 0023)."""
+    doc = document()
+    assert doc["components"]["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            assert operation["responses"]["429"] == {"$ref": "#/components/responses/429"}, (method, path)

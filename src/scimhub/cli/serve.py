@@ -12,6 +12,7 @@ from scimhub.cli.options import DatabaseUrl, ensure_admin, settings
 from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
 from scimhub.web.app import SCIM_PREFIXES, create_app
+from scimhub.web.metrics import multiprocess_directory
 from scimhub.wiring import build
 
 UVICORN_SETTINGS: dict[str, Any] = dict(
@@ -53,4 +54,5 @@ def serve(
     services.close()
     # Worker processes rebuild the services from the environment: hand them the resolved URL.
     os.environ["SCIMHUB_DATABASE_URL"] = config.database_url
-    uvicorn.run("scimhub.web.app:app_from_environ", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+    with multiprocess_directory():  # the workers' metrics, merged at /metrics (ADR 0024)
+        uvicorn.run("scimhub.web.app:app_from_environ", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]

@@ -156,18 +156,19 @@ class Tokens:
         try:
             self._signed(token)
         except ValueError:
-            raise Unauthorized("the bearer token is malformed or was not issued by this server") from None
+            detail = "the bearer token is malformed or was not issued by this server"
+            raise Unauthorized(detail, "malformed") from None
         now = self._clock()
         with self._store.read() as tx:
             record = tx.tokens.find(hash_token(token, self._keys.salt))
             user = tx.users.get(record.actor_id) if record else None
             grants = tx.roles.grants([user.id])[user.id] if user else []
         if record is None or user is None:
-            raise Unauthorized("the bearer token has been revoked")
+            raise Unauthorized("the bearer token has been revoked", "revoked")
         if record.expires is not None and record.expires <= now:
-            raise Unauthorized("the bearer token has expired")
+            raise Unauthorized("the bearer token has expired", "expired")
         if not user.active:
-            raise Unauthorized(f"the token's user '{user.user_name}' is suspended")
+            raise Unauthorized(f"the token's user '{user.user_name}' is suspended", "suspended")
         if record.last_used is None or now - record.last_used > LAST_USED_RESOLUTION:
             with self._store.transaction() as tx:
                 tx.tokens.touch(record.id, now)

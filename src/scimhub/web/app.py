@@ -1,4 +1,4 @@
-"""The ASGI application: SCIM under both base paths, the JSON API, the events poll, health, access log."""
+"""The ASGI application: SCIM, the JSON API, the events poll, health, metrics, access log, rate limits."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from scimhub.web.api.gateway import api_routes
 from scimhub.web.api.table import ROUTES as API_ROUTES
 from scimhub.web.api.table import SCHEMAS as API_SCHEMAS
 from scimhub.web.feed import LongPolls, feed_routes
+from scimhub.web.metrics import Metrics, metrics_route
+from scimhub.web.ratelimit import Limiter, RateLimits
 from scimhub.web.scim import scim_endpoint
 from scimhub.wiring import Services, build
 
@@ -53,11 +55,8 @@ def create_app(services: Services) -> Starlette:
         endpoint = scim_endpoint(prefix, services)
         routes.append(Route(prefix + "/{path:path}", endpoint, methods=_METHODS))
         routes.append(Route(prefix, endpoint, methods=_METHODS))
-    routes += [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        *api_routes(services, API_ROUTES, API_SCHEMAS),
-    ]
+    routes += [Route("/healthz", healthz), Route("/readyz", readyz), metrics_route(services)]
+    routes += api_routes(services, API_ROUTES, API_SCHEMAS)
     routes += feed_routes(services, polls)
 
     @asynccontextmanager
@@ -72,7 +71,12 @@ def create_app(services: Services) -> Starlette:
         await polls.stop()
         services.close()
 
-    return Starlette(routes=routes, middleware=[Middleware(AccessLog)], lifespan=lifespan)
+    middleware = [
+        Middleware(AccessLog),
+        Middleware(Metrics, scim_prefixes=SCIM_PREFIXES),  # outside the limits: it counts their 429s
+        Middleware(RateLimits, limiter=Limiter.from_settings(services.settings), scim_prefixes=SCIM_PREFIXES),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def app_from_environ() -> Starlette:

@@ -47,23 +47,28 @@ async def call_as_bearer(
     """Authenticate the request's bearer token, then run ``work`` as its actor, in one thread hop.
 
     ``refuse`` renders an authentication failure. The actor's id is left in the
-    request's state for the access log (an id, never the token).
+    request's state for the access log (an id, never the token), and a failure's
+    reason as ``auth_failure`` for the metrics and the failure throttle
+    (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
-    result, actor_id = await asyncio.get_running_loop().run_in_executor(
+    result, actor_id, failure = await asyncio.get_running_loop().run_in_executor(
         services.core, _authenticate_then, services.tokens, token, work, refuse
     )
-    request.scope.setdefault("state", {})["actor"] = actor_id
+    state = request.scope.setdefault("state", {})
+    state["actor"] = actor_id
+    if failure is not None:
+        state["auth_failure"] = failure
     return result
 
 
 def _authenticate_then(
     tokens: Tokens, token: str | None, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
-) -> tuple[R, str | None]:
+) -> tuple[R, str | None, str | None]:
     try:
         if token is None:
-            raise Unauthorized(NO_TOKEN)
+            raise Unauthorized(NO_TOKEN, "missing")
         actor = tokens.authenticate(token)
     except ScimhubError as error:
-        return refuse(error), None
-    return work(actor), actor.user_id
+        return refuse(error), None, getattr(error, "reason", "invalid")
+    return work(actor), actor.user_id, None

@@ -22,6 +22,8 @@ _REASONS = {
     413: "The body is larger than SCIMHUB_MAX_BODY_BYTES.",
     415: "The body is not application/json.",
     422: "The request was read, but a value in it is wrong; the detail names it.",
+    429: "A rate limit refuses the request for now (SCIMHUB_RATE_LIMIT_*, SCIMHUB_AUTH_FAILURE_LIMIT);"
+    " retry after the seconds Retry-After gives.",
 }
 
 
@@ -112,6 +114,13 @@ def _error_response(status: int) -> dict[str, Any]:
             "WWW-Authenticate": {
                 "description": "The Bearer challenge (RFC 6750 §3).",
                 "schema": {"type": "string"},
+            }
+        }
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request (RFC 9110 §10.2.3).",
+                "schema": {"type": "integer", "minimum": 1},
             }
         }
     return response

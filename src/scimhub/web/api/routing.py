@@ -91,7 +91,7 @@ class ApiRoute:
 
     def error_statuses(self) -> tuple[int, ...]:
         """Return every error status this route can answer, in order."""
-        found = set(self.errors)
+        found = set(self.errors) | {429}  # every route is rate limited (ADR 0023)
         if not self.public:
             found.add(401)
         if self.privilege is not None or self.also:
