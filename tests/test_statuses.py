@@ -24,12 +24,13 @@ def _tree(root: type[errors.ScimhubError]) -> list[type[errors.ScimhubError]]:
 def _instance(kind: type[errors.ScimhubError]) -> errors.ScimhubError:
     if kind is errors.MethodNotAllowed:
         return errors.MethodNotAllowed("no", ("GET",))
-    if kind is errors.TooManyRequests:
-        return errors.TooManyRequests("slow down", 7)
+    if kind in (errors.RetryLater, errors.TooManyRequests):
+        return kind("slow down", 7)
     return kind("why")
 
 
-_NOT_THE_CLIENTS = (errors.ScimhubError, errors.ServiceUnavailable)
+_NOT_THE_CLIENTS = (errors.ScimhubError, errors.RetryLater, errors.ServiceUnavailable)
+"""The root, the abstract "retry later" and the database's 503: every other class is a client error."""
 
 
 @pytest.mark.parametrize("kind", [k for k in _tree(errors.ScimhubError) if k not in _NOT_THE_CLIENTS])
