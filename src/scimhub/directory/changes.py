@@ -136,12 +136,18 @@ def hard_delete(
 ) -> None:
     """Delete a user or group for good, under a row lock, and append its HARD_DELETE event.
 
+    The lock waits for every write that is adding the record as a member or
+    giving it a role, and holds off those that come later (they find no record):
+    no membership row or ADD event outlives the record (ADR 0020).
+
     :raises NotFound: When there is no such record.
     :raises PreconditionFailed: When ``expected`` does not hold the stored version.
     """
-    record = rows.get(id, for_update=True)
+    record = rows.get(id, for_delete=True)
     if record is None:
         raise NotFound(f"{kind} {id} not found")
     check_version(kind, id, record.version, expected)
     rows.delete(id)
-    events.append([ChangeEvent(entity_type, record.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor, now)])
+    events.append(
+        [ChangeEvent(entity_type, record.urn, Category.LIFECYCLE, Operation.HARD_DELETE, actor, now)]
+    )

@@ -141,7 +141,9 @@ class Groups:
         """Return one page of the groups that match ``query``."""
         with self._store.read() as tx:
             page = tx.groups.search(query)
-            views = [GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items]
+            views = [
+                GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items
+            ]
         return Page(page.total, views)
 
     def find(self, display_name: str, *, first_members: int = 0) -> GroupSummary:
@@ -220,7 +222,9 @@ class Groups:
             members_changed = self._apply_members(tx, actor, updated, change.members, now)
             if change.doc != group.doc or members_changed:
                 tx.groups.update(updated)
-                tx.events.append(attribute_events("corpGroup", updated.urn, group.doc, updated.doc, actor.urn, now))
+                tx.events.append(
+                    attribute_events("corpGroup", updated.urn, group.doc, updated.doc, actor.urn, now)
+                )
             else:
                 updated = group
             members = list(tx.members.members(id)) if with_members else None
@@ -233,9 +237,13 @@ class Groups:
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
         with self._store.transaction() as tx:
-            hard_delete(tx.groups, tx.events, "Group", "corpGroup", id, expected_versions, actor.urn, self._clock())
+            hard_delete(
+                tx.groups, tx.events, "Group", "corpGroup", id, expected_versions, actor.urn, self._clock()
+            )
 
-    def _apply_members(self, tx: Transaction, actor: Actor, group: Group, change: MemberChange, now: int) -> bool:
+    def _apply_members(
+        self, tx: Transaction, actor: Actor, group: Group, change: MemberChange, now: int
+    ) -> bool:
         """Check and apply a membership delta; append one event per member really changed."""
         if change.is_empty:
             return False
@@ -253,13 +261,16 @@ class Groups:
 def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) -> tuple[Member, ...]:
     """Return the members with their type set from what their ids name.
 
-    :raises InvalidValue: When an id names no stored user or group, or the group itself.
+    :raises InvalidValue: When an id names no stored user or group (deleted meanwhile included), or the
+        group itself.
     """
     if not members:
         return ()
     ids = [m.value for m in members]
-    users = tx.users.names(ids)
-    groups = tx.groups.names(i for i in ids if i not in users)
+    # Held until the commit, so no member is deleted between this check and its row (ADR 0020):
+    # member_id has no foreign key to do it, since a member is a user or a group.
+    users = tx.users.names(ids, refer=True)
+    groups = tx.groups.names((i for i in ids if i not in users), refer=True)
     unknown = [i for i in ids if i not in users and i not in groups]
     if unknown:
         raise InvalidValue(f"members: no user or group has the id {', '.join(sorted(set(unknown))[:10])}")

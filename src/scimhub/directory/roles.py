@@ -109,21 +109,29 @@ class Roles:
         actor.require(Privilege.MANAGE_POLICIES, "Managing roles")
         with self._store.transaction() as tx:
             urn, entity_type = _principal_urn(tx, principal, id)
-            changed = tx.roles.assign(principal, id, role) if assign else tx.roles.unassign(principal, id, role)
+            changed = (
+                tx.roles.assign(principal, id, role) if assign else tx.roles.unassign(principal, id, role)
+            )
             if changed:
-                before, after = (frozenset(), frozenset({role})) if assign else (frozenset({role}), frozenset())
+                before, after = (
+                    (frozenset(), frozenset({role})) if assign else (frozenset({role}), frozenset())
+                )
                 events = role_events(urn, before, after, actor.urn, self._clock(), entity_type, "assigned")
                 tx.events.append(events)
         return changed
 
 
 def _principal_urn(tx: Transaction, principal: str, id: str) -> tuple[str, str]:
+    """Return the URN and entity type of the role's holder, held against deletion until the commit (ADR 0020).
+
+    :raises NotFound: When there is no such user or group, or it was deleted meanwhile.
+    """
     if principal == "user":
-        urns = tx.users.urns([id])
+        urns = tx.users.urns([id], refer=True)
         if id not in urns:
             raise NotFound(f"User {id} not found")
         return urns[id], "corpuser"
-    names = tx.groups.names([id])
+    names = tx.groups.names([id], refer=True)
     if id not in names:
         raise NotFound(f"Group {id} not found")
     return group_urn(names[id]), "corpGroup"

@@ -10,7 +10,11 @@ Rules (``store/testing.py`` checks each one against every implementation):
   so two concurrent creators cannot both win. A user's DataHub URN is unique too,
   and reads back as the record's ``created_urn`` (ADR 0008).
 - ``get(..., for_update=True)`` locks the row until the transaction ends, so a
-  read-modify-write (PATCH) cannot lose a concurrent update.
+  read-modify-write (PATCH) cannot lose a concurrent update; ``for_delete=True``
+  also waits for, and then holds off, writes that refer to the row.
+- ``names(..., refer=True)`` / ``urns(..., refer=True)`` keep the records found
+  from being deleted until the transaction ends: a membership or role row never
+  names a deleted member, and its ADD event never follows the HARD_DELETE (ADR 0020).
 - Membership changes are set deltas on rows: their cost does not grow with the
   size of the group, and nothing reads the whole group to change one member.
 - Events appended in a transaction are committed with it, or not at all.
@@ -110,7 +114,7 @@ class TokenRecord:
 class UserRows(Protocol):
     """Users."""
 
-    def get(self, id: str, *, for_update: bool = False) -> User | None:
+    def get(self, id: str, *, for_update: bool = False, for_delete: bool = False) -> User | None:
         """Return the user with this SCIM id, or None."""
 
     def get_by_name(self, user_name: str) -> User | None:
@@ -135,17 +139,17 @@ class UserRows(Protocol):
     def search(self, query: Query) -> Page[User]:
         """Return the users that match ``query``, in its order."""
 
-    def names(self, ids: Iterable[str]) -> dict[str, str]:
+    def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the userName of each of ``ids`` that names a stored user."""
 
-    def urns(self, ids: Iterable[str]) -> dict[str, str]:
+    def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored user (ADR 0008)."""
 
 
 class GroupRows(Protocol):
     """Groups, without their members."""
 
-    def get(self, id: str, *, for_update: bool = False) -> Group | None:
+    def get(self, id: str, *, for_update: bool = False, for_delete: bool = False) -> Group | None:
         """Return the group with this SCIM id, or None."""
 
     def get_by_name(self, display_name: str) -> Group | None:
@@ -163,7 +167,7 @@ class GroupRows(Protocol):
     def search(self, query: Query) -> Page[Group]:
         """Return the groups that match ``query``, in its order."""
 
-    def names(self, ids: Iterable[str]) -> dict[str, str]:
+    def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the displayName of each of ``ids`` that names a stored group."""
 
 

@@ -34,6 +34,7 @@ from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef, Page, Query
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_order
+from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
@@ -115,20 +116,21 @@ def _compile_id(element: _row_key, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 @cache
-def _lookup(table: Table, column: str, locked: bool = False) -> Select[Any]:
+def _lookup(table: Table, column: str, lock: RowLock = RowLock.NONE) -> Select[Any]:
     """Return ``SELECT * FROM table WHERE column = :key``, built once (``store/sql/batches.py``)."""
-    statement = select(table).where(table.c[column] == bindparam("key"))
-    return statement.with_for_update() if locked else statement
+    return lock.on(select(table).where(table.c[column] == bindparam("key")))
 
 
 @cache
-def _names_of(name: Column[Any]) -> ForIds:
-    """Return ``SELECT id, name FROM its table WHERE id IN (…)``, built once."""
-    return ForIds(lambda match: select(name.table.c.id, name).where(match(name.table.c.id)))
+def _names_of(name: Column[Any], lock: RowLock = RowLock.NONE) -> ForIds:
+    """Return ``SELECT id, name FROM its table WHERE id IN (…)``, with the row lock ``lock``, built once."""
+    return ForIds(lambda match: lock.on(select(name.table.c.id, name).where(match(name.table.c.id))))
 
 
-def _names(connection: Connection, name: Column[Any], ids: Iterable[str]) -> dict[str, str]:
-    return {id: value for id, value in _names_of(name).rows(connection, list(dict.fromkeys(ids)))}
+def _names(
+    connection: Connection, name: Column[Any], ids: Iterable[str], lock: RowLock = RowLock.NONE
+) -> dict[str, str]:
+    return {id: value for id, value in _names_of(name, lock).rows(connection, list(dict.fromkeys(ids)))}
 
 
 class _ResourceRows(Generic[R]):
@@ -149,9 +151,15 @@ class _ResourceRows(Generic[R]):
     def _columns(self, record: R) -> dict[str, Any]:
         raise NotImplementedError
 
-    def get(self, id: str, *, for_update: bool = False) -> R | None:
-        """Return the record with this SCIM id, or None (row-locked when ``for_update``)."""
-        return self._first(_lookup(self._table, "id", for_update), id)
+    def get(self, id: str, *, for_update: bool = False, for_delete: bool = False) -> R | None:
+        """Return the record with this SCIM id, or None.
+
+        ``for_update`` locks the row against other writers until the transaction
+        ends, but lets others refer to it (add it as a member) meanwhile;
+        ``for_delete`` also waits for, and then holds off, whoever refers to it.
+        """
+        lock = RowLock.DELETE if for_delete else RowLock.CHANGE if for_update else RowLock.NONE
+        return self._first(_lookup(self._table, "id", lock), id)
 
     def get_by_name(self, name: str) -> R | None:
         """Return the record whose name equals ``name`` in any case, or None (a unique index lookup)."""
@@ -193,7 +201,12 @@ class _ResourceRows(Generic[R]):
         self._write(statement, record, with_id=False)
 
     def delete(self, id: str) -> bool:
-        """Delete a record and every membership row naming it; tell whether it existed."""
+        """Delete a record and every membership row naming it; tell whether it existed.
+
+        The caller holds the row with ``get(id, for_delete=True)`` first (ADR 0020): a
+        member added meanwhile would otherwise outlive the record, since ``member_id``
+        has no foreign key.
+        """
         self._connection.execute(
             delete(group_members).where(or_(group_members.c.member_id == id, group_members.c.group_id == id))
         )
@@ -204,9 +217,16 @@ class _ResourceRows(Generic[R]):
         total, rows = _search(self._connection, self._table, self._resource_type, query)
         return Page(total, [self._record(row) for row in rows])
 
-    def names(self, ids: Iterable[str]) -> dict[str, str]:
-        """Return the name of each of ``ids`` that names a stored record."""
-        return _names(self._connection, self._table.c[self._name_column], ids)
+    def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
+        """Return the name of each of ``ids`` that names a stored record.
+
+        ``refer`` keeps each record found from being deleted until the transaction
+        ends (a share lock on its row, as a foreign key check takes): for a write
+        that is about to name it in a row of its own (ADR 0020).
+        """
+        return _names(
+            self._connection, self._table.c[self._name_column], ids, RowLock.REFER if refer else RowLock.NONE
+        )
 
 
 class SqlUserRows(_ResourceRows[User]):
@@ -246,9 +266,9 @@ class SqlUserRows(_ResourceRows[User]):
         """Return the user whose stored URN is ``urn``, or None (a unique index lookup)."""
         return self._first(_lookup(users, "urn"), urn)
 
-    def urns(self, ids: Iterable[str]) -> dict[str, str]:
-        """Return the DataHub URN of each of ``ids`` that names a stored user."""
-        return _names(self._connection, users.c.urn, ids)
+    def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
+        """Return the DataHub URN of each of ``ids`` that names a stored user (``refer``: as in ``names``)."""
+        return _names(self._connection, users.c.urn, ids, RowLock.REFER if refer else RowLock.NONE)
 
     def insert(self, user: User) -> None:
         """Store a new user. :raises Uniqueness: When the userName or its URN is taken."""
@@ -269,7 +289,10 @@ class SqlUserRows(_ResourceRows[User]):
         rows = _email_rows(user)
         if rows:
             self._connection.execute(insert(user_emails), rows)
-        roles = [{"user_id": user.id, "role": r.value, "source": PROVISIONED} for r in sorted(user.provisioned_roles)]
+        roles = [
+            {"user_id": user.id, "role": r.value, "source": PROVISIONED}
+            for r in sorted(user.provisioned_roles)
+        ]
         if roles:
             self._connection.execute(insert(user_roles), roles)
 
@@ -299,15 +322,19 @@ class SqlGroupRows(_ResourceRows[Group]):
 
 
 _COUNTS = ForIds(
-    lambda match: select(group_members.c.group_id, func.count())
-    .where(match(group_members.c.group_id))
-    .group_by(group_members.c.group_id)
+    lambda match: (
+        select(group_members.c.group_id, func.count())
+        .where(match(group_members.c.group_id))
+        .group_by(group_members.c.group_id)
+    )
 )
 _GROUPS_OF = ForIds(
-    lambda match: select(group_members.c.member_id, groups.c.id, groups.c.display_name)
-    .join(groups, groups.c.id == group_members.c.group_id)
-    .where(match(group_members.c.member_id))
-    .order_by(groups.c.display_name_key, groups.c.id)
+    lambda match: (
+        select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+        .join(groups, groups.c.id == group_members.c.group_id)
+        .where(match(group_members.c.member_id))
+        .order_by(groups.c.display_name_key, groups.c.id)
+    )
 )
 
 
@@ -316,8 +343,10 @@ _ADD = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 """Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
-_CLEAR = delete(group_members).where(group_members.c.group_id == bindparam("group_id")).returning(
-    group_members.c.member_id
+_CLEAR = (
+    delete(group_members)
+    .where(group_members.c.group_id == bindparam("group_id"))
+    .returning(group_members.c.member_id)
 )
 _REMOVE = _CLEAR.where(group_members.c.member_id.in_(bindparam("ids", expanding=True)))
 
