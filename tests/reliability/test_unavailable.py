@@ -9,6 +9,8 @@ disguised as an outage (ADR 0029).
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,4 +94,40 @@ def test_an_sql_error_is_not_taken_for_an_outage(database_url: str) -> None:
         with pytest.raises(DBAPIError), engine.connect() as connection:
             connection.execute(text("SELEC 1"))
     finally:
+        engine.dispose()
+
+
+def test_a_postgresql_deadlock_is_a_503_to_retry_not_a_500(fresh_postgres: str) -> None:
+    """The deadlock's victim was undone whole by the server, so it is answered 503 + Retry-After: 1."""
+    engine = engines.make_engine(fresh_postgres)
+    with engine.begin() as setup:
+        setup.execute(text("CREATE TABLE t (id int PRIMARY KEY, v int)"))
+        setup.execute(text("INSERT INTO t VALUES (1, 0), (2, 0)"))
+    first, second = engine.connect(), engine.connect()
+    try:
+        first.begin(), second.begin()
+        first.execute(text("UPDATE t SET v = 1 WHERE id = 1"))
+        second.execute(text("UPDATE t SET v = 2 WHERE id = 2"))
+        outcome: list[BaseException] = []
+
+        def cross() -> None:
+            try:
+                first.execute(text("UPDATE t SET v = 1 WHERE id = 2"))  # waits for ``second``
+            except BaseException as error:  # noqa: BLE001 - the deadlock's victim may be either side
+                outcome.append(error)
+
+        waiter = threading.Thread(target=cross)
+        waiter.start()
+        time.sleep(0.2)  # let ``first`` wait before ``second`` closes the cycle
+        try:
+            second.execute(text("UPDATE t SET v = 2 WHERE id = 1"))
+        except BaseException as error:  # noqa: BLE001
+            outcome.append(error)
+        second.rollback()
+        waiter.join(30)
+        first.rollback()
+        assert len(outcome) == 1 and isinstance(outcome[0], ServiceUnavailable), outcome
+        assert outcome[0].retry_after == engines.RETRY_COLLISION_SECONDS
+    finally:
+        first.close(), second.close()
         engine.dispose()

@@ -42,6 +42,10 @@ RETRY_AFTER_SECONDS = 5
 _SQLITE_BUSY_CODES = frozenset({5, 6})
 """SQLITE_BUSY and SQLITE_LOCKED, the primary codes (low byte) of a lock held too long."""
 _POSTGRES_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+_POSTGRES_ROLLED_BACK_STATES = ("40001", "40P01")
+"""Serialization failure and deadlock: the server undid the transaction whole; the same request may
+succeed at once (two PATCHes that each add the other's group as a member can meet so, ADR 0020)."""
+RETRY_COLLISION_SECONDS = 1
 """SQLSTATE prefixes of an unreachable server: connection exceptions, insufficient
 resources (too many connections), and shutdown or start-up (PostgreSQL appendix A)."""
 
@@ -149,6 +153,12 @@ def _watch_outages(engine: Engine) -> None:
         cause = _unavailability(context)
         if cause is not None:
             raise outage.refuse(cause, context.original_exception)
+        if getattr(context.original_exception, "sqlstate", None) in _POSTGRES_ROLLED_BACK_STATES:
+            log.info("a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception))
+            raise ServiceUnavailable(
+                "the request collided with a concurrent one and was undone whole; retry it",
+                RETRY_COLLISION_SECONDS,
+            )
 
     event.listen(engine, "commit", outage.heard)
 
