@@ -29,6 +29,7 @@ _TABLE: tuple[tuple[type[errors.ScimhubError], int, str], ...] = (
     (errors.Conflict, 409, "conflict"),
     (errors.PreconditionFailed, 412, "preconditionFailed"),
     (errors.PayloadTooLarge, 413, "payloadTooLarge"),
+    (errors.RequestTimeout, 408, "requestTimeout"),
     (errors.UnsupportedMediaType, 415, "unsupportedMediaType"),
 )
 """Most specific first: the first class an error is an instance of decides."""
@@ -72,4 +73,6 @@ def _headers(error: Exception) -> dict[str, str]:
         return {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(error, errors.MethodNotAllowed):
         return {"Allow": ", ".join(error.allowed)}
+    if isinstance(error, errors.RequestTimeout):
+        return {"Connection": "close"}  # the rest of the body may still be on its way
     return {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import copy_context
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -50,8 +51,9 @@ async def call_as_bearer(
     request's state for the access log (an id, never the token).
     """
     token = bearer_token(request)
+    # In the request's context, so that the core's log lines carry its request id.
     result, actor_id = await asyncio.get_running_loop().run_in_executor(
-        services.core, _authenticate_then, services.tokens, token, work, refuse
+        services.core, copy_context().run, _authenticate_then, services.tokens, token, work, refuse
     )
     request.scope.setdefault("state", {})["actor"] = actor_id
     return result
