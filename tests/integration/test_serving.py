@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -331,36 +330,29 @@ def test_sigterm_finishes_the_request_in_flight_and_ends_long_polls(
     token = scimhub("token", "create", "--name", "tests", database_url=database_url).stdout.splitlines()[-1]
     process, url = start_server(database_url, tmp_path / "serve.log")
     server = LiveServer(url, database_url, token, tmp_path / "serve.log")
-    polled: list[httpx.Response] = []
-    poll = threading.Thread(
-        target=lambda: polled.append(
-            httpx.get(
-                url + "/openapi/v1/events/poll",
-                params={"pollTimeoutSeconds": 60, "offsetId": _head_offset(server)},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=30,
-            )
-        )
-    )
+    offset = _head_offset(server)
     try:
         body = orjson.dumps({"userName": f"inflight-{uuid.uuid4().hex}"})
-        with connect(server, timeout=15) as sock:
-            sock.sendall(post_head(server, SCIM + "/Users", len(body)) + body[:5])
-            poll.start()
-            time.sleep(1)  # the poll is waiting, the POST's body half sent
+        with connect(server, timeout=15) as upload, connect(server, timeout=15) as poll:
+            poll.sendall(
+                f"GET /openapi/v1/events/poll?pollTimeoutSeconds=60&offsetId={offset} HTTP/1.1\r\n"
+                f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+            )
+            upload.sendall(post_head(server, SCIM + "/Users", len(body)) + body[:5])
+            time.sleep(2)  # the poll is waiting, the POST's body half sent
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             time.sleep(0.5)
-            sock.sendall(body[5:])
-            status, _, created = status_and_body(read_all(sock))
-        poll.join(timeout=15)
+            upload.sendall(body[5:])
+            status, _, created = status_and_body(read_all(upload))
+            polled, _, page = status_and_body(read_all(poll))
         process.wait(timeout=20)
         took = time.monotonic() - started
     finally:
         stop_server(process)
     assert status == 201 and created["userName"] == orjson.loads(body)["userName"]
-    assert polled and polled[0].status_code == 200 and polled[0].json()["events"] == []
-    assert process.returncode in (0, -signal.SIGTERM) and took < 10  # uvicorn re-raises the signal it caught
+    assert polled == 200 and page["events"] == [] and str(page["offsetId"]) == offset
+    assert process.returncode in (0, -signal.SIGTERM) and took < 10  # uvicorn re-raises the signal
 
 
 def _head_offset(server: LiveServer) -> str:
