@@ -4,7 +4,8 @@
 
 Runs a bare ASGI app, and the app behind ``web/access_log.py`` (and behind an
 older copy of it given with ``--before``, e.g. from ``git archive``), on uvloop,
-with the JSON formatter writing to /dev/null; prints the best of 5 runs, in CPU time (the machine may be shared).
+with the JSON formatter writing to /dev/null; prints the best of 5 runs, in
+CPU time (the machine may be shared).
 """
 
 from __future__ import annotations

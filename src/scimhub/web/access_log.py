@@ -36,6 +36,7 @@ class AccessLog:
         self.trusted = trusted or TrustedProxies("")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request under a fresh (or trusted) id, stamp the id on the answer, and log it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
