@@ -19,6 +19,7 @@ The tree, in the manner of httpx's exception module::
     │   └── Uniqueness            a value that must be unique is taken
     ├── PreconditionFailed ...... If-Match did not match the stored version
     ├── PayloadTooLarge ......... the body exceeds the configured limit
+    ├── RequestTimeout .......... the body did not arrive in time
     ├── UnsupportedMediaType .... the body is not JSON
     └── RetryLater .............. the request may succeed as it is, later (Retry-After)
         ├── TooManyRequests       a rate limit refuses it for now
@@ -112,6 +113,10 @@ class PreconditionFailed(ScimhubError):
 
 class PayloadTooLarge(ScimhubError):
     """The request body is larger than the configured limit."""
+
+
+class RequestTimeout(ScimhubError):
+    """The client did not send the whole request body in the time allowed (RFC 9110 §15.5.9)."""
 
 
 class UnsupportedMediaType(ScimhubError):

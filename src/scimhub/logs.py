@@ -1,16 +1,20 @@
-"""Logging: one JSON object per line on stderr, never a secret."""
+"""Logging: one JSON object per line on stderr, never a secret, each under its request's id."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import orjson
 
+REQUEST_ID: ContextVar[str | None] = ContextVar("scimhub_request_id", default=None)
+"""The id of the request being served (set by ``web/access_log.py``), None outside one."""
+
 
 class JsonFormatter(logging.Formatter):
-    """Format a record as one line of JSON: time, level, logger, message and its fields."""
+    """Format a record as one line of JSON: time, level, logger, message, request id and its fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -19,6 +23,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
         fields = getattr(record, "request", None)
         if isinstance(fields, dict):
             line.update(fields)

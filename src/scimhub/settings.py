@@ -72,6 +72,22 @@ class Settings:
     externalId (``null`` without one), as DataHub's own SCIM server writes it."""
     datahub_timeout_seconds: int = 10
     """How long one request to GMS may take before it counts as failed and is retried."""
+    # Serving: connections, timeouts and proxies (issue 11, ADR 0022).
+    trusted_proxies: str = ""
+    """Comma-separated addresses or CIDR networks of the reverse proxies in front of scimhub. Only a
+    connection from one of them has its ``X-Forwarded-For``/``X-Forwarded-Proto`` and ``X-Request-ID``
+    believed; default: none, so no client can forge its address, scheme or request id."""
+    max_connections: int = 2048
+    """Open connections one process keeps (never more than its descriptor limit allows); past it, the
+    longest-idle connection that is serving no request is closed to make room."""
+    keep_alive_seconds: int = 5
+    """How long an idle keep-alive connection stays open between requests (behind a proxy: longer
+    than the proxy's own idle timeout)."""
+    head_timeout_seconds: int = 10
+    """How long a client may take to send a request's line and headers: 408, or a silent close
+    when it sent nothing."""
+    body_timeout_seconds: int = 30
+    """How long a client may take to send a request's body, from the end of its headers: 408."""
     log_level: str = "info"
     workers: int = 1
     threads: int | None = None

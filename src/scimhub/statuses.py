@@ -29,6 +29,7 @@ _TABLE: tuple[tuple[type[errors.ScimhubError], int, str], ...] = (
     (errors.Conflict, 409, "conflict"),
     (errors.PreconditionFailed, 412, "preconditionFailed"),
     (errors.PayloadTooLarge, 413, "payloadTooLarge"),
+    (errors.RequestTimeout, 408, "requestTimeout"),
     (errors.UnsupportedMediaType, 415, "unsupportedMediaType"),
     (errors.TooManyRequests, 429, "tooManyRequests"),
     (errors.ServiceUnavailable, 503, "serviceUnavailable"),
@@ -79,4 +80,6 @@ def _headers(error: Exception) -> dict[str, str]:
         return {"Allow": ", ".join(error.allowed)}
     if isinstance(error, errors.RetryLater):
         return {"Retry-After": str(error.retry_after)}  # delay-seconds, RFC 9110 §10.2.3
+    if isinstance(error, errors.RequestTimeout):
+        return {"Connection": "close"}  # the rest of the body may still be on its way
     return {}

@@ -42,6 +42,14 @@ def test_admin_gets_a_generated_password_returned_only_once(hub: Services) -> No
     assert hub.accounts.ensure_admin() == (admin, None)
 
 
+def test_admin_can_be_created_without_a_password(hub: Services) -> None:
+    """With generate=False and nothing configured (``serve``), admin has no password until one is set."""
+    admin, generated = hub.accounts.ensure_admin(generate=False)
+    assert generated is None and admin.password_hash is None and admin.provisioned_roles == {Role.ADMIN}
+    hub.accounts.set_password(SYSTEM, "admin", PASSWORD)
+    assert hub.accounts.sign_in("admin", PASSWORD).user_id == admin.id
+
+
 def test_a_disabled_admin_password_stays_disabled(hub: Services) -> None:
     """Bootstrapping happens on creation only: a later start does not give admin a new password."""
     hub.accounts.ensure_admin(PASSWORD)

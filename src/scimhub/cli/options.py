@@ -44,18 +44,25 @@ def open_services(database_url: str | None) -> Iterator[Services]:
         hub.close()
 
 
-def ensure_admin(hub: Services) -> None:
+def ensure_admin(hub: Services, generate: bool = True) -> None:
     """Create the built-in administrator on first use and print its generated password, this once.
 
     With ``SCIMHUB_ADMIN_PASSWORD`` set, that is its password and nothing is printed.
+    Without it and without ``generate`` (``serve``, whose output is a service log),
+    admin gets no password; while it has none, how to give it one is printed.
     """
     configured = hub.settings.admin_password
     try:
-        admin, generated = hub.accounts.ensure_admin(configured.reveal() if configured else None)
+        admin, generated = hub.accounts.ensure_admin(configured.reveal() if configured else None, generate)
     except InvalidValue as error:
         raise InvalidValue(f"SCIMHUB_ADMIN_PASSWORD: {error.detail}") from None
     if generated is not None:
         typer.echo(
             f"Created the built-in administrator '{admin.user_name}'. Its password, shown only this once"
             f" (change it with `scimhub user set-password {admin.user_name}`):\n  {generated}"
+        )
+    elif admin.password_hash is None:
+        typer.echo(
+            f"The built-in administrator '{admin.user_name}' has no password: give it one with"
+            f" `scimhub user set-password {admin.user_name}`."
         )

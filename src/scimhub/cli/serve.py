@@ -1,8 +1,10 @@
-"""``scimhub serve``: migrate, then serve with uvicorn (uvloop + httptools)."""
+"""``scimhub serve``: migrate, then serve with uvicorn (uvloop + httptools), limits on (ADR 0022)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import resource
 from typing import Annotated, Any
 
 import typer
@@ -11,19 +13,52 @@ import uvicorn
 from scimhub.cli.options import DatabaseUrl, ensure_admin, settings
 from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
+from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
+from scimhub.web.connections import GuardedHttpToolsProtocol
 from scimhub.web.metrics import multiprocess_directory
 from scimhub.wiring import build
 
+log = logging.getLogger("scimhub.serve")
+
+NO_STORE_HEADERS = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+"""On every response: they carry tokens, users and groups, which no cache may keep (RFC 9111 §5.2.2.5)."""
+
 UVICORN_SETTINGS: dict[str, Any] = dict(
     loop="uvloop",
-    http="httptools",
+    http=GuardedHttpToolsProtocol,  # httptools with request deadlines and a connection cap
     access_log=False,  # web/access_log.py writes one JSON line per request instead
     log_config=None,
     timeout_graceful_shutdown=20,
-    proxy_headers=False,
+    proxy_headers=False,  # the application applies X-Forwarded-* from SCIMHUB_TRUSTED_PROXIES only
+    server_header=False,  # no "server: uvicorn" banner
+    headers=NO_STORE_HEADERS,
+    limit_concurrency=None,  # it would answer 503 to /healthz too once that many sockets are open
+    backlog=2048,
 )
 """How uvicorn serves scimhub (bench/serving.py serves the floor and the peer the same way)."""
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit on open descriptors to the hard one (worker processes inherit it); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, wanted, error)
+    return soft
+
+
+def uvicorn_settings(config: Settings) -> dict[str, Any]:
+    """Return uvicorn's settings for ``config``, with this process's connection limits configured."""
+    raise_descriptor_limit()
+    GuardedHttpToolsProtocol.configure(config, SCIM_PREFIXES)
+    return dict(
+        host=config.host, port=config.port, timeout_keep_alive=config.keep_alive_seconds, **UVICORN_SETTINGS
+    )
 
 
 def serve(
@@ -38,7 +73,7 @@ def serve(
     config = settings(database_url, host=host, port=port, workers=workers)
     configure_logging(config.log_level)
     services = build(config)  # applies migrations before the first request
-    ensure_admin(services)
+    ensure_admin(services, generate=False)  # a service log is no place for a password
     has_tokens = bool(services.tokens.list(SYSTEM))
     base = config.public_base_url or f"http://{config.host}:{config.port}"
     if not has_tokens:
@@ -47,7 +82,7 @@ def serve(
             f"  Tenant URL for Entra:  {base.rstrip('/')}{SCIM_PREFIXES[0]}\n"
             f"  Secret Token:          scimhub token create --name entra   (prints it on its last line)"
         )
-    common = dict(host=config.host, port=config.port, **UVICORN_SETTINGS)
+    common = uvicorn_settings(config)
     if config.workers <= 1:
         uvicorn.run(create_app(services), **common)  # type: ignore[arg-type]
         return

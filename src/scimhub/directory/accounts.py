@@ -39,7 +39,7 @@ class Accounts:
         self._clock = clock
         self._users = users
 
-    def ensure_admin(self, password: str | None = None) -> tuple[User, str | None]:
+    def ensure_admin(self, password: str | None = None, generate: bool = True) -> tuple[User, str | None]:
         """Return the built-in administrator, creating it on first use, and the password generated for it.
 
         The first call creates ``admin`` with the Admin role and a password:
@@ -47,16 +47,19 @@ class Accounts:
         which is returned, this once, for the caller to print. Every later call
         (and a call that loses the race to create it) changes nothing and
         returns None for the password: an administrator who disabled admin's
-        password does not get a new one on the next start.
+        password does not get a new one on the next start. Without ``password``
+        and ``generate``, admin is created without a password (``scimhub serve``:
+        its output is a service log, no place for one).
 
         :raises InvalidValue: When ``password`` is too short.
         """
         existing = self._admin()
         if existing is not None:
             return existing, None
-        chosen = password or generate_password()
+        chosen = password or (generate_password() if generate else None)
         generated = None if password else chosen
-        check_new_password(chosen)
+        if chosen is not None:
+            check_new_password(chosen)
         try:
             return self._users.create(SYSTEM, UserEdit(dict(_ADMIN_DOC), password=chosen)), generated
         except Uniqueness:  # another process created it first; its password stands

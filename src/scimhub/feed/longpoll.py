@@ -37,6 +37,8 @@ class Notifier:
         self._waiters: set[asyncio.Future[None]] = set()
         self.head = 0
         """The highest ``seq`` heard of; only grows."""
+        self.closed = False
+        """Set by ``close``: every wait ends at once, as if its time were up."""
 
     @property
     def waiting(self) -> int:
@@ -52,6 +54,13 @@ class Notifier:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def close(self) -> None:
+        """End every wait, now and later, as if its time were up (the server is shutting down)."""
+        self.closed = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def advance_threadsafe(self, seq: int) -> None:
         """Do ``advance`` from any thread (a commit listener runs in the committing worker thread)."""
         if not self._loop.is_closed():
@@ -62,7 +71,7 @@ class Notifier:
         deadline = self._loop.time() + timeout
         while self.head <= seq:
             remaining = deadline - self._loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self.closed:
                 return False
             waiter = self._loop.create_future()
             self._waiters.add(waiter)

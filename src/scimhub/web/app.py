@@ -1,34 +1,52 @@
-"""The ASGI application: SCIM, the JSON API, the events poll, health, metrics, access log, rate limits."""
+"""The ASGI application: SCIM under both base paths, the JSON API, the events poll, health, metrics,
+access log, request ids, rate limits.
+
+Every method under the SCIM base reaches the SCIM routing, which answers one it
+does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from scimhub.datahub.status import status_json
 from scimhub.datahub.worker import PushWorker
+from scimhub.logs import configure_logging
 from scimhub.settings import Settings
 from scimhub.web.access_log import AccessLog
 from scimhub.web.api.gateway import api_routes
 from scimhub.web.api.table import ROUTES as API_ROUTES
 from scimhub.web.api.table import SCHEMAS as API_SCHEMAS
+from scimhub.web.connections import GuardedHttpToolsProtocol, when_stopping
 from scimhub.web.feed import LongPolls, feed_routes
 from scimhub.web.metrics import Metrics, metrics_route
 from scimhub.web.ratelimit import Limiter, RateLimits
+from scimhub.web.request_ids import TrustedProxies
 from scimhub.web.scim import scim_endpoint
 from scimhub.wiring import Services, build
 
 SCIM_PREFIXES = ("/gms/openapi/scim/v2", "/scim/v2")
 """The seed's Tenant URL path (DataHub behind its frontend) and the plain alias."""
-_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class _AnyMethod:
+    """An ASGI endpoint that Starlette routes every method to (it filters only functions' methods)."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 def create_app(services: Services) -> Starlette:
@@ -52,9 +70,9 @@ def create_app(services: Services) -> Starlette:
     worker = PushWorker(services.datahub) if services.datahub is not None else None
     routes = []  # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic
     for prefix in SCIM_PREFIXES:
-        endpoint = scim_endpoint(prefix, services)
-        routes.append(Route(prefix + "/{path:path}", endpoint, methods=_METHODS))
-        routes.append(Route(prefix, endpoint, methods=_METHODS))
+        endpoint = _AnyMethod(scim_endpoint(prefix, services))
+        routes.append(Route(prefix + "/{path:path}", endpoint))
+        routes.append(Route(prefix, endpoint))
     routes += [Route("/healthz", healthz), Route("/readyz", readyz), metrics_route(services)]
     routes += api_routes(services, API_ROUTES, API_SCHEMAS)
     routes += feed_routes(services, polls)
@@ -62,23 +80,35 @@ def create_app(services: Services) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await polls.start()
+        forget = when_stopping(polls.drain)  # long polls answer at once when shutdown begins
         if worker is not None:
             services.store.commit_listeners.append(worker.wake)
             worker.start()
         yield
+        forget()
         if worker is not None:
             await run_in_threadpool(worker.stop)
         await polls.stop()
         services.close()
 
+    trusted = TrustedProxies(services.settings.trusted_proxies)
     middleware = [
-        Middleware(AccessLog),
+        Middleware(AccessLog, trusted=trusted),
+        *trusted.middleware(),  # X-Forwarded-*: inside the access log, which needs the real peer
         Middleware(Metrics, scim_prefixes=SCIM_PREFIXES),  # outside the limits: it counts their 429s
+        # Inside the proxy headers: a limit per address is per client, not per proxy.
         Middleware(RateLimits, limiter=Limiter.from_settings(services.settings), scim_prefixes=SCIM_PREFIXES),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def app_from_environ() -> Starlette:
-    """Return the application configured from ``SCIMHUB_*`` (uvicorn's factory for workers)."""
-    return create_app(build(Settings.from_environ(os.environ), upgrade=False))
+    """Return the application configured from ``SCIMHUB_*`` (uvicorn's factory for workers).
+
+    A worker process starts afresh: it sets up the JSON logging and its
+    connections' limits itself, as ``scimhub serve`` does for one process.
+    """
+    settings = Settings.from_environ(os.environ)
+    configure_logging(settings.log_level)
+    GuardedHttpToolsProtocol.configure(settings, SCIM_PREFIXES)
+    return create_app(build(settings, upgrade=False))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import copy_context
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -52,8 +53,9 @@ async def call_as_bearer(
     (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
+    # In the request's context, so that the core's log lines carry its request id.
     result, actor_id, failure = await asyncio.get_running_loop().run_in_executor(
-        services.core, _authenticate_then, services.tokens, token, work, refuse
+        services.core, copy_context().run, _authenticate_then, services.tokens, token, work, refuse
     )
     state = request.scope.setdefault("state", {})
     state["actor"] = actor_id

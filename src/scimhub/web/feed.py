@@ -68,6 +68,11 @@ class LongPolls:
         ]
         self.notifier = notifier
 
+    def drain(self) -> None:
+        """Answer every waiting long poll now with what it has (nothing new), and any later one at once."""
+        if self.notifier is not None:
+            self.notifier.close()
+
     async def stop(self) -> None:
         """Stop the tasks and stop hearing commits."""
         if self.notifier is not None:

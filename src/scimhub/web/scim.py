@@ -160,7 +160,7 @@ def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-d
     async def endpoint(request: Request) -> Response:
         path = "/" + request.path_params.get("path", "")
         try:
-            body = await read_body(request, services.settings.max_body_bytes)
+            body = await read_body(request, services.settings)
         except ScimhubError as error:
             return render(error_response(error), services.core, request.url.path)
         scim_request = ScimRequest(

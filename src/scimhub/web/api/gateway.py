@@ -79,7 +79,7 @@ def _endpoint(services: Services, contract: Contract, methods: dict[str, ApiRout
             detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
             return render(error_reply(MethodNotAllowed(detail, allowed)))
         try:
-            body = await read_body(request, services.settings.max_body_bytes) if route.body else b""
+            body = await read_body(request, services.settings) if route.body else b""
         except ScimhubError as error:
             return render(error_reply(error))
         call = ApiCall(
