@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from scimhub.web.api.routing import ApiCall, Param
 
@@ -33,7 +34,8 @@ def read_object(call: ApiCall, fields: Mapping[str, type | tuple[type, ...]]) ->
 
     :raises UnsupportedMediaType: When the Content-Type is not ``application/json``.
     :raises InvalidSyntax: When the body is not a well-formed JSON object.
-    :raises InvalidValue: When it has a field not in ``fields``, or one of the wrong type.
+    :raises InvalidValue: When it has a field not in ``fields``, one of the wrong type, or
+        a string holding a NUL (ADR 0021).
     """
     media_type = (call.content_type or "application/json").split(";")[0].strip().lower()
     if media_type != "application/json":
@@ -50,7 +52,21 @@ def read_object(call: ApiCall, fields: Mapping[str, type | tuple[type, ...]]) ->
     for name, value in body.items():
         if value is not None and not isinstance(value, fields[name]):
             raise InvalidValue(f"{name} has the wrong type: {type(value).__name__}")
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                check_no_nul(text, name)
     return body
+
+
+def check_call_text(call: ApiCall) -> None:
+    """Refuse a NUL in a path or query parameter before an operation reads it (ADR 0021).
+
+    :raises InvalidValue: Naming the parameter.
+    """
+    for where, params in (("path", call.path), ("query", call.query)):
+        for name, value in params.items():
+            check_no_nul(name, f"a {where} parameter name")
+            check_no_nul(value, f"{where} parameter {name}")
 
 
 @dataclass(frozen=True)

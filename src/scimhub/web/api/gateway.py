@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimhub.directory.actors import Actor
 from scimhub.errors import MethodNotAllowed, NotFound, ScimhubError
+from scimhub.web.api.calls import check_call_text
 from scimhub.web.api.errors import error_reply
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Reply
 from scimhub.web.auth import call_as_bearer
@@ -41,6 +42,7 @@ def render(reply: Reply) -> Response:
 def run(route: ApiRoute, services: Services, call: ApiCall) -> Reply:
     """Check the route's privilege, then run its operation; turn any error into a reply."""
     try:
+        check_call_text(call)
         if route.privilege is not None:
             call.actor.require(route.privilege, route.summary)
         return route.operation(services, call)
