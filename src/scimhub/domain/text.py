@@ -78,7 +78,8 @@ class TextRule:
         """
         check_no_nul(value, where)
         if self.identifier:
-            value = unicodedata.normalize("NFC", value)
+            if not value.isascii():  # ASCII is its own NFC
+                value = unicodedata.normalize("NFC", value)
             check_identifier(value, where)
         if len(value) > self.max_chars:
             raise InvalidValue(f"{where} is {len(value)} characters long; the limit is {self.max_chars}")
@@ -122,7 +123,8 @@ def check_identifier(text: str, where: str) -> None:
 
     :raises InvalidValue: Naming the first refused character and where it is.
     """
-    for position, char in enumerate(text):
+    # printable ASCII holds none of them: skip the per-character look-up (most names)
+    for position, char in enumerate("" if text.isascii() and text.isprintable() else text):
         category = unicodedata.category(char)
         kind = _REFUSED_CATEGORIES.get(category)
         if kind is not None:
