@@ -19,17 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from scimhub.scim.schema import ERROR, PATCH_OP
+from scimhub.scim.schema import SEARCH_REQUEST as SEARCH
 from tests.integration.conftest import LiveServer
+from tests.integration.test_scim_http import unique
 
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 NUL = "\x00"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
