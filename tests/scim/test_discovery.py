@@ -405,3 +405,24 @@ def test_scim2_tester_discovery_checks_pass() -> None:
     failures = [(r.title, r.reason) for r in results if r.status == Status.ERROR]
     assert not failures
     assert sum(r.status == Status.SUCCESS for r in results) >= 15
+
+
+_NAME_LIMIT = "At most 256 characters and 800 bytes of UTF-8; stored and compared in Unicode NFC"
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "path", "limit"),
+    [
+        (CORE_USER, ("userName",), _NAME_LIMIT),
+        (CORE_USER, ("emails", "value"), "At most 320 characters."),
+        (CORE_GROUP, ("displayName",), _NAME_LIMIT),
+    ],
+)
+def test_schemas_state_indexed_string_limits(schema_id: str, path: tuple[str, ...], limit: str) -> None:
+    """/Schemas states an indexed string's limits in its description (ADR 0021): RFC 7643 §7 has no field."""
+    served = schema_representation(find_schema(schema_id), f"{BASE}/Schemas/{schema_id}")
+    attributes = served["attributes"]
+    for name in path:
+        found = next(a for a in attributes if a["name"] == name)
+        attributes = found.get("subAttributes", [])
+    assert limit in found["description"]

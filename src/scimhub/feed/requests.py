@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidValue
 
 TOPIC = "PlatformEvent_v1"
@@ -40,9 +41,12 @@ class PollRequest:
 def read_poll_request(query: Mapping[str, str]) -> PollRequest:
     """Return the poll a query string asks for.
 
-    :raises InvalidValue: When the topic is not ``PlatformEvent_v1``, or a number
-        is not a whole number within its range; the detail names the parameter.
+    :raises InvalidValue: When the topic is not ``PlatformEvent_v1``, a number is not
+        a whole number within its range, or a value holds a NUL; the detail names the parameter.
     """
+    for name, value in query.items():  # ADR 0021: no NUL reaches the database
+        check_no_nul(name, "a query parameter name")
+        check_no_nul(value, name)
     topic = query.get("topic", TOPIC)
     if topic != TOPIC:
         raise InvalidValue(f"topic {topic[:80]!r} is not published here; the only topic is {TOPIC}")

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
+from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidFilter, InvalidInput, InvalidPath
 from scimhub.scim.filters import (
     COMPARE_OPS,
@@ -186,6 +187,7 @@ class _Parser:
     def __init__(self, resource_type: ResourceType, text: str, error: type[InvalidInput], what: str) -> None:
         if len(text) > MAX_LENGTH:
             raise error(f"the {what} is longer than {MAX_LENGTH} characters")
+        check_no_nul(text, f"the {what}", error)  # ADR 0021: no literal may carry one to the database
         self.resource_type = resource_type
         self.error = error
         self.what = what

@@ -17,7 +17,15 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.groups import Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import Users
 from scimhub.domain.groups import Member
-from scimhub.errors import InvalidFilter, InvalidSyntax, NotFound, ScimhubError, UnsupportedMediaType
+from scimhub.domain.text import check_no_nul
+from scimhub.errors import (
+    InvalidFilter,
+    InvalidSyntax,
+    InvalidValue,
+    NotFound,
+    ScimhubError,
+    UnsupportedMediaType,
+)
 from scimhub.scim import discovery
 from scimhub.scim.bounds import check_resource_values
 from scimhub.scim.conditions import etag, none_match, read_versions
@@ -92,6 +100,7 @@ class ScimHandler:
     def handle(self, request: ScimRequest) -> ScimResponse:
         """Answer one request, refusing it without the privilege its route names; never raises."""
         try:
+            _check_request_text(request)
             target = match(request.method, request.path)
             if target.privilege is not None:
                 _actor(request).require(target.privilege, "SCIM provisioning")
@@ -323,3 +332,16 @@ def _streamed_group(
         if key in projected or key == "members"
     }
     return ScimResponse(200, body, {"ETag": resource["meta"]["version"]})
+
+
+def _check_request_text(request: ScimRequest) -> None:
+    """Refuse a NUL in the path (the ids in it) or in a query parameter before anything reads them (ADR 0021).
+
+    :raises InvalidFilter: For a NUL in ``filter``.
+    :raises InvalidValue: For a NUL anywhere else.
+    """
+    check_no_nul(request.path, "the request path")
+    for name, value in request.query.items():
+        check_no_nul(name, "a query parameter name")
+        error = InvalidFilter if name.lower() == "filter" else InvalidValue
+        check_no_nul(value, f"query parameter {name}", error)

@@ -1,6 +1,7 @@
 """Check scalar values against their attribute's type (RFC 7643 §2.3), and describe them in errors.
 
-Strings, booleans, numbers, dateTimes and binaries are checked and kept as sent:
+Strings, booleans, numbers, dateTimes and binaries are checked and kept as sent
+(strings refuse NUL, and the indexed ones follow their ``TextRule``, ADR 0021):
 a dateTime keeps its offset and precision, a base64 string its padding, so a GET
 returns exactly what the client wrote (ADR 0004). ``values.py`` reads complex
 values and lists, and calls ``read_scalar`` for everything else.
@@ -15,6 +16,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidValue
 from scimhub.scim.schema import Attribute
 
@@ -38,7 +40,8 @@ def _read_string(attribute: Attribute, value: object, where: str) -> object:
         raise InvalidValue(f"{where} is longer than {MAX_STRING_BYTES} bytes")
     if attribute.required and not value.strip():
         raise InvalidValue(f"{where} is required and must not be empty")
-    return value
+    # ADR 0021: no NUL in any stored text, and indexed strings within their limits and form
+    return check_no_nul(value, where) if attribute.text is None else attribute.text.read(value, where)
 
 
 def _read_boolean(attribute: Attribute, value: object, where: str) -> object:

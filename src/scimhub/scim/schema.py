@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from scimhub.domain import text as rules
 from scimhub.domain.roles import Role
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -42,6 +43,8 @@ class Attribute:
     reference_types: tuple[str, ...] = ()
     sub_attributes: tuple[Attribute, ...] = ()
     description: str = ""
+    text: rules.TextRule | None = None
+    """The length limits and form of a string value that is indexed (ADR 0021)."""
     _by_key: dict[str, Attribute] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,8 +106,11 @@ class ResourceType:
         yield from self.extensions
 
 
-def _string(name: str, description: str, **traits: object) -> Attribute:
-    return Attribute(name, "string", description=description, **traits)  # type: ignore[arg-type]
+def _string(name: str, description: str, rule: rules.TextRule | None = None, **traits: object) -> Attribute:
+    """Return a string attribute; one with a ``rule`` states it in its description (ADR 0021)."""
+    if rule is not None:
+        description = f"{description} {rule.describe()}"
+    return Attribute(name, "string", description=description, text=rule, **traits)  # type: ignore[arg-type]
 
 
 def _multi(name: str, description: str, value: Attribute, types: tuple[str, ...], **traits: object) -> Attribute:
@@ -132,7 +138,12 @@ ID = _string(
     returned="always",
     uniqueness="server",
 )
-EXTERNAL_ID = _string("externalId", "An identifier for the resource as defined by the client.", case_exact=True)
+EXTERNAL_ID = _string(
+    "externalId",
+    "An identifier for the resource as defined by the client.",
+    rules.EXTERNAL_ID,
+    case_exact=True,
+)
 META = Attribute(
     "meta",
     "complex",
@@ -178,7 +189,9 @@ USER_SCHEMA = Schema(
     "User",
     "User Account",
     (
-        _string("userName", "Unique identifier for the User.", required=True, uniqueness="server"),
+        _string(
+            "userName", "Unique identifier for the User.", rules.NAME, required=True, uniqueness="server"
+        ),
         _NAME,
         _string("displayName", "The name of the User, suitable for display to end-users."),
         _string("nickName", "The casual way to address the user."),
@@ -203,7 +216,7 @@ USER_SCHEMA = Schema(
         _multi(
             "emails",
             "Email addresses for the user.",
-            _string("value", "An email address, canonicalised per RFC 5321."),
+            _string("value", "An email address, canonicalised per RFC 5321.", rules.EMAIL),
             ("work", "home", "other"),
         ),
         _multi(
@@ -315,7 +328,13 @@ GROUP_SCHEMA = Schema(
     "Group",
     "Group",
     (
-        _string("displayName", "A human-readable name for the Group.", required=True, uniqueness="server"),
+        _string(
+            "displayName",
+            "A human-readable name for the Group.",
+            rules.NAME,
+            required=True,
+            uniqueness="server",
+        ),
         Attribute(
             "members",
             "complex",

@@ -28,6 +28,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.scim.schema import GROUP, USER, ResourceType
@@ -44,8 +45,8 @@ PROVISIONED = "provisioned"
 
 
 def _key(text: str) -> str:
-    """Return the case-insensitive form stored in ``*_key`` columns."""
-    return text.lower()
+    """Return the case-insensitive form stored in ``*_key`` columns: NFC, lower-cased (ADR 0021)."""
+    return fold(text)
 
 
 def _email_rows(user: User) -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.operators import in_op
 
+from scimhub.domain.text import fold
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.scim.filter_evaluation import compare_value
 from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
@@ -441,16 +442,17 @@ def _text(field: _Field, case_exact: bool, op: str, value: str) -> ColumnElement
     subject: ColumnElement[Any] = field.expr
     operand: ColumnElement[Any] = literal(value)
     if field.kind == "key":
-        operand = literal(value.lower())  # the column holds str.lower() of what was written
+        operand = literal(fold(value))  # the column holds fold() of what was written (ADR 0021)
     elif not case_exact:
         subject, operand = func.lower(subject), func.lower(operand)
     if op in ("co", "sw", "ew"):
         if not value:  # every string contains, starts and ends with ""
             return subject.is_not(None)
         if field.kind == "key" or not case_exact:
-            escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            text = fold(value) if field.kind == "key" else value
+            escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
             pattern = ("%" if op != "sw" else "") + escaped + ("%" if op != "ew" else "")
-            lowered = literal(pattern.lower()) if field.kind == "key" else func.lower(literal(pattern))
+            lowered = literal(pattern) if field.kind == "key" else func.lower(literal(pattern))
             return subject.like(lowered, escape="/")
         # SQLite's LIKE ignores ASCII case, so case-exact substrings use functions
         # both engines share and that never ignore case.

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.groups import Group
+from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.store.contract import PushedEntity, PushState
 from scimhub.store.sql.batches import chunks
@@ -131,7 +132,7 @@ class SqlPushRows:
         renamed ``eng`` no longer has the URN ``urn:li:corpGroup:Eng``.
         """
         wanted = {urn for urn in urns if urn.startswith(_GROUP_PREFIX)}
-        keys = sorted({unquote(urn[len(_GROUP_PREFIX) :]).lower() for urn in wanted})
+        keys = sorted({fold(unquote(urn[len(_GROUP_PREFIX) :])) for urn in wanted})
         found: dict[str, Group] = {}
         for chunk in chunks(keys):
             for row in self._connection.execute(select(groups).where(groups.c.display_name_key.in_(chunk))):

@@ -22,6 +22,7 @@ import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param
 from scimhub.web.api.schemas import FORMAT_MEANINGS, PATTERN_MEANINGS
@@ -89,8 +90,13 @@ class Contract:
 
         :raises UnsupportedMediaType: When a body is not ``application/json``.
         :raises InvalidSyntax: When a body is not a well-formed JSON object.
-        :raises InvalidValue: When a parameter or a body field breaks its schema; the detail names it.
+        :raises InvalidValue: When a parameter or a body field breaks its schema, or any text of the
+            call holds a NUL, which PostgreSQL cannot store (ADR 0021); the detail names it.
         """
+        for where, params in (("path", call.path), ("query", call.query)):
+            for name, value in params.items():
+                check_no_nul(name, f"a {where} parameter name")
+                check_no_nul(value, f"{where} parameter {name}")
         query = {
             param.name: self._parameter(param, call.query[param.name])
             for param in route.params
@@ -122,6 +128,10 @@ class Contract:
         if error is not None:
             field = ".".join(str(part) for part in error.absolute_path) or "the body"
             raise InvalidValue(_detail(error, field, error.instance))
+        for name, value in body.items():  # the schemas are flat: strings, or lists of strings
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str):
+                    check_no_nul(text, name)  # text PostgreSQL cannot store (ADR 0021)
         return body
 
 
