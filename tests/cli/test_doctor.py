@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
@@ -108,7 +110,10 @@ def test_a_stale_migration_fails_until_db_upgrade(database_url: str) -> None:
     result, found = doctor(database_url)
     assert result.exit_code == 1
     assert found["migrations"]["status"] == "fail"
-    assert found["migrations"]["detail"].startswith("at 1f5107d7781a, 4 migration(s) behind head")
+    shipped = Config()
+    shipped.set_main_option("script_location", "scimhub.store.sql:migrations")
+    behind = len(list(ScriptDirectory.from_config(shipped).iterate_revisions("heads", "1f5107d7781a")))  # above it
+    assert found["migrations"]["detail"].startswith(f"at 1f5107d7781a, {behind} migration(s) behind head")
     assert "scimhub db upgrade" in found["migrations"]["fix"]
     Cli(database_url)("db", "upgrade")
     assert doctor(database_url)[1]["migrations"]["status"] == "ok"

@@ -148,7 +148,8 @@ def _connect(url: str) -> tuple[Finding, Engine | None]:
             ).scalar_one()
     except Exception as error:  # noqa: BLE001 - any failure to connect is this check's finding
         engine.dispose()
-        first_line = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        cause = getattr(error, "orig", None) or error.__cause__ or error  # the driver's own words
+        first_line = str(cause).strip().splitlines()[0]
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
         fix = f"check that PostgreSQL runs at {where} and SCIMHUB_DATABASE_URL's user, password and database"
         return _fail(name, f"cannot connect to {_shown(url)}: {first_line}", fix), None

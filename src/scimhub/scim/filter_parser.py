@@ -143,6 +143,7 @@ def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
                 raise error(f"malformed string literal at position {i + 1} of the {what}") from None
             if not _is_unicode(value):
                 raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate")
+            check_no_nul(value, f"the string literal at position {i + 1} of the {what}", error)  # \u0000
             tokens.append(_Token("string", value, i, glued))
             i = end + 1
         else:

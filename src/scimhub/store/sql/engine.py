@@ -152,7 +152,7 @@ def _watch_outages(engine: Engine) -> None:
             return  # with pool_pre_ping on, SQLAlchemy replaces the dead connection itself: let it
         cause = _unavailability(context)
         if cause is not None:
-            raise outage.refuse(cause, context.original_exception)
+            raise outage.refuse(cause, context.original_exception) from context.original_exception
         if getattr(context.original_exception, "sqlstate", None) in _POSTGRES_ROLLED_BACK_STATES:
             log.info("a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception))
             raise ServiceUnavailable(
