@@ -120,6 +120,8 @@ def main() -> int:
                         if "Traceback" in line
                     ]
                     print(f"tracebacks in the server log: {len(errors)}")
+                    for line in errors:
+                        print("  " + line[:600])
             finally:
                 database.drop()
     return 1 if failed else 0
