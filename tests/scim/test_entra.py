@@ -85,7 +85,7 @@ def test_strict_refuses_an_unknown_extension_path() -> None:
 
 
 def test_split_remove_by_value_selects_members_by_id() -> None:
-    """Quirks 4.3 #7, #8: a member value array becomes one id selection per member; $ref and display don't."""
+    """Quirks #7, #8: a member value array becomes one id selection per member; $ref and display don't."""
     value = [{"$ref": None, "value": "u1"}, {"value": "u2", "display": "Bob"}, "u3"]
     assert entra.split_remove_by_value(GROUP, {"op": "remove", "path": "members", "value": value}) == [
         {"op": "remove", "path": 'members[value eq "u1"]'},
@@ -224,7 +224,7 @@ def test_legacy_create_with_top_level_nulls_is_read() -> None:
     ("sent", "read"), [("True", True), ("false", False), ("FALSE", False), (" true ", True)]
 )
 def test_read_string_booleans(sent: str, read: bool) -> None:
-    """Quirks 4.3 #2, #6: "true"/"false" in any case are booleans for a boolean attribute."""
+    """Quirks #2, #6: "true"/"false" in any case are booleans for a boolean attribute."""
     assert entra.read_string_booleans(ACTIVE, sent) is read
 
 
@@ -258,7 +258,7 @@ def test_read_single_element_lists() -> None:
 
 
 def test_read_bare_values() -> None:
-    """Quirks 4.3 #8, #9: a string for a complex attribute with ``value`` is that value."""
+    """Quirks #8, #9: a string for a complex attribute with ``value`` is that value."""
     assert entra.read_bare_values(MANAGER, "m") == {"value": "m"}
     assert entra.read_bare_values(MEMBERS, "u1") == {"value": "u1"}
     assert entra.read_bare_values(NAME, "Babs") == "Babs"  # name has no value sub-attribute

@@ -18,7 +18,7 @@ What Entra needs that is plain RFC, so no rule here: URN-qualified paths whose
 ``2.0`` holds a dot (quirk #4, RFC 7644 §3.10: ``paths.py``); ``Add`` on a
 single-valued attribute replaces it (quirk #10, §3.5.2.1); ``meta`` and
 schema URIs we do not serve are ignored (quirks #11, #12: ``values.py``);
-null is unassigned (§3.3.3, RFC 7643 §2.5). The filter and path parser
+null is unassigned (§3.3, RFC 7643 §2.5). The filter and path parser
 (``filters.py``) has its own tolerances, which serve searches as well as PATCH
 paths: literals unquoted or ``"True"`` against a boolean (quirk #6, §2.3)
 and an extension attribute named without its URN (``manager[value eq "…"]``,
