@@ -1,7 +1,7 @@
 """What Entra ID sends in a provisioning cycle, as scripts for bench/load.py's ``run_scripts``.
 
 Every body and query is the default (unflagged) dialect of Entra's
-provisioning job, as ../shared/refs/entra-scim-client-behaviour.md records it:
+provisioning job, as docs/entra-client.md records it:
 
 - Test Connection (§6.2): ``GET /Users?filter=userName eq "<random GUID>"`` and
   the same for a group, answered with an empty list.

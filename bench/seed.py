@@ -44,7 +44,7 @@ def user_name(tag: str, index: int) -> str:
 
 
 def user_body(tag: str, index: int) -> dict[str, Any]:
-    """Return the body Entra sends to create a user (shape of refs/entra-scim-client-behaviour.md)."""
+    """Return the body Entra sends to create a user (shape of docs/entra-client.md)."""
     name, number = user_name(tag, index), f"{index:07d}"  # one form of the number: bulk.py substitutes it
     return {
         "schemas": [_CORE_USER, _ENTERPRISE_USER],

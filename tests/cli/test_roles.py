@@ -1,4 +1,4 @@
-"""``scimhub role list|assign|unassign`` (DESIGN §3), end to end on SQLite and PostgreSQL."""
+"""``scimhub role list|assign|unassign`` (docs/architecture.md §3), end to end on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

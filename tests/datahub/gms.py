@@ -1,7 +1,7 @@
 """A stand-in for DataHub GMS, served by the test: what the SDK's Rest.li emitter calls, recorded.
 
-DataHub's server cannot run here (refs: datahub-events-and-sdk §3), so the test
-serves the part of GMS's REST contract the SDK uses (§2.2, §2.3.4): ``GET /config``
+DataHub's server cannot run here (docs/datahub.md §8), so the test
+serves the part of GMS's REST contract the SDK uses (§7.2, §7.3 item 4): ``GET /config``
 with ``noCode: "true"``, ``POST /aspects?action=ingestProposal[Batch]``, ``POST
 /entities?action=delete``, and GraphQL ``me``. Every ingest call is recorded in
 order, applied to an in-memory copy of the aspects (so a test can compare end

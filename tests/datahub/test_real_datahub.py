@@ -1,6 +1,6 @@
 """Against a real DataHub, when one is given: ``DATAHUB_GMS_URL`` and ``DATAHUB_GMS_TOKEN``.
 
-DataHub cannot run on this project's machines (refs: datahub-events-and-sdk §3),
+DataHub cannot run on this project's machines (docs/datahub.md §8),
 so this test runs only where an operator points it at one; it writes a user and
 a group with unique names, reads them back through the SDK, and deletes them.
 """

@@ -1,7 +1,7 @@
 """Replay Microsoft Entra's SCIM traffic, stored as data, against the live server (SQLite and PostgreSQL).
 
 Each file of ``tests/scim/replays/entra/`` is one flow or one quirk of
-refs/entra-scim-client-behaviour.md, written as the requests Entra sends and what
+docs/entra-client.md, written as the requests Entra sends and what
 it expects back::
 
     {"name": "…", "source": "§2.1", "dialect": "default" | "aadOptscim062020" | "both",

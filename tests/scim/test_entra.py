@@ -1,4 +1,4 @@
-"""Each of Entra's tolerance rules on its own, then in the engine (refs/entra-scim-client-behaviour.md).
+"""Each of Entra's tolerance rules on its own, then in the engine (docs/entra-client.md).
 
 The replays (tests/scim/replays/entra/) show the same rules over HTTP;
 test_entra_properties.py shows that none of them changes an RFC request.
@@ -49,7 +49,7 @@ def patch(
 
 @pytest.mark.parametrize(("sent", "read"), [("Add", "add"), ("REPLACE", "replace"), ("Remove", "remove")])
 def test_read_op_in_any_case(sent: str, read: str) -> None:
-    """Quirk 4.3 #1: ``Add``, ``Replace``, ``Remove`` are the RFC's lower-case ops."""
+    """Quirk #1: ``Add``, ``Replace``, ``Remove`` are the RFC's lower-case ops."""
     assert entra.read_op_in_any_case(USER, {"op": sent, "path": "title"}) == [{"op": read, "path": "title"}]
 
 
@@ -85,7 +85,7 @@ def test_strict_refuses_an_unknown_extension_path() -> None:
 
 
 def test_split_remove_by_value_selects_members_by_id() -> None:
-    """Quirks 4.3 #7, #8: a member value array becomes one id selection per member; $ref and display don't."""
+    """Quirks #7, #8: a member value array becomes one id selection per member; $ref and display don't."""
     value = [{"$ref": None, "value": "u1"}, {"value": "u2", "display": "Bob"}, "u3"]
     assert entra.split_remove_by_value(GROUP, {"op": "remove", "path": "members", "value": value}) == [
         {"op": "remove", "path": 'members[value eq "u1"]'},
@@ -164,7 +164,7 @@ def test_split_operations_keep_their_index_in_errors() -> None:
 
 
 def test_expand_dotted_keys() -> None:
-    """Quirk 4.3 #3: ``name.givenName`` becomes the core-URN-qualified sub-attribute path."""
+    """Quirk #3: ``name.givenName`` becomes the core-URN-qualified sub-attribute path."""
     assert entra.expand_dotted_keys(USER, {"name.givenName": "B", "title": "T"}) == {
         f"{CORE_USER}:name.givenName": "B",
         "title": "T",
@@ -224,7 +224,7 @@ def test_legacy_create_with_top_level_nulls_is_read() -> None:
     ("sent", "read"), [("True", True), ("false", False), ("FALSE", False), (" true ", True)]
 )
 def test_read_string_booleans(sent: str, read: bool) -> None:
-    """Quirks 4.3 #2, #6: "true"/"false" in any case are booleans for a boolean attribute."""
+    """Quirks #2, #6: "true"/"false" in any case are booleans for a boolean attribute."""
     assert entra.read_string_booleans(ACTIVE, sent) is read
 
 
@@ -249,7 +249,7 @@ def test_string_booleans_everywhere_in_a_post() -> None:
 
 
 def test_read_single_element_lists() -> None:
-    """Quirk 4.3 #9: ``[{"$ref", "value"}]`` for the manager is its element; ``[]`` is unassigned."""
+    """Quirk #9: ``[{"$ref", "value"}]`` for the manager is its element; ``[]`` is unassigned."""
     element = {"$ref": "https://x/Users/m", "value": "m"}
     assert entra.read_single_element_lists(MANAGER, [element]) == element
     assert entra.read_single_element_lists(MANAGER, []) is None
@@ -258,7 +258,7 @@ def test_read_single_element_lists() -> None:
 
 
 def test_read_bare_values() -> None:
-    """Quirks 4.3 #8, #9: a string for a complex attribute with ``value`` is that value."""
+    """Quirks #8, #9: a string for a complex attribute with ``value`` is that value."""
     assert entra.read_bare_values(MANAGER, "m") == {"value": "m"}
     assert entra.read_bare_values(MEMBERS, "u1") == {"value": "u1"}
     assert entra.read_bare_values(NAME, "Babs") == "Babs"  # name has no value sub-attribute
@@ -266,7 +266,7 @@ def test_read_bare_values() -> None:
 
 
 def test_read_empty_reference_as_unassigned() -> None:
-    """Quirk 4.3 #9: ``{"value": ""}`` for the manager is unassigned; a real id or a list is left alone."""
+    """Quirk #9: ``{"value": ""}`` for the manager is unassigned; a real id or a list is left alone."""
     assert entra.read_empty_reference_as_unassigned(MANAGER, {"value": ""}) is None
     assert entra.read_empty_reference_as_unassigned(MANAGER, {"Value": " "}) is None
     assert entra.read_empty_reference_as_unassigned(MANAGER, {"value": "m"}) == {"value": "m"}
@@ -303,7 +303,7 @@ def test_manager_removals() -> None:
 
 
 def test_decode_json_encoded_roles() -> None:
-    """Quirk 4.3 #13: a JSON-encoded role reads as the role, in the Complex POST's form; its id is dropped."""
+    """Quirk #13: a JSON-encoded role reads as the role, in the Complex POST's form; its id is dropped."""
     assert entra.decode_json_encoded_roles(ROLES, {"value": ENCODED}) == {
         "primary": False,
         "type": "WindowsAzureActiveDirectoryRole",
@@ -378,7 +378,7 @@ def test_read_display_name_as_display() -> None:
     ],
 )
 def test_describe_unmatched_element(path: str, described: dict[str, object] | None) -> None:
-    """Quirk 4.3 #5: an equality filter (``and`` of them) pins the element it describes; nothing else does."""
+    """Quirk #5: an equality filter (``and`` of them) pins the element it describes; nothing else does."""
     selection = parse_patch_path(USER, path).value_filter
     assert selection is not None
     assert entra.describe_unmatched_element(selection) == described
@@ -401,7 +401,7 @@ def test_filtered_path_creates_the_missing_element(path: str, value: str, elemen
 
 
 def test_primary_role_is_replaced_not_appended() -> None:
-    """§5.1, quirks 4.3 #5, #6: ``Add roles[primary eq "True"].value`` changes the primary role's value."""
+    """§5.1, quirks #5, #6: ``Add roles[primary eq "True"].value`` changes the primary role's value."""
     doc = {
         "userName": "u",
         "roles": [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}],

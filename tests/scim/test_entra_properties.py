@@ -8,7 +8,7 @@ password and member delta under DEFAULT, and a request STRICT refuses is refused
 by DEFAULT with the same kind of error. The one documented exception is the
 tolerance itself: an add or replace through an equality filter that matches
 nothing is noTarget to the letter of RFC 7644 §3.5.2.3 and creates the element
-under DEFAULT (quirk 4.3 #5), after which the rest of the PATCH decides the
+under DEFAULT (docs/entra-client.md quirk #5), after which the rest of the PATCH decides the
 outcome (a later operation may still fail, with its own error).
 
 Left out of the inputs, because the RFC does not define them (each is a rule's
@@ -204,7 +204,7 @@ def _read(body: dict[str, Any], dialect: Dialect) -> Resource | type:
 
 def _agree(strict: object, default: object) -> None:
     if strict is NoTarget:
-        return  # quirk 4.3 #5: DEFAULT created the element; later operations decide the outcome
+        return  # quirk #5: DEFAULT created the element; later operations decide the outcome
     assert default == strict
 
 

@@ -206,7 +206,7 @@ def test_add_sets_an_absent_single_valued_attribute() -> None:
 
 
 def test_add_replaces_a_single_valued_attribute() -> None:
-    """``add`` of a single-valued attribute that has a value replaces it (Entra quirk 4.3 #10)."""
+    """``add`` of a single-valued attribute that has a value replaces it (docs/entra-client.md quirk #10)."""
     assert patch(user(title="A"), {"op": "Add", "path": "title", "value": "B"}).doc["title"] == "B"
 
 
@@ -430,7 +430,7 @@ def test_replace_primary_through_filter_unmarks_the_others() -> None:
 
 
 def test_replace_through_filter_matching_nothing_creates_the_described_value() -> None:
-    """Entra: ``Replace emails[type eq "work"].value`` on a user without emails creates it (quirk 4.3 #5)."""
+    """``Replace emails[type eq "work"].value`` creates a missing email (docs/entra-client.md quirk #5)."""
     result = patch({"userName": "b"}, {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "x"})
     assert result.doc["emails"] == [{"type": "work", "value": "x"}]
 
@@ -443,7 +443,7 @@ def test_add_through_and_filter_matching_nothing_creates_the_described_value() -
 
 
 def test_replace_primary_filter_with_string_literal() -> None:
-    """``roles[primary eq "True"].value`` matches primary true and creates it when absent (quirk 4.3 #6)."""
+    """``roles[primary eq "True"].value`` finds primary true or creates it (docs/entra-client.md quirk #6)."""
     path = 'roles[primary eq "True"].value'
     created = patch({"userName": "b"}, {"op": "Add", "path": path, "value": "Reader"}).doc
     assert created["roles"] == [{"primary": True, "value": "Reader"}]
@@ -640,7 +640,7 @@ def test_remove_members_by_value_filter() -> None:
 
 
 def test_remove_members_with_value_array_removes_only_those() -> None:
-    """Entra's ``Remove members`` with a value array removes exactly those, never all (quirk 4.3 #7)."""
+    """``Remove members`` with a value array removes those, never all (docs/entra-client.md quirk #7)."""
     change = group_patch({"op": "Remove", "path": "members", "value": [{"value": "u1"}]})
     assert change == MemberChange(remove={"u1"})
     assert group_patch({"op": "Remove", "path": "members", "value": []}) is None  # removes nothing
@@ -731,7 +731,7 @@ def test_failing_operation_aborts_the_whole_patch() -> None:
     assert doc == before
 
 
-# -- Entra samples (refs/entra-scim-client-behaviour.md §2, §4.2) ------------------------------
+# -- Entra samples (docs/entra-client.md §2, §4.2) --------------------------------------------
 
 
 def test_entra_replace_multiple_attributes_without_flag() -> None:
@@ -777,7 +777,7 @@ def test_entra_mixed_patch_with_flag() -> None:
     }
 
 
-# -- filters on a single-valued complex attribute (Entra's manager, quirk 4.3 #9) -----------
+# -- filters on a single-valued complex attribute (Entra's manager, docs/entra-client.md quirk #9)
 
 
 MANAGER = f"{ENTERPRISE}:manager"

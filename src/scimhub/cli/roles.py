@@ -1,4 +1,4 @@
-"""``scimhub role list|assign|unassign`` (DESIGN §3)."""
+"""``scimhub role list|assign|unassign`` (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ and reports; and with Rest.li ingestion (``ingestProposalBatch``,
 
 Before the first push, and again after any failure, ``check`` asks GMS who it
 is: ``GET /config`` must answer GMS's shape (``noCode: "true"``), which tells a
-frontend URL from a GMS one (refs: datahub-events-and-sdk §2.2), and a GraphQL
+frontend URL from a GMS one (docs/datahub.md §7.2), and a GraphQL
 ``me`` tells whether GMS takes the token.
 """
 

@@ -3,7 +3,7 @@
 Pure: no SDK, no I/O. Every aspect is written whole (DataHub's UPSERT replaces
 an aspect), so a user's ``groupMembership`` always lists every group it is in,
 and re-sending a state changes nothing. The aspects and their fields follow
-DataHub's own SCIM server (refs: datahub-identity-model §4.5–§4.6, §5), with
+DataHub's own SCIM server (docs/datahub.md §4.5–§4.6, §5), with
 the values in the JSON form the SDK's classes serialize to.
 """
 
@@ -37,7 +37,7 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Removal:
-    """The hard delete of an entity, as DataHub's SCIM server does on DELETE (identity-model §4.7)."""
+    """The hard delete of an entity, as DataHub's SCIM server does on DELETE (docs/datahub.md §4.7)."""
 
     entity_type: str
     urn: str
@@ -71,7 +71,7 @@ def external_type(template: str, doc: dict[str, Any]) -> str:
     """Return ``origin.externalType`` for an entity: ``{externalId}`` in ``template`` becomes its externalId.
 
     DataHub's SCIM server writes ``SCIM_client_<externalId>``, ``SCIM_client_null``
-    without one, and treats only such entities as its own (identity-model §4.4).
+    without one, and treats only such entities as its own (docs/datahub.md §4.4).
     """
     external_id = doc.get("externalId")
     return template.replace("{externalId}", external_id if isinstance(external_id, str) else "null")

@@ -47,7 +47,7 @@ class Plan:
 
         Groups come before the users that name them, and a group is deleted only
         after its former members were written without it, as DataHub's SCIM
-        server does (identity-model §4.6).
+        server does (docs/datahub.md §4.6).
         """
         found: list[Change] = []
         for group in self.groups:

@@ -1,7 +1,7 @@
 """Use cases on roles: who holds what, directly or through groups, and assignments.
 
 DataHub's rule for managing roles: be an Admin or hold MANAGE_POLICIES
-(docs/authorization/roles.md); Admin holds every privilege, so the check is
+(DataHub's docs/authorization/roles.md; docs/datahub.md §2.4); Admin holds every privilege, so the check is
 MANAGE_POLICIES.
 """
 

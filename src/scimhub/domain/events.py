@@ -14,7 +14,7 @@ from typing import Any
 
 
 class Category(StrEnum):
-    """The change categories we emit (refs: datahub-events-and-sdk §1.2)."""
+    """The change categories we emit (docs/datahub.md §6.2)."""
 
     LIFECYCLE = "LIFECYCLE"
     """DataHub's own: CREATE, SOFT_DELETE (suspended), REINSTATE (reactivated), HARD_DELETE."""

@@ -1,8 +1,8 @@
 """DataHub's built-in roles and the platform privileges they grant.
 
 The three roles are fixed, like DataHub's (``boot/roles.json``, "editable": false),
-and so are their privileges (``docs/authorization/roles.md``; refs:
-datahub-identity-model §2.4). A user's effective roles are its direct roles and
+and so are their privileges (DataHub's ``docs/authorization/roles.md``;
+docs/datahub.md §2.4). A user's effective roles are its direct roles and
 the roles of every group it belongs to (DataHub's ``rolesViaGroups``).
 """
 

@@ -33,7 +33,7 @@ def provisioned_roles(doc: dict[str, Any]) -> frozenset[Role]:
     Every element counts, primary or not (DataHub has no primary role; Entra's
     complex mappings send every role with ``primary`` false). An element without a
     ``value`` names no role and grants nothing: Entra may map ``roles[primary eq
-    "True"].display`` or ``.type`` alone (refs/entra-scim-client-behaviour §5.1).
+    "True"].display`` or ``.type`` alone (docs/entra-client.md §5.1).
 
     :raises InvalidValue: When a value names none of DataHub's roles; the detail
         lists the allowed ones.

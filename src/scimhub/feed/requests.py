@@ -1,4 +1,4 @@
-"""A poll's parameters, read and range-checked (refs: datahub-events-and-sdk §1.3).
+"""A poll's parameters, read and range-checked (docs/datahub.md §6.3).
 
 DataHub's consumer sends ``topic``, ``offsetId``, ``limit``, ``pollTimeoutSeconds``
 and ``lookbackWindowDays``, leaving out the ones it has no value for. A value we

@@ -1,4 +1,4 @@
-"""DataHub's wire format for change events (refs: datahub-events-and-sdk §1.1, §1.3).
+"""DataHub's wire format for change events (docs/datahub.md §6.1, §6.3).
 
 Three layers, each JSON-encoded into a string field of the next, exactly as
 ``datahub-actions``' ``DataHubEventSource.handle_pe`` unwraps them:

@@ -2,7 +2,7 @@
 
 A client's dialect is what it sends that the RFC does not say, or says otherwise:
 Microsoft Entra's capitalised ``op``, ``"False"`` for false, dotted keys in a
-path-less value, member removal by a value array (refs/entra-scim-client-behaviour
+path-less value, member removal by a value array (docs/entra-client.md
 §4.3). Rather than special cases in the handlers, each tolerance is a named rule
 (``scim/entra.py``) hooked into the engine at one of four points:
 

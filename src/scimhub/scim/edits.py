@@ -11,7 +11,7 @@ this module changes the document (a copy the PATCH owns), following RFC 7644
   complex single-valued attribute it merges sub-attributes (same section).
 - add and replace through a filter that matches nothing create the element the
   filter describes when the dialect's unmatched rule describes one
-  (``entra.describe_unmatched_element``, quirk 4.3 #5); otherwise noTarget.
+  (``entra.describe_unmatched_element``, docs/entra-client.md quirk #5); otherwise noTarget.
 - ``emails.type`` (a sub-attribute of a multi-valued attribute, no filter) acts on
   every value, on none when there is none.
 - A filter on a single-valued complex attribute (Entra's ``manager[value eq "x"]``)

@@ -4,7 +4,7 @@ Entra is scimhub's first client and it speaks two dialects: the default job
 (``Replace``, ``"False"``, member removal by a value array) and the one behind the
 ``aadOptscim062020`` Tenant URL flag (lower-case ops, path-less values with dotted
 keys, ``members[value eq "…"]``). Every function here tolerates one quirk of
-refs/entra-scim-client-behaviour.md (cited as "quirk 4.3 #n", or by section), and
+docs/entra-client.md (cited as "quirk #n", or by section), and
 ``dialects.DEFAULT`` hooks them all into the engine, so both dialects work without
 the administrator choosing anything. The rules come in the four kinds of
 ``dialects.py`` and are collected, in order, in ``OPERATION_RULES``,
@@ -15,14 +15,14 @@ defines never reaches a rule's rewrite (``tests/scim/test_entra_properties.py``)
 ``tests/scim/replays/entra/`` replays the traffic.
 
 What Entra needs that is plain RFC, so no rule here: URN-qualified paths whose
-``2.0`` holds a dot (quirk 4.3 #4, RFC 7644 §3.10: ``paths.py``); ``Add`` on a
-single-valued attribute replaces it (quirk 4.3 #10, §3.5.2.1); ``meta`` and
-schema URIs we do not serve are ignored (quirks 4.3 #11, #12: ``values.py``);
-null is unassigned (§3.3.3, RFC 7643 §2.5). The filter and path parser
+``2.0`` holds a dot (quirk #4, RFC 7644 §3.10: ``paths.py``); ``Add`` on a
+single-valued attribute replaces it (quirk #10, §3.5.2.1); ``meta`` and
+schema URIs we do not serve are ignored (quirks #11, #12: ``values.py``);
+null is unassigned (§3.3, RFC 7643 §2.5). The filter and path parser
 (``filters.py``) has its own tolerances, which serve searches as well as PATCH
-paths: literals unquoted or ``"True"`` against a boolean (quirk 4.3 #6, §2.3)
+paths: literals unquoted or ``"True"`` against a boolean (quirk #6, §2.3)
 and an extension attribute named without its URN (``manager[value eq "…"]``,
-quirk 4.3 #9).
+quirk #9).
 
 Two readings are decisions (ADR 0012): a role sent as a JSON-encoded string is
 stored as the role it encodes, in the form the same mapping's POST sends, and
@@ -52,7 +52,7 @@ _HEAD = re.compile(r"[A-Za-z$][\w$-]*")
 
 
 def read_op_in_any_case(resource_type: ResourceType, operation: RawOperation) -> list[RawOperation]:
-    """Read ``op`` in any case (quirk 4.3 #1).
+    """Read ``op`` in any case (quirk #1).
 
     Entra's default job sends ``Add``, ``Replace`` and ``Remove``; Microsoft asks
     servers not to "require a case-sensitive match on structural elements … in
@@ -73,7 +73,7 @@ def ignore_unknown_extension_paths(
     ``urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:…``,
     which scimhub does not serve. A POST ignores such keys (``values.py``); a
     PATCH that refused them would also refuse the deactivation Entra sends in the
-    same request (quirk 4.3 #5, the Chainguard report), so the operation is dropped.
+    same request (quirk #5, the Chainguard report), so the operation is dropped.
     """
     path = operation.get("path")
     if not isinstance(path, str) or path.strip()[:4].lower() != "urn:":
@@ -86,7 +86,7 @@ def ignore_unknown_extension_paths(
 
 
 def split_remove_by_value(resource_type: ResourceType, operation: RawOperation) -> list[RawOperation]:
-    """Read ``remove`` of a multi-valued attribute with a value array as one remove per value (quirk 4.3 #7).
+    """Read ``remove`` of a multi-valued attribute with a value array as one remove per value (quirk #7).
 
     Entra's default job removes group members with ``{"op": "Remove", "path":
     "members", "value": [{"value": "id"}]}``; the RFC gives remove no value, and a
@@ -94,7 +94,7 @@ def split_remove_by_value(resource_type: ResourceType, operation: RawOperation) 
     ``remove path[selection]``: for attributes that reference resources (they have
     ``$ref``, like ``members``) the selection is the id, ``value eq "id"``; for the
     others, every sub-attribute the value gives, joined by ``and``. Bare strings
-    (quirk 4.3 #8) are ids. An empty array removes nothing; a value with nothing to
+    (quirk #8) are ids. An empty array removes nothing; a value with nothing to
     select by is left for the engine to refuse.
     """
     path, value = operation.get("path"), operation.get("value")
@@ -141,7 +141,7 @@ OPERATION_RULES = (read_op_in_any_case, ignore_unknown_extension_paths, split_re
 
 
 def qualify_extension_keys(resource_type: ResourceType, obj: dict[str, object]) -> dict[str, object]:
-    """Qualify a key naming an extension attribute without its URN (§2.3, quirk 4.3 #9).
+    """Qualify a key naming an extension attribute without its URN (§2.3, quirk #9).
 
     Microsoft's documented create sends ``"department": null, "manager": null`` at
     the top level of a User (§2.3 item 2). As for paths, a name no core attribute
@@ -153,7 +153,7 @@ def qualify_extension_keys(resource_type: ResourceType, obj: dict[str, object]) 
 
 
 def expand_dotted_keys(resource_type: ResourceType, obj: dict[str, object]) -> dict[str, object]:
-    """Read a dotted key (``"name.givenName"``) as the sub-attribute path it is (quirk 4.3 #3).
+    """Read a dotted key (``"name.givenName"``) as the sub-attribute path it is (quirk #3).
 
     With ``aadOptscim062020`` Entra moves every unfiltered attribute of a PATCH into
     one path-less operation whose value object has keys like ``"name.givenName"``
@@ -192,7 +192,7 @@ OBJECT_RULES = (qualify_extension_keys, expand_dotted_keys)
 
 
 def read_single_element_lists(attribute: Attribute, value: object) -> object:
-    """Read a one-element array given for a single-valued complex attribute as its element (quirk 4.3 #9).
+    """Read a one-element array given for a single-valued complex attribute as its element (quirk #9).
 
     Microsoft's documented manager update is ``{"op": "Add", "path": "manager",
     "value": [{"$ref": "…", "value": "…"}]}`` (§2.3 item 5); an empty array is
@@ -204,7 +204,7 @@ def read_single_element_lists(attribute: Attribute, value: object) -> object:
 
 
 def read_bare_values(attribute: Attribute, value: object) -> object:
-    """Read a string given for a complex attribute with ``value`` as that value (quirks 4.3 #8, #9).
+    """Read a string given for a complex attribute with ``value`` as that value (quirks #8, #9).
 
     Entra has been seen sending the manager as ``"value": "2c2f6fb8-…"`` and
     members as bare ids; Microsoft's reference Postman suite adds a member with
@@ -216,7 +216,7 @@ def read_bare_values(attribute: Attribute, value: object) -> object:
 
 
 def read_empty_reference_as_unassigned(attribute: Attribute, value: object) -> object:
-    """Read ``{"value": ""}`` for a single-valued complex attribute as unassigned (quirk 4.3 #9).
+    """Read ``{"value": ""}`` for a single-valued complex attribute as unassigned (quirk #9).
 
     Microsoft's SCIM Validator removes a manager with ``replace`` of
     ``urn:…:User:manager`` by ``{"value": ""}`` (§7.2 SCIM_Update_Manager, §7.3);
@@ -230,7 +230,7 @@ def read_empty_reference_as_unassigned(attribute: Attribute, value: object) -> o
 
 
 def decode_json_encoded_roles(attribute: Attribute, value: object) -> object:
-    r"""Read a role whose ``value`` is a JSON-encoded object as the role it encodes (quirk 4.3 #13, §5.2).
+    r"""Read a role whose ``value`` is a JSON-encoded object as the role it encodes (quirk #13, §5.2).
 
     ``AppRoleAssignmentsComplex`` PATCHes ``roles`` with values such as
     ``"{\"id\":\"06b0…\",\"value\":\"Admin\",\"displayName\":\"Admin\"}"``,
@@ -284,7 +284,7 @@ def read_display_name_as_display(attribute: Attribute, value: object) -> object:
 
 
 def read_string_booleans(attribute: Attribute, value: object) -> object:
-    """Read ``"true"``/``"false"`` in any case as a boolean for a boolean attribute (quirks 4.3 #2, #6).
+    """Read ``"true"``/``"false"`` in any case as a boolean for a boolean attribute (quirks #2, #6).
 
     Entra's default ``active`` mapping (``Switch([IsSoftDeleted], …, "False",
     "True")``, §3.1) sends strings, in POST bodies, PATCH values and path-less
@@ -314,7 +314,7 @@ VALUE_RULES = (
 
 
 def describe_unmatched_element(selection: Filter) -> dict[str, object] | None:
-    """Return the sub-attribute values an equality filter pins (quirk 4.3 #5).
+    """Return the sub-attribute values an equality filter pins (quirk #5).
 
     Entra maps ``emails[type eq "work"].value``, ``phoneNumbers[type eq
     "mobile"].value``, ``addresses[type eq "work"].locality`` and ``roles[primary

@@ -1,11 +1,11 @@
 """Group members in a PATCH: a delta on membership rows, never the whole group.
 
 Members are rows, not part of the document, and a PATCH must not load them
-(DESIGN §4: member PATCH cost does not grow with group size). Member operations
+(docs/architecture.md §4: member PATCH cost does not grow with group size). Member operations
 therefore build a ``MemberChange`` delta, and only selections that name member
 ids (``members[value eq "id" or value eq "id2"]``) can be evaluated; any other
 member filter is refused with invalidFilter. Entra's removal by a value array
-(quirk 4.3 #7) reaches this module already split into such selections by
+(docs/entra-client.md quirk #7) reaches this module already split into such selections by
 ``entra.split_remove_by_value``.
 """
 

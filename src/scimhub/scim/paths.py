@@ -2,7 +2,7 @@
 
 RFC 7644 §3.10 lets an attribute be named with its schema URN in front. The URN
 itself contains dots (``2.0``), so it is matched against the resource type's known
-schema URNs rather than split on ``.`` (Entra sends such paths, quirk 4.3 #4).
+schema URNs rather than split on ``.`` (Entra sends such paths: docs/entra-client.md quirk #4).
 """
 
 from __future__ import annotations
