@@ -2,9 +2,13 @@
 
 Pure: no SDK, no I/O. Every aspect is written whole (DataHub's UPSERT replaces
 an aspect), so a user's ``groupMembership`` always lists every group it is in,
-and re-sending a state changes nothing. The aspects and their fields follow
-DataHub's own SCIM server (docs/datahub.md §4.5–§4.6, §5), with
-the values in the JSON form the SDK's classes serialize to.
+and re-sending a state changes nothing. The aspects DataHub's own SCIM server
+writes (docs/datahub.md §4.5–§4.6, §5) are written as it writes them, with the
+values in the JSON form the SDK's classes serialize to. We write more than it
+does: ``corpGroupInfo`` for groups, ``departmentName`` and ``managerUrn``, a
+group's ``roleMembership``, and the work email when none is marked primary;
+and we never write ``corpUserEditableInfo`` or ``corpUserCredentials``, which
+belong to DataHub's own sign-in.
 """
 
 from __future__ import annotations
