@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import sys
 import tempfile
 import time
@@ -114,17 +115,32 @@ def main() -> int:
                     failed += fuzz(server.url, token, args.minutes, args.timeout)
                 finally:
                     server.stop()
-                    errors = [
-                        line
-                        for line in (Path(workdir) / "serve.log").read_text().splitlines()
-                        if "Traceback" in line
-                    ]
-                    print(f"tracebacks in the server log: {len(errors)}")
+                    errors = _server_errors((Path(workdir) / "serve.log").read_text())
+                    print(f"errors and tracebacks in the server log: {len(errors)}")
                     for line in errors:
                         print("  " + line[:600])
             finally:
                 database.drop()
     return 1 if failed else 0
+
+
+def _server_errors(log: str) -> list[str]:
+    """Return the log's error lines: JSON lines at level error or with a traceback, and raw tracebacks.
+
+    The words of a line's message are the fuzzer's own input, echoed in client-error details,
+    so a line is judged by its level and fields, never by what its message says.
+    """
+    found = []
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if "Traceback" in line:
+                found.append(line)
+            continue
+        if isinstance(record, dict) and (record.get("level") in ("error", "critical") or "exception" in record):
+            found.append(line)
+    return found
 
 
 if __name__ == "__main__":
