@@ -38,7 +38,12 @@ class Endpoint(Protocol):
         self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
     ) -> Any: ...
     def patch(
-        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+        self,
+        actor: Actor,
+        id: str,
+        operations: Sequence[PatchOperation],
+        versions: frozenset[int] | None,
+        extra: bool,
     ) -> Any: ...
     def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None: ...
     def represent(self, view: Any, base_url: str) -> dict[str, Any]: ...
@@ -75,7 +80,12 @@ class UserEndpoint:
         return self._users.update(actor, id, lambda _: edit, versions, with_groups=extra)
 
     def patch(
-        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+        self,
+        actor: Actor,
+        id: str,
+        operations: Sequence[PatchOperation],
+        versions: frozenset[int] | None,
+        extra: bool,
     ) -> UserView:
         def edit(user: User) -> UserEdit:
             result = apply_patch(USER, user.doc, operations)
@@ -122,19 +132,28 @@ class GroupEndpoint:
     ) -> GroupView:
         # PUT without ``members`` keeps them: RFC 7644 §3.5.1 lets the server decide,
         # and clearing a group because a client left out an attribute loses data.
-        members = MemberChange() if resource.members is None else MemberChange(True, _members(resource.members))
+        members = (
+            MemberChange() if resource.members is None else MemberChange(True, _members(resource.members))
+        )
         edit = GroupEdit(resource.doc, members)
         return self._groups.update(actor, id, lambda _: edit, versions, with_members=extra)
 
     def patch(
-        self, actor: Actor, id: str, operations: Sequence[PatchOperation], versions: frozenset[int] | None, extra: bool
+        self,
+        actor: Actor,
+        id: str,
+        operations: Sequence[PatchOperation],
+        versions: frozenset[int] | None,
+        extra: bool,
     ) -> GroupView:
         def edit(group: Group) -> GroupEdit:
             result = apply_patch(GROUP, group.doc, operations)
             change = result.members
             if change is None:
                 return GroupEdit(result.doc)
-            return GroupEdit(result.doc, MemberChange(change.clear, _members(change.add), frozenset(change.remove)))
+            return GroupEdit(
+                result.doc, MemberChange(change.clear, _members(change.add), frozenset(change.remove))
+            )
 
         return self._groups.update(actor, id, edit, versions, with_members=extra)
 

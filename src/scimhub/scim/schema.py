@@ -113,7 +113,9 @@ def _string(name: str, description: str, rule: rules.TextRule | None = None, **t
     return Attribute(name, "string", description=description, text=rule, **traits)  # type: ignore[arg-type]
 
 
-def _multi(name: str, description: str, value: Attribute, types: tuple[str, ...], **traits: object) -> Attribute:
+def _multi(
+    name: str, description: str, value: Attribute, types: tuple[str, ...], **traits: object
+) -> Attribute:
     """Return the usual value/display/type/primary multi-valued complex attribute."""
     return Attribute(
         name,
@@ -249,7 +251,11 @@ USER_SCHEMA = Schema(
                 _string("region", "The state or region component."),
                 _string("postalCode", "The zip code or postal code component."),
                 _string("country", "The country name component."),
-                _string("type", "A label indicating the attribute's function.", canonical_values=("work", "home", "other")),
+                _string(
+                    "type",
+                    "A label indicating the attribute's function.",
+                    canonical_values=("work", "home", "other"),
+                ),
                 Attribute("primary", "boolean", description="Indicates the primary mailing address."),
             ),
         ),
@@ -277,7 +283,9 @@ USER_SCHEMA = Schema(
                 ),
             ),
         ),
-        _multi("entitlements", "A list of entitlements for the user.", _string("value", "An entitlement."), ()),
+        _multi(
+            "entitlements", "A list of entitlements for the user.", _string("value", "An entitlement."), ()
+        ),
         _multi(
             "roles",
             "A list of roles for the user.",

@@ -154,7 +154,9 @@ def _watch_outages(engine: Engine) -> None:
         if cause is not None:
             raise outage.refuse(cause, context.original_exception) from context.original_exception
         if getattr(context.original_exception, "sqlstate", None) in _POSTGRES_ROLLED_BACK_STATES:
-            log.info("a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception))
+            log.info(
+                "a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception)
+            )
             raise ServiceUnavailable(
                 "the request collided with a concurrent one and was undone whole; retry it",
                 RETRY_COLLISION_SECONDS,

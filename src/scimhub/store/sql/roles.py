@@ -24,16 +24,24 @@ _GRANTS = ForIds(
             literal(None).label("group_id"),
             literal(None).label("group_name"),
         ).where(match(user_roles.c.user_id)),
-        select(group_members.c.member_id, group_roles.c.role, literal("group"), groups.c.id, groups.c.display_name)
+        select(
+            group_members.c.member_id,
+            group_roles.c.role,
+            literal("group"),
+            groups.c.id,
+            groups.c.display_name,
+        )
         .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
         .join(groups, groups.c.id == group_members.c.group_id)
         .where(match(group_members.c.member_id)),
     ).order_by("user_id", "role", "source")
 )
 _GROUP_ROLES = ForIds(
-    lambda match: select(group_roles.c.group_id, group_roles.c.role)
-    .where(match(group_roles.c.group_id))
-    .order_by(group_roles.c.role)
+    lambda match: (
+        select(group_roles.c.group_id, group_roles.c.role)
+        .where(match(group_roles.c.group_id))
+        .order_by(group_roles.c.role)
+    )
 )
 
 
@@ -54,7 +62,9 @@ class SqlRoleRows:
         """Give a ``user`` or ``group`` a role; tell whether it did not hold it already."""
         table, key, extra = self._table(principal)
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
+        statement = (
+            dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
+        )
         # RETURNING, not rowcount: SQLAlchemy does not promise an INSERT's rowcount (psycopg reports -1).
         return self._connection.execute(statement.returning(key)).first() is not None
 
@@ -87,6 +97,8 @@ class SqlRoleRows:
             .order_by(user_roles.c.user_id, user_roles.c.source)
         )
         holders = self._connection.execute(
-            select(group_roles.c.group_id).where(group_roles.c.role == role.value).order_by(group_roles.c.group_id)
+            select(group_roles.c.group_id)
+            .where(group_roles.c.role == role.value)
+            .order_by(group_roles.c.group_id)
         )
         return RoleHolders([(u, s) for u, s in users], list(holders.scalars()))
