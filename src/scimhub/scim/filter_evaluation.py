@@ -1,4 +1,4 @@
-"""The filter evaluator: does a resource, or one element of it, match a filter tree?
+"""The filter evaluator: whether a resource, or one element of it, matches a filter tree.
 
 PATCH uses it to pick elements through value paths (``emails[type eq "work"]``);
 the SQL compiler shares ``compare_value`` to fold comparisons it can decide alone.

@@ -1,5 +1,7 @@
-"""The ASGI application: SCIM under both base paths, the JSON API, the events poll, health, metrics,
-access log, request ids, rate limits.
+"""The ASGI application.
+
+SCIM under both base paths, the JSON API, the events poll, health, metrics, access log, request
+ids, rate limits.
 
 Every method under the SCIM base reaches the SCIM routing, which answers one it
 does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.

@@ -98,8 +98,11 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
 
 
 class _row_key(FunctionElement[Any]):
-    """What a deep page finds its rows by: the id on PostgreSQL; on SQLite the ``rowid``,
-    which every SQLite index holds, so OFFSET skips entries without reading their rows."""
+    """What a deep page finds its rows by.
+
+    The id on PostgreSQL; on SQLite the ``rowid``, which every SQLite index holds, so OFFSET
+    skips entries without reading their rows.
+    """
 
     inherit_cache = True
     name = "row_key"

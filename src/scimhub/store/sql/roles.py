@@ -75,7 +75,10 @@ class SqlRoleRows:
         return self._connection.execute(delete(table).where(*conditions)).rowcount > 0
 
     def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
-        """Return every grant of each user: direct, then through each of its groups, in one query per chunk."""
+        """Return every grant of each user: direct, then through each of its groups.
+
+        One query per chunk of users.
+        """
         found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
         for user_id, role, source, group_id, group_name in _GRANTS.rows(self._connection, user_ids):
             group = GroupRef(group_id, group_name) if group_id is not None else None
