@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from scimhub.datahub.status import status_json
@@ -70,7 +70,8 @@ def create_app(services: Services) -> Starlette:
 
     polls = LongPolls(services)
     worker = PushWorker(services.datahub) if services.datahub is not None else None
-    routes = []  # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic
+    # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic.
+    routes: list[BaseRoute] = []
     for prefix in SCIM_PREFIXES:
         endpoint = _AnyMethod(scim_endpoint(prefix, services))
         routes.append(Route(prefix + "/{path:path}", endpoint))

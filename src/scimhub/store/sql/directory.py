@@ -201,7 +201,7 @@ class _ResourceRows(Generic[R]):
 
     def update(self, record: R) -> None:
         """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
-        statement = update(self._table).where(self._table.c.id == record.id)  # type: ignore[attr-defined]
+        statement = update(self._table).where(self._table.c.id == record.id)
         self._write(statement, record, with_id=False)
 
     def delete(self, id: str) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -97,7 +97,8 @@ class _FailFastPool(QueuePool):
 
     def recreate(self) -> _FailFastPool:
         """Return a new pool like this one (``Engine.dispose``), with the same outage tracker."""
-        pool = super().recreate()
+        # QueuePool.recreate builds ``self.__class__(…)``, though SQLAlchemy types it as QueuePool.
+        pool = cast(_FailFastPool, super().recreate())
         pool.outage = self.outage
         return pool
 

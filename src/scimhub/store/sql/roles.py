@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, literal, select, union_all
+from sqlalchemy import Column, Connection, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
@@ -51,7 +51,7 @@ class SqlRoleRows:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def _table(self, principal: str):  # type: ignore[no-untyped-def]
+    def _table(self, principal: str) -> tuple[Table, Column[str], dict[str, str]]:
         if principal == "user":
             return user_roles, user_roles.c.user_id, {"source": ASSIGNED}
         if principal == "group":

@@ -12,6 +12,7 @@ audit view's filters get (column, seq) indexes.
 
 import uuid
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _rebuild_on_sqlite() -> str:
+def _rebuild_on_sqlite() -> Literal["always", "auto"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 
