@@ -65,7 +65,9 @@ class _Core:
         self.services, self.token = services, token
         self.headers = {"authorization": f"Bearer {token}", "content-type": "application/scim+json"}
 
-    def call(self, method: str, path: str, status: int, query: dict[str, str] | None = None, body: object = None):  # type: ignore[no-untyped-def]
+    def call(
+        self, method: str, path: str, status: int, query: dict[str, str] | None = None, body: object = None
+    ):  # type: ignore[no-untyped-def]
         request = ScimRequest(
             method=method,
             path=path,
@@ -104,7 +106,9 @@ def _raw_lookup(services: Services, names: list[str]) -> list[Callable[[], objec
     return [lookup(name) for name in names]
 
 
-def _measure(backend: str, users: int, requests: int, workdir: Path, postgres_url: str, profile: str | None) -> None:
+def _measure(
+    backend: str, users: int, requests: int, workdir: Path, postgres_url: str, profile: str | None
+) -> None:
     database = FreshDatabase(backend, workdir, postgres_url)
     try:
         token = scimhub_token(database.url)
@@ -122,14 +126,21 @@ def _measure(backend: str, users: int, requests: int, workdir: Path, postgres_ur
             "GET userName eq": [
                 core.call("GET", "/Users", 200, {"filter": f'userName eq "{name}"'}) for name in names
             ],
-            "GET /Users/{id}": [core.call("GET", f"/Users/{u.id}", 200) for u in rng.choices(seeded, k=requests)],
-            "POST /Users": [core.call("POST", "/Users", 201, body=user_body("post", i)) for i in range(requests)],
+            "GET /Users/{id}": [
+                core.call("GET", f"/Users/{u.id}", 200) for u in rng.choices(seeded, k=requests)
+            ],
+            "POST /Users": [
+                core.call("POST", "/Users", 201, body=user_body("post", i)) for i in range(requests)
+            ],
             "PATCH add 1 member": [
                 core.call(
                     "PATCH",
                     f"/Groups/{group.id}",
                     204,
-                    body={"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": u.id}]}]},
+                    body={
+                        "schemas": [PATCH_OP],
+                        "Operations": [{"op": "Add", "path": "members", "value": [{"value": u.id}]}],
+                    },
                 )
                 for u in newcomers
             ],
@@ -154,15 +165,21 @@ def _measure(backend: str, users: int, requests: int, workdir: Path, postgres_ur
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="CPU per request of scimhub's core, in-process, against raw SQL.")
+    parser = argparse.ArgumentParser(
+        description="CPU per request of scimhub's core, in-process, against raw SQL."
+    )
     add_database_options(parser)
     parser.add_argument("--users", type=int, default=10_000, help="users to seed [10,000]")
     parser.add_argument("--requests", type=int, default=2_000, help="requests per scenario [2,000]")
-    parser.add_argument("--profile", help="print the cProfile of this scenario instead (e.g. 'GET userName eq')")
+    parser.add_argument(
+        "--profile", help="print the cProfile of this scenario instead (e.g. 'GET userName eq')"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="scimhub-core-") as workdir:
         for backend in chosen_backends(options):
-            _measure(backend, options.users, options.requests, Path(workdir), options.postgres_url, options.profile)
+            _measure(
+                backend, options.users, options.requests, Path(workdir), options.postgres_url, options.profile
+            )
 
 
 if __name__ == "__main__":

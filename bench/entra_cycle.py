@@ -205,7 +205,9 @@ def main() -> None:
         help="groups of the tenant, its memberships spread over them (default 200, or 20 with --quick); "
         "fewer groups make larger ones, where a server's cost per member shows",
     )
-    parser.add_argument("--changed-groups", type=int, help="groups the incremental cycle changes (default 50 / 5)")
+    parser.add_argument(
+        "--changed-groups", type=int, help="groups the incremental cycle changes (default 50 / 5)"
+    )
     parser.add_argument(
         "--group-body",
         choices=["tutorial", "core"],
@@ -223,7 +225,9 @@ def main() -> None:
         )
     data = QUICK if args.quick else FULL
     chosen = {"batch": args.batch, "groups": args.groups, "changed_groups": args.changed_groups}
-    data = DataSet(**{**asdict(data), "group_body": args.group_body, **{k: v for k, v in chosen.items() if v}})
+    data = DataSet(
+        **{**asdict(data), "group_body": args.group_body, **{k: v for k, v in chosen.items() if v}}
+    )
     backends = chosen_backends(args)
     command = " ".join([".venv/bin/python bench/entra_cycle.py", *sys.argv[1:]])
     machine = describe_machine(BENCH.parent, args.postgres_url if "postgresql" in backends else None)

@@ -92,9 +92,7 @@ def _revision(repository: Path) -> str:
     if not commit:  # e.g. a `git archive` of a commit, benchmarks and code together
         return f"the code at {code}, not a git checkout: name its commit with the figures"
     dirty = git("status", "--porcelain", "--", "src")
-    return f"commit {commit}" + (
-        " with uncommitted changes in src/" if dirty else ""
-    )
+    return f"commit {commit}" + (" with uncommitted changes in src/" if dirty else "")
 
 
 def milliseconds(seconds: float) -> str:

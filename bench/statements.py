@@ -23,10 +23,18 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     engine = create_engine("sqlite://")
     metadata = MetaData()
-    table = Table("t", metadata, Column("id", String, primary_key=True), Column("k", String, index=True), Column("d", String))
+    table = Table(
+        "t",
+        metadata,
+        Column("id", String, primary_key=True),
+        Column("k", String, index=True),
+        Column("d", String),
+    )
     metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(table.insert(), [{"id": str(i), "k": f"k{i}", "d": "x" * 100} for i in range(1000)])
+        connection.execute(
+            table.insert(), [{"id": str(i), "k": f"k{i}", "d": "x" * 100} for i in range(1000)]
+        )
     connection = engine.connect()
     prebuilt = select(table).where(table.c.k == bindparam("k"))
     textual = text("SELECT id, k, d FROM t WHERE k = :k")
@@ -43,7 +51,9 @@ def main() -> None:
         ).first(),
         "prebuilt, bindparam('k')": lambda: connection.execute(prebuilt, {"k": "k5"}).first(),
         "text()": lambda: connection.execute(textual, {"k": "k5"}).first(),
-        "exec_driver_sql": lambda: connection.exec_driver_sql("SELECT id, k, d FROM t WHERE k = ?", ("k5",)).first(),
+        "exec_driver_sql": lambda: connection.exec_driver_sql(
+            "SELECT id, k, d FROM t WHERE k = ?", ("k5",)
+        ).first(),
         "raw DB-API cursor": raw_cursor,
     }
     floor = timeit.timeit(raw_cursor, number=rounds) / rounds

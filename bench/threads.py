@@ -65,7 +65,9 @@ def _backend(backend: str, options: argparse.Namespace, floor: ServerProcess, wo
         token = scimhub_token(database.url)
         requests = _lookups(database.url, options.users, options.requests)
         floor_rate = _measure(floor, requests, token, options.clients)[0]
-        print(f"\n{backend}, {options.users:,} users, {options.clients} clients; floor {floor_rate:,.0f} req/s")
+        print(
+            f"\n{backend}, {options.users:,} users, {options.clients} clients; floor {floor_rate:,.0f} req/s"
+        )
         print("| SCIMHUB_THREADS | run | req/s | p50 ms | p99 ms | server CPU ms/req | req/s ÷ floor |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for run in range(1, options.repeats + 1):
@@ -87,7 +89,9 @@ def _backend(backend: str, options: argparse.Namespace, floor: ServerProcess, wo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="scimhub's throughput by SCIMHUB_THREADS, against the floor.")
+    parser = argparse.ArgumentParser(
+        description="scimhub's throughput by SCIMHUB_THREADS, against the floor."
+    )
     add_database_options(parser)
     parser.add_argument("--threads", default="1,2,4,8,40", help="thread counts to compare [1,2,4,8,40]")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds [2]")

@@ -72,7 +72,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[s
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def session_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def session_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """Like ``database_url``, shared by a whole session (for the live servers)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"

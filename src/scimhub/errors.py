@@ -124,8 +124,10 @@ class UnsupportedMediaType(ScimhubError):
 
 
 class RetryLater(ScimhubError):
-    """The request may succeed as it is in ``retry_after`` seconds: answered with ``Retry-After``
-    (RFC 9110 §10.2.3, delay-seconds)."""
+    """The request may succeed as it is in ``retry_after`` seconds.
+
+    Answered with ``Retry-After`` (RFC 9110 §10.2.3, delay-seconds).
+    """
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)

@@ -17,6 +17,7 @@ class JsonFormatter(logging.Formatter):
     """Format a record as one line of JSON: time, level, logger, message, request id and its fields."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of JSON."""
         line: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

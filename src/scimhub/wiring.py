@@ -96,7 +96,19 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     threads = settings.threads or (1 if engine.dialect.name == "sqlite" else 4)
     core = ThreadPoolExecutor(threads, thread_name_prefix="scimhub-core")
     return Services(
-        settings, engine, store, users, groups, roles, tokens, handler, accounts, feed, Audit(store), core, datahub
+        settings,
+        engine,
+        store,
+        users,
+        groups,
+        roles,
+        tokens,
+        handler,
+        accounts,
+        feed,
+        Audit(store),
+        core,
+        datahub,
     )
 
 

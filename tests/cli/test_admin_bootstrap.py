@@ -23,7 +23,8 @@ def generated_password(output: str) -> str:
 
 
 def test_token_create_prints_the_generated_password_once_and_the_token_last(cli: Cli, hub: Services) -> None:
-    """The first `token create` creates admin and prints its password; the token stays alone on the last line."""
+    """The first `token create` creates admin and prints its password;
+    the token stays alone on the last line."""
     first = cli("token", "create", "--name", "first").stdout
     password = generated_password(first)
     token = first.splitlines()[-1]

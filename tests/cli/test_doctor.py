@@ -112,7 +112,9 @@ def test_a_stale_migration_fails_until_db_upgrade(database_url: str) -> None:
     assert found["migrations"]["status"] == "fail"
     shipped = Config()
     shipped.set_main_option("script_location", "scimhub.store.sql:migrations")
-    behind = len(list(ScriptDirectory.from_config(shipped).iterate_revisions("heads", "1f5107d7781a")))  # above it
+    behind = len(
+        list(ScriptDirectory.from_config(shipped).iterate_revisions("heads", "1f5107d7781a"))
+    )  # above it
     assert found["migrations"]["detail"].startswith(f"at 1f5107d7781a, {behind} migration(s) behind head")
     assert "scimhub db upgrade" in found["migrations"]["fix"]
     Cli(database_url)("db", "upgrade")

@@ -10,7 +10,8 @@ from tests.directory.conftest import add_group, add_user
 
 
 def test_role_list_names_the_roles_their_privileges_and_direct_holders(cli: Cli, hub: Services) -> None:
-    """`role list --json` lists Admin, Editor, Reader with privileges and the users and groups holding each."""
+    """`role list --json` lists Admin, Editor, Reader with privileges
+    and the users and groups holding each."""
     user = add_user(hub, "bjensen", roles=[{"value": "reader"}])
     group = add_group(hub, "Data Team")
     cli("role", "assign", "--role", "Editor", "--group", "Data Team")

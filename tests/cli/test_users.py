@@ -80,7 +80,8 @@ def test_an_unknown_user_exits_1_with_one_line(cli: Cli) -> None:
 
 
 def test_set_password_prompts_twice_and_enables_sign_in(cli: Cli, hub: Services) -> None:
-    """`user set-password` reads the password at a hidden prompt with confirmation; the user can then sign in."""
+    """`user set-password` reads the password at a hidden prompt with confirmation;
+    the user can then sign in."""
     user = add_user(hub, "bjensen")
     result = cli("user", "set-password", "bjensen", input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.stdout.endswith("Password sign-in enabled for bjensen.\n")
@@ -90,7 +91,8 @@ def test_set_password_prompts_twice_and_enables_sign_in(cli: Cli, hub: Services)
 
 
 def test_set_password_asks_again_when_the_confirmation_differs(cli: Cli, hub: Services) -> None:
-    """A confirmation that differs is refused and the prompt repeats; the password set is the confirmed one."""
+    """A confirmation that differs is refused and the prompt repeats;
+    the password set is the confirmed one."""
     add_user(hub, "bjensen")
     cli("user", "set-password", "bjensen", input=f"{PASSWORD}\ntypo\n{PASSWORD}!\n{PASSWORD}!\n")
     hub.accounts.sign_in("bjensen", PASSWORD + "!")

@@ -94,7 +94,9 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def live(session_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Yield a live server on each backend, with an admin token."""
-    token = scimhub("token", "create", "--name", "tests", database_url=session_database_url).stdout.splitlines()[-1]
+    token = scimhub(
+        "token", "create", "--name", "tests", database_url=session_database_url
+    ).stdout.splitlines()[-1]
     log = tmp_path_factory.mktemp("server") / "serve.log"
     process, url = start_server(session_database_url, log)
     try:
@@ -103,7 +105,9 @@ def live(session_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         stop_server(process)
 
 
-def own_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def own_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """Yield a server of the calling module's own, on a fresh database of ``request.param``'s backend.
 
     For a module that stores thousands of users: on the shared server they would push

@@ -21,14 +21,22 @@ def unique(prefix: str) -> str:
 
 
 def new_user(scim: httpx.Client, **attributes: Any) -> dict[str, Any]:
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": unique("user"), **attributes}
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": unique("user"),
+        **attributes,
+    }
     response = scim.post("/Users", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def new_group(scim: httpx.Client, **attributes: Any) -> dict[str, Any]:
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": unique("group"), **attributes}
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": unique("group"),
+        **attributes,
+    }
     response = scim.post("/Groups", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -73,11 +81,23 @@ def test_a_user_round_trips_exactly_as_sent(scim: httpx.Client) -> None:
         "emails": [{"primary": True, "type": "work", "value": "Barbara@Example.COM"}],
         "phoneNumbers": [{"type": "mobile", "value": "55555555555"}],
         "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-        ENTERPRISE: {"employeeNumber": "701984", "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}},
+        ENTERPRISE: {
+            "employeeNumber": "701984",
+            "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"},
+        },
     }
     created = scim.post("/Users", json=sent).json()
     fetched = scim.get(f"/Users/{created['id']}").json()
-    for key in ("externalId", "userName", "active", "displayName", "emails", "phoneNumbers", "name", ENTERPRISE):
+    for key in (
+        "externalId",
+        "userName",
+        "active",
+        "displayName",
+        "emails",
+        "phoneNumbers",
+        "name",
+        ENTERPRISE,
+    ):
         assert fetched[key] == sent[key], key
     assert fetched["schemas"] == sent["schemas"]
 
@@ -166,9 +186,13 @@ def test_if_match_and_if_none_match(scim: httpx.Client) -> None:
     url = f"/Users/{user['id']}"
     etag = user["meta"]["version"]
     assert scim.get(url, headers={"If-None-Match": etag}).status_code == 304
-    changed = patch(scim, url, {"op": "replace", "path": "displayName", "value": "v2"}, headers={"If-Match": etag})
+    changed = patch(
+        scim, url, {"op": "replace", "path": "displayName", "value": "v2"}, headers={"If-Match": etag}
+    )
     assert changed.status_code == 200
-    stale = patch(scim, url, {"op": "replace", "path": "displayName", "value": "v3"}, headers={"If-Match": etag})
+    stale = patch(
+        scim, url, {"op": "replace", "path": "displayName", "value": "v3"}, headers={"If-Match": etag}
+    )
     assert_error(stale, 412)
     assert scim.get(url).json()["displayName"] == "v2"
 
@@ -196,7 +220,8 @@ def test_excluded_members_are_not_returned(scim: httpx.Client) -> None:
     fetched = scim.get(f"/Groups/{group['id']}", params={"excludedAttributes": "members"}).json()
     assert "members" not in fetched and fetched["displayName"] == group["displayName"]
     listed = scim.get(
-        "/Groups", params={"excludedAttributes": "members", "filter": f'displayName eq "{group["displayName"]}"'}
+        "/Groups",
+        params={"excludedAttributes": "members", "filter": f'displayName eq "{group["displayName"]}"'},
     ).json()
     assert listed["totalResults"] == 1 and "members" not in listed["Resources"][0]
 
@@ -238,7 +263,9 @@ def test_post_search(scim: httpx.Client) -> None:
         "attributes": ["userName"],
     }
     listed = scim.post("/Users/.search", json=body).json()
-    assert listed["Resources"] == [{"schemas": user["schemas"], "id": user["id"], "userName": user["userName"]}]
+    assert listed["Resources"] == [
+        {"schemas": user["schemas"], "id": user["id"], "userName": user["userName"]}
+    ]
 
 
 def test_attributes_projection(scim: httpx.Client) -> None:
@@ -253,12 +280,20 @@ def test_attributes_projection(scim: httpx.Client) -> None:
     [
         ({"content": b'{"userName": ', "headers": {"content-type": SCIM_JSON}}, 400, "invalidSyntax"),
         ({"content": b"[1, 2]", "headers": {"content-type": SCIM_JSON}}, 400, "invalidSyntax"),
-        ({"content": b"userName=x", "headers": {"content-type": "application/x-www-form-urlencoded"}}, 415, None),
+        (
+            {"content": b"userName=x", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+            415,
+            None,
+        ),
         ({"json": {"userName": 42}}, 400, "invalidValue"),
         ({"json": {"userName": "x", "adreses": []}}, 400, "invalidValue"),
         ({"json": {"displayName": "no userName"}}, 400, "invalidValue"),
         ({"json": {"userName": "x", "active": 10**30}}, 400, None),
-        ({"content": b"[" * 100_000 + b"]" * 100_000, "headers": {"content-type": SCIM_JSON}}, 400, "invalidSyntax"),
+        (
+            {"content": b"[" * 100_000 + b"]" * 100_000, "headers": {"content-type": SCIM_JSON}},
+            400,
+            "invalidSyntax",
+        ),
     ],
 )
 def test_malformed_bodies_get_precise_errors(

@@ -113,7 +113,13 @@ STRING_PATHS = [
 COMPARE_PATHS = [*STRING_PATHS, "active"]
 # manager.value is only tested with pr: RFC 7643 §8.7.1 makes it caseExact false, while
 # scim2-models marks it caseExact true, so "A" and "a" compare differently there by design.
-PRESENT_PATHS = [*COMPARE_PATHS, "name", "roles", f"{ENTERPRISE_USER}:manager", f"{ENTERPRISE_USER}:manager.value"]
+PRESENT_PATHS = [
+    *COMPARE_PATHS,
+    "name",
+    "roles",
+    f"{ENTERPRISE_USER}:manager",
+    f"{ENTERPRISE_USER}:manager.value",
+]
 OPS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
 INNER = {"emails": ["value", "type", "primary"], "roles": ["value", "primary"]}
 

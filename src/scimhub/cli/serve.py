@@ -84,10 +84,10 @@ def serve(
         )
     common = uvicorn_settings(config)
     if config.workers <= 1:
-        uvicorn.run(create_app(services), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(services), **common)
         return
     services.close()
     # Worker processes rebuild the services from the environment: hand them the resolved URL.
     os.environ["SCIMHUB_DATABASE_URL"] = config.database_url
     with multiprocess_directory():  # the workers' metrics, merged at /metrics (ADR 0024)
-        uvicorn.run("scimhub.web.app:app_from_environ", factory=True, workers=config.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("scimhub.web.app:app_from_environ", factory=True, workers=config.workers, **common)

@@ -125,7 +125,9 @@ class Tokens:
             actor = user.find(tx.users)
             if actor is None:
                 if Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
-                    raise Forbidden("creating a token for another user needs the MANAGE_ACCESS_TOKENS privilege")
+                    raise Forbidden(
+                        "creating a token for another user needs the MANAGE_ACCESS_TOKENS privilege"
+                    )
                 raise user.missing()
             if actor.id == owner.user_id and Privilege.MANAGE_ACCESS_TOKENS not in owner.privileges:
                 owner.require(Privilege.GENERATE_PERSONAL_ACCESS_TOKENS, "Creating a personal access token")

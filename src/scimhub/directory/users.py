@@ -185,4 +185,6 @@ class Users:
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
         with self._store.transaction() as tx:
-            hard_delete(tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, self._clock())
+            hard_delete(
+                tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, self._clock()
+            )

@@ -1,4 +1,4 @@
-"""The filter evaluator: does a resource, or one element of it, match a filter tree?
+"""The filter evaluator: whether a resource, or one element of it, matches a filter tree.
 
 PATCH uses it to pick elements through value paths (``emails[type eq "work"]``);
 the SQL compiler shares ``compare_value`` to fold comparisons it can decide alone.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, filter_terms, parse_datetime
 from scimhub.scim.paths import AttrRef
@@ -222,18 +223,20 @@ def compare_value(attribute: Attribute, op: str, actual: object, expected: Liter
     return _order(op, actual, expected)
 
 
-def _order(op: str, actual: object, expected: object) -> bool:
+def _order(op: str, actual: Any, expected: Any) -> bool:
+    # Any, not object: the values' types are known only here, at run time, and a pair that does
+    # not order (a string and a number) raises TypeError, which means "no match".
     try:
         if op == "eq":
             return bool(actual == expected)
         if op == "gt":
-            return bool(actual > expected)  # type: ignore[operator]
+            return bool(actual > expected)
         if op == "ge":
-            return bool(actual >= expected)  # type: ignore[operator]
+            return bool(actual >= expected)
         if op == "lt":
-            return bool(actual < expected)  # type: ignore[operator]
+            return bool(actual < expected)
         if op == "le":
-            return bool(actual <= expected)  # type: ignore[operator]
+            return bool(actual <= expected)
     except TypeError:
         return False
     return False

@@ -60,7 +60,9 @@ def read_json(request: ScimRequest) -> Any:
     """
     content_type = request.header("content-type")
     if content_type is not None and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
-        raise UnsupportedMediaType(f"send the body as application/scim+json, not {content_type.split(';')[0]}")
+        raise UnsupportedMediaType(
+            f"send the body as application/scim+json, not {content_type.split(';')[0]}"
+        )
     if not request.body.strip():
         raise InvalidSyntax("the request body is empty; a JSON object is expected")
     try:
@@ -141,7 +143,9 @@ class ScimHandler:
         return self._endpoints[target.resources or ""]
 
     def _projection(self, endpoint: Endpoint, request: ScimRequest) -> Projection:
-        return Projection.read(endpoint.resource_type, request.param("attributes"), request.param("excludedAttributes"))
+        return Projection.read(
+            endpoint.resource_type, request.param("attributes"), request.param("excludedAttributes")
+        )
 
     def _resource_response(
         self, status: int, endpoint: Endpoint, view: Any, request: ScimRequest, projection: Projection
@@ -212,7 +216,9 @@ class ScimHandler:
         check_resource_values(body)
         resource = read_resource(endpoint.resource_type, body)
         versions = read_versions(request.header("if-match"))
-        view = endpoint.replace(_actor(request), target.id or "", resource, versions, projection.wants(endpoint.extra))
+        view = endpoint.replace(
+            _actor(request), target.id or "", resource, versions, projection.wants(endpoint.extra)
+        )
         return self._resource_response(200, endpoint, view, request, projection)
 
     def _patch(self, target: Target, request: ScimRequest) -> ScimResponse:
@@ -272,7 +278,9 @@ class ScimHandler:
             try:
                 query = self._query(endpoint, params)
                 rt = endpoint.resource_type
-                queries.append((endpoint, query, Projection.read(rt, params.attributes, params.excluded_attributes)))
+                queries.append(
+                    (endpoint, query, Projection.read(rt, params.attributes, params.excluded_attributes))
+                )
             except InvalidFilter as error:
                 failures.append(error)
         if not queries:
@@ -285,7 +293,8 @@ class ScimHandler:
             total += count
             if room > 0 and skip < count:
                 page = endpoint.search(
-                    Query(query.filter, query.sort_by, query.descending, skip, room), projection.wants(endpoint.extra)
+                    Query(query.filter, query.sort_by, query.descending, skip, room),
+                    projection.wants(endpoint.extra),
                 )
                 resources += [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
                 room -= len(page.items)

@@ -81,6 +81,8 @@ MAX_WORK = 10_000
 members are rows, not visited: they count against ``MAX_VALUES`` only."""
 
 OpName = Literal["add", "remove", "replace"]
+_OP_NAMES: dict[str, OpName] = {"add": "add", "remove": "remove", "replace": "replace"}
+"""Each PATCH operation name to its ``OpName``: the lookup that both checks and types it."""
 
 
 @dataclass(frozen=True)
@@ -225,9 +227,9 @@ def _read_operation(resource_type: ResourceType, index: int, fields: dict[str, o
     op = fields.get("op")
     if not isinstance(op, str):
         raise InvalidSyntax("op is required: add, remove or replace")
-    if op not in ("add", "remove", "replace"):
+    name = _OP_NAMES.get(op)
+    if name is None:
         raise InvalidValue(f"{op!r} is not a PATCH operation: add, remove or replace")
-    name: OpName = op  # type: ignore[assignment]
     text = fields.get("path")
     if text is not None and not isinstance(text, str):
         raise InvalidSyntax(f"path must be a string, not {json_kind(text)}")

@@ -19,7 +19,9 @@ def format_time(micros: int) -> str:
     return datetime.fromtimestamp(micros / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _meta(resource_type: str, location: str, created: int, last_modified: int, version: int) -> dict[str, Any]:
+def _meta(
+    resource_type: str, location: str, created: int, last_modified: int, version: int
+) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
         "created": format_time(created),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from scimhub.domain import text as rules
 from scimhub.domain.roles import Role
@@ -106,14 +107,30 @@ class ResourceType:
         yield from self.extensions
 
 
-def _string(name: str, description: str, rule: rules.TextRule | None = None, **traits: object) -> Attribute:
+class _Traits(TypedDict, total=False):
+    """The characteristics ``_string`` and ``_multi`` pass through to ``Attribute`` (RFC 7643 §2.2)."""
+
+    required: bool
+    case_exact: bool
+    mutability: str
+    returned: str
+    uniqueness: str
+    canonical_values: tuple[str, ...]
+    reference_types: tuple[str, ...]
+
+
+def _string(
+    name: str, description: str, rule: rules.TextRule | None = None, **traits: Unpack[_Traits]
+) -> Attribute:
     """Return a string attribute; one with a ``rule`` states it in its description (ADR 0021)."""
     if rule is not None:
         description = f"{description} {rule.describe()}"
-    return Attribute(name, "string", description=description, text=rule, **traits)  # type: ignore[arg-type]
+    return Attribute(name, "string", description=description, text=rule, **traits)
 
 
-def _multi(name: str, description: str, value: Attribute, types: tuple[str, ...], **traits: object) -> Attribute:
+def _multi(
+    name: str, description: str, value: Attribute, types: tuple[str, ...], **traits: Unpack[_Traits]
+) -> Attribute:
     """Return the usual value/display/type/primary multi-valued complex attribute."""
     return Attribute(
         name,
@@ -126,7 +143,7 @@ def _multi(name: str, description: str, value: Attribute, types: tuple[str, ...]
             _string("type", "A label indicating the attribute's function.", canonical_values=types),
             Attribute("primary", "boolean", description="Indicates the primary or preferred value."),
         ),
-        **traits,  # type: ignore[arg-type]
+        **traits,
     )
 
 
@@ -249,7 +266,11 @@ USER_SCHEMA = Schema(
                 _string("region", "The state or region component."),
                 _string("postalCode", "The zip code or postal code component."),
                 _string("country", "The country name component."),
-                _string("type", "A label indicating the attribute's function.", canonical_values=("work", "home", "other")),
+                _string(
+                    "type",
+                    "A label indicating the attribute's function.",
+                    canonical_values=("work", "home", "other"),
+                ),
                 Attribute("primary", "boolean", description="Indicates the primary mailing address."),
             ),
         ),
@@ -277,7 +298,9 @@ USER_SCHEMA = Schema(
                 ),
             ),
         ),
-        _multi("entitlements", "A list of entitlements for the user.", _string("value", "An entitlement."), ()),
+        _multi(
+            "entitlements", "A list of entitlements for the user.", _string("value", "An entitlement."), ()
+        ),
         _multi(
             "roles",
             "A list of roles for the user.",

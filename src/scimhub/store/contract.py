@@ -376,16 +376,43 @@ class PushRows(Protocol):
 
 
 class Transaction(Protocol):
-    """One unit of work over every kind of row."""
+    """One unit of work over every kind of row.
 
-    users: UserRows
-    groups: GroupRows
-    members: MemberRows
-    roles: RoleRows
-    tokens: TokenRows
-    secrets: SecretRows
-    events: EventLog
-    push: PushRows
+    Each kind is a read-only property: a store hands out its own classes (``SqlUserRows``…), which
+    a settable protocol attribute would refuse, since a type checker holds those to the exact type.
+    """
+
+    @property
+    def users(self) -> UserRows:
+        """The users."""
+
+    @property
+    def groups(self) -> GroupRows:
+        """The groups."""
+
+    @property
+    def members(self) -> MemberRows:
+        """The group memberships."""
+
+    @property
+    def roles(self) -> RoleRows:
+        """The roles assigned to users and groups."""
+
+    @property
+    def tokens(self) -> TokenRows:
+        """The API tokens."""
+
+    @property
+    def secrets(self) -> SecretRows:
+        """The server secrets every process shares."""
+
+    @property
+    def events(self) -> EventLog:
+        """The change-event log."""
+
+    @property
+    def push(self) -> PushRows:
+        """The DataHub push's state and what it pushed."""
 
 
 class Store(Protocol):

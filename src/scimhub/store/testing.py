@@ -126,13 +126,19 @@ class StoreContract:
             tx.users.insert(bob)
             tx.groups.insert(group)
             assert tx.members.apply(group.id, MemberChange(add=(Member(alice.id),))) == ({alice.id}, set())
-            assert tx.members.apply(group.id, MemberChange(add=(Member(alice.id), Member(bob.id)))) == ({bob.id}, set())
+            assert tx.members.apply(group.id, MemberChange(add=(Member(alice.id), Member(bob.id)))) == (
+                {bob.id},
+                set(),
+            )
             assert tx.members.apply(group.id, MemberChange(remove=frozenset({alice.id, "stranger"}))) == (
                 set(),
                 {alice.id},
             )
             assert [m.value for m in tx.members.members(group.id)] == [bob.id]
-            assert tx.members.apply(group.id, MemberChange(clear=True, add=(Member(bob.id),))) == (set(), set())
+            assert tx.members.apply(group.id, MemberChange(clear=True, add=(Member(bob.id),))) == (
+                set(),
+                set(),
+            )
             assert tx.members.apply(group.id, MemberChange(clear=True)) == (set(), {bob.id})
 
     def test_groups_of_and_deleting_a_member(self, store: Store) -> None:

@@ -7,6 +7,7 @@ subclassing and providing a ``store`` fixture whose database is empty.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -16,10 +17,10 @@ from scimhub.store.contract import EventQuery, Store
 DAY = 86_400 * 1_000_000
 
 
-def make_event(urn: str = "urn:li:corpuser:a", time: int = 1_000, **changes: object) -> ChangeEvent:
+def make_event(urn: str = "urn:li:corpuser:a", time: int = 1_000, **changes: Any) -> ChangeEvent:
     """Return a change event (not stored) for ``urn`` at ``time``."""
     event = ChangeEvent("corpuser", urn, Category.LIFECYCLE, Operation.CREATE, "urn:li:corpuser:admin", time)
-    return replace(event, **changes)  # type: ignore[arg-type]
+    return replace(event, **changes)
 
 
 def append(store: Store, *events: ChangeEvent) -> None:
@@ -151,9 +152,9 @@ class EventLogContract:
         joined = make_event(alice, 20, category=Category.GROUP_MEMBERSHIP, operation=Operation.ADD)
         append(store, make_event(alice, 10), make_event(bob, 15, actor=alice), joined)
 
-        def urns(**fields: object) -> list[tuple[str, int]]:
+        def urns(**fields: Any) -> list[tuple[str, int]]:
             with store.read() as tx:
-                found = tx.events.search(EventQuery(**fields))  # type: ignore[arg-type]
+                found = tx.events.search(EventQuery(**fields))
             return [(r.event.entity_urn, r.event.time) for r in found]
 
         assert urns() == [(alice, 20), (bob, 15), (alice, 10)]

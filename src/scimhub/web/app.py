@@ -1,5 +1,7 @@
-"""The ASGI application: SCIM under both base paths, the JSON API, the events poll, health, metrics,
-access log, request ids, rate limits.
+"""The ASGI application.
+
+SCIM under both base paths, the JSON API, the events poll, health, metrics, access log, request
+ids, rate limits.
 
 Every method under the SCIM base reaches the SCIM routing, which answers one it
 does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.
@@ -16,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from scimhub.datahub.status import status_json
@@ -68,7 +70,8 @@ def create_app(services: Services) -> Starlette:
 
     polls = LongPolls(services)
     worker = PushWorker(services.datahub) if services.datahub is not None else None
-    routes = []  # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic
+    # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic.
+    routes: list[BaseRoute] = []
     for prefix in SCIM_PREFIXES:
         endpoint = _AnyMethod(scim_endpoint(prefix, services))
         routes.append(Route(prefix + "/{path:path}", endpoint))

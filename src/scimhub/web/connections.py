@@ -115,6 +115,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # The connection
 
+    # Ignore, with reason: uvicorn's HttpToolsProtocol narrows asyncio's BaseTransport to Transport
+    # (under the same ignore); this override keeps uvicorn's signature.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Make room past the cap, and start the deadline for the first request's head."""
         super().connection_made(transport)

@@ -271,8 +271,8 @@ def scrape_registry(services: Services) -> CollectorRegistry:
     """Return the registry a scrape reads: this process's metrics or every worker's, and the database's."""
     registry = CollectorRegistry(auto_describe=False)
     directory = os.environ.get(MULTIPROCESS_ENV)
-    registry.register(_AllProcesses(directory) if directory else _ThisProcess())  # type: ignore[arg-type]
-    registry.register(_Database(services))  # type: ignore[arg-type]
+    registry.register(_AllProcesses(directory) if directory else _ThisProcess())
+    registry.register(_Database(services))
     return registry
 
 

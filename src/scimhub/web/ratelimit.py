@@ -155,7 +155,8 @@ class Limiter:
             return
         if failure is not None and failure not in UNCOUNTED_FAILURES:
             self.failures.take(address, now)
-            self._trusted.pop(token, None)  # type: ignore[arg-type]
+            if token is not None:
+                self._trusted.pop(token, None)
         elif authenticated:
             self.failures.forget(address)
             if token is not None and token not in self._trusted:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -154,7 +154,7 @@ class _StreamedResponse(StreamingResponse):
         self._outcome = "sent"  # resumed once the last part went out
 
 
-def scim_endpoint(prefix: str, services: Services):  # type: ignore[no-untyped-def]
+def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaitable[Response]]:
     """Return the ASGI endpoint serving SCIM below ``prefix``."""
 
     async def endpoint(request: Request) -> Response:

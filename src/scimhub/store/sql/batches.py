@@ -42,7 +42,7 @@ class ForIds:
         self._one = build(lambda column: column == bindparam("id"))
         self._many = build(lambda column: column.in_(bindparam("ids", expanding=True)))
 
-    def rows(self, connection: Connection, ids: Sequence[str]) -> Iterator[Row[Any]]:
+    def rows(self, connection: Connection, ids: Sequence[str]) -> Iterator[Row[*tuple[Any, ...]]]:
         """Yield the statement's rows for ``ids``, one execution per ``CHUNK`` of them."""
         if len(ids) == 1:
             yield from connection.execute(self._one, {"id": ids[0]})

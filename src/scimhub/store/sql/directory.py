@@ -98,8 +98,11 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
 
 
 class _row_key(FunctionElement[Any]):
-    """What a deep page finds its rows by: the id on PostgreSQL; on SQLite the ``rowid``,
-    which every SQLite index holds, so OFFSET skips entries without reading their rows."""
+    """What a deep page finds its rows by.
+
+    The id on PostgreSQL; on SQLite the ``rowid``, which every SQLite index holds, so OFFSET
+    skips entries without reading their rows.
+    """
 
     inherit_cache = True
     name = "row_key"
@@ -198,7 +201,7 @@ class _ResourceRows(Generic[R]):
 
     def update(self, record: R) -> None:
         """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
-        statement = update(self._table).where(self._table.c.id == record.id)  # type: ignore[attr-defined]
+        statement = update(self._table).where(self._table.c.id == record.id)
         self._write(statement, record, with_id=False)
 
     def delete(self, id: str) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -97,7 +97,8 @@ class _FailFastPool(QueuePool):
 
     def recreate(self) -> _FailFastPool:
         """Return a new pool like this one (``Engine.dispose``), with the same outage tracker."""
-        pool = super().recreate()
+        # QueuePool.recreate builds ``self.__class__(…)``, though SQLAlchemy types it as QueuePool.
+        pool = cast(_FailFastPool, super().recreate())
         pool.outage = self.outage
         return pool
 
@@ -154,7 +155,9 @@ def _watch_outages(engine: Engine) -> None:
         if cause is not None:
             raise outage.refuse(cause, context.original_exception) from context.original_exception
         if getattr(context.original_exception, "sqlstate", None) in _POSTGRES_ROLLED_BACK_STATES:
-            log.info("a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception))
+            log.info(
+                "a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception)
+            )
             raise ServiceUnavailable(
                 "the request collided with a concurrent one and was undone whole; retry it",
                 RETRY_COLLISION_SECONDS,

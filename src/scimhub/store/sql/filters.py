@@ -79,7 +79,9 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> ColumnElement
     return _compile(filter, _ResourceScope(resource_type))
 
 
-def sort_order(resource_type: ResourceType, attr: AttrRef, descending: bool = False) -> list[ColumnElement[Any]]:
+def sort_order(
+    resource_type: ResourceType, attr: AttrRef, descending: bool = False
+) -> list[ColumnElement[Any]]:
     """Return the ORDER BY terms that sort resources by ``attr``, then by id (RFC 7644 §3.4.2.3).
 
     Resources without the attribute sort last, whichever the order. That term is

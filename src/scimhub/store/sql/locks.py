@@ -17,7 +17,7 @@ class RowLock(Enum):
     NONE = None
     CHANGE = {"key_share": True}
     """FOR NO KEY UPDATE: no other writer changes or deletes the row; others may still refer to it."""
-    DELETE = {}
+    DELETE = dict[str, bool]()
     """FOR UPDATE: as CHANGE, and nobody refers to the row anew until the transaction ends."""
     REFER = {"read": True, "key_share": True}
     """FOR KEY SHARE: the row is not deleted until the transaction ends (what a foreign key check takes)."""

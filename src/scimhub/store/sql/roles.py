@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, literal, select, union_all
+from sqlalchemy import Column, Connection, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
@@ -24,16 +24,24 @@ _GRANTS = ForIds(
             literal(None).label("group_id"),
             literal(None).label("group_name"),
         ).where(match(user_roles.c.user_id)),
-        select(group_members.c.member_id, group_roles.c.role, literal("group"), groups.c.id, groups.c.display_name)
+        select(
+            group_members.c.member_id,
+            group_roles.c.role,
+            literal("group"),
+            groups.c.id,
+            groups.c.display_name,
+        )
         .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
         .join(groups, groups.c.id == group_members.c.group_id)
         .where(match(group_members.c.member_id)),
     ).order_by("user_id", "role", "source")
 )
 _GROUP_ROLES = ForIds(
-    lambda match: select(group_roles.c.group_id, group_roles.c.role)
-    .where(match(group_roles.c.group_id))
-    .order_by(group_roles.c.role)
+    lambda match: (
+        select(group_roles.c.group_id, group_roles.c.role)
+        .where(match(group_roles.c.group_id))
+        .order_by(group_roles.c.role)
+    )
 )
 
 
@@ -43,7 +51,7 @@ class SqlRoleRows:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def _table(self, principal: str):  # type: ignore[no-untyped-def]
+    def _table(self, principal: str) -> tuple[Table, Column[str], dict[str, str]]:
         if principal == "user":
             return user_roles, user_roles.c.user_id, {"source": ASSIGNED}
         if principal == "group":
@@ -54,7 +62,9 @@ class SqlRoleRows:
         """Give a ``user`` or ``group`` a role; tell whether it did not hold it already."""
         table, key, extra = self._table(principal)
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
+        statement = (
+            dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
+        )
         # RETURNING, not rowcount: SQLAlchemy does not promise an INSERT's rowcount (psycopg reports -1).
         return self._connection.execute(statement.returning(key)).first() is not None
 
@@ -65,7 +75,10 @@ class SqlRoleRows:
         return self._connection.execute(delete(table).where(*conditions)).rowcount > 0
 
     def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
-        """Return every grant of each user: direct, then through each of its groups, in one query per chunk."""
+        """Return every grant of each user: direct, then through each of its groups.
+
+        One query per chunk of users.
+        """
         found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
         for user_id, role, source, group_id, group_name in _GRANTS.rows(self._connection, user_ids):
             group = GroupRef(group_id, group_name) if group_id is not None else None
@@ -87,6 +100,8 @@ class SqlRoleRows:
             .order_by(user_roles.c.user_id, user_roles.c.source)
         )
         holders = self._connection.execute(
-            select(group_roles.c.group_id).where(group_roles.c.role == role.value).order_by(group_roles.c.group_id)
+            select(group_roles.c.group_id)
+            .where(group_roles.c.role == role.value)
+            .order_by(group_roles.c.group_id)
         )
         return RoleHolders([(u, s) for u, s in users], list(holders.scalars()))

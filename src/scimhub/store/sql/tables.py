@@ -51,6 +51,7 @@ CodePointText = Text().with_variant(Text(collation="C"), "postgresql")
 (SQLite's default collation, BINARY, already does). The unique index on such a key also
 carries the id on PostgreSQL, so a deep page finds its ids from the index alone."""
 
+
 def _urn_of_new_user(context: DefaultExecutionContext) -> str:
     """Return the URN of the userName an inserted row carries, for inserts that name none (ADR 0008)."""
     return user_urn(context.get_current_parameters()["user_name"])

@@ -16,7 +16,15 @@ _BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
 
 def _record(row: Row[Any]) -> TokenRecord:
     return TokenRecord(
-        row.id, row.hash, row.name, row.description, row.actor_id, row.owner_id, row.created, row.expires, row.last_used
+        row.id,
+        row.hash,
+        row.name,
+        row.description,
+        row.actor_id,
+        row.owner_id,
+        row.created,
+        row.expires,
+        row.last_used,
     )
 
 
@@ -64,7 +72,9 @@ class SqlSecretRows:
 
     def get_or_create(self, name: str, value: str) -> str:
         """Return the stored secret ``name``, storing ``value`` first if there is none."""
-        stored = self._connection.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar()
+        stored = self._connection.execute(
+            select(server_secrets.c.value).where(server_secrets.c.name == name)
+        ).scalar()
         if stored is not None:
             return str(stored)
         try:
@@ -72,6 +82,8 @@ class SqlSecretRows:
                 self._connection.execute(insert(server_secrets).values(name=name, value=value))
         except IntegrityError:  # another process stored it first: theirs wins everywhere
             return str(
-                self._connection.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar_one()
+                self._connection.execute(
+                    select(server_secrets.c.value).where(server_secrets.c.name == name)
+                ).scalar_one()
             )
         return value

@@ -124,10 +124,10 @@ class Contract:
             raise InvalidSyntax(f"the request body is not valid JSON: {error}") from None
         if not isinstance(body, dict):
             raise InvalidSyntax("the request body must be a JSON object")
-        error = self._errors({"$ref": f"#/components/schemas/{component}"}, body)
-        if error is not None:
-            field = ".".join(str(part) for part in error.absolute_path) or "the body"
-            raise InvalidValue(_detail(error, field, error.instance))
+        invalid = self._errors({"$ref": f"#/components/schemas/{component}"}, body)
+        if invalid is not None:
+            field = ".".join(str(part) for part in invalid.absolute_path) or "the body"
+            raise InvalidValue(_detail(invalid, field, invalid.instance))
         for name, value in body.items():  # the schemas are flat: strings, or lists of strings
             for text in value if isinstance(value, list) else [value]:
                 if isinstance(text, str):
@@ -142,7 +142,9 @@ def _depth(error: ValidationError) -> tuple[int, str]:
 
 def _detail(error: ValidationError, where: str, value: Any) -> str:
     """Return a precise detail for a schema violation: what is wrong with which value, and what is allowed."""
-    schema, shown = error.schema, _quote(value)
+    # Only a boolean schema (``false``) fails with no object to read; the document has none.
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    shown = _quote(value)
     keyword = error.validator
     if keyword == "type":
         expected = schema["type"]
@@ -157,7 +159,8 @@ def _detail(error: ValidationError, where: str, value: Any) -> str:
     if keyword == "required":
         return f"{where} lacks a required field: {error.message.split(' ')[0]}"
     if keyword == "additionalProperties":
-        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        fields = error.instance if isinstance(error.instance, Mapping) else {}  # the object checked
+        unknown = sorted(set(fields) - set(schema.get("properties", {})))
         return (
             f"{where} has unknown field(s) {', '.join(_quote(u) for u in unknown)};"
             f" the fields are {', '.join(schema.get('properties', {}))}"

@@ -9,7 +9,7 @@ error, the gateway's own included, is a JSON error body (``errors.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -71,7 +71,9 @@ def api_routes(services: Services, table: Iterable[ApiRoute], schemas: Mapping[s
     return routes
 
 
-def _endpoint(services: Services, contract: Contract, methods: dict[str, ApiRoute]):  # type: ignore[no-untyped-def]
+def _endpoint(
+    services: Services, contract: Contract, methods: dict[str, ApiRoute]
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         route = methods.get(request.method)
         if route is None:

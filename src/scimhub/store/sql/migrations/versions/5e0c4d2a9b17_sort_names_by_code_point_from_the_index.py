@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '5e0c4d2a9b17'
-down_revision: str | None = '45633be88b4b'
+revision: str = "5e0c4d2a9b17"
+down_revision: str | None = "45633be88b4b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
