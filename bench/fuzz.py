@@ -138,7 +138,9 @@ def _server_errors(log: str) -> list[str]:
             if "Traceback" in line:
                 found.append(line)
             continue
-        if isinstance(record, dict) and (record.get("level") in ("error", "critical") or "exception" in record):
+        if isinstance(record, dict) and (
+            record.get("level") in ("error", "critical") or "exception" in record
+        ):
             found.append(line)
     return found
 

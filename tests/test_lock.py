@@ -27,7 +27,9 @@ def _pinned() -> dict[str, str]:
 
 def _runtime_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(text) for text in project["dependencies"] + project["optional-dependencies"]["postgres"]]
+    return [
+        Requirement(text) for text in project["dependencies"] + project["optional-dependencies"]["postgres"]
+    ]
 
 
 def test_every_runtime_dependency_is_pinned_within_its_range() -> None:
