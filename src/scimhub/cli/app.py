@@ -10,16 +10,11 @@ import sys
 
 import typer
 
+from scimhub.cli.help import group
 from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
 from scimhub.errors import ScimhubError
 
-app = typer.Typer(
-    name="scimhub",
-    help="An open SCIM 2.0 provisioning service with DataHub's identity model.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = group("An open SCIM 2.0 provisioning service with DataHub's identity model.", name="scimhub", add_completion=False)
 app.command("serve")(serve.serve)
 app.add_typer(tokens.app, name="token")
 app.add_typer(roles.app, name="role")

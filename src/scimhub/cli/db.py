@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from scimhub.cli.help import group
 from scimhub.cli.options import DatabaseUrl, settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 
-app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app = group("Database schema.")
 
 
 @app.command("upgrade")
