@@ -10,11 +10,15 @@ import sys
 
 import typer
 
-from scimhub.cli.help import group
 from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
+from scimhub.cli.help import command_group
 from scimhub.errors import ScimhubError
 
-app = group("An open SCIM 2.0 provisioning service with DataHub's identity model.", name="scimhub", add_completion=False)
+app = command_group(
+    "An open SCIM 2.0 provisioning service with DataHub's identity model.",
+    name="scimhub",
+    add_completion=False,
+)
 app.command("serve")(serve.serve)
 app.add_typer(tokens.app, name="token")
 app.add_typer(roles.app, name="role")

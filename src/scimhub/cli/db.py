@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from scimhub.cli.help import group
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 
-app = group("Database schema.")
+app = command_group("Database schema.")
 
 
 @app.command("upgrade")

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from scimhub.cli.help import group
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import iso
 from scimhub.directory.actors import SYSTEM
@@ -24,7 +24,7 @@ from scimhub.feed.audit import AuditRequest, audit_json, parse_time
 from scimhub.store.sql.notify import CommitWaiter
 from scimhub.wiring import Services
 
-app = group("The change events DataHub consumers poll: tail, follow, prune.")
+app = command_group("The change events DataHub consumers poll: tail, follow, prune.")
 
 FOLLOW_BATCH = 500
 IDLE_SECONDS = 1.0

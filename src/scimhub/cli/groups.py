@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scimhub.cli.help import group
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties
 from scimhub.directory.groups import GroupSummary
@@ -17,7 +17,7 @@ from scimhub.scim.paths import resolve
 from scimhub.scim.schema import GROUP
 from scimhub.wiring import Services
 
-app = group("Groups: their roles and members.")
+app = command_group("Groups: their roles and members.")
 
 
 @app.command("list")

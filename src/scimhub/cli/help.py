@@ -68,7 +68,7 @@ class Group(TyperGroup):
         return command
 
 
-def group(help: str, **options: Any) -> typer.Typer:
+def command_group(help: str, **options: Any) -> typer.Typer:
     """Return a Typer app for a ``scimhub`` command group, with plain help and tidy parameters."""
     return typer.Typer(
         help=help,

@@ -63,10 +63,15 @@ def uvicorn_settings(config: Settings) -> dict[str, Any]:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option("--host", help="Interface to listen on [env: SCIMHUB_HOST; default: 127.0.0.1].")
+        str | None,
+        typer.Option("--host", help="Interface to listen on [env: SCIMHUB_HOST; default: 127.0.0.1]."),
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port to listen on [env: SCIMHUB_PORT; default: 8080].")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes [env: SCIMHUB_WORKERS; default: 1].")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on [env: SCIMHUB_PORT; default: 8080].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes [env: SCIMHUB_WORKERS; default: 1].")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve SCIM at /gms/openapi/scim/v2 and /scim/v2, with /healthz and /readyz."""

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimhub.cli.help import group
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, ensure_admin, open_services
 from scimhub.cli.output import iso, print_items
 from scimhub.directory.accounts import ADMIN_USER_NAME
@@ -15,7 +15,7 @@ from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import Duration
 
-app = group("Personal access tokens (DataHub format).")
+app = command_group("Personal access tokens (DataHub format).")
 
 
 @app.command("create")

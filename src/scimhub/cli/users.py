@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scimhub.cli.help import group
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties, yes_no
 from scimhub.directory.actors import SYSTEM
@@ -21,7 +21,7 @@ from scimhub.scim.paths import resolve
 from scimhub.scim.schema import USER
 from scimhub.wiring import Services
 
-app = group("Users: who they are, their groups and roles, and local passwords.")
+app = command_group("Users: who they are, their groups and roles, and local passwords.")
 UserName = Annotated[str, typer.Argument(help="The userName, in any case.", show_default=False)]
 
 
