@@ -6,11 +6,13 @@ the command with exit code 1 and one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
 
 from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
+from scimhub.cli.database import naming
 from scimhub.cli.help import command_group
 from scimhub.errors import ScimhubError
 
@@ -32,11 +34,12 @@ app.command("doctor")(doctor.doctor)
 
 def main() -> None:
     """Run the command line; report scimhub's own errors in one line."""
+    logging.getLogger("scimhub").addHandler(logging.NullHandler())  # the error line says it; no log too
     try:
         app()
     except ScimhubError as error:
-        typer.echo(f"error: {error.detail}", err=True)
+        typer.echo(f"error: {naming(error.detail)}", err=True)
         sys.exit(1)
     except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {naming(str(error))}", err=True)
         sys.exit(1)

@@ -10,14 +10,13 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from scimhub.cli.options import DatabaseUrl, ensure_admin, settings
+from scimhub.cli.options import DatabaseUrl, build_services, ensure_admin, settings
 from scimhub.directory.actors import SYSTEM
 from scimhub.logs import configure_logging
 from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
 from scimhub.web.connections import GuardedHttpToolsProtocol
 from scimhub.web.metrics import multiprocess_directory
-from scimhub.wiring import build
 
 log = logging.getLogger("scimhub.serve")
 
@@ -77,7 +76,7 @@ def serve(
     """Serve SCIM at /gms/openapi/scim/v2 and /scim/v2, with /healthz and /readyz."""
     config = settings(database_url, host=host, port=port, workers=workers)
     configure_logging(config.log_level)
-    services = build(config)  # applies migrations before the first request
+    services = build_services(config)  # applies migrations before the first request
     ensure_admin(services, generate=False)  # a service log is no place for a password
     has_tokens = bool(services.tokens.list(SYSTEM))
     base = config.public_base_url or f"http://{config.host}:{config.port}"
