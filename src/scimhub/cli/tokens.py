@@ -14,6 +14,7 @@ from scimhub.directory.accounts import ADMIN_USER_NAME
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import Duration
+from scimhub.errors import NotFound
 
 app = command_group("Personal access tokens (DataHub format).")
 
@@ -82,5 +83,13 @@ def revoke(
 ) -> None:
     """Revoke a token; every process refuses it from the next request on."""
     with open_services(database_url) as hub:
-        hub.tokens.revoke(SYSTEM, token_id)
+        try:
+            hub.tokens.revoke(SYSTEM, token_id)
+        except NotFound as error:
+            # Revoking deletes the token's row, and deleting a user deletes its tokens: nothing is
+            # left that tells those apart from an id never issued, so the line names all three.
+            raise NotFound(
+                f"{error.detail}: it was revoked already, its user was deleted, or it was never issued"
+                " in this database (`scimhub token list` shows the tokens that work)"
+            ) from None
     typer.echo(f"Token {token_id} revoked.")
