@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
 
 from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
 from scimhub.cli.database import naming
 from scimhub.cli.help import command_group
+from scimhub.cli.summary import scimhub_version
 from scimhub.errors import ScimhubError
 
 app = command_group(
@@ -21,6 +23,24 @@ app = command_group(
     name="scimhub",
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"scimhub {scimhub_version()}")
+        raise typer.Exit()
+
+
+@app.callback(help=app.info.help)
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Take the options that come before any command (``--version``)."""
+
+
 app.command("serve")(serve.serve)
 app.add_typer(tokens.app, name="token")
 app.add_typer(roles.app, name="role")
