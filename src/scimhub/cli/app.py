@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from scimhub.cli import datahub, db, doctor, events, groups, roles, serve, tokens, users
 from scimhub.cli.database import naming
@@ -53,13 +54,34 @@ app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:
-    """Run the command line; report scimhub's own errors in one line."""
+    """Run the command line; end every error, usage errors included, with exit code 1 and one line.
+
+    Click's own handling would print a usage block and exit 2 for a usage error;
+    the README promises one line and exit 1 for every error, so click runs
+    without its standalone handling and this reports what it raises.
+    """
     logging.getLogger("scimhub").addHandler(logging.NullHandler())  # the error line says it; no log too
     try:
-        app()
+        code = app(prog_name="scimhub", standalone_mode=False)
     except ScimhubError as error:
-        typer.echo(f"error: {naming(error.detail)}", err=True)
-        sys.exit(1)
+        _fail(naming(error.detail))
     except ValueError as error:
-        typer.echo(f"error: {naming(str(error))}", err=True)
-        sys.exit(1)
+        _fail(naming(str(error)))
+    except NoArgsIsHelpError as error:  # `scimhub` or `scimhub token` alone: the help, not an error
+        assert error.ctx is not None
+        typer.echo(error.ctx.get_help())
+        sys.exit(0)
+    except UsageError as error:
+        where = error.ctx.command_path if error.ctx is not None else "scimhub"
+        _fail(f"{error.format_message()} (see `{where} --help`)")
+    except ClickException as error:
+        _fail(error.format_message())
+    except typer.Abort:
+        _fail("aborted, nothing changed")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(line: str) -> NoReturn:
+    """Print ``line`` as the command's one error line on stderr and exit 1."""
+    typer.echo(f"error: {line}", err=True)
+    sys.exit(1)
