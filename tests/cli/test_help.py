@@ -59,3 +59,10 @@ def test_token_create_shows_its_defaults_and_arguments_read_plainly() -> None:
     assert "--user TEXT The userName the token acts as. [default: admin]" in text
     assert "[default: NO_EXPIRY]" in text
     assert "Usage: scimhub token revoke [OPTIONS] TOKEN_ID" in " ".join(_help("token", "revoke").split())
+
+
+def test_token_create_lists_every_accepted_expires_value() -> None:
+    from scimhub.domain.tokens import Duration
+
+    text = " ".join(_help("token", "create").split())
+    assert "--expires DURATION One of " + ", ".join(d.value for d in Duration) in text

@@ -57,24 +57,27 @@ def shown(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-_in_use: list[str] = []
-"""The database this command opened, once it has: errors name it too."""
+_in_use: dict[str, str | bool] = {}
+"""The database this command opened (``url``), and whether it was named (``announced``): errors name it."""
 
 
 def using(url: str | None) -> None:
     """Record the database this command opened (None: none yet)."""
-    _in_use[:] = [url] if url else []
+    _in_use.clear()
+    if url:
+        _in_use.update(url=url, announced=False)
 
 
 def announce() -> None:
-    """Name the database the command used, on stderr (stdout is for the token or the JSON)."""
-    if _in_use:
-        typer.echo(f"database: {shown(_in_use[0])}", err=True)
+    """Name the database the command used on stderr, once (stdout is for the token or the JSON)."""
+    if _in_use and not _in_use["announced"]:
+        typer.echo(f"database: {shown(str(_in_use['url']))}", err=True)
+        _in_use["announced"] = True
 
 
 def naming(detail: str) -> str:
     """Return an error's line with the database the command used, when it opened one."""
-    return f"{detail} (database: {shown(_in_use[0])})" if _in_use else detail
+    return f"{detail} (database: {shown(str(_in_use['url']))})" if _in_use else detail
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from scimhub.cli.database import announce
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import iso
@@ -61,6 +62,7 @@ def tail(
         for offset, recorded in reversed(newest.events[:lines]):
             _print(offset, recorded, as_json)
         if follow:
+            announce()  # the command runs until interrupted: name the database now
             try:
                 _follow(hub, replace(request, limit=FOLLOW_BATCH), newest.head, as_json)
             except KeyboardInterrupt:

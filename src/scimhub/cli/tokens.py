@@ -25,7 +25,11 @@ def create(
     user: Annotated[str, typer.Option("--user", help="The userName the token acts as.")] = ADMIN_USER_NAME,
     expires: Annotated[
         str,
-        typer.Option("--expires", help="ONE_HOUR … ONE_YEAR or NO_EXPIRY (Entra needs a token that lasts)."),
+        typer.Option(
+            "--expires",
+            metavar="DURATION",
+            help=f"One of {', '.join(d.value for d in Duration)} (any case); Entra needs a token that lasts.",
+        ),
     ] = Duration.NO_EXPIRY.value,
     description: Annotated[str | None, typer.Option("--description")] = None,
     database_url: DatabaseUrl = None,
