@@ -66,3 +66,15 @@ def test_token_create_lists_every_accepted_expires_value() -> None:
 
     text = " ".join(_help("token", "create").split())
     assert "--expires DURATION One of " + ", ".join(d.value for d in Duration) in text
+
+
+def test_shell_completion_is_offered_and_completes_commands() -> None:
+    import os
+    import subprocess
+    import sys
+
+    assert "--install-completion" in _help()
+    env = {**os.environ, "COMP_WORDS": "scimhub us", "COMP_CWORD": "1", "_SCIMHUB_COMPLETE": "complete_bash"}
+    code = "import sys; sys.argv[0] = 'scimhub'; from scimhub.cli.app import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["user"], done

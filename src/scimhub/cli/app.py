@@ -22,7 +22,7 @@ from scimhub.errors import ScimhubError
 app = command_group(
     "An open SCIM 2.0 provisioning service with DataHub's identity model.",
     name="scimhub",
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion for bash, zsh, fish, PowerShell
 )
 
 
