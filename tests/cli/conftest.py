@@ -55,3 +55,10 @@ class Cli:
 def cli(database_url: str) -> Cli:
     """Return the command line on a fresh database."""
     return Cli(database_url)
+
+
+@pytest.fixture(autouse=True)
+def elsewhere(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run every command from a directory other than the project's, as a user's shell would."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

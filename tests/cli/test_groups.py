@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scimhub.cli.database import shown
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.roles import Role
 from scimhub.wiring import Services
@@ -42,4 +43,6 @@ def test_group_show_gives_roles_member_count_and_first_members(cli: Cli, hub: Se
 
 def test_an_unknown_group_exits_1_with_one_line(cli: Cli) -> None:
     """`group show` of no group ends with exit code 1 and one line on stderr."""
-    assert cli.fails("group", "show", "Nobody").stderr == "error: no group has the displayName 'Nobody'\n"
+    database = shown(cli.database_url)
+    expected = f"error: no group has the displayName 'Nobody' (database: {database})\n"
+    assert cli.fails("group", "show", "Nobody").stderr == expected

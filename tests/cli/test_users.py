@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from scimhub.cli import output
 from scimhub.cli.app import app
+from scimhub.cli.database import shown
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.roles import Role
 from scimhub.errors import Unauthorized
@@ -76,7 +77,9 @@ def test_user_list_orders_by_user_name_across_pages(
 
 def test_an_unknown_user_exits_1_with_one_line(cli: Cli) -> None:
     """`user show` of nobody ends with exit code 1 and one line on stderr."""
-    assert cli.fails("user", "show", "nobody").stderr == "error: no user has the userName 'nobody'\n"
+    database = shown(cli.database_url)
+    expected = f"error: no user has the userName 'nobody' (database: {database})\n"
+    assert cli.fails("user", "show", "nobody").stderr == expected
 
 
 def test_set_password_prompts_twice_and_enables_sign_in(cli: Cli, hub: Services) -> None:
@@ -122,7 +125,8 @@ def test_a_too_short_password_exits_1(cli: Cli, hub: Services) -> None:
     """A password under eight characters is refused with exit code 1 and one line on stderr."""
     add_user(hub, "bjensen")
     result = cli.fails("user", "set-password", "bjensen", "--password-stdin", input="short\n")
-    assert result.stderr == "error: a password needs at least 8 characters\n"
+    database = shown(cli.database_url)
+    assert result.stderr == f"error: a password needs at least 8 characters (database: {database})\n"
 
 
 def test_disable_password_stops_sign_in(cli: Cli, hub: Services) -> None:
@@ -138,6 +142,6 @@ def test_set_password_for_nobody_fails_before_asking(cli: Cli) -> None:
     """An unknown userName ends `user set-password` before any prompt, with one line on stderr."""
     result = cli.fails("user", "set-password", "nobody", input="")
     assert (
-        result.stderr == "error: no user has the userName 'nobody'\n"
+        result.stderr == f"error: no user has the userName 'nobody' (database: {shown(cli.database_url)})\n"
         and "password" not in result.stdout.lower()
     )

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import iso, print_json, print_tables, properties
 from scimhub.datahub.pusher import Pusher
@@ -22,7 +23,7 @@ from scimhub.datahub.status import PushStatus, status_json
 from scimhub.errors import InvalidValue
 from scimhub.wiring import Services
 
-app = typer.Typer(help="Push users and groups into DataHub: sync, status.", no_args_is_help=True)
+app = command_group("Push users and groups into DataHub: sync, status.")
 
 
 def _pusher(hub: Services) -> Pusher:

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from scimhub.cli.database import announce
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import iso
 from scimhub.directory.actors import SYSTEM
@@ -23,7 +25,7 @@ from scimhub.feed.audit import AuditRequest, audit_json, parse_time
 from scimhub.store.sql.notify import CommitWaiter
 from scimhub.wiring import Services
 
-app = typer.Typer(help="The change events DataHub consumers poll: tail, follow, prune.", no_args_is_help=True)
+app = command_group("The change events DataHub consumers poll: tail, follow, prune.")
 
 FOLLOW_BATCH = 500
 IDLE_SECONDS = 1.0
@@ -60,6 +62,7 @@ def tail(
         for offset, recorded in reversed(newest.events[:lines]):
             _print(offset, recorded, as_json)
         if follow:
+            announce()  # the command runs until interrupted: name the database now
             try:
                 _follow(hub, replace(request, limit=FOLLOW_BATCH), newest.head, as_json)
             except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""``scimhub group list|show``."""
+"""``scimhub group list|show|rename|delete``."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties
-from scimhub.directory.groups import GroupSummary
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.groups import GroupEdit, GroupSummary
 from scimhub.domain.roles import Role
+from scimhub.errors import InvalidValue
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import GROUP
 from scimhub.wiring import Services
 
-app = typer.Typer(help="Groups: their roles and members.", no_args_is_help=True)
+app = command_group("Groups: their roles and members.")
+DisplayName = Annotated[str, typer.Argument(help="The displayName, in any case.", show_default=False)]
 
 
 @app.command("list")
@@ -35,7 +39,7 @@ def list_groups(as_json: Json = False, database_url: DatabaseUrl = None) -> None
 
 @app.command("show")
 def show(
-    display_name: Annotated[str, typer.Argument(help="The displayName, in any case.", show_default=False)],
+    display_name: DisplayName,
     members: Annotated[int, typer.Option("--members", min=0, help="How many members to list.")] = 20,
     as_json: Json = False,
     database_url: DatabaseUrl = None,
@@ -88,3 +92,36 @@ def _group_item(summary: GroupSummary, roles: list[Role]) -> dict[str, Any]:
         "createdAt": iso(group.created),
         "lastModifiedAt": iso(group.last_modified),
     }
+
+
+@app.command("rename")
+def rename(
+    display_name: DisplayName,
+    new_display_name: Annotated[str, typer.Argument(help="The new displayName.", show_default=False)],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a group's displayName (and so its URN); members and roles stay."""
+    new = new_display_name.strip()
+    if not new:
+        raise InvalidValue("the new displayName is empty")
+    with open_services(database_url) as hub:
+        group = hub.groups.find(display_name).group
+        view = hub.groups.update(
+            SYSTEM, group.id, lambda stored: GroupEdit({**stored.doc, "displayName": new})
+        )
+    typer.echo(f"{group.display_name} is now {view.group.display_name} ({view.group.urn}).")
+
+
+@app.command("delete")
+def delete(
+    display_name: DisplayName,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete a group for good, with its memberships and roles (its members stay)."""
+    with open_services(database_url) as hub:
+        group = hub.groups.find(display_name).group
+        if not yes:
+            typer.confirm(f"Delete the group {group.display_name} for good?", abort=True, err=True)
+        hub.groups.delete(SYSTEM, group.id)
+    typer.echo(f"Group {group.display_name} deleted.")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from scimhub.cli.database import announce, chosen_url, opening, using
 from scimhub.errors import InvalidValue
 from scimhub.settings import Settings
 from scimhub.wiring import Services, build
@@ -17,7 +18,8 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="SQLAlchemy URL of the database [env: SCIMHUB_DATABASE_URL; default: sqlite:///scimhub.db].",
+        help="SQLAlchemy URL of the database [env: SCIMHUB_DATABASE_URL;"
+        " default: sqlite:///$XDG_DATA_HOME/scimhub/scimhub.db, ~/.local/share when unset].",
         show_default=False,
     ),
 ]
@@ -25,23 +27,36 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:
-    """Return the settings from the environment with the command line's options on top."""
-    return Settings.from_environ(os.environ, database_url=database_url, **overrides)
+    """Return the settings from the environment with the command line's options on top.
+
+    Without a database URL from either, the per-user database (ADR 0031).
+    """
+    using(None)
+    return Settings.from_environ(os.environ, database_url=chosen_url(database_url, os.environ), **overrides)
+
+
+def build_services(config: Settings) -> Services:
+    """Return the services for ``config``, migrated; name the database, or say in one line why not."""
+    with opening(config.database_url):
+        hub = build(config)
+    using(config.database_url)
+    return hub
 
 
 def services(database_url: str | None) -> Services:
     """Return the services for a command, with the database migrated."""
-    return build(settings(database_url))
+    return build_services(settings(database_url))
 
 
 @contextmanager
 def open_services(database_url: str | None) -> Iterator[Services]:
-    """Yield the services for a command, and release the database when it ends."""
+    """Yield the services for a command, release the database when it ends, then name it on stderr."""
     hub = services(database_url)
     try:
         yield hub
     finally:
         hub.close()
+    announce()
 
 
 def ensure_admin(hub: Services, generate: bool = True) -> None:

@@ -45,11 +45,30 @@ def print_items(
     print_tables(table)
 
 
+ID_WIDTH = 36
+"""Characters in an id (a UUID): no column that may hold one is narrower, so none is ever cut."""
+
+
+def whole_ids(table: Table) -> Table:
+    """Keep ids whole in ``table`` at any terminal width.
+
+    A column headed ``id`` never wraps or shrinks below an id; every other column
+    folds a value too long for it onto more lines, never cutting it with an
+    ellipsis (Rich's default), so what is shown is what a command takes.
+    """
+    for column in table.columns:
+        if column.header == "id":
+            column.no_wrap, column.min_width, column.overflow = True, ID_WIDTH, "ignore"
+        else:
+            column.overflow = "fold"
+    return table
+
+
 def print_tables(*tables: Table) -> None:
-    """Print Rich tables on stdout."""
+    """Print Rich tables on stdout, every id whole (``token revoke`` takes what ``token list`` shows)."""
     console = Console()
     for table in tables:
-        console.print(table)
+        console.print(whole_ids(table), crop=False)
 
 
 def yes_no(value: bool) -> str:
@@ -71,6 +90,7 @@ def every_page(search: Callable[[Query], Page[T]], sort_by: AttrRef) -> Iterator
 def properties(title: str, rows: Iterable[tuple[str, str]]) -> Table:
     """Return a two-column table of labels and values, headed by ``title``."""
     table = Table("", title, box=None)
+    table.columns[1].min_width, table.columns[1].overflow = ID_WIDTH, "fold"
     for label, value in rows:
         table.add_row(label, value)
     return table

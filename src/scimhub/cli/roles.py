@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import print_items
 from scimhub.directory.actors import SYSTEM
@@ -15,7 +16,7 @@ from scimhub.domain.roles import ROLE_NAMES, Role, find_role
 from scimhub.errors import InvalidValue
 from scimhub.wiring import Services
 
-app = typer.Typer(help="DataHub's roles Admin, Editor and Reader, and who holds them.", no_args_is_help=True)
+app = command_group("DataHub's roles Admin, Editor and Reader, and who holds them.")
 
 RoleName = Annotated[
     str, typer.Option("--role", help="Admin, Editor or Reader (any case).", show_default=False)

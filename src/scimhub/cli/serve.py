@@ -10,14 +10,14 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from scimhub.cli.options import DatabaseUrl, ensure_admin, settings
-from scimhub.directory.actors import SYSTEM
+from scimhub.cli.options import DatabaseUrl, build_services, ensure_admin, settings
+from scimhub.cli.summary import startup_summary
 from scimhub.logs import configure_logging
 from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
 from scimhub.web.connections import GuardedHttpToolsProtocol
 from scimhub.web.metrics import multiprocess_directory
-from scimhub.wiring import build
+from scimhub.wiring import now_micros
 
 log = logging.getLogger("scimhub.serve")
 
@@ -63,25 +63,23 @@ def uvicorn_settings(config: Settings) -> dict[str, Any]:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option("--host", help="Interface to listen on [default: 127.0.0.1].")
+        str | None,
+        typer.Option("--host", help="Interface to listen on [env: SCIMHUB_HOST; default: 127.0.0.1]."),
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port to listen on [default: 8080].")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes [default: 1].")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on [env: SCIMHUB_PORT; default: 8080].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes [env: SCIMHUB_WORKERS; default: 1].")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve SCIM at /gms/openapi/scim/v2 and /scim/v2, with /healthz and /readyz."""
     config = settings(database_url, host=host, port=port, workers=workers)
-    configure_logging(config.log_level)
-    services = build(config)  # applies migrations before the first request
+    services = build_services(config)  # applies migrations before the first request
+    configure_logging(config.log_level)  # after the one-line errors of a database that cannot be opened
+    typer.echo("\n".join(startup_summary(services, now_micros())))  # for a person, before the JSON logs
     ensure_admin(services, generate=False)  # a service log is no place for a password
-    has_tokens = bool(services.tokens.list(SYSTEM))
-    base = config.public_base_url or f"http://{config.host}:{config.port}"
-    if not has_tokens:
-        typer.echo(
-            f"No access token exists yet.\n"
-            f"  Tenant URL for Entra:  {base.rstrip('/')}{SCIM_PREFIXES[0]}\n"
-            f"  Secret Token:          scimhub token create --name entra   (prints it on its last line)"
-        )
     common = uvicorn_settings(config)
     if config.workers <= 1:
         uvicorn.run(create_app(services), **common)

@@ -7,14 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, ensure_admin, open_services
 from scimhub.cli.output import iso, print_items
 from scimhub.directory.accounts import ADMIN_USER_NAME
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import Duration
+from scimhub.errors import NotFound
 
-app = typer.Typer(help="Personal access tokens (DataHub format).", no_args_is_help=True)
+app = command_group("Personal access tokens (DataHub format).")
 
 
 @app.command("create")
@@ -23,7 +25,11 @@ def create(
     user: Annotated[str, typer.Option("--user", help="The userName the token acts as.")] = ADMIN_USER_NAME,
     expires: Annotated[
         str,
-        typer.Option("--expires", help="ONE_HOUR … ONE_YEAR or NO_EXPIRY (Entra needs a token that lasts)."),
+        typer.Option(
+            "--expires",
+            metavar="DURATION",
+            help=f"One of {', '.join(d.value for d in Duration)} (any case); Entra needs a token that lasts.",
+        ),
     ] = Duration.NO_EXPIRY.value,
     description: Annotated[str | None, typer.Option("--description")] = None,
     database_url: DatabaseUrl = None,
@@ -81,5 +87,13 @@ def revoke(
 ) -> None:
     """Revoke a token; every process refuses it from the next request on."""
     with open_services(database_url) as hub:
-        hub.tokens.revoke(SYSTEM, token_id)
+        try:
+            hub.tokens.revoke(SYSTEM, token_id)
+        except NotFound as error:
+            # Revoking deletes the token's row, and deleting a user deletes its tokens: nothing is
+            # left that tells those apart from an id never issued, so the line names all three.
+            raise NotFound(
+                f"{error.detail}: it was revoked already, its user was deleted, or it was never issued"
+                " in this database (`scimhub token list` shows the tokens that work)"
+            ) from None
     typer.echo(f"Token {token_id} revoked.")

@@ -1,4 +1,4 @@
-"""``scimhub user list|show|set-password|disable-password``."""
+"""``scimhub user list|show|set-password|disable-password|suspend|reactivate|rename|delete``."""
 
 from __future__ import annotations
 
@@ -9,20 +9,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
 from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties, yes_no
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.roles import UserRoles
-from scimhub.directory.users import UserView
+from scimhub.directory.users import UserEdit, UserView
 from scimhub.domain.groups import group_urn
 from scimhub.errors import InvalidValue
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import USER
 from scimhub.wiring import Services
 
-app = typer.Typer(
-    help="Users: who they are, their groups and roles, and local passwords.", no_args_is_help=True
-)
+app = command_group("Users: who they are, their groups and roles, and local passwords.")
 UserName = Annotated[str, typer.Argument(help="The userName, in any case.", show_default=False)]
 
 
@@ -156,3 +155,59 @@ def _user_item(view: UserView, roles: UserRoles) -> dict[str, Any]:
             "effective": [role.value for role in roles.effective],
         },
     }
+
+
+def _set(hub: Services, user_name: str, **changes: Any) -> tuple[UserView, bool]:
+    """Set top-level attributes of a user through the directory (one change event each, as SCIM writes).
+
+    Return the user as stored and whether anything changed.
+    """
+    found = hub.users.find(user_name)
+    view = hub.users.update(SYSTEM, found.user.id, lambda user: UserEdit({**user.doc, **changes}))
+    return view, view.user.version != found.user.version
+
+
+@app.command("suspend")
+def suspend(user_name: UserName, database_url: DatabaseUrl = None) -> None:
+    """Suspend a user (active: false, as Entra does): its tokens and password stop working; it is kept."""
+    with open_services(database_url) as hub:
+        view, changed = _set(hub, user_name, active=False)
+    typer.echo(f"{view.user.user_name} {'suspended' if changed else 'was suspended already'}.")
+
+
+@app.command("reactivate")
+def reactivate(user_name: UserName, database_url: DatabaseUrl = None) -> None:
+    """Reactivate a suspended user (active: true): its tokens and password work again."""
+    with open_services(database_url) as hub:
+        view, changed = _set(hub, user_name, active=True)
+    typer.echo(f"{view.user.user_name} {'reactivated' if changed else 'was active already'}.")
+
+
+@app.command("rename")
+def rename(
+    user_name: UserName,
+    new_user_name: Annotated[str, typer.Argument(help="The new userName.", show_default=False)],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a user's userName; its URN, groups, roles and tokens stay (ADR 0008)."""
+    new = new_user_name.strip()
+    if not new:
+        raise InvalidValue("the new userName is empty")
+    with open_services(database_url) as hub:
+        view, _ = _set(hub, user_name, userName=new)
+    typer.echo(f"{user_name} is now {view.user.user_name} ({view.user.urn}).")
+
+
+@app.command("delete")
+def delete(
+    user_name: UserName,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete a user for good, with its memberships, roles and tokens (SCIM DELETE does the same)."""
+    with open_services(database_url) as hub:
+        view = hub.users.find(user_name)
+        if not yes:
+            typer.confirm(f"Delete {view.user.user_name} and its tokens for good?", abort=True, err=True)
+        hub.users.delete(SYSTEM, view.user.id)
+    typer.echo(f"{view.user.user_name} deleted.")
