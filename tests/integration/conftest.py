@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,11 +67,26 @@ START_TIMEOUT = float(os.environ.get("SCIMHUB_TEST_START_TIMEOUT", "120"))
 def running_server(
     database_url: str, log: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Run ``scimhub serve`` on a free port (``SUITE_ENV``, ``extra_env`` on top) while the block runs.
+    """Run ``scimhub serve`` (see ``start_server``) while the block runs; stop and reap it on exit.
 
-    Yields the process and its base URL once /healthz answers 200. On exit, and on any failure to
-    start, the process is stopped and reaped (``stop_server``), so no test leaves a child behind for
-    an unrelated test's ResourceWarning.
+    Yields the process and its base URL once /healthz answers 200. Every test and bench that needs a
+    server of its own uses this, so none leaves a child behind to surface as a ResourceWarning in an
+    unrelated test.
+    """
+    process, url = start_server(database_url, log, extra_env)
+    try:
+        yield process, url
+    finally:
+        stop_server(process)
+
+
+def start_server(
+    database_url: str, log: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``scimhub serve`` on a free port (``SUITE_ENV``, ``extra_env`` on top) and wait for /healthz.
+
+    The caller owns the process and must ``stop_server`` it; when it does not start in time it is
+    stopped and reaped here. Prefer ``running_server``, which cannot forget.
     """
     port = _free_port()
     env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url, **SUITE_ENV, **(extra_env or {})}
@@ -81,12 +97,13 @@ def running_server(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         _wait_healthy(process, url, log)
-        yield process, url
-    finally:
+    except BaseException:
         stop_server(process)
+        raise
+    return process, url
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -104,8 +121,8 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
     )
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server gracefully (SIGTERM), killing it if it lingers; always reap it."""
+def stop_server(process: subprocess.Popen[Any]) -> None:
+    """Stop a server (or any child) gracefully (SIGTERM), killing it if it lingers; always reap it."""
     if process.poll() is None:
         process.terminate()
     try:
