@@ -18,7 +18,7 @@ import unicodedata
 from pathlib import Path
 
 import httpx
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
+from tests.databases import POSTGRES_ADMIN_URL, postgres_database
 from tests.integration import test_hostile_text as probes
 from tests.integration.conftest import LiveServer, running_server, scimhub
 
@@ -27,7 +27,7 @@ def tally(database_url: str) -> tuple[collections.Counter[int], list[str]]:
     """Return the status classes the probes got from a server on ``database_url``, and the 5xx."""
     directory = Path(tempfile.mkdtemp())
     token = scimhub("token", "create", "--name", "bench", database_url=database_url).stdout.splitlines()[-1]
-    with running_server(database_url, directory / "serve.log") as (process, url):
+    with running_server(database_url, directory / "serve.log") as (_, url):
         live = LiveServer(url, database_url, token, directory / "serve.log")
         classes: collections.Counter[int] = collections.Counter()
         failures: list[str] = []
@@ -75,11 +75,8 @@ def main() -> None:
     """Print the tally on each engine."""
     sqlite = f"sqlite:///{tempfile.mkdtemp()}/scimhub.db"
     print("sqlite", *tally(sqlite))
-    databases = _postgres_database(POSTGRES_ADMIN_URL)
-    try:
-        print("postgresql", *tally(next(databases)))
-    finally:
-        next(databases, None)
+    with postgres_database(POSTGRES_ADMIN_URL) as url:
+        print("postgresql", *tally(url))
 
 
 if __name__ == "__main__":
