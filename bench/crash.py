@@ -52,11 +52,9 @@ from bench.crash_checks import (  # noqa: E402
 from bench.crash_load import Client  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from tests.databases import POSTGRES_ADMIN_URL  # noqa: E402
 from tests.datahub.gms import StandInGms  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 SETTLE_SECONDS = 90.0
 """How long the restarted push may take to catch up before the round counts as a violation."""
 

@@ -18,26 +18,25 @@ import unicodedata
 from pathlib import Path
 
 import httpx
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
+from tests.databases import POSTGRES_ADMIN_URL, postgres_database
 from tests.integration import test_hostile_text as probes
-from tests.integration.conftest import LiveServer, scimhub, start_server, stop_server
+from tests.integration.conftest import LiveServer, running_server, scimhub
 
 
 def tally(database_url: str) -> tuple[collections.Counter[int], list[str]]:
     """Return the status classes the probes got from a server on ``database_url``, and the 5xx."""
     directory = Path(tempfile.mkdtemp())
     token = scimhub("token", "create", "--name", "bench", database_url=database_url).stdout.splitlines()[-1]
-    process, url = start_server(database_url, directory / "serve.log")
-    live = LiveServer(url, database_url, token, directory / "serve.log")
-    classes: collections.Counter[int] = collections.Counter()
-    failures: list[str] = []
+    with running_server(database_url, directory / "serve.log") as (_, url):
+        live = LiveServer(url, database_url, token, directory / "serve.log")
+        classes: collections.Counter[int] = collections.Counter()
+        failures: list[str] = []
 
-    def note(name: str, response: httpx.Response) -> None:
-        classes[response.status_code // 100 * 100] += 1
-        if response.status_code >= 500:
-            failures.append(name)
+        def note(name: str, response: httpx.Response) -> None:
+            classes[response.status_code // 100 * 100] += 1
+            if response.status_code >= 500:
+                failures.append(name)
 
-    try:
         with live.client() as scim:
             targets = {
                 "user": scim.post("/Users", json={"userName": probes.unique("t")}).json()["id"],
@@ -69,8 +68,6 @@ def tally(database_url: str) -> tuple[collections.Counter[int], list[str]]:
                 ]
                 twins += answers == [201, 201]
             classes[-1] = twins
-    finally:
-        stop_server(process)
     return classes, failures
 
 
@@ -78,11 +75,8 @@ def main() -> None:
     """Print the tally on each engine."""
     sqlite = f"sqlite:///{tempfile.mkdtemp()}/scimhub.db"
     print("sqlite", *tally(sqlite))
-    databases = _postgres_database(POSTGRES_ADMIN_URL)
-    try:
-        print("postgresql", *tally(next(databases)))
-    finally:
-        next(databases, None)
+    with postgres_database(POSTGRES_ADMIN_URL) as url:
+        print("postgresql", *tally(url))
 
 
 if __name__ == "__main__":

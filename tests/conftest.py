@@ -8,34 +8,19 @@ except under ``CI=true``, where they fail: CI must prove both engines.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+from tests.databases import POSTGRES_ADMIN_URL, postgres_database, postgres_unavailable
+
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _postgres_unavailable() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
-        return f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string()} is not reachable: {error}"
-    return None
 
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
     """Return the URL of a PostgreSQL server to create test databases on, or skip."""
-    reason = _postgres_unavailable()
+    reason = postgres_unavailable()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
@@ -46,20 +31,8 @@ def postgres_admin_url() -> str:
 @pytest.fixture
 def fresh_postgres(postgres_admin_url: str) -> Iterator[str]:
     """Yield the URL of a new, empty PostgreSQL database; drop it afterwards."""
-    yield from _postgres_database(postgres_admin_url)
-
-
-def _postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"scimhub_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -68,7 +41,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/scimhub.db"
     else:
-        yield from _postgres_database(request.getfixturevalue("postgres_admin_url"))
+        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+            yield url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -79,4 +53,17 @@ def session_database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"
     else:
-        yield from _postgres_database(request.getfixturevalue("postgres_admin_url"))
+        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+            yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like ``database_url``, shared by the tests of one module (for data loaded once and only read)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+            yield url

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from scimhub.settings import Settings
@@ -17,6 +20,23 @@ def test_the_core_runs_on_one_thread_on_sqlite_four_on_postgresql_unless_configu
     services = build(Settings(database_url=database_url, threads=threads))
     try:
         backend = services.engine.dialect.name
-        assert services.core._max_workers == (expected[backend] if expected else threads)
+        assert _threads_of(services.core, expected[backend] if expected else threads) == (
+            expected[backend] if expected else threads
+        )
     finally:
         services.close()
+
+
+def _threads_of(core: ThreadPoolExecutor, size: int) -> int:
+    """Return how many threads run ``2 * size`` tasks that meet ``size`` at a time at a barrier.
+
+    A pool of fewer threads never fills the barrier (BrokenBarrierError); a pool of more starts
+    a new thread for each task submitted while all others wait, so it shows more names.
+    """
+    barrier = threading.Barrier(size, timeout=60)
+
+    def meet() -> str:
+        barrier.wait()
+        return threading.current_thread().name
+
+    return len({future.result() for future in [core.submit(meet) for _ in range(2 * size)]})

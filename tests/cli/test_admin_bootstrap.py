@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from scimhub.cli.app import app
 from scimhub.wiring import Services
 from tests.cli.conftest import Cli
-from tests.integration.conftest import start_server, stop_server
+from tests.integration.conftest import running_server
 
 PASSWORD = "correct horse battery staple"
 PRINTED = "Created the built-in administrator 'admin'"
@@ -59,8 +59,8 @@ def test_serve_never_prints_a_password(cli: Cli, hub: Services, tmp_path: Path) 
     `user set-password` gives it one.
     """
     log = tmp_path / "serve.log"
-    process, _ = start_server(cli.database_url, log, {"SCIMHUB_ADMIN_PASSWORD": ""})
-    stop_server(process)
+    with running_server(cli.database_url, log, {"SCIMHUB_ADMIN_PASSWORD": ""}):
+        pass  # started (admin created, output written) and stopped
     output = log.read_text()
     assert PRINTED not in output
     assert "'admin' has no password: give it one with `scimhub user set-password admin`" in output
@@ -72,8 +72,8 @@ def test_serve_never_prints_a_password(cli: Cli, hub: Services, tmp_path: Path) 
 def test_serve_gives_admin_the_configured_password_silently(cli: Cli, hub: Services, tmp_path: Path) -> None:
     """With SCIMHUB_ADMIN_PASSWORD, `serve` creates admin with it and prints neither it nor the reminder."""
     log = tmp_path / "serve.log"
-    process, _ = start_server(cli.database_url, log, {"SCIMHUB_ADMIN_PASSWORD": PASSWORD})
-    stop_server(process)
+    with running_server(cli.database_url, log, {"SCIMHUB_ADMIN_PASSWORD": PASSWORD}):
+        pass  # started (admin created, output written) and stopped
     output = log.read_text()
     assert PASSWORD not in output and PRINTED not in output and "has no password" not in output
     hub.accounts.sign_in("admin", PASSWORD)

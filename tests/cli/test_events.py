@@ -11,10 +11,11 @@ import threading
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.roles import Role
-from scimhub.store.testing_events import append, make_event
 from scimhub.wiring import Services, now_micros
 from tests.cli.conftest import Cli
 from tests.directory.conftest import add_group, add_user
+from tests.integration.conftest import stop_server
+from tests.store.contract_events import append, make_event
 
 
 def test_tail_prints_the_newest_events_oldest_first(cli: Cli, hub: Services) -> None:
@@ -64,8 +65,7 @@ def test_tail_follow_prints_new_events_as_they_commit(cli: Cli, hub: Services) -
             event = json.loads(lines.get(timeout=60))
             assert (event["entityUrn"], event["operation"]) == (f"urn:li:corpuser:{name}", "CREATE")
     finally:
-        follower.terminate()
-        follower.wait(timeout=30)
+        stop_server(follower)
         if follower.stdout:
             follower.stdout.close()
 

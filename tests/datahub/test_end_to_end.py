@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.datahub.gms import StandInGms
-from tests.integration.conftest import LiveServer, scimhub, start_server, stop_server
+from tests.integration.conftest import LiveServer, running_server, scimhub
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -34,11 +34,8 @@ def serving(database_url: str, gms_url: str, token: str, log: Path) -> Iterator[
     """Run a live server whose push goes to ``gms_url``."""
     admin = scimhub("token", "create", "--name", "tests", database_url=database_url).stdout.splitlines()[-1]
     env = {"SCIMHUB_DATAHUB_GMS_URL": gms_url, "SCIMHUB_DATAHUB_TOKEN": token}
-    process, url = start_server(database_url, log, env)
-    try:
+    with running_server(database_url, log, env) as (process, url):
         yield LiveServer(url, database_url, admin, log)
-    finally:
-        stop_server(process)
 
 
 @pytest.fixture

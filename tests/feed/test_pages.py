@@ -9,9 +9,9 @@ from scimhub.errors import Forbidden, InvalidValue
 from scimhub.feed.offsets import encode_offset
 from scimhub.feed.pages import DAY, EventFeed
 from scimhub.feed.requests import PollRequest
-from scimhub.store.testing_events import append, make_event
 from scimhub.wiring import Services, now_micros
 from tests.directory.conftest import add_user, hub  # noqa: F401 - the fixture
+from tests.store.contract_events import append, make_event
 
 READER = Actor("reader-id", "urn:li:corpuser:reader")
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, _postgres_database
-from tests.integration.conftest import LiveServer, scimhub, start_server, stop_server
+from tests.integration.conftest import LiveServer, running_server, scimhub
 from tests.integration.test_member_integrity import feed_since, head
 from tests.integration.test_scim_http import new_group, new_user, patch, unique
 
@@ -35,30 +35,19 @@ CLIENTS = 16
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def servers(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[LiveServer]]:
+@pytest.fixture(scope="module")
+def servers(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]:
     """Yield one server on a fresh SQLite file, or two server processes on one fresh PostgreSQL database."""
     directory = tmp_path_factory.mktemp("concurrency")
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{directory}/scimhub.db"])
-    else:
-        urls = _postgres_database(request.getfixturevalue("postgres_admin_url"))
-    url = next(urls)
-    processes, live = [], []
-    try:
-        token = scimhub("token", "create", "--name", "tests", database_url=url).stdout.splitlines()[-1]
-        for n in range(1 if request.param == "sqlite" else 2):
+    url = module_database_url
+    live = []
+    token = scimhub("token", "create", "--name", "tests", database_url=url).stdout.splitlines()[-1]
+    with ExitStack() as stack:
+        for n in range(1 if url.startswith("sqlite") else 2):
             log = directory / f"serve-{n}.log"
-            process, server_url = start_server(url, log)
-            processes.append(process)
+            _, server_url = stack.enter_context(running_server(url, log))
             live.append(LiveServer(server_url, url, token, log))
         yield live
-    finally:
-        for process in processes:
-            stop_server(process)
-        next(urls, None)  # drops the PostgreSQL database
 
 
 def together(count: int, work: Callable[[int, httpx.Client], T], servers: list[LiveServer]) -> list[T]:

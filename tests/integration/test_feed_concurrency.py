@@ -27,7 +27,7 @@ from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
 from scimhub.settings import Settings
 from scimhub.wiring import build
-from tests.integration.conftest import scimhub, start_server, stop_server
+from tests.integration.conftest import running_server, scimhub
 from tests.web.test_feed_poll import POLL, decoded
 
 WRITERS = 4
@@ -100,8 +100,7 @@ def test_a_consumer_sees_every_committed_event_once_in_commit_order(
     token = scimhub("token", "create", "--name", "follower", database_url=fresh_postgres).stdout.splitlines()[
         -1
     ]
-    process, url = start_server(fresh_postgres, tmp_path / "serve.log")
-    try:
+    with running_server(fresh_postgres, tmp_path / "serve.log") as (process, url):
         start = httpx.get(url + POLL, headers={"Authorization": f"Bearer {token}"}).json()["offsetId"]
         received: list[Event] = []
         stop = threading.Event()
@@ -115,8 +114,6 @@ def test_a_consumer_sees_every_committed_event_once_in_commit_order(
             ]
         stop.set()
         follower.join(timeout=120)
-    finally:
-        stop_server(process)
     assert not follower.is_alive()
     _assert_exactly_once_in_commit_order(writes, received)
 

@@ -20,7 +20,7 @@ from scimhub.directory.users import UserRef
 from scimhub.settings import Settings
 from scimhub.store.sql.engine import make_engine
 from scimhub.wiring import build
-from tests.integration.conftest import SCIM, LiveServer, start_server, stop_server
+from tests.integration.conftest import SCIM, LiveServer, running_server
 
 API = "/api/v1"
 POLL = "/openapi/v1/events/poll"
@@ -42,11 +42,8 @@ def _server(
         tokens = [services.tokens.issue(SYSTEM, UserRef.by_name("admin"), f"t{i}")[0].token for i in range(3)]
     finally:
         services.close()
-    process, url = start_server(database_url, directory / "serve.log", {**LIMITS_OFF, **env})
-    try:
+    with running_server(database_url, directory / "serve.log", {**LIMITS_OFF, **env}) as (process, url):
         yield LiveServer(url, database_url, tokens[0], directory / "serve.log"), tokens
-    finally:
-        stop_server(process)
 
 
 def _bearer(token: str) -> dict[str, str]:

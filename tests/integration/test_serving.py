@@ -24,7 +24,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.conftest import SCIM, LiveServer, scimhub, start_server, stop_server
+from tests.integration.conftest import SCIM, LiveServer, running_server, scimhub
 
 DEADLINE = 2
 CAP = 120
@@ -37,31 +37,16 @@ GUARDED_ENV = {
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module")
 def guarded(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, int]]:
     """Yield a server with short deadlines and a small cap on each backend, and its process id."""
-    with ExitStack() as stack:
-        url = _fresh_database(request, tmp_path_factory, stack)
-        token = scimhub("token", "create", "--name", "tests", database_url=url).stdout.splitlines()[-1]
-        log = tmp_path_factory.mktemp("guarded") / "serve.log"
-        process, server_url = start_server(url, log, GUARDED_ENV)
-        stack.callback(stop_server, process)
+    url = module_database_url
+    token = scimhub("token", "create", "--name", "tests", database_url=url).stdout.splitlines()[-1]
+    log = tmp_path_factory.mktemp("guarded") / "serve.log"
+    with running_server(url, log, GUARDED_ENV) as (process, server_url):
         yield LiveServer(server_url, url, token, log), process.pid
-
-
-def _fresh_database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack
-) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"
-    from tests.conftest import _postgres_database
-
-    urls = _postgres_database(request.getfixturevalue("postgres_admin_url"))
-    url = next(urls)
-    stack.callback(next, urls, None)  # drops the database
-    return url
 
 
 def connect(server: LiveServer, timeout: float = DEADLINE + 8) -> socket.socket:
@@ -304,8 +289,7 @@ def test_two_workers_log_access_lines_and_errors_as_json(database_url: str, tmp_
     """With --workers 2 every request has its JSON access line, and the workers' errors are JSON lines too."""
     token = scimhub("token", "create", "--name", "tests", database_url=database_url).stdout.splitlines()[-1]
     log = tmp_path / "serve.log"
-    process, url = start_server(database_url, log, {"SCIMHUB_WORKERS": "2"})
-    try:
+    with running_server(database_url, log, {"SCIMHUB_WORKERS": "2"}) as (process, url):
         marker = uuid.uuid4().hex
         for _ in range(20):  # each on its own connection: both workers take some
             httpx.get(f"{url}{SCIM}/Users/{marker}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -314,8 +298,6 @@ def test_two_workers_log_access_lines_and_errors_as_json(database_url: str, tmp_
             sock.sendall(b"GET /scim/v2/Users HTTP/1.1\r\nBad Header\r\n\r\n")
             read_all(sock)
         time.sleep(1)
-    finally:
-        stop_server(process)
     text = log.read_text()
     lines = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
     access = [
@@ -332,10 +314,9 @@ def test_sigterm_finishes_the_request_in_flight_and_ends_long_polls(
     """SIGTERM during a body upload and a 60 s long poll: the POST completes (201), the poll answers
     200 at once with no events, and the process exits well within timeout_graceful_shutdown (20 s)."""
     token = scimhub("token", "create", "--name", "tests", database_url=database_url).stdout.splitlines()[-1]
-    process, url = start_server(database_url, tmp_path / "serve.log")
-    server = LiveServer(url, database_url, token, tmp_path / "serve.log")
-    offset = _head_offset(server)
-    try:
+    with running_server(database_url, tmp_path / "serve.log") as (process, url):
+        server = LiveServer(url, database_url, token, tmp_path / "serve.log")
+        offset = _head_offset(server)
         body = orjson.dumps({"userName": f"inflight-{uuid.uuid4().hex}"})
         with connect(server, timeout=15) as upload, connect(server, timeout=15) as poll:
             poll.sendall(
@@ -352,8 +333,6 @@ def test_sigterm_finishes_the_request_in_flight_and_ends_long_polls(
             polled, _, page = status_and_body(read_all(poll))
         process.wait(timeout=20)
         took = time.monotonic() - started
-    finally:
-        stop_server(process)
     assert status == 201 and created["userName"] == orjson.loads(body)["userName"]
     assert polled == 200 and page["events"] == [] and str(page["offsetId"]) == offset
     assert process.returncode in (0, -signal.SIGTERM) and took < 10  # uvicorn re-raises the signal

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.cli.test_token_secrecy import secret_forms
-from tests.integration.conftest import SCIM, scimhub, start_server, stop_server
+from tests.integration.conftest import SCIM, running_server, scimhub
 
 SUSPEND = {
     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -50,8 +50,7 @@ def test_no_log_line_carries_a_token(
     token, revoked = issue(database_url, "used"), issue(database_url, "revoked")
     monkeypatch.setenv("SCIMHUB_LOG_LEVEL", log_level)
     log = tmp_path / "serve.log"
-    process, url = start_server(database_url, log)
-    try:
+    with running_server(database_url, log) as (process, url):
         with httpx.Client(base_url=url + SCIM, timeout=30) as http:
             bearer = f"Bearer {token}"
             bot = http.post(
@@ -78,8 +77,6 @@ def test_no_log_line_carries_a_token(
                 status(http, "GET", "/Users", f"Bearer {bot_token}"),
                 status(http, "GET", url + "/healthz", bearer),
             ]
-    finally:
-        stop_server(process)
     assert statuses == [200, 200, 400, 404, 401, 401, 401, 401, 200, 401, 200, 401, 200]
     output = log.read_text()
     assert output.count('"status":401') >= 6, "the requests were not logged: the search would prove nothing"

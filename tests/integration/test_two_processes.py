@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.conftest import SCIM, scimhub, start_server, stop_server
+from tests.integration.conftest import SCIM, running_server, scimhub
 from tests.integration.test_token_logs import issue, token_id
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -23,15 +23,9 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 @contextmanager
 def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Run two `scimhub serve` processes on one database; yield their URLs."""
-    first, a = start_server(database_url, tmp_path / "a.log")
-    try:
-        second, b = start_server(database_url, tmp_path / "b.log")
-        try:
+    with running_server(database_url, tmp_path / "a.log") as (first, a):
+        with running_server(database_url, tmp_path / "b.log") as (second, b):
             yield a, b
-        finally:
-            stop_server(second)
-    finally:
-        stop_server(first)
 
 
 def client(url: str, token: str) -> httpx.Client:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from scimhub.errors import ServiceUnavailable
 from scimhub.store.sql import engine as engines
-from tests.integration.conftest import scimhub, start_server, stop_server
+from tests.integration.conftest import running_server, scimhub
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -108,30 +108,29 @@ def test_outage_is_503_with_retry_after_then_recovers(
     database_url = cluster.url.rsplit("/", 1)[0] + "/scimhub"
     token = scimhub("token", "create", "--name", "outage", database_url=database_url).stdout.splitlines()[-1]
     log = tmp_path / "serve.log"
-    process, url = start_server(database_url, log)
-    answers: list[Answer] = []
-    stop = threading.Event()
-    loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
-    try:
-        loader.start()
-        assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the outage"
-        cluster.stop("fast")
-        outage_from = len(answers)
-        assert _wait_until(lambda: len(answers) >= outage_from + 8, 20), "no answers while PostgreSQL is down"
-        ready, health = httpx.get(url + "/readyz", timeout=20), httpx.get(url + "/healthz", timeout=20)
-        cluster.start()
-        back_from = len(answers)
-        recovered = _wait_until(
-            lambda: (
-                {a.kind for a in answers[back_from:] if 200 <= a.status < 300}
-                >= {"scim-post", "scim-get", "api-get", "feed"}
-            ),
-            30,
-        )
-    finally:
-        stop.set()
-        loader.join(60)
-        stop_server(process)
+    with running_server(database_url, log) as (process, url):
+        answers: list[Answer] = []
+        stop = threading.Event()
+        loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
+        try:
+            loader.start()
+            assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the outage"
+            cluster.stop("fast")
+            outage_from = len(answers)
+            assert _wait_until(lambda: len(answers) >= outage_from + 8, 20), "no answers in the outage"
+            ready, health = httpx.get(url + "/readyz", timeout=20), httpx.get(url + "/healthz", timeout=20)
+            cluster.start()
+            back_from = len(answers)
+            recovered = _wait_until(
+                lambda: (
+                    {a.kind for a in answers[back_from:] if 200 <= a.status < 300}
+                    >= {"scim-post", "scim-get", "api-get", "feed"}
+                ),
+                30,
+            )
+        finally:
+            stop.set()
+            loader.join(60)
     during = answers[outage_from:back_from]
     assert ready.status_code == 503 and health.status_code == 200
     assert recovered, f"no 2xx of every kind after PostgreSQL came back: {answers[back_from:][-8:]}"

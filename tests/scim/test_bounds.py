@@ -5,6 +5,7 @@ The filter bounds (length, depth, terms) are tested with the parser in test_filt
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -13,8 +14,8 @@ from hypothesis import strategies as st
 
 from scimhub.errors import InvalidValue, TooMany
 from scimhub.scim.bounds import MAX_VALUES, check_resource_values
-from scimhub.scim.filter_evaluation import _element_values, _evaluate, element_matcher
-from scimhub.scim.filter_parser import parse_value_filter
+from scimhub.scim.filter_evaluation import element_matcher, matches_resource
+from scimhub.scim.filter_parser import parse_filter, parse_value_filter
 from scimhub.scim.filters import MAX_LENGTH, MAX_TERMS
 from scimhub.scim.patch import MAX_WORK, apply_patch, read_patch
 from scimhub.scim.paths import resolve
@@ -160,9 +161,16 @@ _ELEMENTS = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(_value_filters(), _ELEMENTS)
 def test_compiled_matcher_agrees_with_the_tree_walk(text: str, element: dict[str, Any]) -> None:
-    """``element_matcher`` (an or-chain's equalities folded into a set) decides as the tree walk does."""
+    """``element_matcher`` (an or-chain's equalities folded into a set) decides as the tree walk does.
+
+    The tree walk is ``matches_resource`` on a user whose only email is ``element``, with each term
+    written as ``emails.<sub>``: over one element, "any email matches" is "this element matches".
+    """
     node = parse_value_filter(USER, EMAILS, text)
-    assert element_matcher(node)(element) == _evaluate(node, lambda ref: _element_values(element, ref), None)
+    walked = parse_filter(
+        USER, re.sub(r"\b(value|type|display|primary) (?=eq|ne|co|sw|pr)", r"emails.\1 ", text)
+    )
+    assert element_matcher(node)(element) == matches_resource(walked, {"emails": [element]})
 
 
 # -- attribute lists and sortBy ---------------------------------------------------------

@@ -21,8 +21,6 @@ the fixed cases in tests/store/test_sql_filters.py cover the rest).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,19 +28,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scim2_models import EnterpriseUser, ScimFilter, User
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, text
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine, delete, insert, select
 
 from scimhub.scim.filter_evaluation import matches_resource
 from scimhub.scim.filter_parser import parse_filter
 from scimhub.scim.schema import CORE_USER, ENTERPRISE_USER, USER
 from scimhub.store.sql.filters import compile_filter
-from scimhub.store.sql.tables import metadata, user_emails, users
+from scimhub.store.sql.tables import user_emails, users
+from tests.databases import migrated_engine, postgres_database
 
-POSTGRES_URL = os.environ.get(
-    "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 OracleUser = User[EnterpriseUser]
 
 WORDS = ["a", "A", "ab", "aB", "b", "ba", "x%", "_"]
@@ -243,40 +237,14 @@ def _expected(filter_text: str, docs: list[dict[str, Any]]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def sqlite_engine() -> Iterator[Engine]:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with migrated_engine() as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
-def postgres_engine() -> Iterator[Engine]:
-    schema = f"test_oracle_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES_URL)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        engine.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {error}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable (set SCIMHUB_TEST_POSTGRES_URL): {error}")
-
-    @event.listens_for(engine, "connect")
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f'SET search_path TO "{schema}"')
-        dbapi_connection.commit()
-
-    engine.pool.dispose()
-    try:
-        metadata.create_all(engine)
+def postgres_engine(postgres_admin_url: str) -> Iterator[Engine]:
+    with postgres_database(postgres_admin_url) as url, migrated_engine(url) as engine:
         yield engine
-    finally:
-        engine.pool.dispose()
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 ORACLE_SETTINGS = settings(

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
-from scimhub.store.testing_events import EventLogContract, _Boom, append, make_event
+from tests.store.contract_events import EventLogContract, append, make_event
+from tests.store.contract_store import Boom
 
 
 @pytest.fixture
@@ -30,9 +31,9 @@ def test_commit_listeners_hear_only_committed_events(store: SqlStore) -> None:
     heard: list[int] = []
     store.commit_listeners.append(heard.append)
     append(store, make_event(), make_event())
-    with pytest.raises(_Boom), store.transaction() as tx:
+    with pytest.raises(Boom), store.transaction() as tx:
         tx.events.append([make_event()])
-        raise _Boom
+        raise Boom
     with store.transaction():
         pass
     with store.read() as tx:

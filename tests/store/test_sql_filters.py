@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert, select, text
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine, insert, select
 
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.scim.filter_evaluation import matches_resource
@@ -28,11 +24,9 @@ from scimhub.scim.schema import (
     Schema,
 )
 from scimhub.store.sql.filters import compile_filter, sort_expression, sort_order
-from scimhub.store.sql.tables import group_members, groups, metadata, user_emails, users
+from scimhub.store.sql.tables import group_members, groups, user_emails, users
+from tests.databases import migrated_engine
 
-POSTGRES_URL = os.environ.get(
-    "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 EXT = ENTERPRISE_USER
 TEST_EXT = "urn:ietf:params:scim:schemas:extension:test:2.0:User"
 TEST_USER = ResourceType(
@@ -244,42 +238,11 @@ def _representations(resource_type: ResourceType) -> dict[str, dict[str, Any]]:
     return found
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        created = create_engine("sqlite://", poolclass=StaticPool)
-        metadata.create_all(created)
+@pytest.fixture(scope="module")
+def engine(module_database_url: str) -> Iterator[Engine]:
+    with migrated_engine(module_database_url) as created:
         _insert(created)
         yield created
-        created.dispose()
-        return
-    schema = f"test_filters_{uuid.uuid4().hex[:12]}"
-    created = create_engine(POSTGRES_URL)
-    try:
-        with created.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        created.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {error}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable (set SCIMHUB_TEST_POSTGRES_URL): {error}")
-
-    @event.listens_for(created, "connect")
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f'SET search_path TO "{schema}"')
-        dbapi_connection.commit()
-
-    created.pool.dispose()  # connections opened before the listener lack the search_path
-    try:
-        metadata.create_all(created)
-        _insert(created)
-        yield created
-    finally:
-        created.pool.dispose()
-        with created.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        created.dispose()
 
 
 def _ids(engine: Engine, resource_type: ResourceType, filter_text: str) -> set[str]:
@@ -596,12 +559,9 @@ def test_sorting_by_a_unique_name_reads_the_index_in_order(resource_type: Resour
     table = users if resource_type is USER else groups
     order = sort_order(resource_type, resolve(resource_type, path), descending=True)
     statement = select(table.c.id).order_by(*order).limit(100).offset(900_000)
-    created = create_engine("sqlite://")
-    metadata.create_all(created)
-    with created.connect() as connection:
+    with migrated_engine() as created, created.connect() as connection:
         compiled = statement.compile(created, compile_kwargs={"literal_binds": True})
         plan = " / ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-    created.dispose()
     assert plan.startswith(f"SCAN {table.name} USING INDEX") and "TEMP B-TREE" not in plan, plan
 
 

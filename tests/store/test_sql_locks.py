@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore, SqlTransaction
-from scimhub.store.testing import make_group, make_user
+from tests.store.contract_store import make_group, make_user
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.events import CHANNEL
 from scimhub.store.sql.notify import CommitWaiter, conninfo, listen_for_commits
 from scimhub.store.sql.store import SqlStore
-from scimhub.store.testing_events import append, make_event
+from tests.store.contract_events import append, make_event
 
 
 @pytest.fixture

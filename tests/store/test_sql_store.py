@@ -9,7 +9,7 @@ from sqlalchemy import text
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
-from scimhub.store.testing import StoreContract, make_user
+from tests.store.contract_store import StoreContract, make_user
 
 
 class TestSqlStore(StoreContract):

@@ -30,7 +30,6 @@ from scimhub.settings import Settings
 from scimhub.web.app import create_app
 from scimhub.web.scim import render
 from scimhub.wiring import Services, build
-from tests.conftest import BACKENDS, _postgres_database
 
 SCIM = "/scim/v2"
 BASE_URL = "http://testserver" + SCIM
@@ -151,20 +150,14 @@ def test_an_error_after_the_headers_is_logged_and_raised(caplog: pytest.LogCaptu
 # Real groups, on both engines
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+@pytest.fixture(scope="module")
+def hub(module_database_url: str) -> Iterator[Services]:
     """Yield services on a fresh database per backend, holding the groups of ``GROUPS``."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('db')}/streams.db"])
-    else:
-        urls = _postgres_database(request.getfixturevalue("postgres_admin_url"))
-    url = next(urls)
-    services = build(Settings(database_url=url))
+    services = build(Settings(database_url=module_database_url))
     try:
         yield services
     finally:
         services.close()
-        next(urls, None)  # drops the PostgreSQL database
 
 
 def _user(hub: Services, name: str) -> str:

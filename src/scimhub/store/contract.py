@@ -1,6 +1,6 @@
 """What the directory needs from storage, and the rules every store keeps.
 
-Rules (``store/testing.py`` checks each one against every implementation):
+Rules (``tests/store/contract_store.py`` checks each one against every implementation):
 
 - All work happens inside ``Store.transaction()`` (writes) or ``Store.read()``;
   a transaction that raises is rolled back whole: no partial writes.

@@ -1,4 +1,4 @@
-"""``StoreContract``: the rules of ``store/contract.py`` as a pytest suite.
+"""``StoreContract``: the rules of ``scimhub/store/contract.py`` as a pytest suite.
 
 Any store gets the checks by subclassing and providing a ``store`` fixture::
 
@@ -36,8 +36,8 @@ def make_group(display_name: str | None = None) -> Group:
     return Group(uuid.uuid4().hex, {"displayName": display_name or f"group-{uuid.uuid4().hex[:8]}"}, 1, 1, 1)
 
 
-class _Boom(Exception):
-    pass
+class Boom(Exception):
+    """Raise inside a transaction to roll it back: no store code raises it, so nothing else can."""
 
 
 class StoreContract:
@@ -109,10 +109,10 @@ class StoreContract:
         """Every write of a transaction that raises is rolled back, events included."""
         user = make_user()
         event = ChangeEvent("corpuser", "urn:li:corpuser:x", Category.LIFECYCLE, Operation.CREATE, "urn:a", 1)
-        with pytest.raises(_Boom), store.transaction() as tx:
+        with pytest.raises(Boom), store.transaction() as tx:
             tx.users.insert(user)
             tx.events.append([event])
-            raise _Boom
+            raise Boom
         with store.read() as tx:
             assert tx.users.get(user.id) is None
             assert tx.users.search(Query(parse_filter(USER, f'userName eq "{user.user_name}"'))).total == 0

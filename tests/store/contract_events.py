@@ -1,6 +1,6 @@
-"""``EventLogContract``: the event rules of ``store/contract.py`` as a pytest suite.
+"""``EventLogContract``: the event rules of ``scimhub/store/contract.py`` as a pytest suite.
 
-Like ``StoreContract`` (``store/testing.py``), a store gets the checks by
+Like ``StoreContract`` (``tests/store/contract_store.py``), a store gets the checks by
 subclassing and providing a ``store`` fixture whose database is empty.
 """
 
@@ -13,6 +13,7 @@ import pytest
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.store.contract import EventQuery, Store
+from tests.store.contract_store import Boom
 
 DAY = 86_400 * 1_000_000
 
@@ -27,10 +28,6 @@ def append(store: Store, *events: ChangeEvent) -> None:
     """Commit ``events`` in one transaction."""
     with store.transaction() as tx:
         tx.events.append(events)
-
-
-class _Boom(Exception):
-    pass
 
 
 class EventLogContract:
@@ -69,9 +66,9 @@ class EventLogContract:
         append(store, make_event())
         with store.read() as tx:
             before = tx.events.state().head
-        with pytest.raises(_Boom), store.transaction() as tx:
+        with pytest.raises(Boom), store.transaction() as tx:
             tx.events.append([make_event("urn:li:corpuser:lost")])
-            raise _Boom
+            raise Boom
         with store.read() as tx:
             assert tx.events.state().head == before
             assert tx.events.after(before, 10) == []
