@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,14 +36,20 @@ def fresh_postgres(postgres_admin_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
-    """Yield an empty database URL, once per backend (SQLite file, PostgreSQL database)."""
+def _empty_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """Yield an empty database of ``request.param``'s engine: a SQLite file in ``directory``, or a
+    fresh PostgreSQL database, dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/scimhub.db"
+        yield f"sqlite:///{directory}/scimhub.db"
     else:
         with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
             yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Yield an empty database URL, once per backend (SQLite file, PostgreSQL database)."""
+    yield from _empty_database(request, tmp_path)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -50,11 +57,7 @@ def session_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Like ``database_url``, shared by a whole session (for the live servers)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
-            yield url
+    yield from _empty_database(request, tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -62,8 +65,4 @@ def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Like ``database_url``, shared by the tests of one module (for data loaded once and only read)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/scimhub.db"
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
-            yield url
+    yield from _empty_database(request, tmp_path_factory.mktemp("db"))
