@@ -1,8 +1,7 @@
-"""Where pushed changes go: the ``DataHubSink`` protocol, its failures, and two sinks for tests and dry runs.
+"""Where pushed changes go: the ``DataHubSink`` protocol, its failures, and a sink for tests.
 
 ``EmitterSink`` (``emitter.py``) writes into DataHub GMS through the SDK.
 ``RecordingSink`` keeps what it is given, and fails when a test tells it to.
-``NullSink`` accepts every push and keeps nothing.
 """
 
 from __future__ import annotations
@@ -80,20 +79,6 @@ class RecordingSink:
         if failure is not None:
             raise failure
         self.changes.extend(changes)
-
-    def close(self) -> None:
-        """Do nothing."""
-
-
-class NullSink:
-    """Accept *every* push and keep nothing: a push with no destination, for dry runs and benchmarks."""
-
-    def check(self) -> str:
-        """Return what this sink is."""
-        return "the null sink (changes are dropped)"
-
-    def push(self, changes: Sequence[Change]) -> None:
-        """Drop ``changes``."""
 
     def close(self) -> None:
         """Do nothing."""

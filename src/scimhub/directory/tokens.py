@@ -77,15 +77,13 @@ def production_key_problems(signing_key: str | None, salt: str | None) -> list[s
 
 @dataclass(frozen=True)
 class TokenView:
-    """A stored token with the names and DataHub URNs of the users it belongs to."""
+    """A stored token with the DataHub URNs of the users it belongs to."""
 
     record: TokenRecord
-    actor_name: str
-    owner_name: str | None
-    """None once the user who created the token is deleted; the token lives on."""
     actor_urn: str
     """The actor's stored URN, which a rename does not change (ADR 0008)."""
     owner_urn: str | None
+    """None once the user who created the token is deleted; the token lives on."""
 
 
 class Tokens:
@@ -231,17 +229,8 @@ def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> Toke
 
 def _views(tx: Transaction, records: Sequence[TokenRecord]) -> list[TokenView]:
     ids = {r.actor_id for r in records} | {r.owner_id for r in records if r.owner_id is not None}
-    names, urns = tx.users.names(ids), tx.users.urns(ids)
-    return [
-        TokenView(
-            r,
-            names.get(r.actor_id, ""),
-            _of_owner(names, r),
-            urns.get(r.actor_id, ""),
-            _of_owner(urns, r),
-        )
-        for r in records
-    ]
+    urns = tx.users.urns(ids)
+    return [TokenView(r, urns.get(r.actor_id, ""), _of_owner(urns, r)) for r in records]
 
 
 def _of_owner(found: Mapping[str, str], record: TokenRecord) -> str | None:

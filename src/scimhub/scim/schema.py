@@ -93,14 +93,6 @@ class ResourceType:
     schema: Schema
     extensions: tuple[Schema, ...] = ()
 
-    def schema_for(self, urn: str) -> Schema | None:
-        """Return the core or extension schema with this URN (any case), or None."""
-        key = urn.lower()
-        for schema in (self.schema, *self.extensions):
-            if schema.id.lower() == key:
-                return schema
-        return None
-
     def schemas(self) -> Iterator[Schema]:
         """Yield the core schema, then each extension."""
         yield self.schema
