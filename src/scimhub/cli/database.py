@@ -19,13 +19,17 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from scimhub.errors import ScimhubError, ServiceUnavailable
+from scimhub.errors import ServiceUnavailable
 
 URL_VARIABLE = "SCIMHUB_DATABASE_URL"
 
 
-class DatabaseUnusable(ScimhubError):
-    """The database a command was given cannot be opened: the line names it and what to do."""
+class DatabaseUnusable(ValueError):
+    """The database a command was given cannot be opened: the line names it and what to do.
+
+    A configuration error of the command line, like a bad ``SCIMHUB_*`` value, so not a member of
+    ``scimhub.errors``' tree, which is what the HTTP adapters answer with a status.
+    """
 
 
 def default_url(environ: Mapping[str, str]) -> str:
