@@ -81,7 +81,9 @@ class Cursors:
         :raises ExpiredCursor: When it is authentic but older than the timeout.
         """
         payload, dot, signature = cursor.partition(".")
-        if not dot or not hmac.compare_digest(_unb64(signature), self._sign(scope, payload)):
+        # Compared as text, so that no other spelling of the same bytes passes (base64's spare bits).
+        expected = _b64(self._sign(scope, payload)).encode()
+        if not dot or not hmac.compare_digest(signature.encode(), expected):
             raise InvalidCursor(_INVALID)
         try:
             version, backward, expires, key = orjson.loads(_unb64(payload))
