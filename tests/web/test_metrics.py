@@ -18,7 +18,14 @@ from starlette.testclient import TestClient
 
 from scimhub.settings import Secret, Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
-from scimhub.web.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_directory, route_label, watch_pool
+from scimhub.web.metrics import (
+    MULTIPROCESS_ENV,
+    POOL_CHECKED_OUT,
+    POOL_SIZE,
+    Metrics,
+    multiprocess_directory,
+    route_label,
+)
 from scimhub.wiring import Services, build
 
 
@@ -91,10 +98,10 @@ def test_the_middleware_counts_times_and_reads_refusals_from_the_state() -> None
 
 def test_the_pool_gauge_follows_checkouts_and_checkins(tmp_path: Path) -> None:
     """A connection counts while it is checked out, and no longer once it is back."""
-    from scimhub.store.sql.engine import make_engine
+    from scimhub.store.sql.engine import make_engine, watch_pool
 
     engine = make_engine(f"sqlite:///{tmp_path}/pool.db")
-    watch_pool(engine)
+    watch_pool(engine, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
     start = _sample("scimhub_db_pool_checked_out")
     try:
         with engine.connect() as first, engine.connect() as second:

@@ -54,15 +54,15 @@ from scimhub.errors import (
     PayloadTooLarge,
     TooMany,
 )
+from scimhub.query.filter.parser import parse_patch_path
+from scimhub.query.filter.tree import PatchPath, count_terms
+from scimhub.query.paths import split_urn
+from scimhub.query.schema import PATCH_OP, ResourceType, Schema
 from scimhub.scim.bounds import MAX_VALUES, check_values, count_values
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.edits import Target, remove, write
-from scimhub.scim.filter_parser import parse_patch_path
-from scimhub.scim.filters import PatchPath, count_terms
 from scimhub.scim.members import MemberChange, MemberDelta, member_ids
-from scimhub.scim.paths import split_urn
 from scimhub.scim.scalars import json_kind
-from scimhub.scim.schema import PATCH_OP, ResourceType, Schema
 from scimhub.scim.values import (
     check_required,
     is_members,

@@ -40,8 +40,8 @@ from functools import lru_cache
 from typing import Any
 
 from scimhub.errors import InvalidPath, InvalidValue
-from scimhub.scim.paths import AttrRef, resolve, split_urn
-from scimhub.scim.schema import COMMON, Attribute, ResourceType
+from scimhub.query.paths import AttrRef, resolve, split_urn
+from scimhub.query.schema import COMMON, Attribute, ResourceType
 
 _Rule = frozenset[str] | None
 """How much of a kept attribute survives: None for all of it, else the lower-cased

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
+from scimhub.query.paths import AttrRef, resolve, split_urn
+from scimhub.query.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 from scimhub.scim.dialects import DEFAULT, Dialect
-from scimhub.scim.paths import AttrRef, resolve, split_urn
 from scimhub.scim.scalars import json_kind, read_scalar, shorten
-from scimhub.scim.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The filter parser: RFC 7644 §3.4.2.2 text → the tree of ``filters.py``.
+"""The filter parser: RFC 7644 §3.4.2.2 text → the tree of ``tree.py``.
 
 A hand-written tokenizer and recursive-descent parser. It resolves every attribute
 against the schema and types every literal against its attribute, so whatever it
@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidFilter, InvalidInput, InvalidPath
-from scimhub.scim.filters import (
+from scimhub.query.filter.tree import (
     COMPARE_OPS,
     MAX_DEPTH,
     MAX_LENGTH,
@@ -34,8 +34,8 @@ from scimhub.scim.filters import (
     ValuePath,
     parse_datetime,
 )
-from scimhub.scim.paths import AttrRef, resolve
-from scimhub.scim.schema import Attribute, ResourceType
+from scimhub.query.paths import AttrRef, resolve
+from scimhub.query.schema import Attribute, ResourceType
 
 
 def parse_filter(resource_type: ResourceType, text: str) -> Filter:
