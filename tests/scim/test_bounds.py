@@ -18,9 +18,10 @@ from scimhub.query.filter.parser import parse_filter, parse_value_filter
 from scimhub.query.filter.tree import MAX_LENGTH, MAX_TERMS
 from scimhub.query.paths import resolve
 from scimhub.query.schema import GROUP, PATCH_OP, USER
+from scimhub.scim.attribute_lists import MAX_NAMES, MAX_NAMES_LENGTH
 from scimhub.scim.bounds import MAX_VALUES, check_resource_values
 from scimhub.scim.patch import MAX_WORK, apply_patch, read_patch
-from scimhub.scim.projection import MAX_NAMES, MAX_NAMES_LENGTH, Projection
+from scimhub.scim.projection import Projection
 from scimhub.scim.search import SearchParams, build_query
 
 

@@ -19,7 +19,8 @@ from scimhub.query.schema import (
     ResourceType,
     Schema,
 )
-from scimhub.scim.projection import Projection, read_attribute_list
+from scimhub.scim.attribute_lists import read_attribute_list
+from scimhub.scim.projection import Projection
 
 ENTERPRISE_MANAGER = f"{ENTERPRISE_USER}:manager"
 

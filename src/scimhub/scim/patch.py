@@ -104,7 +104,7 @@ class PatchResult:
     """The outcome of a PATCH: the new document and what lives outside it."""
 
     doc: dict[str, Any]
-    """The new document, canonical (docs/CONVENTIONS-FOR-HELPERS.md)."""
+    """The new document, canonical (docs/conventions.md)."""
     password: str | None = None
     """The new password when an operation set one."""
     members: MemberChange | None = None

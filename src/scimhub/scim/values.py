@@ -46,7 +46,7 @@ class Resource:
     """A POST or PUT body read against its resource type (RFC 7644 §3.3, §3.5.1)."""
 
     doc: dict[str, Any]
-    """The canonical stored document (docs/CONVENTIONS-FOR-HELPERS.md)."""
+    """The canonical stored document (docs/conventions.md)."""
     password: str | None = None
     """The writeOnly password, taken out of the document to be hashed."""
     members: list[dict[str, str]] | None = None
