@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,12 +149,14 @@ def test_with_a_metrics_token_every_scrape_needs_it(tmp_path: Path) -> None:
         built.close()
 
 
-def test_a_database_down_is_reported_not_raised(services: Services) -> None:
+def test_a_database_down_is_reported_not_raised(tmp_path: Path) -> None:
     """A scrape while the database fails still answers 200, with ``scimhub_database_up 0``."""
+    (tmp_path / "data").mkdir()
+    services = build(Settings(database_url=f"sqlite:///{tmp_path}/data/scimhub.db"))
     app = create_app(services)
     services.engine.dispose()
-    services.engine.pool._creator = lambda: (_ for _ in ()).throw(OSError("down"))  # type: ignore[attr-defined]
-    with TestClient(app, client=("127.0.0.1", 1)) as client:
+    shutil.rmtree(tmp_path / "data")  # the database is gone: no connection can be opened
+    with TestClient(app, client=("127.0.0.1", 1)) as client:  # its shutdown closes the services
         response = client.get("/metrics")
     assert response.status_code == 200
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
