@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from scimhub.errors import ExpiredCursor, InvalidCursor, InvalidValue
+from scimhub.query.pages import Page, Query, Seek
 from scimhub.scim.cursors import Cursors, Position, cursor_key, query_scope
 from scimhub.scim.paging import cursor_list_response, neighbours, seek_query
-from scimhub.store.contract import Page, Query, Seek
 
 KEY = cursor_key(b"a token signing key of at least thirty-two bytes")
 SCOPE = query_scope("User", 'userName sw "a"', "userName", False)

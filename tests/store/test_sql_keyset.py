@@ -14,10 +14,10 @@ import pytest
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
-from scimhub.scim.filter_parser import parse_filter
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
-from scimhub.store.contract import Query, Seek
+from scimhub.query.filter.parser import parse_filter
+from scimhub.query.pages import Query, Seek
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
 from scimhub.store.sql.store import SqlStore
 from tests.databases import migrated_engine
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from scimhub.query.pages import Page, Query, Seek
+from scimhub.query.schema import LIST_RESPONSE
 from scimhub.scim.cursors import Position
-from scimhub.scim.schema import LIST_RESPONSE
-from scimhub.store.contract import Page, Query, Seek
 
 
 def seek_query(query: Query, position: Position) -> Query:

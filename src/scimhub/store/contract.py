@@ -27,65 +27,16 @@ Rules (``tests/store/contract_store.py`` checks each one against every implement
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Protocol
 
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
-
-if TYPE_CHECKING:
-    from scimhub.scim.filters import Filter
-    from scimhub.scim.paths import AttrRef
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Seek:
-    """Where a keyset page starts: next to a row's sort key, not at an offset (RFC 9865 cursors, ADR 0035).
-
-    The sort key of a row is the tuple of the values its query orders by, the id
-    last: unique, so a page after a key neither skips nor repeats a row that was
-    there all along, whatever others insert or delete meanwhile.
-    """
-
-    after: tuple[Any, ...] | None = None
-    """The sort key the page follows (or, ``backward``, precedes); None: from the first (last) row."""
-    backward: bool = False
-    """Read the ``limit`` rows before ``after``; the page still comes in the query's order."""
-    count: bool = True
-    """Count every match into ``Page.total``; False leaves it at -1 and reads no more than the page."""
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search: filter, order and one page of results (RFC 7644 §3.4.2)."""
-
-    filter: Filter | None = None
-    sort_by: AttrRef | None = None
-    descending: bool = False
-    offset: int = 0
-    """Zero-based index of the first result (SCIM's startIndex − 1); ignored when ``seek`` is set."""
-    limit: int = 100
-    """At most this many results; 0 asks for the total only."""
-    seek: Seek | None = None
-    """Page by sort key rather than by offset."""
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of search results and the number of all matches."""
-
-    total: int
-    items: Sequence[T]
-    keys: Sequence[tuple[Any, ...]] = ()
-    """For a ``seek`` query, the sort key of each item, for the next page to seek from."""
-    more: bool = False
-    """For a ``seek`` query, whether a matching row lies beyond the page in the direction it was read."""
+from scimhub.query.pages import Page, Query
 
 
 @dataclass(frozen=True)
@@ -436,6 +387,17 @@ class Transaction(Protocol):
     @property
     def push(self) -> PushRows:
         """The DataHub push's state and what it pushed."""
+
+
+CommitListener = Callable[[int], None]
+"""Called with the highest ``seq`` of a commit that wrote events."""
+
+
+class CommitNotifier(Protocol):
+    """Tells this process's listeners of each commit that wrote events, once it committed."""
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call ``listener`` in the committing thread after each later such commit; return what stops it."""
 
 
 class Store(Protocol):

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, false, func, literal, or_, select
 
-from scimhub.scim.schema import ResourceType
-from scimhub.store.contract import Query, Seek
+from scimhub.query.pages import Query, Seek
+from scimhub.query.schema import ResourceType
 from scimhub.store.sql.filters import sort_terms
 
 Terms = list[tuple[ColumnElement[Any], bool]]
