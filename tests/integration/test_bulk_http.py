@@ -238,6 +238,23 @@ def test_a_body_that_is_not_a_bulk_request_is_a_400(scim: httpx.Client) -> None:
     assert response.status_code == 400 and response.json()["scimType"] == "invalidSyntax"
 
 
+def test_hostile_operations_get_an_error_each_and_never_a_5xx(scim: httpx.Client) -> None:
+    """Nesting orjson reads but cannot re-encode, a NUL in a path, junk: each a 4xx in its place."""
+    operations = [
+        {"method": "PUT", "path": "/Users/x", "data": {"userName": "x", "title": "DEEP"}},
+        {"method": "DELETE", "path": "/Users/a\u0000b"},
+        {"method": "PATCH", "path": "/Users/x", "data": "not a PatchOp"},
+        7,
+        {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": None}},
+    ]
+    body = orjson.dumps({"schemas": [BULK_REQUEST], "Operations": operations})
+    body = body.replace(b'"DEEP"', b"[" * 1000 + b"]" * 1000)  # no JSON encoder writes that deep
+    answered = results(scim.post("/Bulk", content=body, headers={"content-type": "application/scim+json"}))
+    statuses = [int(r["status"]) for r in answered]
+    assert all(400 <= status < 500 for status in statuses), answered
+    assert "nests deeper than 32 levels" in answered[0]["response"]["detail"]
+
+
 def test_the_bulk_path_answers_on_the_datahub_prefix_too(live: LiveServer) -> None:
     with live.client(base="/gms/openapi" + SCIM) as client:
         assert results(bulk(client, {"method": "DELETE", "path": "/Users/none"}))[0]["status"] == "404"

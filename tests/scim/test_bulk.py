@@ -13,6 +13,8 @@ from scimhub.scim.bulk_run import BulkRunner
 from scimhub.scim.messages import ScimRequest, ScimResponse
 
 BASE = "https://scim.example.com/scim/v2"
+NESTED = orjson.loads(b"[" * 1000 + b"]" * 1000)
+"""As deep as a body may nest (orjson reads up to 1,024 levels), far deeper than it can re-encode."""
 
 
 def body(*operations: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -154,6 +156,10 @@ def test_a_request_that_cannot_be_read_is_refused_whole(
         ({"method": "PUT", "path": "/Users/x"}, "a PUT needs data"),
         ({"method": "PUT", "path": "/Users/x", "data": {}, "version": 3}, "version must be an ETag string"),
         ({"method": "POST", "path": "/Users", "bulkId": "", "data": {}}, "bulkId must be a non-empty string"),
+        (
+            {"method": "PUT", "path": "/Users/x", "data": {"a": NESTED}},
+            "data nests deeper than 32 levels; no SCIM body does",
+        ),
     ],
 )
 def test_an_operation_that_cannot_run_as_written_carries_its_error(operation: Any, detail: str) -> None:

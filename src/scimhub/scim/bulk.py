@@ -22,6 +22,9 @@ BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _REFERENCE = re.compile(r"bulkId:(.+)")
+MAX_DEPTH = 32
+"""How deep an operation's data may nest: a PATCH of a complex multi-valued attribute needs 5; the
+bound keeps re-encoding it (orjson stops at 255) and resolving its references cheap and safe."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ def _operation(index: int, item: object) -> BulkOperation:
         error = InvalidValue(f"operation {index}: version must be an ETag string")
     elif method != "DELETE" and data is None:
         error = InvalidValue(f"operation {index}: a {method} needs data")
+    elif _deeper_than(data, MAX_DEPTH):
+        error = InvalidValue(
+            f"operation {index}: data nests deeper than {MAX_DEPTH} levels; no SCIM body does"
+        )
     path = path if isinstance(path, str) else ""
     ok = error is None
     return BulkOperation(
@@ -121,6 +128,18 @@ def _operation(index: int, item: object) -> BulkOperation:
         _references(path, data) if ok else frozenset(),
         error,
     )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Tell whether ``value`` nests objects and arrays more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _references(path: str, data: Any) -> frozenset[str]:
