@@ -382,7 +382,9 @@ def test_pathless_value_repeating_the_resource_id_is_accepted() -> None:
 
 def test_pathless_value_with_another_id_is_refused_naming_both() -> None:
     """A path-less value whose id differs from the resource's is a mutability error naming both ids."""
-    with pytest.raises(Mutability, match=r"Operations\[0\]: id is readOnly: 'g2' is not this resource's id 'g1'"):
+    with pytest.raises(
+        Mutability, match=r"Operations\[0\]: id is readOnly: 'g2' is not this resource's id 'g1'"
+    ):
         _okta_rename("g2")
 
 

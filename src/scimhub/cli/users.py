@@ -15,7 +15,6 @@ from scimhub.cli.output import every_page, iso, print_items, print_json, print_t
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.roles import UserRoles
 from scimhub.directory.users import UserEdit, UserView
-from scimhub.domain.groups import group_urn
 from scimhub.errors import InvalidValue
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import USER
@@ -141,10 +140,7 @@ def _user_item(view: UserView, roles: UserRoles) -> dict[str, Any]:
         "passwordSignIn": user.password_hash is not None,
         "createdAt": iso(user.created),
         "lastModifiedAt": iso(user.last_modified),
-        "groups": [
-            {"id": g.id, "displayName": g.display_name, "urn": group_urn(g.display_name)}
-            for g in view.groups or ()
-        ],
+        "groups": [{"id": g.id, "displayName": g.display_name, "urn": g.urn} for g in view.groups or ()],
         "roles": {
             "direct": [{"role": g.role.value, "source": g.source} for g in roles.direct],
             "inherited": [

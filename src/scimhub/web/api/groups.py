@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from scimhub.directory.groups import GroupSummary
-from scimhub.domain.groups import group_urn
 from scimhub.domain.roles import Privilege, Role
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import GROUP
@@ -23,9 +22,9 @@ _TAG = "Groups"
 _BY_NAME = resolve(GROUP, "displayName")
 
 
-def group_ref(id: str, display_name: str) -> dict[str, str]:
-    """Return a reference to a group: id, URN and displayName."""
-    return {"id": id, "urn": group_urn(display_name), "displayName": display_name}
+def group_ref(id: str, display_name: str, urn: str) -> dict[str, str]:
+    """Return a reference to a group: id, URN (the one from its creation, ADR 0037) and displayName."""
+    return {"id": id, "urn": urn, "displayName": display_name}
 
 
 def role_refs(roles: list[Role]) -> list[dict[str, str]]:
@@ -36,7 +35,7 @@ def role_refs(roles: list[Role]) -> list[dict[str, str]]:
 def _group_json(summary: GroupSummary, roles: list[Role]) -> dict[str, Any]:
     group = summary.group
     return {
-        **group_ref(group.id, group.display_name),
+        **group_ref(group.id, group.display_name, group.urn),
         "memberCount": summary.member_count,
         "roles": role_refs(roles),
     }

@@ -41,7 +41,11 @@ def _roles_json(roles: UserRoles) -> dict[str, Any]:
     return {
         "direct": [{"role": g.role.value, "urn": g.role.urn, "source": g.source} for g in roles.direct],
         "inherited": [
-            {"role": g.role.value, "urn": g.role.urn, "group": group_ref(g.group.id, g.group.display_name)}
+            {
+                "role": g.role.value,
+                "urn": g.role.urn,
+                "group": group_ref(g.group.id, g.group.display_name, g.group.urn),
+            }
             for g in roles.inherited
             if g.group is not None
         ],
@@ -58,7 +62,7 @@ def _user_json(view: UserView, roles: UserRoles) -> dict[str, Any]:
         "displayName": user.doc.get("displayName"),
         "active": user.active,
         "status": "ACTIVE" if user.active else "SUSPENDED",
-        "groups": [group_ref(g.id, g.display_name) for g in view.groups or []],
+        "groups": [group_ref(g.id, g.display_name, g.urn) for g in view.groups or []],
         "roles": _roles_json(roles),
     }
 
