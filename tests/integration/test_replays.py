@@ -26,10 +26,11 @@ with a matching value, lists element by element with the same length;
 ``attributes`` compares each expected top-level attribute for equality (the
 round trip: what Entra sent comes back equal); ``exact`` compares the whole
 body. ``unordered`` names lists compared in any order (``members`` come back
-ordered by id, not as added). ``types`` names values that must have a JSON type (``/``-separated paths: Okta's
-connection test checks that the paging numbers are integers). ``absent`` lists keys that must not be there (``Resources/0/members``:
-a ``/``-separated path, since URNs hold dots). Every answer must be ``application/scim+json`` when it
-has a body, and
+ordered by id, not as added). ``types`` names values that must have a JSON type
+(``/``-separated paths: Okta's connection test checks that the paging numbers are
+integers). ``absent`` lists keys that must not be there (``Resources/0/members``:
+a ``/``-separated path, since URNs hold dots). Every answer must be
+``application/scim+json`` when it has a body, and
 arrive well within Entra's 60 s limit (§6.3).
 """
 
@@ -113,7 +114,7 @@ def test_every_replay_file_is_well_formed() -> None:
 
 @pytest.mark.parametrize("path", replay_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_replay(path: Path, live: LiveServer) -> None:
-    """The server answers a client's traffic as the client expects, step by step, in each dialect of the file."""
+    """The server answers a client's traffic as the client expects, step by step, in each dialect given."""
     replay = json.loads(path.read_text())
     for dialect in DIALECTS[replay["dialect"]]:
         _run(replay, dialect, live)
