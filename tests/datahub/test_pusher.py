@@ -164,6 +164,21 @@ def test_a_group_made_with_a_renamed_group_s_first_name_is_refused(hub: Services
         add_group(hub, "Engineering")
 
 
+def test_a_role_through_a_nested_group_is_not_pushed_as_the_user_s_own(hub: Services) -> None:
+    """DataHub has no nested groups (ADR 0038): the user's pushed groups and roles are its direct ones only,
+    while scimhub's grants include the outer group's role."""
+    alice = add_user(hub, "alice")
+    inner = add_group(hub, "Inner", alice)
+    outer = add_group(hub, "Outer", inner)
+    hub.roles.assign(SYSTEM, Role.ADMIN, "group", outer.id)
+    sink = RecordingSink()
+    drain(pusher(hub, sink))
+    assert aspects(sink.changes, ALICE)["groupMembership"] == {"groups": ["urn:li:corpGroup:Inner"]}
+    assert aspects(sink.changes, ALICE)["roleMembership"] == {"roles": []}
+    assert aspects(sink.changes, "urn:li:corpGroup:Outer")["roleMembership"] == {"roles": [Role.ADMIN.urn]}
+    assert [g.role for g in hub.roles.of_users([alice.id])[alice.id].inherited] == [Role.ADMIN]
+
+
 def test_a_deleted_user_is_hard_deleted(hub: Services) -> None:
     """A user gone from the store is deleted from DataHub by the URN its event names."""
     alice = add_user(hub, "alice")
