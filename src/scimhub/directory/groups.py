@@ -150,7 +150,7 @@ class Groups:
             views = [
                 GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items
             ]
-        return Page(page.total, views)
+        return Page(page.total, views, page.keys, page.more)
 
     def find(self, display_name: str, *, first_members: int = 0) -> GroupSummary:
         """Return the group whose displayName is ``display_name`` in any case, with its first members.

@@ -36,6 +36,7 @@ from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_order
+from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -218,7 +219,12 @@ class _ResourceRows(Generic[R]):
         return self._connection.execute(delete(self._table).where(self._table.c.id == id)).rowcount > 0
 
     def search(self, query: Query) -> Page[R]:
-        """Return the records that match ``query``, in its order."""
+        """Return the records that match ``query``, in its order: after an offset, or a sort key."""
+        if query.seek is not None:
+            rt = self._resource_type
+            where = compile_filter(rt, query.filter) if query.filter is not None else None
+            total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
+            return Page(total, [self._record(row) for row in rows], keys, more)
         total, rows = _search(self._connection, self._table, self._resource_type, query)
         return Page(total, [self._record(row) for row in rows])
 

@@ -1,7 +1,7 @@
 """Keep each group's URN from its creation
 
 Revision ID: e4a7c2b9d061
-Revises: b7d3e5a1c920
+Revises: e2a9c4f7b813
 Create Date: 2026-12-04 09:00:00.000000
 
 ADR 0037: a group's DataHub URN is made from the displayName it was created with and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e4a7c2b9d061"
-down_revision: str | None = "b7d3e5a1c920"
+down_revision: str | None = "e2a9c4f7b813"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
