@@ -29,8 +29,18 @@ def test_every_other_route_needs_manage_users_and_groups() -> None:
     assert match("GET", "/users/abc").privilege is Privilege.MANAGE_USERS_AND_GROUPS
 
 
-def test_me_is_read_only() -> None:
-    """Any other method on /Me is 405, allowing GET."""
+@pytest.mark.parametrize(
+    ("method", "operation"),
+    [("PUT", Operation.REPLACE_ME), ("PATCH", Operation.PATCH_ME), ("DELETE", Operation.DELETE_ME)],
+)
+def test_me_is_written_with_the_provisioning_privilege(method: str, operation: Operation) -> None:
+    """PUT, PATCH and DELETE of /Me need MANAGE_USERS_AND_GROUPS, as on /Users/{id} (ADR 0039)."""
+    target = match(method, "/Me")
+    assert target.operation is operation and target.privilege is Privilege.MANAGE_USERS_AND_GROUPS
+
+
+def test_me_cannot_be_posted() -> None:
+    """POST /Me is 405, allowing the four methods /Me takes."""
     with pytest.raises(MethodNotAllowed) as raised:
-        match("PATCH", "/Me")
-    assert raised.value.allowed == ("GET",)
+        match("POST", "/Me")
+    assert raised.value.allowed == ("DELETE", "GET", "PATCH", "PUT")

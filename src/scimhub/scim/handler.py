@@ -111,7 +111,10 @@ class ScimHandler:
             Operation.REPLACE: self._replace,
             Operation.PATCH: self._patch,
             Operation.DELETE: self._delete,
-            Operation.GET_ME: self._get_me,
+            Operation.GET_ME: self._on_me(self._get),
+            Operation.REPLACE_ME: self._on_me(self._replace),
+            Operation.PATCH_ME: self._on_me(self._patch),
+            Operation.DELETE_ME: self._on_me(self._delete),
             Operation.BULK: self._run_bulk,
         }
 
@@ -213,13 +216,27 @@ class ScimHandler:
                 return response
         return self._resource_response(200, endpoint, GroupView(group, first), request, projection)
 
-    def _get_me(self, _: Target, request: ScimRequest) -> ScimResponse:
-        """Answer ``GET /Me`` as ``GET /Users/{id}`` of the authenticated user (RFC 7644 §3.11).
+    def _on_me(
+        self, operation: Callable[[Target, ScimRequest], ScimResponse]
+    ) -> Callable[[Target, ScimRequest], ScimResponse]:
+        """Return ``operation`` run on ``/Users/{id}`` of the authenticated user: ``/Me`` (RFC 7644 §3.11).
 
         The RFC lets a server process the alias directly; ``meta.location`` stays the
-        user's permanent ``/Users/{id}`` location, as §3.11 requires.
+        user's permanent ``/Users/{id}`` location, as §3.11 requires. The route has
+        already checked the privilege (ADR 0039).
         """
-        return self._get(Target(Operation.GET, "Users", _actor(request).user_id), request)
+
+        def on_me(target: Target, request: ScimRequest) -> ScimResponse:
+            actor = _actor(request)
+            try:
+                return operation(Target(target.operation, "Users", actor.user_id), request)
+            except NotFound:
+                raise NotFound(
+                    f"/Me is the token's user {actor.urn}, and no SCIM User has its id"
+                    f" {actor.user_id!r} (deleted since the token was checked); use /Users/{{id}}"
+                ) from None
+
+        return on_me
 
     def _create(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)

@@ -1,8 +1,11 @@
 """The SCIM endpoints as data: method and path pattern → operation and privilege (RFC 7644 §3.2).
 
 Provisioning needs DataHub's MANAGE_USERS_AND_GROUPS; ``GET /Me`` (RFC 7644 §3.11)
-only a valid token, because it shows the caller nothing but the caller; ``/Bulk``
-only a valid token too, because each of its operations needs its own route's.
+only a valid token, because it shows the caller nothing but the caller. ``PUT``,
+``PATCH`` and ``DELETE /Me`` change the caller's own User, and need what the same
+request on ``/Users/{id}`` needs (ADR 0039): the record is the identity provider's,
+and a user who could write it could grant itself any role. ``/Bulk`` needs only a
+valid token, because each of its operations needs its own route's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ class Operation(Enum):
     PATCH = auto()
     DELETE = auto()
     GET_ME = auto()
+    REPLACE_ME = auto()
+    PATCH_ME = auto()
+    DELETE_ME = auto()
     BULK = auto()
 
 
@@ -65,6 +71,9 @@ ROUTES = (
     # Each operation of a bulk request is checked for its own route's privilege (scim/bulk_run.py).
     Route("POST", "/Bulk", Operation.BULK, privilege=None),
     Route("GET", "/Me", Operation.GET_ME, privilege=None),
+    Route("PUT", "/Me", Operation.REPLACE_ME),
+    Route("PATCH", "/Me", Operation.PATCH_ME),
+    Route("DELETE", "/Me", Operation.DELETE_ME),
 )
 
 
