@@ -15,10 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import LiveServer, running_server, scimhub
+from tests.conftest import BACKENDS
+from tests.integration.conftest import LiveServer, own_server, running_server, scimhub
 from tests.integration.test_scim_http import ERROR, unique
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Yield a server of this module's own: the walks' hundreds of users would crowd the shared lists."""
+    yield from own_server(request, tmp_path_factory)
 
 
 def page(client: httpx.Client, cursor: str, **params: Any) -> dict[str, Any]:

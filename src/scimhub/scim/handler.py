@@ -308,17 +308,19 @@ class ScimHandler:
         endpoint = self._endpoint(target)
         params = self._search_params(request)
         projection = Projection.read(endpoint.resource_type, params.attributes, params.excluded_attributes)
-        query = self._query(endpoint, params)
-        if params.cursor is None:
-            page = endpoint.search(query, projection.wants(endpoint.extra))
-            resources = [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
-            return ScimResponse(200, list_response(resources, page.total, params.start_index))
-        if query.limit < 1:
-            raise InvalidCount(f"count must be between 1 and {self._settings.max_page_size} (maxPageSize)")
-        scope = query_scope(endpoint.resource_type.name, params.filter, params.sort_by, params.descending)
-        position = self._cursors.read(scope, params.cursor) if params.cursor else Position(None)
-        page = endpoint.search(seek_query(query, position), projection.wants(endpoint.extra))
+        query, scope, position = self._query(endpoint, params), "", None
+        if params.cursor is not None:  # RFC 9865: a keyset page at the cursor's position (ADR 0035)
+            if query.limit < 1:
+                raise InvalidCount(
+                    f"count must be between 1 and {self._settings.max_page_size} (maxPageSize)"
+                )
+            scope = query_scope(endpoint.resource_type.name, params.filter, params.sort_by, params.descending)
+            position = self._cursors.read(scope, params.cursor) if params.cursor else Position(None)
+            query = seek_query(query, position)
+        page = endpoint.search(query, projection.wants(endpoint.extra))
         resources = [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
+        if position is None:
+            return ScimResponse(200, list_response(resources, page.total, params.start_index))
         issue = partial(self._cursors.issue, scope)
         return ScimResponse(200, cursor_list_response(resources, page, position, issue))
 
