@@ -251,7 +251,12 @@ class StoreContract:
         found = store.credential("hash-1")
         assert found is not None
         assert (found.token_id, found.expires, found.last_used) == ("t1", 70, 9)
-        assert (found.user_id, found.urn, found.user_name, found.active) == (user.id, user.urn, "holder", False)
+        assert (found.user_id, found.urn, found.user_name, found.active) == (
+            user.id,
+            user.urn,
+            "holder",
+            False,
+        )
         assert sorted(found.roles) == ["Admin", "Reader"]
         assert store.credential("hash-2") is None
         with store.transaction() as tx:

@@ -9,11 +9,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, text
 
+from scimhub.store.contract import Credential
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
-from scimhub.store.contract import Credential
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, read_credential
 
 log = logging.getLogger("scimhub.store")

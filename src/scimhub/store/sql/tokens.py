@@ -52,7 +52,8 @@ def read_credential(connection: Connection, hash: str) -> Credential | None:
             found = row
     if found is None:
         return None
-    return Credential(found[0], found[1], found[2], found[3], found[4], found[5], bool(found[6]), tuple(roles))
+    token_id, expires, last_used, user_id, urn, user_name, active = found[:7]
+    return Credential(token_id, expires, last_used, user_id, urn, user_name, bool(active), tuple(roles))
 
 
 def _record(row: Row[Any]) -> TokenRecord:
