@@ -18,7 +18,10 @@ from scimhub.directory.changes import (
 from scimhub.directory.passwords import hash_password
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
-from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction, UserRows
+from scimhub.query.pages import Page, Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
+from scimhub.store.contract import GroupRef, Store, Transaction, UserRows
 
 Clock = Callable[[], int]
 """Return the current time in microseconds since the epoch."""
@@ -73,6 +76,9 @@ class UserRef:
         return NotFound(f"no user has {named}")
 
 
+_BY_USER_NAME = resolve(USER, "userName")
+
+
 def _not_found(id: str) -> NotFound:
     return NotFound(f"User {id} not found")
 
@@ -112,6 +118,10 @@ class Users:
             page = tx.users.search(query)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
+
+    def by_user_name(self, offset: int, limit: int, *, with_groups: bool = False) -> Page[UserView]:
+        """Return one page of every user in userName order (the unique index's order, ADR 0017)."""
+        return self.search(Query(sort_by=_BY_USER_NAME, offset=offset, limit=limit), with_groups=with_groups)
 
     def create(self, actor: Actor, edit: UserEdit) -> User:
         """Store a new user.
@@ -184,7 +194,7 @@ class Users:
         :raises NotFound: When there is no such user.
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
+        now = self._clock()
         with self._store.transaction() as tx:
-            hard_delete(
-                tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, self._clock()
-            )
+            tx.tokens.revoke_all_of(id, now)  # remembered, so the tokens are refused as the user's
+            hard_delete(tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, now)

@@ -27,42 +27,17 @@ Rules (``tests/store/contract_store.py`` checks each one against every implement
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Protocol
 
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
+from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User
-
-if TYPE_CHECKING:
-    from scimhub.scim.filters import Filter
-    from scimhub.scim.paths import AttrRef
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search: filter, order and one page of results (RFC 7644 §3.4.2)."""
-
-    filter: Filter | None = None
-    sort_by: AttrRef | None = None
-    descending: bool = False
-    offset: int = 0
-    """Zero-based index of the first result (SCIM's startIndex − 1)."""
-    limit: int = 100
-    """At most this many results; 0 asks for the total only."""
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of search results and the number of all matches."""
-
-    total: int
-    items: Sequence[T]
+from scimhub.query.pages import Page, Query
 
 
 @dataclass(frozen=True)
@@ -221,6 +196,16 @@ class RoleRows(Protocol):
         """Return the users and groups that hold ``role`` directly."""
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """What is kept of a revoked token: no hash, only enough to say why it is refused."""
+
+    token_id: str
+    actor_id: str
+    reason: Revoked
+    at: int
+
+
 class TokenRows(Protocol):
     """Personal access tokens."""
 
@@ -236,8 +221,14 @@ class TokenRows(Protocol):
     def list(self, actor_id: str | None = None) -> list[TokenRecord]:
         """Return all tokens (or one actor's), newest first."""
 
-    def delete(self, id: str) -> bool:
-        """Revoke a token; tell whether it existed."""
+    def revoke(self, id: str, now: int) -> bool:
+        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed."""
+
+    def revoke_all_of(self, actor_id: str, now: int) -> None:
+        """Delete every token acting as ``actor_id`` (being deleted) and remember why, by id only."""
+
+    def revocation(self, id: str) -> Revocation | None:
+        """Return why and when the token ``id`` was revoked, or None when no revocation is remembered."""
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
@@ -428,6 +419,17 @@ class Transaction(Protocol):
     @property
     def push(self) -> PushRows:
         """The DataHub push's state and what it pushed."""
+
+
+CommitListener = Callable[[int], None]
+"""Called with the highest ``seq`` of a commit that wrote events."""
+
+
+class CommitNotifier(Protocol):
+    """Tells this process's listeners of each commit that wrote events, once it committed."""
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call ``listener`` in the committing thread after each later such commit; return what stops it."""
 
 
 class Store(Protocol):

@@ -4,16 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, null, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from scimhub.store.contract import Credential, TokenRecord
-from scimhub.store.sql.tables import group_members, group_roles, server_secrets, tokens, user_roles, users
+from scimhub.domain.tokens import Revoked
+from scimhub.store.contract import Credential, Revocation, TokenRecord
+from scimhub.store.sql.tables import (
+    group_members,
+    group_roles,
+    revoked_tokens,
+    server_secrets,
+    tokens,
+    user_roles,
+    users,
+)
 
 _BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
 _HASH = tokens.c.hash == bindparam("hash")
 _NO_USER = [null()] * 7
-_CREDENTIAL = union_all(
+_CREDENTIAL: CompoundSelect = union_all(
     select(
         tokens.c.id,
         tokens.c.expires,
@@ -52,7 +74,7 @@ def read_credential(connection: Connection, hash: str) -> Credential | None:
             found = row
     if found is None:
         return None
-    token_id, expires, last_used, user_id, urn, user_name, active = found[:7]
+    token_id, expires, last_used, user_id, urn, user_name, active = (found[i] for i in range(7))
     return Credential(token_id, expires, last_used, user_id, urn, user_name, bool(active), tuple(roles))
 
 
@@ -97,9 +119,25 @@ class SqlTokenRows:
             statement = statement.where(tokens.c.actor_id == actor_id)
         return [_record(row) for row in self._connection.execute(statement)]
 
-    def delete(self, id: str) -> bool:
-        """Revoke a token; tell whether it existed."""
-        return self._connection.execute(delete(tokens).where(tokens.c.id == id)).rowcount > 0
+    def revoke(self, id: str, now: int) -> bool:
+        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed."""
+        return self._forget(tokens.c.id == id, Revoked.BY_REQUEST, now) > 0
+
+    def revoke_all_of(self, actor_id: str, now: int) -> None:
+        """Delete every token acting as ``actor_id`` (being deleted) and remember why, by id only."""
+        self._forget(tokens.c.actor_id == actor_id, Revoked.USER_DELETED, now)
+
+    def revocation(self, id: str) -> Revocation | None:
+        """Return why and when the token ``id`` was revoked, or None when no revocation is remembered."""
+        row = self._connection.execute(select(revoked_tokens).where(revoked_tokens.c.id == id)).first()
+        return Revocation(row.id, row.actor_id, Revoked(row.reason), row.revoked) if row else None
+
+    def _forget(self, which: ColumnElement[bool], reason: Revoked, now: int) -> int:
+        """Record the revocation of the tokens ``which`` selects, then delete them; return how many."""
+        chosen = select(tokens.c.id, tokens.c.actor_id, literal(reason.value), literal(now)).where(which)
+        columns = ["id", "actor_id", "reason", "revoked"]
+        self._connection.execute(insert(revoked_tokens).from_select(columns, chosen))
+        return self._connection.execute(delete(tokens).where(which)).rowcount
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
