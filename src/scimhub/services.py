@@ -79,10 +79,6 @@ class Services(Protocol):
     def datahub(self) -> Pusher | None:
         """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
 
-    @property
-    def reads_on_loop(self) -> bool:
-        """Whether SCIM reads are answered on the event loop, without a thread hop (SQLite, ADR 0041)."""
-
     def datahub_status(self) -> PushStatus:
         """Return where the push into DataHub stands, configured here or not."""
 

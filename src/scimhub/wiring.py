@@ -64,8 +64,6 @@ class Services:
     """The threads that run requests in the synchronous core (ADR 0003, ADR 0016)."""
     datahub: Pusher | None = None
     """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
-    reads_on_loop: bool = False
-    """Answer SCIM reads on the event loop, without a thread hop (SQLite, ADR 0041)."""
 
     @property
     def commits(self) -> CommitNotifier:
@@ -124,7 +122,6 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         Audit(store),
         core,
         datahub,
-        reads_on_loop=engine.dialect.name == "sqlite",
     )
 
 

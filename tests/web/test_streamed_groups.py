@@ -189,7 +189,7 @@ def groups(hub: Services) -> dict[str, tuple[Group, int]]:
 class _AnyToken:
     """Tokens that all act as the system: authentication is not what these tests are about."""
 
-    def authenticate(self, token: str, defer: object = None) -> Actor:
+    def authenticate(self, token: str) -> Actor:
         return SYSTEM
 
 

@@ -8,7 +8,7 @@ revocations for five minutes; we do not).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -146,12 +146,8 @@ class Tokens:
             tx.tokens.insert(record)
             return issued, _views(tx, [record])[0]
 
-    def authenticate(self, token: str, defer: Callable[[Callable[[], None]], None] | None = None) -> Actor:
+    def authenticate(self, token: str) -> Actor:
         """Return the actor a bearer token stands for.
-
-        The token's ``last_used`` is written at most once a minute, at once or, given
-        ``defer``, by the function ``defer`` hands it to (a caller that must not wait on
-        a write lock).
 
         :raises Unauthorized: When the token is malformed, forged, unknown, revoked
             or expired, or its user is suspended or gone. The detail says which,
@@ -173,12 +169,9 @@ class Tokens:
         if not found.active:
             raise Unauthorized(f"the token's user '{found.user_name}' is suspended", "suspended")
         if found.last_used is None or now - found.last_used > LAST_USED_RESOLUTION:
-            (defer or _now)(partial(self._touch, found.token_id, now))
+            with self._store.transaction() as tx:
+                tx.tokens.touch(found.token_id, now)
         return Actor(found.user_id, found.urn, found.token_id, _privileges(found.roles))
-
-    def _touch(self, token_id: str, now: int) -> None:
-        with self._store.transaction() as tx:
-            tx.tokens.touch(token_id, now)
 
     def list(self, viewer: Actor, actor: UserRef | None = None) -> list[TokenView]:
         """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.
@@ -226,10 +219,6 @@ class Tokens:
         if revocation is not None and revocation.reason is Revoked.USER_DELETED:
             return Unauthorized("the bearer token's user was deleted", "user_deleted")
         return Unauthorized("the bearer token has been revoked", "revoked")
-
-
-def _now(write: Callable[[], None]) -> None:
-    write()
 
 
 @lru_cache(maxsize=64)

@@ -10,11 +10,8 @@ Starlette's forty).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from contextvars import copy_context
-from functools import partial
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -25,7 +22,6 @@ from scimhub.errors import ScimhubError, Unauthorized
 from scimhub.services import Services
 
 R = TypeVar("R")
-log = logging.getLogger("scimhub.web")
 
 NO_TOKEN = "this endpoint needs an Authorization: Bearer <personal access token> header"
 
@@ -47,30 +43,20 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def call_as_bearer(
-    request: Request,
-    services: Services,
-    work: Callable[[Actor], R],
-    refuse: Callable[[ScimhubError], R],
-    read_only: bool = False,
+    request: Request, services: Services, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> R:
     """Authenticate the request's bearer token, then run ``work`` as its actor, in one thread hop.
 
     ``refuse`` renders an authentication failure. The actor's id is left in the
     request's state for the access log (an id, never the token), and a failure's
     reason as ``auth_failure`` for the metrics and the failure throttle
-    (``web/ratelimit.py``, ADR 0023). Work that only reads (``read_only``) runs on
-    the event loop itself where the services say reads are answered there (SQLite,
-    ADR 0041): no hop at all; the token's ``last_used`` is then written in a core thread.
+    (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
-    if read_only and services.reads_on_loop:
-        defer = partial(_in_background, services.core)
-        result, actor_id, failure = _authenticate_then(services.tokens, token, work, refuse, defer)
-    else:
-        # In the request's context, so that the core's log lines carry its request id.
-        result, actor_id, failure = await asyncio.get_running_loop().run_in_executor(
-            services.core, copy_context().run, _authenticate_then, services.tokens, token, work, refuse
-        )
+    # In the request's context, so that the core's log lines carry its request id.
+    result, actor_id, failure = await asyncio.get_running_loop().run_in_executor(
+        services.core, copy_context().run, _authenticate_then, services.tokens, token, work, refuse
+    )
     state = request.scope.setdefault("state", {})
     state["actor"] = actor_id
     if failure is not None:
@@ -79,31 +65,12 @@ async def call_as_bearer(
 
 
 def _authenticate_then(
-    tokens: Tokens,
-    token: str | None,
-    work: Callable[[Actor], R],
-    refuse: Callable[[ScimhubError], R],
-    defer: Callable[[Callable[[], None]], None] | None = None,
+    tokens: Tokens, token: str | None, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> tuple[R, str | None, str | None]:
     try:
         if token is None:
             raise Unauthorized(NO_TOKEN, "missing")
-        actor = tokens.authenticate(token, defer)
+        actor = tokens.authenticate(token)
     except ScimhubError as error:
         return refuse(error), None, getattr(error, "reason", "invalid")
     return work(actor), actor.user_id, None
-
-
-def _in_background(core: Executor, write: Callable[[], None]) -> None:
-    """Run ``write`` in a core thread, not waited for: the event loop never waits on a write lock."""
-    try:
-        core.submit(copy_context().run, _logged, write)
-    except RuntimeError:  # the pool is shut down: the server is stopping, the write is not needed
-        pass
-
-
-def _logged(write: Callable[[], None]) -> None:
-    try:
-        write()
-    except Exception:  # noqa: BLE001 - nobody awaits it: say it here
-        log.exception("a deferred write failed")

@@ -176,7 +176,6 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
             services,
             lambda actor: services.scim.handle(replace(scim_request, actor=actor)),
             error_response,
-            read_only=request.method == "GET",
         )
         return render(response, services.core, request.url.path)
 
