@@ -228,15 +228,16 @@ class StoreContract:
             tx.users.insert(user)
             tx.tokens.insert(record)
             tx.tokens.touch("t1", 9)
+        found = store.credential("hash-1")
+        assert found is not None and found.last_used == 9
         with store.read() as tx:
-            found = tx.tokens.find("hash-1")
-            assert found is not None and found.last_used == 9
             assert [t.id for t in tx.tokens.list(user.id)] == ["t1"]
         with store.transaction() as tx:
             assert tx.tokens.revoke("t1", 11) is True
             assert tx.tokens.revoke("t1", 12) is False
+        assert store.credential("hash-1") is None
         with store.read() as tx:
-            assert tx.tokens.find("hash-1") is None and tx.tokens.get("t1") is None
+            assert tx.tokens.get("t1") is None
             assert tx.tokens.revocation("t1") == Revocation("t1", user.id, Revoked.BY_REQUEST, 11)
             assert tx.tokens.revocation("t2") is None
 

@@ -212,9 +212,6 @@ class TokenRows(Protocol):
     def insert(self, token: TokenRecord) -> None:
         """Store a token record."""
 
-    def find(self, hash: str) -> TokenRecord | None:
-        """Return the token whose hash is ``hash``, or None."""
-
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""
 

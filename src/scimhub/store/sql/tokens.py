@@ -32,7 +32,6 @@ from scimhub.store.sql.tables import (
     users,
 )
 
-_BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
 _HASH = tokens.c.hash == bindparam("hash")
 _NO_USER = [null()] * 7
 _CREDENTIAL: CompoundSelect = union_all(
@@ -101,11 +100,6 @@ class SqlTokenRows:
     def insert(self, token: TokenRecord) -> None:
         """Store a token record."""
         self._connection.execute(insert(tokens), token.__dict__)
-
-    def find(self, hash: str) -> TokenRecord | None:
-        """Return the token whose hash is ``hash``, or None."""
-        row = self._connection.execute(_BY_HASH, {"hash": hash}).first()
-        return _record(row) if row else None
 
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""
