@@ -283,7 +283,7 @@ class StoreContract:
         assert sorted(found.roles) == ["Admin", "Reader"]
         assert store.credential("hash-2") is None
         with store.transaction() as tx:
-            tx.tokens.delete("t1")
+            tx.tokens.revoke("t1", 11)
         assert store.credential("hash-1") is None
 
     def test_a_token_outlives_its_owner_but_not_its_actor(self, store: Store) -> None:
