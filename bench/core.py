@@ -14,14 +14,24 @@ move (ADR 0015). For each scenario it runs, in one thread of this process:
 
 It prints CPU µs per request for both and their ratio. ``--profile NAME`` prints
 the cProfile of one scenario instead (by cumulative time).
+
+``--instructions`` counts instructions instead of CPU time, which other work on a
+shared machine does not change: each scenario runs again in a child process under
+valgrind's callgrind, collecting only inside one ``functools.reduce`` call that
+makes the measured requests (``--toggle-collect=functools_reduce``), after the
+same warm-up. It prints instructions per request (millions, "M instr."); on
+PostgreSQL they are the server process's alone, the database's are not counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import pstats
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +50,7 @@ from scimhub.settings import Settings
 from scimhub.wiring import Services, build
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCENARIOS = ("GET userName eq", "GET /Users/{id}", "POST /Users", "PATCH add 1 member")
 BASE = "http://bench/scim/v2"
 
 
@@ -56,6 +67,37 @@ def _cpu_per_call(calls: list[Callable[[], object]]) -> float:
     for call in calls[warmup:]:
         call()
     return (time.process_time() - started) / (len(calls) - warmup)
+
+
+def _in_reduce(calls: list[Callable[[], object]]) -> None:
+    """Make the calls after the warm-up inside one ``functools.reduce``: what ``--instructions`` counts."""
+    warmup = len(calls) // 10
+    for call in calls[:warmup]:
+        call()
+    functools.reduce(lambda _, call: call(), calls[warmup:], None)
+
+
+def _instructions(backend: str, scenario: str, options: argparse.Namespace) -> float:
+    """Return the instructions per request of ``scenario``, counted by callgrind in a child process."""
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        "--toggle-collect=functools_reduce",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        f"--backend={backend}",
+        f"--users={options.users}",
+        f"--requests={options.requests}",
+        f"--postgres-url={options.postgres_url}",
+        f"--in-reduce={scenario}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected is None:
+        raise RuntimeError(f"callgrind counted nothing: {done.stderr[-2000:]}")
+    return int(collected.group(1)) / (options.requests - options.requests // 10)
 
 
 class _Core:
@@ -107,7 +149,13 @@ def _raw_lookup(services: Services, names: list[str]) -> list[Callable[[], objec
 
 
 def _measure(
-    backend: str, users: int, requests: int, workdir: Path, postgres_url: str, profile: str | None
+    backend: str,
+    users: int,
+    requests: int,
+    workdir: Path,
+    postgres_url: str,
+    profile: str | None,
+    in_reduce: str | None = None,
 ) -> None:
     database = FreshDatabase(backend, workdir, postgres_url)
     try:
@@ -145,6 +193,9 @@ def _measure(
                 for u in newcomers
             ],
         }
+        if in_reduce is not None:
+            _in_reduce(scenarios[in_reduce])
+            return
         if profile is not None:
             calls = scenarios[profile]
             profiler = cProfile.Profile()
@@ -174,11 +225,26 @@ def main() -> None:
     parser.add_argument(
         "--profile", help="print the cProfile of this scenario instead (e.g. 'GET userName eq')"
     )
+    parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
+    parser.add_argument("--in-reduce", help=argparse.SUPPRESS)  # the child process of --instructions
     options = parser.parse_args()
+    if options.instructions:
+        for backend in chosen_backends(options):
+            print(f"\n{backend}, {options.users:,} users, {options.requests:,} requests per scenario")
+            print("  | scenario | M instr. per request |\n  | --- | ---: |")
+            for scenario in SCENARIOS:
+                print(f"  | {scenario} | {_instructions(backend, scenario, options) / 1e6:.2f} |", flush=True)
+        return
     with tempfile.TemporaryDirectory(prefix="scimhub-core-") as workdir:
         for backend in chosen_backends(options):
             _measure(
-                backend, options.users, options.requests, Path(workdir), options.postgres_url, options.profile
+                backend,
+                options.users,
+                options.requests,
+                Path(workdir),
+                options.postgres_url,
+                options.profile,
+                options.in_reduce,
             )
 
 

@@ -65,7 +65,7 @@ def test_a_forged_signature_is_refused_by_compare_digest(
     raw[-1] ^= 1
     forged = head + "." + base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
     calls = spy_on_compare_digest(monkeypatch)
-    monkeypatch.setattr(hub.store, "read", lambda: pytest.fail("a forged token reached the database"))
+    monkeypatch.setattr(hub.store, "credential", lambda _: pytest.fail("a forged token reached the database"))
     with pytest.raises(Unauthorized):
         hub.tokens.authenticate(forged)
     assert [(a, len(b)) for a, b in calls] == [(bytes(raw), 32)]
@@ -80,15 +80,13 @@ def test_the_stored_token_is_looked_up_by_its_sha256_digest(
     digest = base64.b64encode(hashlib.sha256(token.encode() + salt).digest()).decode()
     assert hash_token(token, salt) == digest
     searched: list[str] = []
-    with hub.store.read() as tx:
-        rows = type(tx.tokens)
-    real_find = rows.find
+    real_credential = hub.store.credential
 
-    def spy(self: Any, hash: str) -> Any:
+    def spy(hash: str) -> Any:
         searched.append(hash)
-        return real_find(self, hash)
+        return real_credential(hash)
 
-    monkeypatch.setattr(rows, "find", spy)
+    monkeypatch.setattr(hub.store, "credential", spy)
     hub.tokens.authenticate(token)
     assert searched == [digest]
     assert token not in searched[0]

@@ -229,15 +229,16 @@ class StoreContract:
             tx.users.insert(user)
             tx.tokens.insert(record)
             tx.tokens.touch("t1", 9)
+        found = store.credential("hash-1")
+        assert found is not None and found.last_used == 9
         with store.read() as tx:
-            found = tx.tokens.find("hash-1")
-            assert found is not None and found.last_used == 9
             assert [t.id for t in tx.tokens.list(user.id)] == ["t1"]
         with store.transaction() as tx:
             assert tx.tokens.revoke("t1", 11) is True
             assert tx.tokens.revoke("t1", 12) is False
+        assert store.credential("hash-1") is None
         with store.read() as tx:
-            assert tx.tokens.find("hash-1") is None and tx.tokens.get("t1") is None
+            assert tx.tokens.get("t1") is None
             assert tx.tokens.revocation("t1") == Revocation("t1", user.id, Revoked.BY_REQUEST, 11)
             assert tx.tokens.revocation("t2") is None
 
@@ -257,6 +258,34 @@ class StoreContract:
                 Revocation("t2", user.id, Revoked.USER_DELETED, 20),
                 None,
             ]
+
+    def test_a_credential_is_the_token_its_user_and_every_role_in_one_read(self, store: Store) -> None:
+        """credential() gives the token, its actor and the actor's roles, direct and through groups."""
+        user, group, other = make_user("holder", active=False), make_group(), make_group()
+        record = TokenRecord("t1", "hash-1", "ci", None, user.id, None, 5, 70, 9)
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            for g in (group, other):
+                tx.groups.insert(g)
+            tx.members.apply(group.id, MemberChange(add=(Member(user.id),)))
+            tx.roles.assign("user", user.id, Role.READER)
+            tx.roles.assign("group", group.id, Role.ADMIN)
+            tx.roles.assign("group", other.id, Role.EDITOR)  # not a group of the user's
+            tx.tokens.insert(record)
+        found = store.credential("hash-1")
+        assert found is not None
+        assert (found.token_id, found.expires, found.last_used) == ("t1", 70, 9)
+        assert (found.user_id, found.urn, found.user_name, found.active) == (
+            user.id,
+            user.urn,
+            "holder",
+            False,
+        )
+        assert sorted(found.roles) == ["Admin", "Reader"]
+        assert store.credential("hash-2") is None
+        with store.transaction() as tx:
+            tx.tokens.revoke("t1", 11)
+        assert store.credential("hash-1") is None
 
     def test_a_token_outlives_its_owner_but_not_its_actor(self, store: Store) -> None:
         """Deleting the user who created a token keeps it, ownerless; deleting its actor deletes it."""

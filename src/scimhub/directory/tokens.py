@@ -14,7 +14,7 @@ from functools import lru_cache, partial
 
 from scimhub.directory.actors import Actor
 from scimhub.directory.users import Clock, UserRef
-from scimhub.domain.roles import Privilege, privileges_of
+from scimhub.domain.roles import Privilege, Role, privileges_of
 from scimhub.domain.tokens import Duration, IssuedToken, Revoked, hash_token, sign_token, verify_signature
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
 from scimhub.store.contract import Store, TokenRecord, Transaction
@@ -159,20 +159,19 @@ class Tokens:
             detail = "the bearer token is malformed or was not issued by this server"
             raise Unauthorized(detail, "malformed") from None
         now = self._clock()
-        with self._store.read() as tx:
-            record = tx.tokens.find(hash_token(token, self._keys.salt))
-            user = tx.users.get(record.actor_id) if record else None
-            grants = tx.roles.grants([user.id])[user.id] if user else []
-        if record is None or user is None:
+        # One statement, read afresh on every request (ADR 0040): no cache could hear of a
+        # revocation, an expiry or a suspension made by another process.
+        found = self._store.credential(hash_token(token, self._keys.salt))
+        if found is None:
             raise self._refusal(token)
-        if record.expires is not None and record.expires <= now:
+        if found.expires is not None and found.expires <= now:
             raise Unauthorized("the bearer token has expired", "expired")
-        if not user.active:
-            raise Unauthorized(f"the token's user '{user.user_name}' is suspended", "suspended")
-        if record.last_used is None or now - record.last_used > LAST_USED_RESOLUTION:
+        if not found.active:
+            raise Unauthorized(f"the token's user '{found.user_name}' is suspended", "suspended")
+        if found.last_used is None or now - found.last_used > LAST_USED_RESOLUTION:
             with self._store.transaction() as tx:
-                tx.tokens.touch(record.id, now)
-        return Actor(user.id, user.urn, record.id, privileges_of(g.role for g in grants))
+                tx.tokens.touch(found.token_id, now)
+        return Actor(found.user_id, found.urn, found.token_id, _privileges(found.roles))
 
     def list(self, viewer: Actor, actor: UserRef | None = None) -> list[TokenView]:
         """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.
@@ -220,6 +219,12 @@ class Tokens:
         if revocation is not None and revocation.reason is Revoked.USER_DELETED:
             return Unauthorized("the bearer token's user was deleted", "user_deleted")
         return Unauthorized("the bearer token has been revoked", "revoked")
+
+
+@lru_cache(maxsize=64)
+def _privileges(roles: tuple[str, ...]) -> frozenset[Privilege]:
+    """Return the privileges of these roles (a handful of combinations exist: remembered)."""
+    return privileges_of(Role(role) for role in roles)
 
 
 def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> TokenRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from scimhub.directory.groups import GroupView
@@ -13,10 +13,13 @@ from scimhub.query.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 from scimhub.scim.conditions import etag
 from scimhub.store.contract import GroupRef
 
+_EPOCH = datetime(1970, 1, 1)
+
 
 def format_time(micros: int) -> str:
     """Return an RFC 3339 UTC timestamp with microseconds, as ``meta`` carries them."""
-    return datetime.fromtimestamp(micros / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Integer arithmetic: exact at any magnitude, where a float of seconds may round.
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"
 
 
 def _meta(

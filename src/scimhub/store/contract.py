@@ -88,6 +88,21 @@ class TokenRecord:
     last_used: int | None
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What authenticating a token reads, as of one instant: the token, its user and the user's roles."""
+
+    token_id: str
+    expires: int | None
+    last_used: int | None
+    user_id: str
+    urn: str
+    user_name: str
+    active: bool
+    roles: tuple[str, ...]
+    """The user's roles, direct and through its groups (a role may repeat)."""
+
+
 class UserRows(Protocol):
     """Users."""
 
@@ -201,9 +216,6 @@ class TokenRows(Protocol):
 
     def insert(self, token: TokenRecord) -> None:
         """Store a token record."""
-
-    def find(self, hash: str) -> TokenRecord | None:
-        """Return the token whose hash is ``hash``, or None."""
 
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""
@@ -430,6 +442,12 @@ class Store(Protocol):
 
     def read(self) -> AbstractContextManager[Transaction]:
         """Open a read-only transaction (a consistent snapshot where the engine has one)."""
+
+    def credential(self, hash: str) -> Credential | None:
+        """Return the token whose hash is ``hash`` with its user and roles, or None.
+
+        One statement, which sees one snapshot of the database: no transaction of its own.
+        """
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -221,8 +221,14 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        mode = "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        if options.get("write"):
+            # Through SQLAlchemy: a lock held beyond the busy timeout must reach handle_error (a 503).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get("one_statement"):  # a lone statement is its own transaction
+            # Straight to the driver (ADR 0040): a deferred BEGIN takes no lock and cannot wait,
+            # and SQLAlchemy's execution path cost more than the statement itself.
+            connection.connection.driver_connection.execute("BEGIN DEFERRED")
 
     return engine
 

@@ -4,15 +4,77 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
-from scimhub.store.contract import Revocation, TokenRecord
-from scimhub.store.sql.tables import revoked_tokens, server_secrets, tokens
+from scimhub.store.contract import Credential, Revocation, TokenRecord
+from scimhub.store.sql.tables import (
+    group_members,
+    group_roles,
+    revoked_tokens,
+    server_secrets,
+    tokens,
+    user_roles,
+    users,
+)
 
-_BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
-"""Every request's lookup, built once (``store/sql/batches.py``)."""
+_HASH = tokens.c.hash == bindparam("hash")
+_NO_USER = [null()] * 7
+_CREDENTIAL: CompoundSelect = union_all(
+    select(
+        tokens.c.id,
+        tokens.c.expires,
+        tokens.c.last_used,
+        users.c.id.label("user_id"),
+        users.c.urn,
+        users.c.user_name,
+        users.c.active,
+        null().label("role"),
+    )
+    .join(users, users.c.id == tokens.c.actor_id)
+    .where(_HASH),
+    select(*_NO_USER, user_roles.c.role)
+    .select_from(tokens)
+    .join(user_roles, user_roles.c.user_id == tokens.c.actor_id)
+    .where(_HASH),
+    select(*_NO_USER, group_roles.c.role)
+    .select_from(tokens)
+    .join(group_members, group_members.c.member_id == tokens.c.actor_id)
+    .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+    .where(_HASH),
+)
+"""Every request's authentication, one statement built once (ADR 0040): the token and its user
+(the one row with a token id), then one row per role, direct or through a group. Each part finds
+the token by its unique hash, so each is a few index lookups on either engine."""
+
+
+def read_credential(connection: Connection, hash: str) -> Credential | None:
+    """Return the token whose hash is ``hash``, its user and the user's roles, by one statement; or None."""
+    found: Row[Any] | None = None
+    roles = []
+    for row in connection.execute(_CREDENTIAL, {"hash": hash}):
+        if row[0] is None:
+            roles.append(row[7])
+        else:
+            found = row
+    if found is None:
+        return None
+    token_id, expires, last_used, user_id, urn, user_name, active = (found[i] for i in range(7))
+    return Credential(token_id, expires, last_used, user_id, urn, user_name, bool(active), tuple(roles))
 
 
 def _record(row: Row[Any]) -> TokenRecord:
@@ -38,11 +100,6 @@ class SqlTokenRows:
     def insert(self, token: TokenRecord) -> None:
         """Store a token record."""
         self._connection.execute(insert(tokens), token.__dict__)
-
-    def find(self, hash: str) -> TokenRecord | None:
-        """Return the token whose hash is ``hash``, or None."""
-        row = self._connection.execute(_BY_HASH, {"hash": hash}).first()
-        return _record(row) if row else None
 
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""
