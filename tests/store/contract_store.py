@@ -287,6 +287,25 @@ class StoreContract:
             tx.tokens.revoke("t1", 11)
         assert store.credential("hash-1") is None
 
+    def test_a_credential_holds_the_roles_of_nested_groups_as_the_grants_do(self, store: Store) -> None:
+        """A role of a group two levels up reaches the token's user, as ``grants`` says (ADR 0038)."""
+        user, inner, outer, loop = make_user(), make_group(), make_group(), make_group()
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            for g in (inner, outer, loop):
+                tx.groups.insert(g)
+            tx.members.apply(inner.id, MemberChange(add=(Member(user.id),)))
+            tx.members.apply(outer.id, MemberChange(add=(Member(inner.id, "Group"),)))
+            tx.members.apply(loop.id, MemberChange(add=(Member(outer.id, "Group"),)))
+            tx.members.apply(outer.id, MemberChange(add=(Member(loop.id, "Group"),)))  # a cycle
+            tx.roles.assign("group", outer.id, Role.ADMIN)
+            tx.roles.assign("group", loop.id, Role.EDITOR)
+            tx.tokens.insert(TokenRecord("t1", "hash-1", "ci", None, user.id, None, 5, None, None))
+        found = store.credential("hash-1")
+        with store.read() as tx:
+            granted = {g.role.value for g in tx.roles.grants([user.id])[user.id]}
+        assert found is not None and set(found.roles) == granted == {"Admin", "Editor"}
+
     def test_a_token_outlives_its_owner_but_not_its_actor(self, store: Store) -> None:
         """Deleting the user who created a token keeps it, ownerless; deleting its actor deletes it."""
         actor, owner = make_user(), make_user()

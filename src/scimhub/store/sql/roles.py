@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Executable, Table, delete, literal, select, union_all
+from sqlalchemy import CTE, Column, Connection, Executable, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
@@ -19,12 +19,12 @@ MAX_NESTING = 8
 members of its member groups, and theirs, up to this many levels from the user."""
 
 
-def _grants(match: Match) -> Executable:
-    """Return the statement reading the grants of the users ``match`` selects: direct, then through groups.
+def reached_groups(match: Match) -> CTE:
+    """Return the groups each user ``match`` selects reaches: (user_id, group_id, depth).
 
-    The groups a user reaches are walked with a recursive query whose depth is bounded by
-    ``MAX_NESTING``: a cycle (A in B in A) ends at the bound instead of looping, and
-    ``DISTINCT`` folds the rows each lap repeats (ADR 0038).
+    The walk is a recursive query bounded by ``MAX_NESTING``: a cycle (A in B in A) ends at the
+    bound instead of looping (ADR 0038). The grants and authentication's one statement (ADR 0040)
+    both read it, so a role reaches a user the same way wherever it is read.
     """
     reach = (
         select(
@@ -36,11 +36,19 @@ def _grants(match: Match) -> Executable:
         .cte("reach", recursive=True)
     )
     outer = group_members.alias("outer_members")
-    reach = reach.union(
+    return reach.union(
         select(reach.c.user_id, outer.c.group_id, reach.c.depth + 1)
         .join(outer, outer.c.member_id == reach.c.group_id)
         .where(reach.c.depth < MAX_NESTING)
     )
+
+
+def _grants(match: Match) -> Executable:
+    """Return the statement reading the grants of the users ``match`` selects: direct, then through groups.
+
+    ``DISTINCT`` folds the rows a group reached twice (or round a cycle) repeats.
+    """
+    reach = reached_groups(match)
     through_groups = (
         select(
             reach.c.user_id,

@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
 from scimhub.store.contract import Credential, Revocation, TokenRecord
+from scimhub.store.sql.roles import reached_groups
 from scimhub.store.sql.tables import (
-    group_members,
     group_roles,
     revoked_tokens,
     server_secrets,
@@ -34,6 +34,8 @@ from scimhub.store.sql.tables import (
 
 _HASH = tokens.c.hash == bindparam("hash")
 _NO_USER = [null()] * 7
+_REACHED = reached_groups(lambda member: member == select(tokens.c.actor_id).where(_HASH).scalar_subquery())
+"""The groups the token's user reaches, nested ones included (ADR 0038)."""
 _CREDENTIAL: CompoundSelect = union_all(
     select(
         tokens.c.id,
@@ -52,13 +54,11 @@ _CREDENTIAL: CompoundSelect = union_all(
     .join(user_roles, user_roles.c.user_id == tokens.c.actor_id)
     .where(_HASH),
     select(*_NO_USER, group_roles.c.role)
-    .select_from(tokens)
-    .join(group_members, group_members.c.member_id == tokens.c.actor_id)
-    .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
-    .where(_HASH),
+    .select_from(_REACHED)
+    .join(group_roles, group_roles.c.group_id == _REACHED.c.group_id),
 )
 """Every request's authentication, one statement built once (ADR 0040): the token and its user
-(the one row with a token id), then one row per role, direct or through a group. Each part finds
+(the one row with a token id), then one row per role, direct or through a group it reaches. Each part finds
 the token by its unique hash, so each is a few index lookups on either engine."""
 
 
