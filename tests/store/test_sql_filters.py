@@ -23,7 +23,8 @@ from scimhub.query.schema import (
     ResourceType,
     Schema,
 )
-from scimhub.store.sql.filters import compile_filter, sort_expression, sort_order
+from scimhub.store.sql.filters import compile_filter
+from scimhub.store.sql.sorting import sort_expression, sort_order
 from scimhub.store.sql.tables import group_members, groups, user_emails, users
 from tests.databases import migrated_engine
 

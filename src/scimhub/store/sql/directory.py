@@ -35,9 +35,10 @@ from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
-from scimhub.store.sql.filters import compile_filter, sort_order
+from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
+from scimhub.store.sql.sorting import sort_order
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)

@@ -31,7 +31,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
-    Column,
     ColumnElement,
     Exists,
     Table,
@@ -46,11 +45,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import UniqueConstraint
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import False_, True_
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.operators import in_op
 
 from scimhub.domain.text import fold
@@ -59,9 +54,10 @@ from scimhub.query.filter.evaluation import compare_value
 from scimhub.query.filter.tree import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
 from scimhub.query.paths import AttrRef
 from scimhub.query.schema import Attribute, ResourceType
+from scimhub.store.sql.functions import code_point_order, json_elements, json_text_elements
 from scimhub.store.sql.tables import group_members, groups, user_emails, users
 
-_TABLES = {"User": users, "Group": groups}
+TABLES = {"User": users, "Group": groups}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT_TYPES = ("string", "reference", "binary")
 
@@ -76,85 +72,7 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> ColumnElement
         search that way: ``meta.location``, ``groups.type``, a ``$ref``, ordering
         on ``meta.version``, a dateTime kept in ``doc``.
     """
-    return _compile(filter, _ResourceScope(resource_type))
-
-
-def sort_order(
-    resource_type: ResourceType, attr: AttrRef, descending: bool = False
-) -> list[ColumnElement[Any]]:
-    """Return the ORDER BY terms that sort resources by ``attr``, then by id (RFC 7644 §3.4.2.3).
-
-    :raises InvalidValue: When resources cannot be sorted by ``attr``.
-    """
-    return [key.desc() if down else key.asc() for key, down in sort_terms(resource_type, attr, descending)]
-
-
-def sort_terms(
-    resource_type: ResourceType, attr: AttrRef | None, descending: bool = False
-) -> list[tuple[ColumnElement[Any], bool]]:
-    """Return what sorts resources by ``attr`` (by id when None): each expression, and whether it descends.
-
-    Together the terms are unique per row: the last is the id, or the attribute's
-    column where that is unique. Resources without the attribute sort last,
-    whichever the order. That term is left out where the column cannot be NULL
-    (userName, displayName, id, meta dates), and the id is left out where the
-    column is unique: either would keep the engines from reading the column's
-    index in order, and they would sort the whole table for every page.
-
-    :raises InvalidValue: When resources cannot be sorted by ``attr``.
-    """
-    tie_break = _TABLES[resource_type.name].c.id
-    if attr is None:
-        return [(tie_break, False)]
-    key = sort_expression(resource_type, attr)
-    column = key.clauses.clauses[0] if isinstance(key, _code_point_order) else key
-    if isinstance(column, Column) and _unique(column):
-        return [(key, descending)]
-    if isinstance(column, Column) and not column.nullable:
-        return [(key, descending), (tie_break, False)]
-    return [(key.is_(None), False), (key, descending), (tie_break, False)]
-
-
-def _unique(column: Column[Any]) -> bool:
-    """Tell whether no two rows share a value of ``column``."""
-    return bool(column.primary_key or column.unique) or any(
-        isinstance(constraint, UniqueConstraint) and list(constraint.columns) == [column]
-        for constraint in column.table.constraints
-    )
-
-
-def sort_expression(resource_type: ResourceType, attr: AttrRef) -> ColumnElement[Any]:
-    """Return the expression that orders resources by ``attr`` (RFC 7644 §3.4.2.3).
-
-    Strings of caseExact=false attributes sort lower-cased, all strings by code
-    point; a multi-valued attribute sorts by its primary element, else its first;
-    a complex one by its ``value``. The expression is NULL where the attribute is
-    unassigned, for the caller to place those last.
-
-    :raises InvalidValue: When resources cannot be sorted by ``attr``.
-    """
-    scope = _ResourceScope(resource_type)
-    value = attr.target.sub("value") if attr.target.is_complex else None
-    if value is not None:
-        attr = attr.with_sub(value)  # emails sorts by emails.value
-    if attr.attribute.multi_valued:
-        source = scope.elements(attr, set(), needs_value=False)
-        if not isinstance(source, _DocElements):  # membership rows: no primary, no first
-            raise InvalidValue(f"cannot sort by '{attr}'")
-        field = source.first_or_primary(attr)
-    elif attr.target.is_complex:
-        raise InvalidValue(f"cannot sort by '{attr}'")
-    else:
-        field = scope.field(attr)
-    if field.kind in ("json", "datetime", "location"):
-        if field.kind != "location":
-            raise InvalidValue(f"cannot sort by '{attr}'")
-        return scope.table.c.id  # …/<endpoint>/<id> orders as the ids do
-    if field.kind == "text":
-        return _code_point_order(field.expr if attr.target.case_exact else func.lower(field.expr))
-    if field.kind == "key":
-        return _code_point_order(field.expr)
-    return field.expr
+    return _compile(filter, ResourceScope(resource_type))
 
 
 @dataclass(frozen=True)
@@ -203,33 +121,36 @@ def _negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     return clause.is_not(true())
 
 
-class _ResourceScope:
+class ResourceScope:
     """Resolve paths against a resource row: its columns, membership rows and ``doc``."""
 
     def __init__(self, resource_type: ResourceType) -> None:
         self.resource_type = resource_type
-        self.table: Table = _TABLES[resource_type.name]
+        self.table: Table = TABLES[resource_type.name]
 
     def compare(self, ref: AttrRef, op: str, value: Literal) -> ColumnElement[bool]:
+        """Return where ``ref op value`` holds for a resource."""
         if ref.attribute.multi_valued:
             source = self.elements(ref, _names(ref), needs_value=_names(ref) == {"value"})
             return source.exists(lambda scope: scope.compare(ref, op, value))
         return _predicate(self.field(ref), ref, op, value)
 
     def present(self, ref: AttrRef) -> ColumnElement[bool]:
+        """Return where a resource has a value of ``ref``."""
         if ref.attribute.multi_valued:
             source = self.elements(ref, _names(ref), needs_value=_names(ref) == {"value"})
             return source.exists(lambda scope: scope.present(ref))
         return _presence(self.field(ref))
 
     def value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        """Return where one element of a multi-valued attribute meets the bracketed filter."""
         if not node.path.attribute.multi_valued:
             # manager[value eq "x"]: one element at most, whose paths are manager.*
             return and_(self.present(node.path), _compile(node.inner, self))
         source = self.elements(node.path, _sub_names(node.inner), needs_value=_requires_value(node.inner))
         return source.exists(lambda scope: _compile(node.inner, scope))
 
-    def elements(self, ref: AttrRef, subs: set[str], needs_value: bool) -> _DocElements | _Rows:
+    def elements(self, ref: AttrRef, subs: set[str], needs_value: bool) -> DocElements | _Rows:
         """Return where the elements of the multi-valued attribute ``ref`` are stored."""
         where = (self.resource_type.name, None if ref.is_extension else ref.attribute.name)
         if where == ("Group", "members"):
@@ -240,7 +161,7 @@ class _ResourceScope:
         # the filter needs a value anyway (Entra: emails[type eq "work"].value eq …).
         if where == ("User", "emails") and needs_value and subs <= {"value", "type"}:
             return _Rows(self, ref, user_emails.alias("email"), "user_id", _EMAIL_COLUMNS)
-        return _DocElements(self, ref)
+        return DocElements(self, ref)
 
     def field(self, ref: AttrRef) -> _Field:
         """Return the column or ``doc`` expression that holds a single-valued attribute."""
@@ -284,23 +205,25 @@ class _ElementScope:
         raise InvalidFilter(f"a value path cannot be nested in another ('{node.path}')")
 
 
-class _DocElements:
+class DocElements:
     """The elements of a multi-valued attribute inside ``doc``, one row each."""
 
-    def __init__(self, resource: _ResourceScope, ref: AttrRef) -> None:
+    def __init__(self, resource: ResourceScope, ref: AttrRef) -> None:
         self.resource, self.ref = resource, ref.with_sub(None)
         self.array = resource.table.c.doc[self.ref.keys]
         complex_ = ref.attribute.is_complex
-        function = _json_elements(self.array) if complex_ else _json_text_elements(self.array)
+        function = json_elements(self.array) if complex_ else json_text_elements(self.array)
         self.alias = function.table_valued("value").alias("element")
 
     def field(self, sub: Attribute | None) -> _Field:
+        """Return an element's value, or its sub-attribute ``sub``, as a typed field."""
         if sub is not None:
             return _typed(type_coerce(self.alias.c.value, JSON)[sub.name], sub)
         attribute = self.ref.attribute
         return _Field(self.alias.c.value, "text" if attribute.type in _TEXT_TYPES else "json")
 
     def exists(self, where: Callable[[_ElementScope], ColumnElement[bool]]) -> ColumnElement[bool]:
+        """Return where some element meets ``where``."""
         return exists(
             select(literal_column("1")).select_from(self.alias).where(where(_ElementScope(self.field)))
         )
@@ -324,7 +247,7 @@ class _Rows:
 
     def __init__(
         self,
-        resource: _ResourceScope,
+        resource: ResourceScope,
         ref: AttrRef,
         rows: Any,
         link: str,
@@ -478,58 +401,4 @@ def _text(field: _Field, case_exact: bool, op: str, value: str) -> ColumnElement
         return and_(start >= 1, func.substr(subject, start) == operand)
     if op == "eq":
         return subject == operand
-    return _ordered(_code_point_order(subject), op, _code_point_order(operand))
-
-
-class _json_elements(FunctionElement[Any]):
-    """Expand a JSON array into rows of JSON values: ``json_each`` / ``jsonb_array_elements``."""
-
-    inherit_cache = True
-    name = "json_elements"
-
-
-class _json_text_elements(FunctionElement[Any]):
-    """Expand a JSON array of scalars into rows of SQL values (``jsonb_array_elements_text``)."""
-
-    inherit_cache = True
-    name = "json_text_elements"
-
-
-class _code_point_order(FunctionElement[Any]):
-    """Order strings by code point: ``COLLATE "C"`` on PostgreSQL, SQLite's default BINARY."""
-
-    inherit_cache = True
-    name = "code_point_order"
-
-
-@compiles(_json_elements)
-@compiles(_json_text_elements)
-def _compile_json_each(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLAlchemy reads doc[path] on SQLite as JSON_QUOTE(JSON_EXTRACT(…)), which
-    # turns a missing array into the JSON text 'null', and json_each('null') yields
-    # one row. The array's text (NULL when missing: no rows) is read instead, with
-    # the same bound path, so the cached statement stays keyed on it.
-    (array,) = element.clauses.clauses
-    return f"json_each({compiler.process(array.as_string(), **kw)})"
-
-
-@compiles(_json_elements, "postgresql")
-def _compile_jsonb_array_elements(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f"jsonb_array_elements({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_json_text_elements, "postgresql")
-def _compile_jsonb_array_elements_text(
-    element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any
-) -> str:
-    return f"jsonb_array_elements_text({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_code_point_order)
-def _compile_binary_order(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_code_point_order, "postgresql")
-def _compile_collate_c(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+    return _ordered(code_point_order(subject), op, code_point_order(operand))

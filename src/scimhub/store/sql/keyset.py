@@ -3,7 +3,7 @@
 A page by ``startIndex`` makes the database walk every row before it (OFFSET),
 and a row inserted or deleted before the page shifts every later one. A page
 after a sort key starts where the previous one ended, whatever happened before
-it: the sort key ends in the id (``filters.sort_terms``), so it is unique and
+it: the sort key ends in the id (``sorting.sort_terms``), so it is unique and
 no row present throughout a walk is skipped or repeated. With the default order
 (by id) or a unique column (``userName``, a group's ``displayName``) the
 condition is one range on one index, as cheap at row 900,000 as at row 1.
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, fals
 
 from scimhub.query.pages import Query, Seek
 from scimhub.query.schema import ResourceType
-from scimhub.store.sql.filters import sort_terms
+from scimhub.store.sql.sorting import sort_terms
 
 Terms = list[tuple[ColumnElement[Any], bool]]
 

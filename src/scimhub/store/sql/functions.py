@@ -1,0 +1,63 @@
+"""SQL functions the two engines spell differently, settled when a statement is compiled for one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class json_elements(FunctionElement[Any]):
+    """Expand a JSON array into rows of JSON values: ``json_each`` / ``jsonb_array_elements``."""
+
+    inherit_cache = True
+    name = "json_elements"
+
+
+class json_text_elements(FunctionElement[Any]):
+    """Expand a JSON array of scalars into rows of SQL values (``jsonb_array_elements_text``)."""
+
+    inherit_cache = True
+    name = "json_text_elements"
+
+
+class code_point_order(FunctionElement[Any]):
+    """Order strings by code point: ``COLLATE "C"`` on PostgreSQL, SQLite's default BINARY."""
+
+    inherit_cache = True
+    name = "code_point_order"
+
+
+@compiles(json_elements)
+@compiles(json_text_elements)
+def _compile_json_each(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLAlchemy reads doc[path] on SQLite as JSON_QUOTE(JSON_EXTRACT(…)), which
+    # turns a missing array into the JSON text 'null', and json_each('null') yields
+    # one row. The array's text (NULL when missing: no rows) is read instead, with
+    # the same bound path, so the cached statement stays keyed on it.
+    (array,) = element.clauses.clauses
+    return f"json_each({compiler.process(array.as_string(), **kw)})"
+
+
+@compiles(json_elements, "postgresql")
+def _compile_jsonb_array_elements(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return f"jsonb_array_elements({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_text_elements, "postgresql")
+def _compile_jsonb_array_elements_text(
+    element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any
+) -> str:
+    return f"jsonb_array_elements_text({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(code_point_order)
+def _compile_binary_order(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(code_point_order, "postgresql")
+def _compile_collate_c(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
