@@ -16,6 +16,7 @@ from scimhub.directory.changes import (
     role_events,
 )
 from scimhub.directory.passwords import hash_password
+from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
 from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction, UserRows
@@ -106,10 +107,10 @@ class Users:
             groups = tx.members.groups_of([user.id])[user.id] if with_groups else None
         return UserView(user, groups)
 
-    def search(self, query: Query, *, with_groups: bool = False) -> Page[UserView]:
-        """Return one page of the users that match ``query``."""
+    def search(self, query: Query, *, with_groups: bool = False, role: Role | None = None) -> Page[UserView]:
+        """Return one page of the users that match ``query``; with ``role``, only the ones holding it."""
         with self._store.read() as tx:
-            page = tx.users.search(query)
+            page = tx.users.search(query, role=role)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
 

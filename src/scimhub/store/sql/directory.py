@@ -9,16 +9,19 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Row,
     Select,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
@@ -36,7 +40,7 @@ from scimhub.store.contract import GroupRef, Page, Query
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_order
 from scimhub.store.sql.locks import RowLock
-from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
+from scimhub.store.sql.tables import group_members, group_roles, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
 
@@ -63,9 +67,15 @@ def _email_rows(user: User) -> list[dict[str, Any]]:
 
 
 def _search(
-    connection: Connection, table: Table, resource_type: ResourceType, query: Query
+    connection: Connection,
+    table: Table,
+    resource_type: ResourceType,
+    query: Query,
+    also: ColumnElement[bool] | None = None,
 ) -> tuple[int, Sequence[Row[Any]]]:
     where = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    if also is not None:
+        where = also if where is None else and_(where, also)
     rows: Sequence[Row[Any]] = ()
     if query.limit > 0:
         by = query.sort_by
@@ -95,6 +105,17 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
     keys = select(key.label("key")).order_by(*order).offset(query.offset).limit(query.limit)
     page = (keys if where is None else keys.where(where)).subquery("page")
     return select(table).join(page, key == page.c.key).order_by(*order)
+
+
+def _holding(role: Role) -> CompoundSelect[Any]:
+    """Return the ids of the users who hold ``role``: directly, or as members of a group that has it."""
+    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
+    through = (
+        select(group_members.c.member_id)
+        .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+        .where(group_roles.c.role == role.value)
+    )
+    return union(direct, through)
 
 
 class _row_key(FunctionElement[Any]):
@@ -240,6 +261,16 @@ class SqlUserRows(_ResourceRows[User]):
     _resource_type = USER
     _name_column = "user_name"
     _name_attribute = "userName"
+
+    def search(self, query: Query, *, role: Role | None = None) -> Page[User]:
+        """Return the users that match ``query`` (and hold ``role``, directly or through a group), in order.
+
+        The role is two indexed lookups, not a scan: ``user_roles`` by role, and the
+        members of the groups ``group_roles`` gives it to.
+        """
+        also = None if role is None else users.c.id.in_(_holding(role))
+        total, rows = _search(self._connection, users, USER, query, also)
+        return Page(total, [self._record(row) for row in rows])
 
     def _record(self, row: Row[Any]) -> User:
         return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)

@@ -75,6 +75,7 @@ users = Table(
     Index(None, "external_id"),
     Index(None, "created"),
     Index(None, "last_modified"),
+    Index(None, "active"),  # the console counts suspended users (ADR 0030's benchmark: 1M users)
     UniqueConstraint("user_name_key", postgresql_include=["id"]),
 )
 """Users. ``urn`` is the DataHub URN made when the user was created and kept through
@@ -158,6 +159,31 @@ tokens = Table(
 """Personal access tokens, kept only as a salted hash (ADR 0005). Deleting the token's
 user (``actor_id``) deletes the token; deleting the user who created it (``owner_id``)
 only forgets who did: Entra's token outlives the administrator who made it."""
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("password_mark", String(64), nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("last_seen", Micros, nullable=False),
+    Index(None, "user_id"),
+    Index(None, "last_seen"),
+)
+"""Console sessions (ADR 0030), kept as the sha256 of the cookie's secret; deleting the user ends them."""
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("expires", Micros, nullable=False),
+    Index(None, "user_id"),
+)
+"""One-time password-reset links (ADR 0033), kept as the sha256 of the link's secret."""
 
 server_secrets = Table(
     "server_secrets",
