@@ -112,7 +112,7 @@ def _sign_in(watched: Watched, user_name: str, password: str) -> None:
 
 
 def test_the_administrators_walk_through(server: str, chromium: Any, shots: Path) -> None:
-    """Sign in; token; SCIM; roles through a group; a reset link; a Reader's view; suspend; revoke; sign out."""
+    """Sign in; token; SCIM; a group's role; a reset link; a Reader's view; suspend; revoke; sign out."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     admin = Watched(context, server)
     page = admin.page

@@ -16,13 +16,8 @@ from scimhub.console.http import PREFIX, Call, Console, Redirect, View, when
 from scimhub.console.users import recent_events
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege, Role
-from scimhub.scim.filters import Compare
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
 from scimhub.store.contract import Query
 from scimhub.wiring import now_micros
-
-_ACTIVE = resolve(USER, "active")
 
 
 def overview_routes(console: Console) -> list[BaseRoute]:
@@ -37,7 +32,7 @@ def overview_routes(console: Console) -> list[BaseRoute]:
     def overview(session: Session, call: Call) -> View:
         session.actor.require(Privilege.MANAGE_USERS_AND_GROUPS, "Reading the overview")
         users = hub.users.search(Query(limit=0)).total
-        suspended = hub.users.search(Query(Compare(_ACTIVE, "eq", False), limit=0)).total
+        suspended = hub.users.search(Query(limit=0), active=False).total
         holders = {role: hub.users.search(Query(limit=0), role=role).total for role in Role}
         groups = hub.groups.summaries(Query(limit=0)).total
         push = hub.datahub_status()

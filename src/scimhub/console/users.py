@@ -4,7 +4,8 @@ Reading users needs MANAGE_USERS_AND_GROUPS, as ``GET /api/v1/users`` does;
 suspending needs it too, as SCIM's writes do; roles and reset links are checked
 by ``Roles`` and ``PasswordResets`` themselves. Every list is one page read by
 the store's indexed paths (ADR 0017): the userName key's index for the order,
-``user_roles`` and ``group_roles`` for a role.
+key ranges for a search, ``users.active`` for the status, ``user_roles`` and
+``group_roles`` for a role (``UserRows.search``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Privilege, Role, find_role
 from scimhub.errors import Forbidden, InvalidValue
 from scimhub.feed.audit import AuditRequest
-from scimhub.scim.filters import And, Compare, Filter, Or
 from scimhub.scim.paths import resolve
 from scimhub.scim.schema import USER
 from scimhub.store.contract import Query
@@ -31,8 +31,6 @@ MAX_SEARCH = 256
 """A search term at most as long as a userName may be (ADR 0021)."""
 SORTS = {"userName": "userName", "created": "meta.created", "lastModified": "meta.lastModified"}
 """The orders the store reads from an index (ADR 0017); displayName has none, so it is not offered."""
-_SEARCHED = [resolve(USER, path) for path in ("userName", "displayName", "emails.value")]
-_ACTIVE = resolve(USER, "active")
 DONE = {
     "suspended": "The user is suspended: its tokens and console sessions stop working at once.",
     "reactivated": "The user is active again.",
@@ -61,19 +59,6 @@ def search_term(call: Call) -> str:
     return text
 
 
-def user_filter(text: str, status: str) -> Filter | None:
-    """Return the filter of a search term (a prefix of userName, displayName or an email) and a status."""
-    found: Filter | None = None
-    if text:
-        found = Compare(_SEARCHED[0], "sw", text)
-        for path in _SEARCHED[1:]:
-            found = Or(found, Compare(path, "sw", text))
-    if status in ("active", "suspended"):
-        active = Compare(_ACTIVE, "eq", status == "active")
-        found = active if found is None else And(found, active)
-    return found
-
-
 def role_named(text: str) -> Role | None:
     """Return the role a form or query names, None for none; refuse a name that is no role."""
     if not text:
@@ -98,13 +83,13 @@ def users_routes(console: Console) -> list[BaseRoute]:
         role, sort = role_named(call.query.get("role", "")), call.query.get("sort", "userName")
         descending, page = call.query.get("order") == "desc", page_number(call)
         query = Query(
-            filter=user_filter(text, status),
             sort_by=resolve(USER, SORTS.get(sort, "userName")),
             descending=descending,
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
-        found = hub.users.search(query, role=role)
+        active = {"active": True, "suspended": False}.get(status)
+        found = hub.users.search(query, prefix=text or None, active=active, role=role)
         roles = hub.roles.of_users([view.user.id for view in found.items])
         context = {
             "items": [(view.user, roles[view.user.id].effective) for view in found.items],

@@ -107,10 +107,18 @@ class Users:
             groups = tx.members.groups_of([user.id])[user.id] if with_groups else None
         return UserView(user, groups)
 
-    def search(self, query: Query, *, with_groups: bool = False, role: Role | None = None) -> Page[UserView]:
-        """Return one page of the users that match ``query``; with ``role``, only the ones holding it."""
+    def search(
+        self,
+        query: Query,
+        *,
+        with_groups: bool = False,
+        prefix: str | None = None,
+        active: bool | None = None,
+        role: Role | None = None,
+    ) -> Page[UserView]:
+        """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says."""
         with self._store.read() as tx:
-            page = tx.users.search(query, role=role)
+            page = tx.users.search(query, prefix=prefix, active=active, role=role)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
 

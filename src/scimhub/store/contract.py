@@ -162,11 +162,15 @@ class UserRows(Protocol):
     def delete(self, id: str) -> bool:
         """Delete a user and its memberships; tell whether it existed."""
 
-    def search(self, query: Query, *, role: Role | None = None) -> Page[User]:
-        """Return the users that match ``query``, in its order; with ``role``, only its holders.
+    def search(
+        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+    ) -> Page[User]:
+        """Return the users that match ``query``, in its order, narrowed as the console asks.
 
-        A user holds a role directly (provisioned or assigned) or through a group
-        that has it: its effective roles.
+        ``prefix``: the userName, the displayName or an email starts with it, in
+        any case. ``active``: the status. ``role``: the user holds it directly
+        (provisioned or assigned) or through a group, among its effective roles.
+        Each is read through an index, whatever the number of users.
         """
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:

@@ -72,10 +72,14 @@ def _search(
     resource_type: ResourceType,
     query: Query,
     also: ColumnElement[bool] | None = None,
+    counted: ColumnElement[bool] | None = None,
 ) -> tuple[int, Sequence[Row[Any]]]:
-    where = compile_filter(resource_type, query.filter) if query.filter is not None else None
-    if also is not None:
-        where = also if where is None else and_(where, also)
+    """Return the count and one page of the rows matching ``query``'s filter and ``also``.
+
+    ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
+    """
+    filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    where = _both(filtered, also)
     rows: Sequence[Row[Any]] = ()
     if query.limit > 0:
         by = query.sort_by
@@ -85,9 +89,16 @@ def _search(
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
             return query.offset + len(rows), rows
-    counted = select(func.count()).select_from(table)
-    total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
+    count_where = _both(filtered, counted if counted is not None else also)
+    count = select(func.count()).select_from(table)
+    total = connection.execute(count if count_where is None else count.where(count_where)).scalar_one()
     return total, rows
+
+
+def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
+    if left is None or right is None:
+        return left if right is None else right
+    return and_(left, right)
 
 
 def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query) -> Select[Any]:
@@ -116,6 +127,11 @@ def _holding(role: Role) -> CompoundSelect[Any]:
         .where(group_roles.c.role == role.value)
     )
     return union(direct, through)
+
+
+def _unindexed(column: Column[Any]) -> ColumnElement[Any]:
+    """Return ``column`` as no index serves it, ``coalesce(c, c)``: checked on the rows found otherwise."""
+    return func.coalesce(column, column)
 
 
 class _row_key(FunctionElement[Any]):
@@ -262,14 +278,43 @@ class SqlUserRows(_ResourceRows[User]):
     _name_column = "user_name"
     _name_attribute = "userName"
 
-    def search(self, query: Query, *, role: Role | None = None) -> Page[User]:
-        """Return the users that match ``query`` (and hold ``role``, directly or through a group), in order.
+    def search(
+        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+    ) -> Page[User]:
+        """Return the users that match ``query`` and the console's narrowing, in order.
 
-        The role is two indexed lookups, not a scan: ``user_roles`` by role, and the
-        members of the groups ``group_roles`` gives it to.
+        ``prefix`` starts the userName, the displayName or an email (any case),
+        ``active`` is the status, ``role`` a role held directly or through a group.
+        Each is an indexed read, never a scan: a key range on the name keys and
+        on ``user_emails``, ``users.active``, and ``user_roles`` with the members
+        of the groups ``group_roles`` gives it to. SQLite plans without statistics,
+        so only the narrowest given is offered to it as an index; the others are
+        checked on the rows that one finds (``_unindexed``).
         """
-        also = None if role is None else users.c.id.in_(_holding(role))
-        total, rows = _search(self._connection, users, USER, query, also)
+        terms: list[ColumnElement[bool]] = []
+        if prefix is not None:
+            low = _key(prefix)
+            high = low + "\U0010ffff"  # past every key that starts with ``low``
+            email = user_emails.c.value_key
+            emails = select(user_emails.c.user_id).where(email >= low, email < high)
+            terms.append(
+                or_(
+                    and_(users.c.user_name_key >= low, users.c.user_name_key < high),
+                    and_(users.c.display_name_key >= low, users.c.display_name_key < high),
+                    users.c.id.in_(emails),
+                )
+            )
+        if role is not None:
+            holders = users.c.id.in_(_holding(role))
+            terms.append(holders if not terms else _unindexed(users.c.id).in_(_holding(role)))
+        if active is not None:
+            # The few suspended users are found by index; the active are nearly all: walk the order.
+            indexed = active is False and not terms
+            terms.append((users.c.active if indexed else _unindexed(users.c.active)) == active)
+        also = and_(*terms) if terms else None
+        # The count of "active" alone reads the index (a count walks no order).
+        counted = users.c.active == active if active is not None and len(terms) == 1 else also
+        total, rows = _search(self._connection, users, USER, query, also, counted)
         return Page(total, [self._record(row) for row in rows])
 
     def _record(self, row: Row[Any]) -> User:
@@ -284,6 +329,7 @@ class SqlUserRows(_ResourceRows[User]):
             "urn": user.urn,
             "external_id": doc.get("externalId"),
             "display_name": doc.get("displayName"),
+            "display_name_key": _key(name) if isinstance(name := doc.get("displayName"), str) else None,
             "active": user.active,
             "doc": doc,
             "password_hash": user.password_hash,

@@ -66,6 +66,7 @@ users = Table(
     Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_user),
     Column("external_id", Text),
     Column("display_name", Text),
+    Column("display_name_key", CodePointText),
     Column("active", Boolean, nullable=False),
     Column("doc", Document, nullable=False),
     Column("password_hash", Text),
@@ -75,11 +76,13 @@ users = Table(
     Index(None, "external_id"),
     Index(None, "created"),
     Index(None, "last_modified"),
-    Index(None, "active"),  # the console counts suspended users (ADR 0030's benchmark: 1M users)
+    Index(None, "active"),  # the console counts and lists suspended users of a million by index
+    Index(None, "display_name_key"),  # the console finds users by a prefix of their displayName
     UniqueConstraint("user_name_key", postgresql_include=["id"]),
 )
 """Users. ``urn`` is the DataHub URN made when the user was created and kept through
-renames (ADR 0008); unique, since two users can never be one DataHub entity."""
+renames (ADR 0008); unique, since two users can never be one DataHub entity.
+``display_name_key`` is the folded displayName, for the console's prefix search."""
 
 user_emails = Table(
     "user_emails",
