@@ -72,8 +72,9 @@ def _pages(data: ScaleData) -> dict[str, str]:
         "Users, page 1 (by userName)": "/console/users",
         f"Users, page {deep:,} (90 % deep)": f"/console/users?page={deep}",
         "Users, newest first": "/console/users?sort=created&order=desc",
-        "Users, search a userName prefix": "/console/users?q=" + quote(some[:-20]),
-        "Users, search a displayName prefix": "/console/users?q=" + quote("Bench User 03333"),
+        "Users, search a userName prefix (10 match)": "/console/users?q="
+        + quote(some[: len("scale.user") + 6]),
+        "Users, search a displayName prefix (10 match)": "/console/users?q=" + quote("Bench User 033333"),
         "Users, suspended": "/console/users?status=suspended",
         "Users, effective role Editor": "/console/users?role=Editor",
         "User page": f"/console/users/{data.user_id(data.users // 3)}",

@@ -84,7 +84,8 @@ def _search(
     if query.limit > 0:
         by = query.sort_by
         order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
-        rows = connection.execute(_page(table, where, order, query)).all()
+        # A narrowed search sorts only the keys of its matches, never their whole rows (documents included).
+        rows = connection.execute(_page(table, where, order, query, deferred=also is not None)).all()
         if len(rows) < query.limit and (rows or query.offset == 0):
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
@@ -101,7 +102,9 @@ def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -
     return and_(left, right)
 
 
-def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query) -> Select[Any]:
+def _page(
+    table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query, deferred: bool = False
+) -> Select[Any]:
     """Return the statement reading one page of ``table``'s matching rows, in ``order``.
 
     A page deep in the set is a deferred join: its ids first, which OFFSET walks
@@ -109,7 +112,7 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
     id on PostgreSQL), then only its own rows. Selecting whole rows under OFFSET
     reads every row it skips (a million users, by id: 693 ms against 47 ms on PostgreSQL).
     """
-    if query.offset == 0:
+    if query.offset == 0 and not deferred:
         selected = select(table).order_by(*order).limit(query.limit)
         return selected if where is None else selected.where(where)
     key = _row_key(table.c.id)
