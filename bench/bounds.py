@@ -25,10 +25,10 @@ from seed import seed_users
 from servers import FreshDatabase, scimhub_server, scimhub_token
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.query.filter.tree import MAX_TERMS
+from scimhub.scim.attribute_lists import MAX_NAMES
 from scimhub.scim.bounds import MAX_VALUES
-from scimhub.scim.filters import MAX_TERMS
 from scimhub.scim.patch import MAX_WORK
-from scimhub.scim.projection import MAX_NAMES
 from scimhub.settings import Settings
 from scimhub.wiring import build
 

@@ -57,7 +57,7 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.groups import GroupEdit
 from scimhub.directory.users import UserEdit
 from scimhub.domain.groups import Member, MemberChange
-from scimhub.scim.schema import GROUP, USER
+from scimhub.query.schema import GROUP, USER
 from scimhub.scim.values import read_resource
 from scimhub.settings import Settings
 from scimhub.store.sql.tables import metadata

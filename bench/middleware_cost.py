@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from scimhub.settings import Settings
-from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.engine import make_engine, watch_pool
 from scimhub.web.app import SCIM_PREFIXES
-from scimhub.web.metrics import Metrics, watch_pool
+from scimhub.web.metrics import POOL_CHECKED_OUT, POOL_SIZE, Metrics
 from scimhub.web.ratelimit import Limiter, RateLimits, TokenBuckets
 
 NEVER_REFUSE = Settings(rate_limit_per_token=10**6, rate_limit_per_address=10**6)
@@ -95,7 +95,7 @@ def main() -> None:
         print(f"{name:12s} {seconds * 1e6:7.2f} µs per request ({added:+.2f} µs over bare)")
     with tempfile.TemporaryDirectory() as directory:
         plain, watched = (make_engine(f"sqlite:///{directory}/{name}.db") for name in ("plain", "watched"))
-        watch_pool(watched)
+        watch_pool(watched, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
         bare, gauged = (_checkouts(e, args.requests // 5, args.repeats) for e in (plain, watched))
         print(f"checkout + checkin {bare * 1e6:.2f} µs, with the pool gauge {gauged * 1e6:.2f} µs")
         plain.dispose(), watched.dispose()

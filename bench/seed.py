@@ -25,7 +25,7 @@ from scimhub.directory.groups import GroupEdit, Groups
 from scimhub.directory.users import UserEdit, Users
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
-from scimhub.scim.schema import GROUP, USER
+from scimhub.query.schema import GROUP, USER
 from scimhub.scim.values import read_resource
 from scimhub.store.sql.store import SqlStore, SqlTransaction
 from scimhub.wiring import now_micros

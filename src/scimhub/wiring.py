@@ -1,36 +1,45 @@
-"""The composition root: settings → engine, store, use cases and the SCIM handler.
+"""The composition root: settings → engine, store, use cases, the SCIM handler and the application.
 
 Every piece is built here, explicitly, once per process; nothing else constructs
-services or reads configuration.
+services or reads configuration. The adapters see what it builds as ``services.Services``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import Engine
+from starlette.applications import Starlette
 
 from scimhub.datahub.emitter import EmitterSink
 from scimhub.datahub.pusher import Pusher, PushOptions
 from scimhub.datahub.status import PushStatus, read_status
 from scimhub.directory.accounts import ADMIN_USER_NAME, Accounts
 from scimhub.directory.groups import Groups
+from scimhub.directory.resets import PasswordResets
 from scimhub.directory.roles import Roles
+from scimhub.directory.sessions import Sessions
 from scimhub.directory.tokens import TokenKeys, Tokens
 from scimhub.directory.users import Users
 from scimhub.domain.users import user_urn
 from scimhub.feed.audit import Audit
 from scimhub.feed.longpoll import Watch, watch_head
 from scimhub.feed.pages import EventFeed
+from scimhub.logs import configure_logging
 from scimhub.scim.handler import ScimHandler
 from scimhub.settings import Settings
+from scimhub.store.contract import CommitNotifier
 from scimhub.store.sql import migrate
-from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.engine import make_engine, watch_pool
 from scimhub.store.sql.notify import listen_for_commits
 from scimhub.store.sql.store import SqlStore
+from scimhub.web.app import SCIM_PREFIXES, create_app
+from scimhub.web.connections import GuardedHttpToolsProtocol
+from scimhub.web.metrics import POOL_CHECKED_OUT, POOL_SIZE
 
 
 def now_micros() -> int:
@@ -40,7 +49,7 @@ def now_micros() -> int:
 
 @dataclass(frozen=True)
 class Services:
-    """Everything a process serves with."""
+    """Everything a process serves with, on SQLAlchemy (the adapters see ``services.Services``)."""
 
     settings: Settings
     engine: Engine
@@ -53,10 +62,19 @@ class Services:
     accounts: Accounts
     feed: EventFeed
     audit: Audit
+    sessions: Sessions
+    """The console's sessions (ADR 0030)."""
+    resets: PasswordResets
+    """The console's one-time password-reset links (ADR 0033)."""
     core: ThreadPoolExecutor
     """The threads that run requests in the synchronous core (ADR 0003, ADR 0016)."""
     datahub: Pusher | None = None
     """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
+
+    @property
+    def commits(self) -> CommitNotifier:
+        """Who tells this process's listeners of its commits: the store."""
+        return self.store
 
     def datahub_status(self) -> PushStatus:
         """Return where the push into DataHub stands, configured here or not."""
@@ -82,6 +100,7 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     # Production takes its keys from the configuration alone, and refuses before connecting (ADR 0027).
     configured = TokenKeys.configured(signing_key, salt) if settings.env == "production" else None
     engine = make_engine(settings.database_url)
+    watch_pool(engine, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
     if upgrade:
         migrate.upgrade(engine)
     store = SqlStore(engine)
@@ -107,6 +126,8 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         accounts,
         feed,
         Audit(store),
+        Sessions(store, now_micros, accounts),
+        PasswordResets(store, now_micros),
         core,
         datahub,
     )
@@ -123,3 +144,15 @@ def _datahub(settings: Settings, store: SqlStore) -> Pusher | None:
     sink = partial(EmitterSink, url, token, timeout)
     options = PushOptions(origin=settings.datahub_external_type, skip=frozenset({user_urn(ADMIN_USER_NAME)}))
     return Pusher(store, sink, now_micros, options)
+
+
+def app_from_environ() -> Starlette:
+    """Return the application configured from ``SCIMHUB_*`` (uvicorn's factory for workers).
+
+    A worker process starts afresh: it sets up the JSON logging and its
+    connections' limits itself, as ``scimhub serve`` does for one process.
+    """
+    settings = Settings.from_environ(os.environ)
+    configure_logging(settings.log_level)
+    GuardedHttpToolsProtocol.configure(settings, SCIM_PREFIXES)
+    return create_app(build(settings, upgrade=False))

@@ -18,7 +18,7 @@ def test_group_list_gives_roles_and_member_counts_in_display_name_order(cli: Cli
     add_group(hub, "Empty")
     hub.roles.assign(SYSTEM, Role.ADMIN, "group", ops.id)
     listed = cli.json("group", "list")
-    assert [(g["displayName"], g["memberCount"], g["roles"]) for g in listed] == [
+    assert [(g["displayName"], g["memberCount"], [r["role"] for r in g["roles"]]) for g in listed] == [
         ("Data Team", 1, []),
         ("Empty", 0, []),
         ("ops", 3, ["Admin"]),
@@ -34,7 +34,7 @@ def test_group_show_gives_roles_member_count_and_first_members(cli: Cli, hub: Se
     hub.roles.assign(SYSTEM, Role.EDITOR, "group", group.id)
     shown = cli.json("group", "show", "DATA TEAM", "--members", "2")
     assert (shown["id"], shown["displayName"], shown["memberCount"]) == (group.id, "Data Team", 4)
-    assert shown["roles"] == ["Editor"]
+    assert shown["roles"] == [{"role": "Editor", "urn": "urn:li:dataHubRole:Editor"}]
     first = sorted(users, key=lambda u: u.id)[:2]
     assert shown["members"] == [{"id": u.id, "type": "User", "name": u.user_name} for u in first]
     table = cli("group", "show", "data team").stdout

@@ -42,13 +42,18 @@ def test_user_show_gives_groups_and_direct_inherited_and_effective_roles(cli: Cl
         "displayName": "Data Team",
         "urn": "urn:li:corpGroup:Data Team",
     }
+    ops_ref = {"id": ops.id, "urn": "urn:li:corpGroup:Ops", "displayName": "Ops"}
+    team_ref = {"id": team.id, "urn": "urn:li:corpGroup:Data Team", "displayName": "Data Team"}
     assert shown["roles"] == {
-        "direct": [{"role": "Editor", "source": "assigned"}, {"role": "Reader", "source": "provisioned"}],
-        "inherited": [
-            {"role": "Admin", "group": {"id": ops.id, "displayName": "Ops"}},
-            {"role": "Editor", "group": {"id": team.id, "displayName": "Data Team"}},
+        "direct": [
+            {"role": "Editor", "urn": "urn:li:dataHubRole:Editor", "source": "assigned"},
+            {"role": "Reader", "urn": "urn:li:dataHubRole:Reader", "source": "provisioned"},
         ],
-        "effective": ["Admin", "Editor", "Reader"],
+        "inherited": [
+            {"role": "Admin", "urn": "urn:li:dataHubRole:Admin", "group": ops_ref},
+            {"role": "Editor", "urn": "urn:li:dataHubRole:Editor", "group": team_ref},
+        ],
+        "effective": [{"role": r, "urn": f"urn:li:dataHubRole:{r}"} for r in ("Admin", "Editor", "Reader")],
     }
     table = cli("user", "show", "bjensen").stdout
     assert "inherited from group Data Team" in table and "direct (provisioned)" in table
@@ -68,7 +73,7 @@ def test_user_list_orders_by_user_name_across_pages(
     listed = cli.json("user", "list")
     assert [u["userName"] for u in listed] == ["alice", "bob", "Carol", "dave", "eve"]
     by_name = {u["userName"]: u for u in listed}
-    assert by_name["alice"]["roles"]["effective"] == ["Reader"]
+    assert by_name["alice"]["roles"]["effective"] == [{"role": "Reader", "urn": "urn:li:dataHubRole:Reader"}]
     assert [g["displayName"] for g in by_name["bob"]["groups"]] == ["Readers"]
     assert by_name["dave"]["active"] is False and by_name["eve"]["passwordSignIn"] is True
     table = cli("user", "list").stdout

@@ -41,7 +41,7 @@ def test_every_change_arrives_after_gms_recovers_and_the_lag_drains(hub: Service
     """Failed batches are pushed again from the checkpoint; DataHub ends where a clean full push puts it."""
     gms.faults.extend(FAULTS)
     worker = PushWorker(pusher(hub, gms))
-    hub.store.commit_listeners.append(worker.wake)
+    hub.commits.on_commit(worker.wake)
     worker.start()
     try:
         provision(hub)

@@ -187,16 +187,19 @@ def test_the_builtin_administrator_is_never_pushed(hub: Services) -> None:
 
 
 def test_only_one_process_pushes_until_its_lease_expires(hub: Services) -> None:
-    """A second pusher stands by; once the first stops renewing, it takes over, and the first stops."""
-    clock = Clock()
-    first, second = pusher(hub, RecordingSink(), clock, "one"), pusher(hub, RecordingSink(), clock, "two")
+    """A second pusher stands by; once the first stops renewing, it takes over, and the first stops.
+
+    The first was paused past its lease (a stopped process, a long GC): its own clock did not move,
+    so it still believes it leads when it wakes, and must learn otherwise from the database.
+    """
+    clock, paused = Clock(), Clock()
+    first, second = pusher(hub, RecordingSink(), paused, "one"), pusher(hub, RecordingSink(), clock, "two")
     assert first.lead() and not second.lead()
     with pytest.raises(PushBusy, match="one"):
         second.take_lead()
-    clock.now += 31_000_000  # the first crashed: its 30 s lease ran out
+    clock.now += 31_000_000  # for everyone else, the first's 30 s lease ran out
     assert second.lead()
     add_user(hub, "alice")
-    first._lease_until = clock.now + 30_000_000  # noqa: SLF001 - it still believes it leads
     with pytest.raises(LostLease):
         first.step()
     assert second.status().leader == "two"

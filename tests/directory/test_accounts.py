@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from scimhub.directory.accounts import ADMIN_USER_NAME
+from scimhub.directory.accounts import ADMIN_USER_NAME, Accounts
 from scimhub.directory.actors import SYSTEM, Actor
-from scimhub.directory.users import UserEdit
+from scimhub.directory.users import UserEdit, Users
 from scimhub.domain.roles import Privilege, Role
+from scimhub.domain.users import User
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
-from scimhub.wiring import Services
+from scimhub.wiring import Services, now_micros
 from tests.directory.conftest import add_group, add_user
 
 PASSWORD = "correct horse battery staple"
@@ -70,12 +71,17 @@ def test_losing_the_race_to_create_admin_keeps_the_winners_password(
     hub: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process that finds no admin, then fails to create it (another did), returns the stored one."""
-    winner, _ = hub.accounts.ensure_admin(PASSWORD)
-    looks = iter([None])
-    real = hub.accounts._admin
-    monkeypatch.setattr(hub.accounts, "_admin", lambda: next(looks, None) or real())
-    assert hub.accounts.ensure_admin() == (winner, None)
-    assert hub.accounts.sign_in("admin", PASSWORD).user_id == winner.id
+    other = Accounts(hub.store, now_micros, Users(hub.store, now_micros))  # another process
+    create = hub.users.create
+
+    def create_after_the_other(actor: Actor, edit: UserEdit) -> User:
+        other.ensure_admin(PASSWORD)  # wins between this process's look and its insert
+        return create(actor, edit)
+
+    monkeypatch.setattr(hub.users, "create", create_after_the_other)
+    admin, generated = hub.accounts.ensure_admin()
+    assert generated is None and admin.user_name == "admin"
+    assert hub.accounts.sign_in("admin", PASSWORD).user_id == admin.id
 
 
 def test_every_refusal_reads_the_same(hub: Services) -> None:

@@ -12,6 +12,7 @@ from scimhub.directory.actors import SYSTEM
 from scimhub.directory.groups import GroupEdit
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.errors import NotFound
+from scimhub.store.sql.directory import SqlMemberRows
 from scimhub.wiring import Services
 from tests.directory.conftest import add_group, add_user
 
@@ -60,21 +61,23 @@ def test_opening_a_missing_group_raises_and_holds_no_connection(hub: Services) -
     assert hub.engine.pool.checkedout() == 0
 
 
-def test_close_waits_for_a_chunk_being_read_on_another_thread(hub: Services) -> None:
+def test_close_waits_for_a_chunk_being_read_on_another_thread(
+    hub: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A close from another thread never runs on the connection while a chunk is read: it waits for it."""
     group = _crew(hub, 4)
-    snapshot = hub.groups.open(group.id)
-    read: list[int] = []
-    reading = threading.Event()
-    original = snapshot._members  # noqa: SLF001 - slow the cursor down to widen the window
+    members = SqlMemberRows.members
 
-    def slow() -> Generator[Member, None, None]:
-        for member in original:
+    def slow(rows: SqlMemberRows, group_id: str, limit: int | None = None) -> Generator[Member, None, None]:
+        for member in members(rows, group_id, limit):  # a slow cursor widens the window
             reading.set()
             time.sleep(0.05)
             yield member
 
-    snapshot._members = slow()  # noqa: SLF001
+    monkeypatch.setattr(SqlMemberRows, "members", slow)
+    snapshot = hub.groups.open(group.id)
+    read: list[int] = []
+    reading = threading.Event()
     reader = threading.Thread(target=lambda: read.append(len(snapshot.next_members(4))))
     reader.start()
     assert reading.wait(5)

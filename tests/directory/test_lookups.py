@@ -7,9 +7,9 @@ import pytest
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.roles import Role
 from scimhub.errors import NotFound
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import GROUP
-from scimhub.store.contract import Query
+from scimhub.query.pages import Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import GROUP
 from scimhub.wiring import Services
 from tests.directory.conftest import add_group, add_user
 

@@ -9,8 +9,8 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.errors import Uniqueness
+from scimhub.query.schema import USER
 from scimhub.scim.patch import apply_patch, read_patch
-from scimhub.scim.schema import USER
 from scimhub.wiring import Services
 from tests.directory.conftest import add_group, add_user
 from tests.directory.test_events import ADMIN, events_since, head

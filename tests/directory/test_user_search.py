@@ -5,9 +5,9 @@ from __future__ import annotations
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Role
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
-from scimhub.store.contract import Query
+from scimhub.query.pages import Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
 from scimhub.wiring import Services
 from tests.directory.conftest import add_group, add_user
 

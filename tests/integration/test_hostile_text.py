@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scimhub.scim.schema import ERROR, PATCH_OP
-from scimhub.scim.schema import SEARCH_REQUEST as SEARCH
+from scimhub.query.schema import ERROR, PATCH_OP
+from scimhub.query.schema import SEARCH_REQUEST as SEARCH
 from tests.integration.conftest import LiveServer
 from tests.integration.test_scim_http import unique
 

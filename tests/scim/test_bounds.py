@@ -13,14 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidValue, TooMany
+from scimhub.query.filter.evaluation import element_matcher, matches_resource
+from scimhub.query.filter.parser import parse_filter, parse_value_filter
+from scimhub.query.filter.tree import MAX_LENGTH, MAX_TERMS
+from scimhub.query.paths import resolve
+from scimhub.query.schema import GROUP, PATCH_OP, USER
+from scimhub.scim.attribute_lists import MAX_NAMES, MAX_NAMES_LENGTH
 from scimhub.scim.bounds import MAX_VALUES, check_resource_values
-from scimhub.scim.filter_evaluation import element_matcher, matches_resource
-from scimhub.scim.filter_parser import parse_filter, parse_value_filter
-from scimhub.scim.filters import MAX_LENGTH, MAX_TERMS
 from scimhub.scim.patch import MAX_WORK, apply_patch, read_patch
-from scimhub.scim.paths import resolve
-from scimhub.scim.projection import MAX_NAMES, MAX_NAMES_LENGTH, Projection
-from scimhub.scim.schema import GROUP, PATCH_OP, USER
+from scimhub.scim.projection import Projection
 from scimhub.scim.search import SearchParams, build_query
 
 

@@ -16,6 +16,18 @@ from scim2_tester.utils import CheckConfig, CheckContext
 
 from scimhub.domain.roles import Role
 from scimhub.errors import NotFound
+from scimhub.query.schema import (
+    CORE_GROUP,
+    CORE_USER,
+    ENTERPRISE_USER,
+    ERROR,
+    GROUP,
+    GROUP_SCHEMA,
+    ID,
+    USER,
+    USER_SCHEMA,
+    Attribute,
+)
 from scimhub.scim.discovery import (
     PUBLISHED_SCHEMAS,
     SERVICE_PROVIDER_CONFIG_SCHEMA,
@@ -27,18 +39,6 @@ from scimhub.scim.discovery import (
     resource_type_representation,
     schema_representation,
     service_provider_config,
-)
-from scimhub.scim.schema import (
-    CORE_GROUP,
-    CORE_USER,
-    ENTERPRISE_USER,
-    ERROR,
-    GROUP,
-    GROUP_SCHEMA,
-    ID,
-    USER,
-    USER_SCHEMA,
-    Attribute,
 )
 
 BASE = "https://idp.example.com/scim/v2"

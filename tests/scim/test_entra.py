@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from scimhub.errors import InvalidPath, InvalidValue, NoTarget
+from scimhub.query.filter.parser import parse_patch_path
+from scimhub.query.schema import CORE_USER, ENTERPRISE_USER, GROUP, USER, Attribute, ResourceType, Schema
 from scimhub.scim import entra
 from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
-from scimhub.scim.filter_parser import parse_patch_path
 from scimhub.scim.patch import PatchResult, apply_patch, read_patch
-from scimhub.scim.schema import CORE_USER, ENTERPRISE_USER, GROUP, USER, Attribute, ResourceType, Schema
 from scimhub.scim.values import read_resource
 
 E = ENTERPRISE_USER

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidInput, NoTarget
+from scimhub.query.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER, GROUP, PATCH_OP, USER, ResourceType
 from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
 from scimhub.scim.patch import PatchResult, apply_patch, read_patch
-from scimhub.scim.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER, GROUP, PATCH_OP, USER, ResourceType
 from scimhub.scim.values import Resource, read_resource
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)

@@ -3,8 +3,8 @@ from typing import Any
 import pytest
 from scim2_models import ListResponse, User
 
+from scimhub.query.schema import CORE_USER, LIST_RESPONSE
 from scimhub.scim.listing import list_response
-from scimhub.scim.schema import CORE_USER, LIST_RESPONSE
 
 
 def test_list_response_carries_the_page_and_the_total() -> None:

@@ -14,11 +14,8 @@ from scimhub.errors import (
     NoTarget,
     PayloadTooLarge,
 )
-from scimhub.scim.dialects import STRICT, Dialect
-from scimhub.scim.filters import MAX_TERMS
-from scimhub.scim.members import MemberChange
-from scimhub.scim.patch import PatchResult, apply_patch, read_patch
-from scimhub.scim.schema import (
+from scimhub.query.filter.tree import MAX_TERMS
+from scimhub.query.schema import (
     ENTERPRISE_USER,
     GROUP,
     PATCH_OP,
@@ -28,6 +25,9 @@ from scimhub.scim.schema import (
     ResourceType,
     Schema,
 )
+from scimhub.scim.dialects import STRICT, Dialect
+from scimhub.scim.members import MemberChange
+from scimhub.scim.patch import PatchResult, apply_patch, read_patch
 
 ENTERPRISE = ENTERPRISE_USER
 BJENSEN: dict[str, Any] = {

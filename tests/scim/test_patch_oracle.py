@@ -38,8 +38,8 @@ from hypothesis import strategies as st
 from scim2_models import Context, EnterpriseUser, PatchOp, ScimPolicy, User
 
 from scimhub.errors import InvalidInput
+from scimhub.query.schema import CORE_USER, ENTERPRISE_USER, PATCH_OP, USER
 from scimhub.scim.patch import apply_patch, read_patch
-from scimhub.scim.schema import CORE_USER, ENTERPRISE_USER, PATCH_OP, USER
 
 TWO_PRIMARIES = "more than one value with primary true"
 POLICY = ScimPolicy(

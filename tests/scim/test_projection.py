@@ -8,9 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidValue
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.projection import Projection, read_attribute_list
-from scimhub.scim.schema import (
+from scimhub.query.paths import AttrRef
+from scimhub.query.schema import (
     CORE_GROUP,
     CORE_USER,
     ENTERPRISE_USER,
@@ -20,6 +19,8 @@ from scimhub.scim.schema import (
     ResourceType,
     Schema,
 )
+from scimhub.scim.attribute_lists import read_attribute_list
+from scimhub.scim.projection import Projection
 
 ENTERPRISE_MANAGER = f"{ENTERPRISE_USER}:manager"
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 import pytest
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
-from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
-from scimhub.scim.paths import resolve
-from scimhub.scim.scalars import MAX_STRING_BYTES
-from scimhub.scim.schema import (
+from scimhub.query.paths import resolve
+from scimhub.query.schema import (
     CORE_USER,
     ENTERPRISE_USER,
     GROUP,
@@ -16,6 +14,8 @@ from scimhub.scim.schema import (
     ResourceType,
     Schema,
 )
+from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
+from scimhub.scim.scalars import MAX_STRING_BYTES
 from scimhub.scim.values import read_assignments, read_members, read_resource, read_value
 
 ENTERPRISE = ENTERPRISE_USER

@@ -20,9 +20,10 @@ from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, user_urn
 from scimhub.errors import Uniqueness
-from scimhub.scim.filter_parser import parse_filter
-from scimhub.scim.schema import USER
-from scimhub.store.contract import Query, Store, TokenRecord
+from scimhub.query.filter.parser import parse_filter
+from scimhub.query.pages import Query
+from scimhub.query.schema import USER
+from scimhub.store.contract import Store, TokenRecord
 
 
 def make_user(user_name: str | None = None, **doc: Any) -> User:

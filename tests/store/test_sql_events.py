@@ -29,7 +29,7 @@ class TestSqlEventLog(EventLogContract):
 def test_commit_listeners_hear_only_committed_events(store: SqlStore) -> None:
     """Listeners are told the highest seq after a commit that wrote events, never for a rollback or none."""
     heard: list[int] = []
-    store.commit_listeners.append(heard.append)
+    store.on_commit(heard.append)
     append(store, make_event(), make_event())
     with pytest.raises(Boom), store.transaction() as tx:
         tx.events.append([make_event()])
@@ -46,7 +46,7 @@ def test_a_failing_listener_does_not_fail_the_committed_write(store: SqlStore) -
     def broken(_: int) -> None:
         raise RuntimeError("listener down")
 
-    store.commit_listeners.append(broken)
+    store.on_commit(broken)
     append(store, make_event())
     with store.read() as tx:
         assert tx.events.state().head == 1

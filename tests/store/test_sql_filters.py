@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from scimhub.errors import InvalidFilter, InvalidValue
-from scimhub.scim.filter_evaluation import matches_resource
-from scimhub.scim.filter_parser import parse_filter
-from scimhub.scim.filters import MAX_TERMS
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import (
+from scimhub.query.filter.evaluation import matches_resource
+from scimhub.query.filter.parser import parse_filter
+from scimhub.query.filter.tree import MAX_TERMS
+from scimhub.query.paths import resolve
+from scimhub.query.schema import (
     ENTERPRISE_USER,
     ENTERPRISE_USER_SCHEMA,
     GROUP,

@@ -56,9 +56,13 @@ def test_groups_show_member_count_and_roles(api: httpx.Client, people: People) -
         "id": group["id"],
         "urn": f"urn:li:corpGroup:{group['displayName']}",
         "displayName": group["displayName"],
+        "externalId": None,
         "memberCount": 3,
         "roles": [{"role": "Editor", "urn": "urn:li:dataHubRole:Editor"}],
+        "createdAt": shown["createdAt"],
+        "lastModifiedAt": shown["lastModifiedAt"],
     }
+    assert shown["createdAt"].endswith("Z") and shown["lastModifiedAt"] >= shown["createdAt"]
     listed = api.get("/groups", params={"count": "1000"})
     documented("GET", "/groups", listed)
     assert shown in listed.json()["groups"]

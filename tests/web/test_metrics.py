@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,14 @@ from starlette.testclient import TestClient
 
 from scimhub.settings import Secret, Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
-from scimhub.web.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_directory, route_label, watch_pool
+from scimhub.web.metrics import (
+    MULTIPROCESS_ENV,
+    POOL_CHECKED_OUT,
+    POOL_SIZE,
+    Metrics,
+    multiprocess_directory,
+    route_label,
+)
 from scimhub.wiring import Services, build
 
 
@@ -91,10 +99,10 @@ def test_the_middleware_counts_times_and_reads_refusals_from_the_state() -> None
 
 def test_the_pool_gauge_follows_checkouts_and_checkins(tmp_path: Path) -> None:
     """A connection counts while it is checked out, and no longer once it is back."""
-    from scimhub.store.sql.engine import make_engine
+    from scimhub.store.sql.engine import make_engine, watch_pool
 
     engine = make_engine(f"sqlite:///{tmp_path}/pool.db")
-    watch_pool(engine)
+    watch_pool(engine, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
     start = _sample("scimhub_db_pool_checked_out")
     try:
         with engine.connect() as first, engine.connect() as second:
@@ -141,12 +149,14 @@ def test_with_a_metrics_token_every_scrape_needs_it(tmp_path: Path) -> None:
         built.close()
 
 
-def test_a_database_down_is_reported_not_raised(services: Services) -> None:
+def test_a_database_down_is_reported_not_raised(tmp_path: Path) -> None:
     """A scrape while the database fails still answers 200, with ``scimhub_database_up 0``."""
+    (tmp_path / "data").mkdir()
+    services = build(Settings(database_url=f"sqlite:///{tmp_path}/data/scimhub.db"))
     app = create_app(services)
     services.engine.dispose()
-    services.engine.pool._creator = lambda: (_ for _ in ()).throw(OSError("down"))  # type: ignore[attr-defined]
-    with TestClient(app, client=("127.0.0.1", 1)) as client:
+    shutil.rmtree(tmp_path / "data")  # the database is gone: no connection can be opened
+    with TestClient(app, client=("127.0.0.1", 1)) as client:  # its shutdown closes the services
         response = client.get("/metrics")
     assert response.status_code == 200
     families = {f.name: f for f in text_string_to_metric_families(response.text)}

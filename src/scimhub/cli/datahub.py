@@ -16,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
-from scimhub.cli.output import iso, print_json, print_tables, properties
+from scimhub.cli.output import print_json, print_tables, properties
 from scimhub.datahub.pusher import Pusher
 from scimhub.datahub.sink import PushFailed
 from scimhub.datahub.status import PushStatus, status_json
 from scimhub.errors import InvalidValue
+from scimhub.representations import iso
 from scimhub.wiring import Services
 
 app = command_group("Push users and groups into DataHub: sync, status.")

@@ -18,10 +18,10 @@ import typer
 from scimhub.cli.database import announce
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
-from scimhub.cli.output import iso
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.events import Category, RecordedEvent
 from scimhub.feed.audit import AuditRequest, audit_json, parse_time
+from scimhub.representations import iso
 from scimhub.store.sql.notify import CommitWaiter
 from scimhub.wiring import Services
 

@@ -10,13 +10,11 @@ from rich.table import Table
 
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
-from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties
+from scimhub.cli.output import every_page, print_items, print_json, print_tables, properties, role_names
 from scimhub.directory.actors import SYSTEM
-from scimhub.directory.groups import GroupEdit, GroupSummary
-from scimhub.domain.roles import Role
+from scimhub.directory.groups import GroupEdit
 from scimhub.errors import InvalidValue
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import GROUP
+from scimhub.representations import group_json
 from scimhub.wiring import Services
 
 app = command_group("Groups: their roles and members.")
@@ -33,7 +31,7 @@ def list_groups(as_json: Json = False, database_url: DatabaseUrl = None) -> None
         items,
         as_json,
         table,
-        lambda item: (item["displayName"], ", ".join(item["roles"]), str(item["memberCount"]), item["id"]),
+        lambda item: (item["displayName"], role_names(item["roles"]), str(item["memberCount"]), item["id"]),
     )
 
 
@@ -48,7 +46,7 @@ def show(
     with open_services(database_url) as hub:
         summary = hub.groups.find(display_name, first_members=members)
         roles = hub.roles.of_groups([summary.group.id])[summary.group.id]
-    item = _group_item(summary, roles)
+    item = group_json(summary, roles)
     item["members"] = [{"id": m.value, "type": m.type, "name": m.display} for m in summary.first_members]
     if as_json:
         print_json(item)
@@ -59,7 +57,7 @@ def show(
             ("id", item["id"]),
             ("urn", item["urn"]),
             ("external id", item["externalId"] or ""),
-            ("roles", ", ".join(item["roles"]) or "none"),
+            ("roles", role_names(item["roles"]) or "none"),
             ("members", str(item["memberCount"])),
             ("created", item["createdAt"]),
             ("last modified", item["lastModifiedAt"]),
@@ -74,24 +72,9 @@ def show(
 
 def _every_group(hub: Services) -> Iterator[dict[str, Any]]:
     """Yield every group as a JSON object, a page at a time, with roles read per page."""
-    for page in every_page(hub.groups.summaries, resolve(GROUP, "displayName")):
+    for page in every_page(hub.groups.by_display_name):
         roles = hub.roles.of_groups([summary.group.id for summary in page.items])
-        yield from (_group_item(summary, roles[summary.group.id]) for summary in page.items)
-
-
-def _group_item(summary: GroupSummary, roles: list[Role]) -> dict[str, Any]:
-    """Return a group as the JSON object ``group list`` and ``group show`` print."""
-    group = summary.group
-    return {
-        "id": group.id,
-        "displayName": group.display_name,
-        "urn": group.urn,
-        "externalId": group.doc.get("externalId"),
-        "roles": [role.value for role in roles],
-        "memberCount": summary.member_count,
-        "createdAt": iso(group.created),
-        "lastModifiedAt": iso(group.last_modified),
-    }
+        yield from (group_json(summary, roles[summary.group.id]) for summary in page.items)
 
 
 @app.command("rename")

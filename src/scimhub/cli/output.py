@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from scimhub.scim.paths import AttrRef
-from scimhub.store.contract import Page, Query
+from scimhub.query.pages import Page
 
 T = TypeVar("T")
 PAGE_SIZE = 500
 """Rows read per query when a command lists everything: memory stays flat on big directories."""
-
-
-def iso(micros: int | None) -> str | None:
-    """Return microseconds since the epoch as ``2026-01-02T03:04:05Z``, or None."""
-    if micros is None:
-        return None
-    return (
-        datetime.fromtimestamp(micros / 1_000_000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
 
 
 def print_json(value: object) -> None:
@@ -71,16 +60,21 @@ def print_tables(*tables: Table) -> None:
         console.print(whole_ids(table), crop=False)
 
 
+def role_names(refs: Iterable[dict[str, str]]) -> str:
+    """Return the role names of ``{role, urn}`` references, comma-separated."""
+    return ", ".join(ref["role"] for ref in refs)
+
+
 def yes_no(value: bool) -> str:
     """Return ``yes`` or ``no``."""
     return "yes" if value else "no"
 
 
-def every_page(search: Callable[[Query], Page[T]], sort_by: AttrRef) -> Iterator[Page[T]]:
-    """Yield the pages of a search over everything, ``PAGE_SIZE`` at a time, in ``sort_by`` order."""
+def every_page(read: Callable[[int, int], Page[T]]) -> Iterator[Page[T]]:
+    """Yield every page ``read(offset, limit)`` gives, ``PAGE_SIZE`` at a time."""
     offset = 0
     while True:
-        page = search(Query(sort_by=sort_by, offset=offset, limit=PAGE_SIZE))
+        page = read(offset, PAGE_SIZE)
         yield page
         offset += len(page.items)
         if not page.items or offset >= page.total:

@@ -88,4 +88,4 @@ def serve(
     # Worker processes rebuild the services from the environment: hand them the resolved URL.
     os.environ["SCIMHUB_DATABASE_URL"] = config.database_url
     with multiprocess_directory():  # the workers' metrics, merged at /metrics (ADR 0024)
-        uvicorn.run("scimhub.web.app:app_from_environ", factory=True, workers=config.workers, **common)
+        uvicorn.run("scimhub.wiring:app_from_environ", factory=True, workers=config.workers, **common)

@@ -9,12 +9,13 @@ from rich.table import Table
 
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, ensure_admin, open_services
-from scimhub.cli.output import iso, print_items
+from scimhub.cli.output import print_items
 from scimhub.directory.accounts import ADMIN_USER_NAME
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserRef
 from scimhub.domain.tokens import Duration
 from scimhub.errors import NotFound
+from scimhub.representations import iso
 
 app = command_group("Personal access tokens (DataHub format).")
 

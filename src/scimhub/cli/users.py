@@ -11,14 +11,19 @@ from rich.table import Table
 
 from scimhub.cli.help import command_group
 from scimhub.cli.options import DatabaseUrl, Json, open_services
-from scimhub.cli.output import every_page, iso, print_items, print_json, print_tables, properties, yes_no
+from scimhub.cli.output import (
+    every_page,
+    print_items,
+    print_json,
+    print_tables,
+    properties,
+    role_names,
+    yes_no,
+)
 from scimhub.directory.actors import SYSTEM
-from scimhub.directory.roles import UserRoles
 from scimhub.directory.users import UserEdit, UserView
-from scimhub.domain.groups import group_urn
 from scimhub.errors import InvalidValue
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
+from scimhub.representations import user_json
 from scimhub.wiring import Services
 
 app = command_group("Users: who they are, their groups and roles, and local passwords.")
@@ -40,7 +45,7 @@ def list_users(as_json: Json = False, database_url: DatabaseUrl = None) -> None:
             item["displayName"] or "",
             yes_no(item["active"]),
             yes_no(item["passwordSignIn"]),
-            ", ".join(item["roles"]["effective"]),
+            role_names(item["roles"]["effective"]),
             str(len(item["groups"])),
         ),
     )
@@ -52,7 +57,7 @@ def show(user_name: UserName, as_json: Json = False, database_url: DatabaseUrl =
     with open_services(database_url) as hub:
         view = hub.users.find(user_name, with_groups=True)
         roles = hub.roles.of_users([view.user.id])[view.user.id]
-    item = _user_item(view, roles)
+    item = user_json(view, roles)
     if as_json:
         print_json(item)
         return
@@ -67,7 +72,7 @@ def show(user_name: UserName, as_json: Json = False, database_url: DatabaseUrl =
             ("password sign-in", yes_no(item["passwordSignIn"])),
             ("created", item["createdAt"]),
             ("last modified", item["lastModifiedAt"]),
-            ("effective roles", ", ".join(item["roles"]["effective"]) or "none"),
+            ("effective roles", role_names(item["roles"]["effective"]) or "none"),
         ),
     )
     grants = Table("role", "held", title="Roles")
@@ -122,39 +127,9 @@ def _read_stdin_password() -> str:
 
 def _every_user(hub: Services) -> Iterator[dict[str, Any]]:
     """Yield every user as a JSON object, a page at a time, with groups and roles read per page."""
-    by_user_name = resolve(USER, "userName")
-    for page in every_page(lambda query: hub.users.search(query, with_groups=True), by_user_name):
+    for page in every_page(lambda offset, limit: hub.users.by_user_name(offset, limit, with_groups=True)):
         roles = hub.roles.of_users([view.user.id for view in page.items])
-        yield from (_user_item(view, roles[view.user.id]) for view in page.items)
-
-
-def _user_item(view: UserView, roles: UserRoles) -> dict[str, Any]:
-    """Return a user as the JSON object ``user list`` and ``user show`` print."""
-    user = view.user
-    return {
-        "id": user.id,
-        "userName": user.user_name,
-        "urn": user.urn,
-        "displayName": user.doc.get("displayName"),
-        "externalId": user.doc.get("externalId"),
-        "active": user.active,
-        "passwordSignIn": user.password_hash is not None,
-        "createdAt": iso(user.created),
-        "lastModifiedAt": iso(user.last_modified),
-        "groups": [
-            {"id": g.id, "displayName": g.display_name, "urn": group_urn(g.display_name)}
-            for g in view.groups or ()
-        ],
-        "roles": {
-            "direct": [{"role": g.role.value, "source": g.source} for g in roles.direct],
-            "inherited": [
-                {"role": g.role.value, "group": {"id": g.group.id, "displayName": g.group.display_name}}
-                for g in roles.inherited
-                if g.group is not None
-            ],
-            "effective": [role.value for role in roles.effective],
-        },
-    }
+        yield from (user_json(view, roles[view.user.id]) for view in page.items)
 
 
 def _set(hub: Services, user_name: str, **changes: Any) -> tuple[UserView, bool]:

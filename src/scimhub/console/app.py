@@ -15,7 +15,7 @@ from scimhub.console.roles import roles_routes
 from scimhub.console.tokens import tokens_routes
 from scimhub.console.traffic import ScimTraffic
 from scimhub.console.users import users_routes
-from scimhub.wiring import Services
+from scimhub.services import Services
 
 
 def console_routes(services: Services, traffic: ScimTraffic, scim_prefix: str) -> list[BaseRoute]:

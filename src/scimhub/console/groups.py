@@ -21,10 +21,10 @@ from scimhub.console.users import (
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import InvalidValue
-from scimhub.scim.filters import Compare
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import GROUP
-from scimhub.store.contract import Query
+from scimhub.query.filter.tree import Compare
+from scimhub.query.pages import Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import GROUP
 
 _BY_NAME = resolve(GROUP, "displayName")
 

@@ -27,12 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimhub.console.lockout import BY_ADDRESS, BY_USER_NAME, Lockout
 from scimhub.console.traffic import ScimTraffic
-from scimhub.directory.resets import PasswordResets
-from scimhub.directory.sessions import Session, Sessions
+from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege
 from scimhub.errors import ScimhubError
+from scimhub.services import Services
 from scimhub.statuses import classify
-from scimhub.wiring import Services, now_micros
 
 log = logging.getLogger("scimhub.console")
 T = TypeVar("T")
@@ -144,8 +143,8 @@ class Console:
         self.traffic = traffic
         self.scim_prefix = scim_prefix
         """The SCIM base path the Tenant URL shows (DataHub's)."""
-        self.sessions = Sessions(services.store, now_micros, services.accounts)
-        self.resets = PasswordResets(services.store, now_micros)
+        self.sessions = services.sessions
+        self.resets = services.resets
         self.by_user_name = Lockout(BY_USER_NAME)
         self.by_address = Lockout(BY_ADDRESS)
         self.templates = _templates()

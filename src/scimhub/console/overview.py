@@ -16,8 +16,7 @@ from scimhub.console.http import PREFIX, Call, Console, Redirect, View, when
 from scimhub.console.users import recent_events
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege, Role
-from scimhub.store.contract import Query
-from scimhub.wiring import now_micros
+from scimhub.query.pages import Query
 
 
 def overview_routes(console: Console) -> list[BaseRoute]:
@@ -56,7 +55,7 @@ def overview_routes(console: Console) -> list[BaseRoute]:
 
 def checklist(console: Console, session: Session, users: int) -> list[dict[str, Any]]:
     """Return Entra's set-up steps, each done or not, with what shows it."""
-    now = now_micros()
+    now = time.time_ns() // 1000
     tokens = console.services.tokens.list(session.actor)
     usable = [t for t in tokens if t.record.expires is None or t.record.expires > now]
     used = max((t.record.last_used for t in usable if t.record.last_used), default=None)

@@ -14,7 +14,7 @@ from scimhub.domain.events import Category
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import InvalidValue
 from scimhub.feed.audit import read_audit_request
-from scimhub.store.contract import Query
+from scimhub.query.pages import Query
 
 EVENTS_PAGE = 50
 _EVENT_FILTERS = ("entity", "actor", "category", "since", "until", "before")

@@ -22,9 +22,9 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Privilege, Role, find_role
 from scimhub.errors import Forbidden, InvalidValue
 from scimhub.feed.audit import AuditRequest
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
-from scimhub.store.contract import Query
+from scimhub.query.pages import Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
 
 PAGE_SIZE = 50
 MAX_SEARCH = 256

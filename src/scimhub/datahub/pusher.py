@@ -26,7 +26,8 @@ from scimhub.datahub.plans import Plan, group_states, plan_gone, plan_touched, u
 from scimhub.datahub.sink import DataHubSink, PushFailed
 from scimhub.datahub.status import PushStatus, read_status
 from scimhub.errors import Conflict
-from scimhub.store.contract import Query, Store, Transaction
+from scimhub.query.pages import Query
+from scimhub.store.contract import Store, Transaction
 
 log = logging.getLogger("scimhub.datahub")
 

@@ -22,7 +22,10 @@ from scimhub.directory.changes import (
 from scimhub.directory.users import Clock
 from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.errors import InvalidValue, NotFound
-from scimhub.store.contract import Page, Query, Store, Transaction
+from scimhub.query.pages import Page, Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import GROUP
+from scimhub.store.contract import Store, Transaction
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ def _rows(members: Iterable[Member]) -> Generator[Member, None, None]:
     yield from members
 
 
+_BY_DISPLAY_NAME = resolve(GROUP, "displayName")
+
+
 def _not_found(id: str) -> NotFound:
     return NotFound(f"Group {id} not found")
 
@@ -171,6 +177,10 @@ class Groups:
             page = tx.groups.search(query)
             counts = tx.members.counts([g.id for g in page.items])
         return Page(page.total, [GroupSummary(g, counts[g.id]) for g in page.items])
+
+    def by_display_name(self, offset: int, limit: int) -> Page[GroupSummary]:
+        """Return one page of every group in displayName order, each with its member count."""
+        return self.summaries(Query(sort_by=_BY_DISPLAY_NAME, offset=offset, limit=limit))
 
     def summary(self, id: str) -> GroupSummary:
         """Return one group with its member count. :raises NotFound: When there is no such group."""

@@ -19,7 +19,10 @@ from scimhub.directory.passwords import hash_password
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
-from scimhub.store.contract import GroupRef, Page, Query, Store, Transaction, UserRows
+from scimhub.query.pages import Page, Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
+from scimhub.store.contract import GroupRef, Store, Transaction, UserRows
 
 Clock = Callable[[], int]
 """Return the current time in microseconds since the epoch."""
@@ -74,6 +77,9 @@ class UserRef:
         return NotFound(f"no user has {named}")
 
 
+_BY_USER_NAME = resolve(USER, "userName")
+
+
 def _not_found(id: str) -> NotFound:
     return NotFound(f"User {id} not found")
 
@@ -121,6 +127,10 @@ class Users:
             page = tx.users.search(query, prefix=prefix, active=active, role=role)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
+
+    def by_user_name(self, offset: int, limit: int, *, with_groups: bool = False) -> Page[UserView]:
+        """Return one page of every user in userName order (the unique index's order, ADR 0017)."""
+        return self.search(Query(sort_by=_BY_USER_NAME, offset=offset, limit=limit), with_groups=with_groups)
 
     def create(self, actor: Actor, edit: UserEdit) -> User:
         """Store a new user.

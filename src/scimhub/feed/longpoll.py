@@ -3,7 +3,7 @@
 One ``Notifier`` per process, on its event loop, knows the highest ``seq`` it has
 heard of. Three sources tell it:
 
-- this process's own commits (``SqlStore.commit_listeners``), at once;
+- this process's own commits (``Store.on_commit``), at once;
 - on PostgreSQL, ``LISTEN``: every process's commits, at commit
   (``store/sql/notify.py``);
 - on SQLite, which has no such channel, ``watch_head``: one cheap query

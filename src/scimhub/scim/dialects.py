@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scimhub.query.filter.tree import Filter
+from scimhub.query.schema import Attribute, ResourceType
 from scimhub.scim import entra
-from scimhub.scim.filters import Filter
-from scimhub.scim.schema import Attribute, ResourceType
 
 RawOperation = dict[str, object]
 """One PATCH operation as sent, its member names lower-cased (``op``, ``path``, ``value``)."""

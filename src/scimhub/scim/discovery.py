@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scimhub.errors import NotFound
+from scimhub.query.schema import RESOURCE_TYPES, SCHEMAS, Attribute, ResourceType, Schema
 from scimhub.scim.listing import list_response
-from scimhub.scim.schema import RESOURCE_TYPES, SCHEMAS, Attribute, ResourceType, Schema
 
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"

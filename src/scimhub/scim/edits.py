@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scimhub.errors import InvalidValue, Mutability, NoTarget
+from scimhub.query.filter.evaluation import element_matcher
+from scimhub.query.filter.tree import Filter
+from scimhub.query.paths import AttrRef
+from scimhub.query.schema import Attribute
 from scimhub.scim.dialects import Dialect
-from scimhub.scim.filter_evaluation import element_matcher
-from scimhub.scim.filters import Filter
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.schema import Attribute
 from scimhub.scim.values import read_value
 
 _Element = dict[str, Any]

@@ -16,12 +16,12 @@ from scimhub.directory.groups import GroupEdit, Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import UserEdit, Users, UserView
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
+from scimhub.query.pages import Page, Query
+from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.scim.patch import Operation as PatchOperation
 from scimhub.scim.patch import apply_patch
 from scimhub.scim.resources import group_representation, user_representation
-from scimhub.scim.schema import GROUP, USER, ResourceType
 from scimhub.scim.values import Resource
-from scimhub.store.contract import Page, Query
 
 
 class Endpoint(Protocol):

@@ -19,7 +19,7 @@ What Entra needs that is plain RFC, so no rule here: URN-qualified paths whose
 single-valued attribute replaces it (quirk #10, §3.5.2.1); ``meta`` and
 schema URIs we do not serve are ignored (quirks #11, #12: ``values.py``);
 null is unassigned (§3.3, RFC 7643 §2.5). The filter and path parser
-(``filters.py``) has its own tolerances, which serve searches as well as PATCH
+(``query/filter/parser.py``) has its own tolerances, which serve searches as well as PATCH
 paths: literals unquoted or ``"True"`` against a boolean (quirk #6, §2.3)
 and an extension attribute named without its URN (``manager[value eq "…"]``,
 quirk #9).
@@ -39,9 +39,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scimhub.errors import InvalidInput
-from scimhub.scim.filters import And, Compare, Filter
-from scimhub.scim.paths import resolve, split_urn
-from scimhub.scim.schema import COMMON, Attribute, ResourceType
+from scimhub.query.filter.tree import And, Compare, Filter
+from scimhub.query.paths import resolve, split_urn
+from scimhub.query.schema import COMMON, Attribute, ResourceType
 
 if TYPE_CHECKING:  # dialects.py imports this module to build DEFAULT
     from scimhub.scim.dialects import RawOperation

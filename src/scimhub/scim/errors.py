@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from scimhub.query.schema import ERROR
 from scimhub.scim.messages import ScimResponse
-from scimhub.scim.schema import ERROR
 from scimhub.statuses import classify
 
 log = logging.getLogger("scimhub.scim")

@@ -26,6 +26,7 @@ from scimhub.errors import (
     ScimhubError,
     UnsupportedMediaType,
 )
+from scimhub.query.pages import Query
 from scimhub.scim import discovery
 from scimhub.scim.bounds import check_resource_values
 from scimhub.scim.conditions import etag, none_match, read_versions
@@ -40,7 +41,6 @@ from scimhub.scim.routing import Operation, Target, match
 from scimhub.scim.search import SearchParams, build_query, read_query_params, read_search_body
 from scimhub.scim.values import read_resource
 from scimhub.settings import Settings
-from scimhub.store.contract import Query
 
 _JSON_TYPES = ("application/scim+json", "application/json")
 

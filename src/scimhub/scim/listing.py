@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scimhub.scim.schema import LIST_RESPONSE
+from scimhub.query.schema import LIST_RESPONSE
 
 
 def list_response(resources: Sequence[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scimhub.errors import InvalidFilter
-from scimhub.scim.filters import Compare, Filter, Or
+from scimhub.query.filter.tree import Compare, Filter, Or
 
 
 @dataclass(frozen=True)

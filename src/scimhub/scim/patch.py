@@ -54,15 +54,15 @@ from scimhub.errors import (
     PayloadTooLarge,
     TooMany,
 )
+from scimhub.query.filter.parser import parse_patch_path
+from scimhub.query.filter.tree import PatchPath, count_terms
+from scimhub.query.paths import split_urn
+from scimhub.query.schema import PATCH_OP, ResourceType, Schema
 from scimhub.scim.bounds import MAX_VALUES, check_values, count_values
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.edits import Target, remove, write
-from scimhub.scim.filter_parser import parse_patch_path
-from scimhub.scim.filters import PatchPath, count_terms
 from scimhub.scim.members import MemberChange, MemberDelta, member_ids
-from scimhub.scim.paths import split_urn
 from scimhub.scim.scalars import json_kind
-from scimhub.scim.schema import PATCH_OP, ResourceType, Schema
 from scimhub.scim.values import (
     check_required,
     is_members,
@@ -104,7 +104,7 @@ class PatchResult:
     """The outcome of a PATCH: the new document and what lives outside it."""
 
     doc: dict[str, Any]
-    """The new document, canonical (docs/CONVENTIONS-FOR-HELPERS.md)."""
+    """The new document, canonical (docs/conventions.md)."""
     password: str | None = None
     """The new password when an operation set one."""
     members: MemberChange | None = None

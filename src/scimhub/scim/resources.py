@@ -9,8 +9,8 @@ from typing import Any
 from scimhub.directory.groups import GroupView
 from scimhub.directory.users import UserView
 from scimhub.domain.groups import Member
+from scimhub.query.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 from scimhub.scim.conditions import etag
-from scimhub.scim.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 from scimhub.store.contract import GroupRef
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidValue
-from scimhub.scim.schema import Attribute
+from scimhub.query.schema import Attribute
 
 MAX_STRING_BYTES = 64 * 1024
 """The longest string value accepted, in UTF-8 bytes; no SCIM attribute needs more."""

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from scimhub.errors import InvalidFilter, InvalidSyntax, InvalidValue
-from scimhub.scim.filter_parser import parse_filter
-from scimhub.scim.filters import MAX_LENGTH
+from scimhub.query.filter.parser import parse_filter
+from scimhub.query.filter.tree import MAX_LENGTH
+from scimhub.query.pages import Query
+from scimhub.query.paths import resolve
+from scimhub.query.schema import SEARCH_REQUEST, ResourceType
 from scimhub.scim.messages import ScimRequest
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import SEARCH_REQUEST, ResourceType
-from scimhub.store.contract import Query
 
 _MAX_START_INDEX = 2**31 - 1
 

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
+from scimhub.query.paths import AttrRef, resolve, split_urn
+from scimhub.query.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 from scimhub.scim.dialects import DEFAULT, Dialect
-from scimhub.scim.paths import AttrRef, resolve, split_urn
 from scimhub.scim.scalars import json_kind, read_scalar, shorten
-from scimhub.scim.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Resource:
     """A POST or PUT body read against its resource type (RFC 7644 §3.3, §3.5.1)."""
 
     doc: dict[str, Any]
-    """The canonical stored document (docs/CONVENTIONS-FOR-HELPERS.md)."""
+    """The canonical stored document (docs/conventions.md)."""
     password: str | None = None
     """The writeOnly password, taken out of the document to be hashed."""
     members: list[dict[str, str]] | None = None

@@ -27,42 +27,16 @@ Rules (``tests/store/contract_store.py`` checks each one against every implement
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Protocol
 
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
-
-if TYPE_CHECKING:
-    from scimhub.scim.filters import Filter
-    from scimhub.scim.paths import AttrRef
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search: filter, order and one page of results (RFC 7644 §3.4.2)."""
-
-    filter: Filter | None = None
-    sort_by: AttrRef | None = None
-    descending: bool = False
-    offset: int = 0
-    """Zero-based index of the first result (SCIM's startIndex − 1)."""
-    limit: int = 100
-    """At most this many results; 0 asks for the total only."""
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of search results and the number of all matches."""
-
-    total: int
-    items: Sequence[T]
+from scimhub.query.pages import Page, Query
 
 
 @dataclass(frozen=True)
@@ -493,6 +467,17 @@ class Transaction(Protocol):
     @property
     def push(self) -> PushRows:
         """The DataHub push's state and what it pushed."""
+
+
+CommitListener = Callable[[int], None]
+"""Called with the highest ``seq`` of a commit that wrote events."""
+
+
+class CommitNotifier(Protocol):
+    """Tells this process's listeners of each commit that wrote events, once it committed."""
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call ``listener`` in the committing thread after each later such commit; return what stops it."""
 
 
 class Store(Protocol):

@@ -9,7 +9,6 @@ does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -26,19 +25,17 @@ from scimhub.console.http import SecurityHeaders
 from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.datahub.status import status_json
 from scimhub.datahub.worker import PushWorker
-from scimhub.logs import configure_logging
-from scimhub.settings import Settings
+from scimhub.services import Services
 from scimhub.web.access_log import AccessLog
 from scimhub.web.api.gateway import api_routes
 from scimhub.web.api.table import ROUTES as API_ROUTES
 from scimhub.web.api.table import SCHEMAS as API_SCHEMAS
-from scimhub.web.connections import GuardedHttpToolsProtocol, when_stopping
+from scimhub.web.connections import when_stopping
 from scimhub.web.feed import LongPolls, feed_routes
 from scimhub.web.metrics import Metrics, metrics_route
 from scimhub.web.ratelimit import Limiter, RateLimits
 from scimhub.web.request_ids import TrustedProxies
 from scimhub.web.scim import scim_endpoint
-from scimhub.wiring import Services, build
 
 SCIM_PREFIXES = ("/gms/openapi/scim/v2", "/scim/v2")
 """The seed's Tenant URL path (DataHub behind its frontend) and the plain alias."""
@@ -90,11 +87,12 @@ def create_app(services: Services) -> Starlette:
         await polls.start()
         forget = when_stopping(polls.drain)  # long polls answer at once when shutdown begins
         if worker is not None:
-            services.store.commit_listeners.append(worker.wake)
+            stop_waking = services.commits.on_commit(worker.wake)
             worker.start()
         yield
         forget()
         if worker is not None:
+            stop_waking()  # before the worker stops: a late commit must not wake a stopped worker
             await run_in_threadpool(worker.stop)
         await polls.stop()
         services.close()
@@ -110,15 +108,3 @@ def create_app(services: Services) -> Starlette:
         Middleware(SecurityHeaders),  # the console's pages only: CSP, frame-ancestors, no-store (ADR 0030)
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-
-
-def app_from_environ() -> Starlette:
-    """Return the application configured from ``SCIMHUB_*`` (uvicorn's factory for workers).
-
-    A worker process starts afresh: it sets up the JSON logging and its
-    connections' limits itself, as ``scimhub serve`` does for one process.
-    """
-    settings = Settings.from_environ(os.environ)
-    configure_logging(settings.log_level)
-    GuardedHttpToolsProtocol.configure(settings, SCIM_PREFIXES)
-    return create_app(build(settings, upgrade=False))

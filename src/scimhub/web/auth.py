@@ -19,7 +19,7 @@ from starlette.requests import Request
 from scimhub.directory.actors import Actor
 from scimhub.directory.tokens import Tokens
 from scimhub.errors import ScimhubError, Unauthorized
-from scimhub.wiring import Services
+from scimhub.services import Services
 
 R = TypeVar("R")
 

@@ -28,9 +28,9 @@ from scimhub.feed.longpoll import Notifier
 from scimhub.feed.pages import FeedPage
 from scimhub.feed.requests import PollRequest, read_poll_request
 from scimhub.feed.wire import poll_response
+from scimhub.services import Services
 from scimhub.statuses import ErrorStatus, classify
 from scimhub.web.auth import call_as_bearer
-from scimhub.wiring import Services
 
 log = logging.getLogger("scimhub.feed")
 
@@ -57,11 +57,12 @@ class LongPolls:
         self._tasks: list[asyncio.Task[None]] = []
         self.notifier: Notifier | None = None
         """Set while the application runs."""
+        self._stop_hearing: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         """Hear this process's commits at once, other processes' through the database, and prune hourly."""
         notifier = Notifier(asyncio.get_running_loop())
-        self._services.store.commit_listeners.append(notifier.advance_threadsafe)
+        self._stop_hearing = self._services.commits.on_commit(notifier.advance_threadsafe)
         self._tasks = [
             asyncio.create_task(self._services.event_watch()(notifier)),
             asyncio.create_task(_prune_every(self._services, PRUNE_INTERVAL_SECONDS)),
@@ -75,9 +76,9 @@ class LongPolls:
 
     async def stop(self) -> None:
         """Stop the tasks and stop hearing commits."""
-        if self.notifier is not None:
-            self._services.store.commit_listeners.remove(self.notifier.advance_threadsafe)
-            self.notifier = None
+        self._stop_hearing()
+        self._stop_hearing = lambda: None
+        self.notifier = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -41,7 +41,6 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-from sqlalchemy import Engine, event
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,11 +48,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimhub.errors import Forbidden, Unauthorized
+from scimhub.services import Services
 from scimhub.web.api.errors import error_reply
 from scimhub.web.api.gateway import render
 from scimhub.web.api.routing import PREFIX as API_PREFIX
 from scimhub.web.auth import bearer_token
-from scimhub.wiring import Services
 
 log = logging.getLogger("scimhub.metrics")
 disable_created_metrics()  # a ``_created`` series per counter doubles the scrape and says little here
@@ -167,27 +166,6 @@ def _scim_template(rest: str) -> str:
     return head + ("/.search" if parts[1] == ".search" else "/{id}") + ("/{more}" if len(parts) > 2 else "")
 
 
-def watch_pool(engine: Engine) -> None:
-    """Count ``engine``'s connections in use through its pool's checkout and checkin events.
-
-    A connection counts from its checkout to its checkin; one that failed to
-    connect is checked in without having been checked out, hence the mark.
-    """
-    size = getattr(engine.pool, "size", None)
-    if callable(size):
-        POOL_SIZE.set(size())
-
-    @event.listens_for(engine, "checkout")
-    def _out(_dbapi: Any, record: Any, _proxy: Any) -> None:
-        record.info["scimhub_out"] = True
-        POOL_CHECKED_OUT.inc()
-
-    @event.listens_for(engine, "checkin")
-    def _in(_dbapi: Any, record: Any) -> None:
-        if record.info.pop("scimhub_out", False):
-            POOL_CHECKED_OUT.dec()
-
-
 class _Database:
     """What the database tells at scrape time: whether it answers, the outbox and the DataHub push."""
 
@@ -277,8 +255,7 @@ def scrape_registry(services: Services) -> CollectorRegistry:
 
 
 def metrics_route(services: Services) -> Route:
-    """Return the ``/metrics`` route, and start counting the pool of ``services``' engine."""
-    watch_pool(services.engine)
+    """Return the ``/metrics`` route."""
     registry = scrape_registry(services)
     token = services.settings.metrics_token
 

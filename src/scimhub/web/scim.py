@@ -27,9 +27,9 @@ from starlette.types import Receive, Scope, Send
 from scimhub.errors import ScimhubError
 from scimhub.scim.errors import error_response
 from scimhub.scim.messages import SCIM_MEDIA_TYPE, LazyArray, ScimRequest, ScimResponse
+from scimhub.services import Services
 from scimhub.web.auth import call_as_bearer
 from scimhub.web.bodies import read_body
-from scimhub.wiring import Services
 
 log = logging.getLogger("scimhub.web")
 

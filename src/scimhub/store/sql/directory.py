@@ -35,8 +35,9 @@ from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
-from scimhub.scim.schema import GROUP, USER, ResourceType
-from scimhub.store.contract import GroupRef, Page, Query
+from scimhub.query.pages import Page, Query
+from scimhub.query.schema import GROUP, USER, ResourceType
+from scimhub.store.contract import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_order
 from scimhub.store.sql.locks import RowLock

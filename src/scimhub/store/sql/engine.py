@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
@@ -224,3 +225,26 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def watch_pool(
+    engine: Engine, size: Callable[[int], None], out: Callable[[], None], back: Callable[[], None]
+) -> None:
+    """Report ``engine``'s pool size to ``size``, and each connection's checkout and checkin.
+
+    A connection counts from its checkout to its checkin; one that failed to
+    connect is checked in without having been checked out, hence the mark.
+    """
+    pool_size = getattr(engine.pool, "size", None)
+    if callable(pool_size):
+        size(pool_size())
+
+    @event.listens_for(engine, "checkout")
+    def _out(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info["scimhub_out"] = True
+        out()
+
+    @event.listens_for(engine, "checkin")
+    def _in(_dbapi: Any, record: Any) -> None:
+        if record.info.pop("scimhub_out", False):
+            back()

@@ -1,4 +1,4 @@
-"""SCIM filter trees (``scim/filters.py``) → SQLAlchemy Core, for SQLite and PostgreSQL.
+"""SCIM filter trees (``query/filter/tree.py``) → SQLAlchemy Core, for SQLite and PostgreSQL.
 
 Every value reaches the database as a bound parameter; nothing of the filter's
 text is ever written into SQL. Where an attribute is stored decides how it is read:
@@ -13,7 +13,7 @@ text is ever written into SQL. Where an attribute is stored decides how it is re
 - everything else: the ``doc`` JSON column, multi-valued attributes expanded by
   ``json_each`` (SQLite) or ``jsonb_array_elements`` (PostgreSQL).
 
-The semantics are those of ``scim.filters.matches_resource`` (the tests run both
+The semantics are those of ``query.filter.evaluation.matches_resource`` (the tests run both
 over the same data): a value path is one ``EXISTS`` over the elements, so all its
 conditions hold for the same element; ``not`` and ``ne`` compile to
 ``… IS NOT TRUE``, so a missing attribute (SQL NULL) satisfies them as RFC 7644
@@ -55,10 +55,10 @@ from sqlalchemy.sql.operators import in_op
 
 from scimhub.domain.text import fold
 from scimhub.errors import InvalidFilter, InvalidValue
-from scimhub.scim.filter_evaluation import compare_value
-from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.schema import Attribute, ResourceType
+from scimhub.query.filter.evaluation import compare_value
+from scimhub.query.filter.tree import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
+from scimhub.query.paths import AttrRef
+from scimhub.query.schema import Attribute, ResourceType
 from scimhub.store.sql.tables import group_members, groups, user_emails, users
 
 _TABLES = {"User": users, "Group": groups}

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, text
 
+from scimhub.store.contract import CommitListener
 from scimhub.store.sql.console import SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
@@ -54,15 +55,19 @@ class SqlStore:
             if engine.dialect.name == "postgresql"
             else engine
         )
-        self.commit_listeners: list[Callable[[int], None]] = []
-        """Called, in the committing thread, with the highest ``seq`` of each commit that wrote events."""
+        self._commit_listeners: list[CommitListener] = []
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call ``listener`` after each later commit that wrote events; return what stops it."""
+        self._commit_listeners.append(listener)
+        return lambda: self._commit_listeners.remove(listener)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit or roll back whole.
 
         The events appended during it are written last, right before the commit
-        (ADR 0011); once it committed, ``commit_listeners`` hear of them.
+        (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
         """
         with self._writers, self.engine.connect().execution_options(write=True) as connection:
             with connection.begin():
@@ -71,7 +76,7 @@ class SqlStore:
                 tx.events.flush()
             written = tx.events.written_through
         if written is not None:
-            for listener in tuple(self.commit_listeners):  # the list may change on another thread
+            for listener in tuple(self._commit_listeners):  # the list may change on another thread
                 try:
                     listener(written)
                 except Exception:  # noqa: BLE001 - the change committed; the caller must hear so

@@ -11,6 +11,7 @@ from scimhub.domain.events import Category, Operation
 from scimhub.domain.roles import Privilege
 from scimhub.feed.audit import audit_json, read_audit_request
 from scimhub.feed.requests import MAX_LIMIT
+from scimhub.services import Services
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param, Reply
 from scimhub.web.api.schemas import (
     MOMENT,
@@ -24,7 +25,6 @@ from scimhub.web.api.schemas import (
     obj,
     ref,
 )
-from scimhub.wiring import Services
 
 _TAG = "Events"
 

@@ -20,12 +20,12 @@ from starlette.routing import BaseRoute, Route
 
 from scimhub.directory.actors import Actor
 from scimhub.errors import MethodNotAllowed, NotFound, ScimhubError
+from scimhub.services import Services
 from scimhub.web.api.contract import Contract
 from scimhub.web.api.errors import error_reply
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Reply
 from scimhub.web.auth import call_as_bearer
 from scimhub.web.bodies import read_body
-from scimhub.wiring import Services
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _ANONYMOUS = Actor(user_id="", urn="urn:li:corpuser:__anonymous")

@@ -6,56 +6,41 @@ provisioning needs: the API shows nothing a provisioning client could not read.
 
 from __future__ import annotations
 
-from typing import Any
-
-from scimhub.directory.groups import GroupSummary
-from scimhub.domain.groups import group_urn
-from scimhub.domain.roles import Privilege, Role
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import GROUP
-from scimhub.store.contract import Query
+from scimhub.domain.roles import Privilege
+from scimhub.representations import group_json
+from scimhub.services import Services
 from scimhub.web.api.calls import PAGE_PARAMS, page_body, read_paging
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param, Reply
-from scimhub.web.api.schemas import ROLE_NAME, STRING, Schema, array, extending, obj, page_of, ref
-from scimhub.wiring import Services
+from scimhub.web.api.schemas import (
+    NULLABLE_STRING,
+    ROLE_NAME,
+    STRING,
+    TIMESTAMP,
+    Schema,
+    array,
+    extending,
+    obj,
+    page_of,
+    ref,
+)
 
 _TAG = "Groups"
-_BY_NAME = resolve(GROUP, "displayName")
-
-
-def group_ref(id: str, display_name: str) -> dict[str, str]:
-    """Return a reference to a group: id, URN and displayName."""
-    return {"id": id, "urn": group_urn(display_name), "displayName": display_name}
-
-
-def role_refs(roles: list[Role]) -> list[dict[str, str]]:
-    """Return roles as ``{role, urn}`` pairs, highest first."""
-    return [{"role": role.value, "urn": role.urn} for role in sorted(roles, key=lambda r: -r.rank)]
-
-
-def _group_json(summary: GroupSummary, roles: list[Role]) -> dict[str, Any]:
-    group = summary.group
-    return {
-        **group_ref(group.id, group.display_name),
-        "memberCount": summary.member_count,
-        "roles": role_refs(roles),
-    }
 
 
 def list_groups(hub: Services, call: ApiCall) -> Reply:
     """List groups by displayName, one page at a time."""
     paging = read_paging(call, hub.settings.default_page_size, hub.settings.max_page_size)
-    page = hub.groups.summaries(Query(sort_by=_BY_NAME, offset=paging.start, limit=paging.count))
+    page = hub.groups.by_display_name(paging.start, paging.count)
     roles = hub.roles.of_groups([s.group.id for s in page.items])
     return Reply(
-        200, page_body(paging, page.total, "groups", [_group_json(s, roles[s.group.id]) for s in page.items])
+        200, page_body(paging, page.total, "groups", [group_json(s, roles[s.group.id]) for s in page.items])
     )
 
 
 def get_group(hub: Services, call: ApiCall) -> Reply:
     """Show one group: its roles and how many members it has."""
     summary = hub.groups.summary(call.path["id"])
-    return Reply(200, _group_json(summary, hub.roles.of_groups([summary.group.id])[summary.group.id]))
+    return Reply(200, group_json(summary, hub.roles.of_groups([summary.group.id])[summary.group.id]))
 
 
 ROUTES = (
@@ -90,7 +75,14 @@ SCHEMAS: dict[str, Schema] = {
     "GroupRef": obj({"id": STRING, "urn": STRING, "displayName": STRING}),
     "RoleRef": obj({"role": ROLE_NAME, "urn": STRING}),
     "Group": extending(
-        "GroupRef", {"memberCount": {"type": "integer", "minimum": 0}, "roles": array(ref("RoleRef"))}
+        "GroupRef",
+        {
+            "externalId": NULLABLE_STRING,
+            "memberCount": {"type": "integer", "minimum": 0},
+            "roles": array(ref("RoleRef")),
+            "createdAt": TIMESTAMP,
+            "lastModifiedAt": TIMESTAMP,
+        },
     ),
     "GroupPage": page_of("Group"),
 }

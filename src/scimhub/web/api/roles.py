@@ -11,10 +11,10 @@ from typing import Any
 
 from scimhub.domain.roles import ROLE_NAMES, Privilege, Role, find_role
 from scimhub.errors import NotFound
-from scimhub.web.api.groups import group_ref
+from scimhub.representations import group_ref
+from scimhub.services import Services
 from scimhub.web.api.routing import ApiCall, ApiRoute, Operation, Param, Reply
 from scimhub.web.api.schemas import PRIVILEGES, ROLE_NAME, STRING, Schema, array, enum, obj, ref
-from scimhub.wiring import Services
 
 _TAG = "Roles"
 _NAME = Param("name", f"The role: {ROLE_NAMES} (any case, or its urn:li:dataHubRole: URN).")

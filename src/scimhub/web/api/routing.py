@@ -14,7 +14,7 @@ from typing import Any
 
 from scimhub.directory.actors import Actor
 from scimhub.domain.roles import Privilege
-from scimhub.wiring import Services
+from scimhub.services import Services
 
 PREFIX = "/api/v1"
 

@@ -38,6 +38,8 @@ FORMAT_MEANINGS: dict[str, str] = {
     "date": "a date such as 2026-01-31 (midnight UTC)",
 }
 """Each format the document uses, in words, for the 422 detail that names it."""
+TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
+"""A moment the server recorded, in UTC to the second: ``2026-01-31T12:00:00Z``."""
 MOMENT: Schema = {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]}
 """A time: an RFC 3339 date-time, or a date (its midnight UTC)."""
 MAX_WHOLE = 999_999_999

@@ -6,11 +6,11 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from scimhub.services import Services
 from scimhub.web.api import events, groups, roles, tokens, users
 from scimhub.web.api.errors import ERROR_SCHEMA
 from scimhub.web.api.openapi import build_document
 from scimhub.web.api.routing import ApiCall, ApiRoute, Reply
-from scimhub.wiring import Services
 
 
 def serve_document(_: Services, __: ApiCall) -> Reply:

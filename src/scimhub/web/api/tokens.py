@@ -15,9 +15,9 @@ from scimhub.directory.tokens import TokenView
 from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
 from scimhub.domain.tokens import Duration
+from scimhub.services import Services
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Param, Reply
 from scimhub.web.api.schemas import NAME, NULLABLE_STRING, STRING, USER_URN, Schema, array, enum, obj, ref
-from scimhub.wiring import Services
 
 DEFAULT_DURATION = Duration.ONE_MONTH
 """What a token lasts when the input names no duration: DataHub's UI default. NO_EXPIRY

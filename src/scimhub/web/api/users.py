@@ -10,19 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from scimhub.directory.roles import UserRoles
-from scimhub.directory.users import UserView
 from scimhub.domain.roles import Privilege, privileges_of
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import USER
-from scimhub.store.contract import Query
+from scimhub.representations import user_json
+from scimhub.services import Services
 from scimhub.web.api.calls import PAGE_PARAMS, page_body, read_paging
-from scimhub.web.api.groups import group_ref, role_refs
 from scimhub.web.api.routing import ApiCall, ApiRoute, Param, Reply
 from scimhub.web.api.schemas import (
     NULLABLE_STRING,
     PRIVILEGES,
     ROLE_NAME,
     STRING,
+    TIMESTAMP,
     Schema,
     array,
     enum,
@@ -31,54 +29,24 @@ from scimhub.web.api.schemas import (
     page_of,
     ref,
 )
-from scimhub.wiring import Services
 
 _TAG = "Users"
-_BY_NAME = resolve(USER, "userName")
-
-
-def _roles_json(roles: UserRoles) -> dict[str, Any]:
-    return {
-        "direct": [{"role": g.role.value, "urn": g.role.urn, "source": g.source} for g in roles.direct],
-        "inherited": [
-            {"role": g.role.value, "urn": g.role.urn, "group": group_ref(g.group.id, g.group.display_name)}
-            for g in roles.inherited
-            if g.group is not None
-        ],
-        "effective": role_refs(list(roles.effective)),
-    }
-
-
-def _user_json(view: UserView, roles: UserRoles) -> dict[str, Any]:
-    user = view.user
-    return {
-        "id": user.id,
-        "urn": user.urn,
-        "userName": user.user_name,
-        "displayName": user.doc.get("displayName"),
-        "active": user.active,
-        "status": "ACTIVE" if user.active else "SUSPENDED",
-        "groups": [group_ref(g.id, g.display_name) for g in view.groups or []],
-        "roles": _roles_json(roles),
-    }
 
 
 def list_users(hub: Services, call: ApiCall) -> Reply:
     """List users by userName, one page at a time, each with its groups and roles."""
     paging = read_paging(call, hub.settings.default_page_size, hub.settings.max_page_size)
-    page = hub.users.search(
-        Query(sort_by=_BY_NAME, offset=paging.start, limit=paging.count), with_groups=True
-    )
+    page = hub.users.by_user_name(paging.start, paging.count, with_groups=True)
     roles = hub.roles.of_users([v.user.id for v in page.items])
     return Reply(
-        200, page_body(paging, page.total, "users", [_user_json(v, roles[v.user.id]) for v in page.items])
+        200, page_body(paging, page.total, "users", [user_json(v, roles[v.user.id]) for v in page.items])
     )
 
 
 def _one_user(hub: Services, id: str) -> tuple[dict[str, Any], UserRoles]:
     view = hub.users.get(id, with_groups=True)
     roles = hub.roles.of_users([id])[id]
-    return _user_json(view, roles), roles
+    return user_json(view, roles), roles
 
 
 def get_user(hub: Services, call: ApiCall) -> Reply:
@@ -147,8 +115,12 @@ SCHEMAS: dict[str, Schema] = {
             "urn": STRING,
             "userName": STRING,
             "displayName": NULLABLE_STRING,
+            "externalId": NULLABLE_STRING,
             "active": {"type": "boolean"},
             "status": enum(["ACTIVE", "SUSPENDED"]),
+            "passwordSignIn": {"type": "boolean", "description": "Whether the user has a local password."},
+            "createdAt": TIMESTAMP,
+            "lastModifiedAt": TIMESTAMP,
             "groups": array(ref("GroupRef")),
             "roles": ref("UserRoles"),
         }

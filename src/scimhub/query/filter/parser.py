@@ -1,6 +1,6 @@
-"""The filter parser: RFC 7644 §3.4.2.2 text → the tree of ``filters.py``.
+"""The filter parser: RFC 7644 §3.4.2.2 text → the tree of ``tree.py``.
 
-A hand-written tokenizer and recursive-descent parser. It resolves every attribute
+A recursive-descent parser over the tokens of ``tokens.py``. It resolves every attribute
 against the schema and types every literal against its attribute, so whatever it
 returns is valid for the SQL compiler and the evaluator alike. Limits (length,
 nesting, terms: ADR 0025) turn abuse into ``invalidFilter`` (``invalidPath`` in a
@@ -10,13 +10,12 @@ PATCH path), never a ``RecursionError`` or seconds of work.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import NoReturn
 
 from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidFilter, InvalidInput, InvalidPath
-from scimhub.scim.filters import (
+from scimhub.query.filter.tokens import NUMBER, Token, tokenize
+from scimhub.query.filter.tree import (
     COMPARE_OPS,
     MAX_DEPTH,
     MAX_LENGTH,
@@ -34,8 +33,8 @@ from scimhub.scim.filters import (
     ValuePath,
     parse_datetime,
 )
-from scimhub.scim.paths import AttrRef, resolve
-from scimhub.scim.schema import Attribute, ResourceType
+from scimhub.query.paths import AttrRef, resolve
+from scimhub.query.schema import Attribute, ResourceType
 
 
 def parse_filter(resource_type: ResourceType, text: str) -> Filter:
@@ -95,93 +94,6 @@ def parse_patch_path(resource_type: ResourceType, text: str) -> PatchPath:
     return PatchPath(ref.with_sub(None), value_filter, sub)
 
 
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-"""A JSON number (RFC 8259 §6)."""
-_PUNCTUATION = "()[]"
-_WORD_END = frozenset(_PUNCTUATION + '"')
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    """One of ``( ) [ ]``, ``string`` (a quoted literal), ``word`` or ``end``."""
-    text: str
-    """The decoded value of a string; the source text of anything else."""
-    pos: int
-    """Offset of the token's first character in the input."""
-    glued: bool
-    """Whether the token directly follows the previous one, without whitespace."""
-
-
-def _tokenize(text: str, error: type[InvalidInput], what: str) -> list[_Token]:
-    """Split ``text`` into tokens: punctuation, quoted strings and words.
-
-    A word is any run of characters other than whitespace, brackets, parentheses
-    and double quotes; the parser decides from its position whether it is an
-    attribute path, an operator, a keyword or a literal. Tolerance (Entra):
-    literals may be written unquoted (``externalId eq jyoung``,
-    ``meta.created gt 2015-10-10T14:38:21.8617979-07:00``); such a bare word is
-    read as a string, which is why words may hold ``-``, ``:``, ``.`` or ``@``.
-    """
-    tokens: list[_Token] = []
-    i, n, glued = 0, len(text), True
-    while i < n:
-        char = text[i]
-        if char.isspace():
-            i, glued = i + 1, False
-            continue
-        if char in _PUNCTUATION:
-            tokens.append(_Token(char, char, i, glued))
-            i += 1
-        elif char == '"':
-            end = _string_end(text, i)
-            if end < 0:
-                raise error(f"unterminated string starting at position {i + 1} of the {what}")
-            try:
-                value = json.loads(text[i : end + 1])
-            except ValueError:
-                raise error(f"malformed string literal at position {i + 1} of the {what}") from None
-            if not _is_unicode(value):
-                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate")
-            check_no_nul(value, f"the string literal at position {i + 1} of the {what}", error)  # \u0000
-            tokens.append(_Token("string", value, i, glued))
-            i = end + 1
-        else:
-            start = i
-            while i < n and not text[i].isspace() and text[i] not in _WORD_END:
-                i += 1
-            tokens.append(_Token("word", text[start:i], start, glued))
-        glued = True
-    tokens.append(_Token("end", "", n, glued))
-    return tokens
-
-
-def _is_unicode(value: str) -> bool:
-    """Tell whether ``value`` is a string of Unicode scalar values, as RFC 8259 §8.2 asks of interchange.
-
-    ``json.loads`` decodes an escaped lone surrogate (an escaped code point from U+D800 to U+DFFF),
-    which no database can store or compare: it is refused here, as orjson refuses it in bodies.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _string_end(text: str, start: int) -> int:
-    """Return the offset of the quote closing the string opened at ``start``, or -1."""
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == '"':
-            return i
-        else:
-            i += 1
-    return -1
-
-
 class _Parser:
     """Recursive descent over the RFC 7644 §3.4.2.2 grammar; precedence not > and > or."""
 
@@ -192,26 +104,26 @@ class _Parser:
         self.resource_type = resource_type
         self.error = error
         self.what = what
-        self.tokens = _tokenize(text, error, what)
+        self.tokens = tokenize(text, error, what)
         self.index = 0
         self.depth = 0
         self.terms = 0
         if self.tokens[0].kind == "end":
             raise error(f"the {what} is empty")
 
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.index]
 
-    def take(self) -> _Token:
+    def take(self) -> Token:
         token = self.tokens[self.index]
         if token.kind != "end":
             self.index += 1
         return token
 
-    def fail(self, token: _Token, message: str) -> NoReturn:
+    def fail(self, token: Token, message: str) -> NoReturn:
         raise self.error(f"{message} {self.where(token)}")
 
-    def where(self, token: _Token) -> str:
+    def where(self, token: Token) -> str:
         if token.kind == "end":
             return f"at the end of the {self.what}"
         return f"at position {token.pos + 1} of the {self.what}"
@@ -221,7 +133,7 @@ class _Parser:
         if token.kind != "end":
             self.fail(token, f"unexpected {_describe(token)}")
 
-    def enter(self, token: _Token) -> None:
+    def enter(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.fail(token, f"nested deeper than {MAX_DEPTH} levels")
@@ -286,7 +198,7 @@ class _Parser:
             return ValuePath(ref, And(inner, self.condition(ref.with_sub(sub), token)))
         return self.condition(ref, token)
 
-    def bracketed(self, ref: AttrRef, bracket: _Token) -> Filter:
+    def bracketed(self, ref: AttrRef, bracket: Token) -> Filter:
         """Parse ``valFilter ]`` after the ``[`` of a value path on ``ref``."""
         self.enter(bracket)
         inner = self.or_expression(scope=ref)
@@ -310,7 +222,7 @@ class _Parser:
             self.fail(token, f"'{ref}' has no sub-attribute '{token.text[1:]}'")
         return sub
 
-    def resolve_path(self, token: _Token, scope: AttrRef | None) -> AttrRef:
+    def resolve_path(self, token: Token, scope: AttrRef | None) -> AttrRef:
         """Resolve an attribute path, relative to ``scope`` inside a value path."""
         where = " " + self.where(token)
         if token.text.endswith(".") or ".." in token.text:
@@ -328,13 +240,13 @@ class _Parser:
             raise self.error(f"'{token.text}' is not a sub-attribute of '{scope}'{where}")
         return scope.with_sub(sub)
 
-    def check_filterable(self, ref: AttrRef, token: _Token) -> None:
+    def check_filterable(self, ref: AttrRef, token: Token) -> None:
         # The password is kept only as a hash: nothing can compare it, and saying
         # whether one is set would leak what RFC 7643 §4.1.1 never returns.
         if self.error is InvalidFilter and "never" in (ref.attribute.returned, ref.target.returned):
             self.fail(token, f"'{ref}' cannot be filtered")
 
-    def condition(self, ref: AttrRef, path_token: _Token) -> Filter:
+    def condition(self, ref: AttrRef, path_token: Token) -> Filter:
         """Parse ``pr`` or ``compareOp compValue`` after the attribute path ``ref``."""
         self.terms += 1
         if self.terms > MAX_TERMS:
@@ -376,7 +288,7 @@ class _Parser:
                 return token.text.lower() == "true"
             self.fail(token, f"'{ref}' is boolean: expected true or false, found {_describe(token)}")
         if kind in ("integer", "decimal"):
-            if token.kind == "word" and _NUMBER.fullmatch(token.text):
+            if token.kind == "word" and NUMBER.fullmatch(token.text):
                 number = json.loads(token.text)
                 if kind == "decimal":
                     return float(number)
@@ -416,7 +328,7 @@ def _resolve(resource_type: ResourceType, text: str) -> AttrRef:
         raise
 
 
-def _describe(token: _Token) -> str:
+def _describe(token: Token) -> str:
     if token.kind == "end":
         return "nothing"
     if token.kind == "string":

@@ -2,7 +2,7 @@
 
 PATCH uses it to pick elements through value paths (``emails[type eq "work"]``);
 the SQL compiler shares ``compare_value`` to fold comparisons it can decide alone.
-The semantics are those of ``filters.py``'s docstring, identical to the SQL's.
+the semantics are those of ``tree.py``'s docstring, identical to the SQL's.
 """
 
 from __future__ import annotations
@@ -11,9 +11,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from scimhub.scim.filters import And, Compare, Filter, Literal, Not, Or, Present, filter_terms, parse_datetime
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.schema import Attribute
+from scimhub.query.filter.tree import (
+    And,
+    Compare,
+    Filter,
+    Literal,
+    Not,
+    Or,
+    Present,
+    filter_terms,
+    parse_datetime,
+)
+from scimhub.query.paths import AttrRef
+from scimhub.query.schema import Attribute
 
 
 def matches(value_filter: Filter, element: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scimhub.errors import InvalidInput, InvalidPath
-from scimhub.scim.schema import COMMON, Attribute, ResourceType, Schema
+from scimhub.query.schema import COMMON, Attribute, ResourceType, Schema
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """SCIM filters (RFC 7644 §3.4.2.2): the syntax tree and what every reader of it shares.
 
-``filter_parser.py`` builds the tree; two masters read it: ``store/sql/filters.py``
-compiles it to SQL for searches, and ``filter_evaluation.py`` evaluates it in
+``parser.py`` builds the tree; two masters read it: ``store/sql/filters.py``
+compiles it to SQL for searches, and ``evaluation.py`` evaluates it in
 Python for PATCH value paths (``emails[type eq "work"]``), which only ever look
 inside one resource (ADR 0007).
 
@@ -31,8 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scimhub.scim.paths import AttrRef
-from scimhub.scim.schema import Attribute
+from scimhub.query.paths import AttrRef
+from scimhub.query.schema import Attribute
 
 Literal = str | int | float | bool | datetime | None
 """A comparison value, typed against its attribute by the parser.

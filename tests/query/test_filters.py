@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimhub.errors import InvalidFilter, InvalidPath
-from scimhub.scim.filter_evaluation import matches, matches_resource
-from scimhub.scim.filter_parser import parse_filter, parse_patch_path, parse_value_filter
-from scimhub.scim.filters import (
+from scimhub.query.filter.evaluation import matches, matches_resource
+from scimhub.query.filter.parser import parse_filter, parse_patch_path, parse_value_filter
+from scimhub.query.filter.tree import (
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_TERMS,
@@ -25,8 +25,8 @@ from scimhub.scim.filters import (
     Present,
     ValuePath,
 )
-from scimhub.scim.paths import resolve
-from scimhub.scim.schema import (
+from scimhub.query.paths import resolve
+from scimhub.query.schema import (
     ENTERPRISE_USER,
     ENTERPRISE_USER_SCHEMA,
     GROUP,

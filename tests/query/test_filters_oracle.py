@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from scim2_models import EnterpriseUser, ScimFilter, User
 from sqlalchemy import Engine, delete, insert, select
 
-from scimhub.scim.filter_evaluation import matches_resource
-from scimhub.scim.filter_parser import parse_filter
-from scimhub.scim.schema import CORE_USER, ENTERPRISE_USER, USER
+from scimhub.query.filter.evaluation import matches_resource
+from scimhub.query.filter.parser import parse_filter
+from scimhub.query.schema import CORE_USER, ENTERPRISE_USER, USER
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.tables import user_emails, users
 from tests.databases import migrated_engine, postgres_database
