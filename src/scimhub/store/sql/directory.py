@@ -122,6 +122,24 @@ def _page(
     return select(table).join(page, key == page.c.key).order_by(*order)
 
 
+def _starting(low: str, dialect: str) -> ColumnElement[bool]:
+    """Return where a user's userName, displayName or an email key starts with ``low``, by three key ranges.
+
+    SQLite answers the OR of the three ranges with one index each (its multi-index OR);
+    PostgreSQL plans that OR as a scan of every user and answers the union of the three
+    index reads in under a millisecond (1M users: 2.2 s against 0.4 ms, docs/benchmarks.md).
+    """
+    high = low + "\U0010ffff"  # past every key that starts with ``low``
+    email = user_emails.c.value_key
+    emails = select(user_emails.c.user_id).where(email >= low, email < high)
+    by_name = and_(users.c.user_name_key >= low, users.c.user_name_key < high)
+    by_display = and_(users.c.display_name_key >= low, users.c.display_name_key < high)
+    if dialect != "postgresql":
+        return or_(by_name, by_display, users.c.id.in_(emails))
+    ids = union(select(users.c.id).where(by_name), select(users.c.id).where(by_display), emails)
+    return users.c.id.in_(ids)
+
+
 def _holding(role: Role) -> CompoundSelect[Any]:
     """Return the ids of the users who hold ``role``: directly, or as members of a group that has it."""
     direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
@@ -297,17 +315,7 @@ class SqlUserRows(_ResourceRows[User]):
         """
         terms: list[ColumnElement[bool]] = []
         if prefix is not None:
-            low = _key(prefix)
-            high = low + "\U0010ffff"  # past every key that starts with ``low``
-            email = user_emails.c.value_key
-            emails = select(user_emails.c.user_id).where(email >= low, email < high)
-            terms.append(
-                or_(
-                    and_(users.c.user_name_key >= low, users.c.user_name_key < high),
-                    and_(users.c.display_name_key >= low, users.c.display_name_key < high),
-                    users.c.id.in_(emails),
-                )
-            )
+            terms.append(_starting(_key(prefix), self._connection.dialect.name))
         if role is not None:
             holders = users.c.id.in_(_holding(role))
             terms.append(holders if not terms else _unindexed(users.c.id).in_(_holding(role)))
