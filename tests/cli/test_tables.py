@@ -39,10 +39,18 @@ def test_group_list_and_show_keep_ids_whole_at_80_columns(cli: Cli, hub: object)
     assert group.id in _at_width(cli, 80, "group", "show", group.display_name)
 
 
-def test_revoking_an_unknown_or_revoked_token_says_both_are_possible(cli: Cli) -> None:
+def test_revoking_a_revoked_or_unknown_token_says_which(cli: Cli) -> None:
+    """A second revoke says the token was already revoked; an id never issued says so, in one line each."""
     created = cli("token", "create", "--name", "entra").stdout
     token_id = UUID.findall(created)[0]
     cli("token", "revoke", token_id)
-    line = cli.fails("token", "revoke", token_id).stderr
-    assert line.startswith(f"error: no token has the id {token_id}: it was revoked already")
-    assert line.count("\n") == 1
+    again = cli.fails("token", "revoke", token_id).stderr
+    assert (
+        again.startswith(f"error: token {token_id} was already revoked (database: ")
+        and again.count("\n") == 1
+    )
+    unknown = cli.fails("token", "revoke", "9d1c5b0e-0000-4000-8000-000000000000").stderr
+    assert unknown.startswith(
+        "error: no token has the id 9d1c5b0e-0000-4000-8000-000000000000 in this database"
+    )
+    assert unknown.count("\n") == 1

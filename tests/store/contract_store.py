@@ -18,12 +18,13 @@ import pytest
 from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
+from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User, user_urn
 from scimhub.errors import Uniqueness
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query
 from scimhub.query.schema import USER
-from scimhub.store.contract import Store, TokenRecord
+from scimhub.store.contract import Revocation, Store, TokenRecord
 
 
 def make_user(user_name: str | None = None, **doc: Any) -> User:
@@ -232,9 +233,29 @@ class StoreContract:
             assert found is not None and found.last_used == 9
             assert [t.id for t in tx.tokens.list(user.id)] == ["t1"]
         with store.transaction() as tx:
-            assert tx.tokens.delete("t1") is True
+            assert tx.tokens.revoke("t1", 11) is True
+            assert tx.tokens.revoke("t1", 12) is False
         with store.read() as tx:
-            assert tx.tokens.find("hash-1") is None
+            assert tx.tokens.find("hash-1") is None and tx.tokens.get("t1") is None
+            assert tx.tokens.revocation("t1") == Revocation("t1", user.id, Revoked.BY_REQUEST, 11)
+            assert tx.tokens.revocation("t2") is None
+
+    def test_deleting_a_users_tokens_remembers_why(self, store: Store) -> None:
+        """``revoke_all_of`` deletes every token acting as the user, remembered as USER_DELETED."""
+        user, other = make_user(), make_user()
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.users.insert(other)
+            for id, actor in (("t1", user), ("t2", user), ("t3", other)):
+                tx.tokens.insert(TokenRecord(id, f"hash-{id}", id, None, actor.id, actor.id, 5, None, None))
+            tx.tokens.revoke_all_of(user.id, 20)
+        with store.read() as tx:
+            assert [t.id for t in tx.tokens.list()] == ["t3"]
+            assert [tx.tokens.revocation(id) for id in ("t1", "t2", "t3")] == [
+                Revocation("t1", user.id, Revoked.USER_DELETED, 20),
+                Revocation("t2", user.id, Revoked.USER_DELETED, 20),
+                None,
+            ]
 
     def test_a_token_outlives_its_owner_but_not_its_actor(self, store: Store) -> None:
         """Deleting the user who created a token keeps it, ownerless; deleting its actor deletes it."""

@@ -70,7 +70,7 @@ REFUSED = {
     "expired": EXPIRED,
     "revoked": REVOKED,
     "suspended user": "the token's user '{user_name}' is suspended",
-    "deleted user": REVOKED,
+    "deleted user": "the bearer token's user was deleted",
 }
 
 

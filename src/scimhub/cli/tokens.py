@@ -91,10 +91,9 @@ def revoke(
         try:
             hub.tokens.revoke(SYSTEM, token_id)
         except NotFound as error:
-            # Revoking deletes the token's row, and deleting a user deletes its tokens: nothing is
-            # left that tells those apart from an id never issued, so the line names all three.
-            raise NotFound(
-                f"{error.detail}: it was revoked already, its user was deleted, or it was never issued"
-                " in this database (`scimhub token list` shows the tokens that work)"
-            ) from None
+            if error.detail.startswith("no token"):  # neither live nor remembered as revoked
+                raise NotFound(
+                    f"{error.detail} in this database (`scimhub token list` shows the tokens that work)"
+                ) from None
+            raise
     typer.echo(f"Token {token_id} revoked.")

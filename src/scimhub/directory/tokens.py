@@ -15,7 +15,7 @@ from functools import lru_cache, partial
 from scimhub.directory.actors import Actor
 from scimhub.directory.users import Clock, UserRef
 from scimhub.domain.roles import Privilege, privileges_of
-from scimhub.domain.tokens import Duration, IssuedToken, hash_token, sign_token, verify_signature
+from scimhub.domain.tokens import Duration, IssuedToken, Revoked, hash_token, sign_token, verify_signature
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
 from scimhub.store.contract import Store, TokenRecord, Transaction
 
@@ -164,7 +164,7 @@ class Tokens:
             user = tx.users.get(record.actor_id) if record else None
             grants = tx.roles.grants([user.id])[user.id] if user else []
         if record is None or user is None:
-            raise Unauthorized("the bearer token has been revoked", "revoked")
+            raise self._refusal(token)
         if record.expires is not None and record.expires <= now:
             raise Unauthorized("the bearer token has expired", "expired")
         if not user.active:
@@ -211,7 +211,15 @@ class Tokens:
         """
         with self._store.transaction() as tx:
             _visible(tx, viewer, token_id, "Revoking another user's token")
-            tx.tokens.delete(token_id)
+            tx.tokens.revoke(token_id, self._clock())
+
+    def _refusal(self, token: str) -> Unauthorized:
+        """Return why a well-signed token that names no stored token is refused."""
+        with self._store.read() as tx:
+            revocation = tx.tokens.revocation(str(self._signed(token).get("jti")))
+        if revocation is not None and revocation.reason is Revoked.USER_DELETED:
+            return Unauthorized("the bearer token's user was deleted", "user_deleted")
+        return Unauthorized("the bearer token has been revoked", "revoked")
 
 
 def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> TokenRecord:
@@ -221,10 +229,25 @@ def _visible(tx: Transaction, viewer: Actor, token_id: str, action: str) -> Toke
     """
     record = tx.tokens.get(token_id)
     if record is None:
-        raise NotFound(f"no token has the id {token_id}")
+        raise _gone(tx, viewer, token_id)
     if viewer.user_id not in (record.actor_id, record.owner_id):
         viewer.require(Privilege.MANAGE_ACCESS_TOKENS, action)
     return record
+
+
+def _gone(tx: Transaction, viewer: Actor, token_id: str) -> NotFound:
+    """Return the error for a token id no stored token has: revoked (and by what), or never issued.
+
+    Only whoever could have seen the token learns that it was revoked.
+    """
+    revocation = tx.tokens.revocation(token_id)
+    if revocation is None or (
+        viewer.user_id != revocation.actor_id and Privilege.MANAGE_ACCESS_TOKENS not in viewer.privileges
+    ):
+        return NotFound(f"no token has the id {token_id}")
+    if revocation.reason is Revoked.USER_DELETED:
+        return NotFound(f"token {token_id} was revoked when its user was deleted")
+    return NotFound(f"token {token_id} was already revoked")
 
 
 def _views(tx: Transaction, records: Sequence[TokenRecord]) -> list[TokenView]:

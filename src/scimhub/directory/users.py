@@ -203,7 +203,7 @@ class Users:
         :raises NotFound: When there is no such user.
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
+        now = self._clock()
         with self._store.transaction() as tx:
-            hard_delete(
-                tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, self._clock()
-            )
+            tx.tokens.revoke_all_of(id, now)  # remembered, so the tokens are refused as the user's
+            hard_delete(tx.users, tx.events, "User", "corpuser", id, expected_versions, actor.urn, now)

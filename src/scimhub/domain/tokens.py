@@ -67,6 +67,15 @@ _LIFETIMES: dict[Duration, int | None] = {
 }
 
 
+class Revoked(StrEnum):
+    """Why a token stopped being valid before its expiry: told back to whoever presents it later."""
+
+    BY_REQUEST = "revoked"
+    """Its user, or an administrator, revoked it."""
+    USER_DELETED = "user deleted"
+    """The user it acted as was deleted, and its tokens with it."""
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A freshly signed token; ``token`` is shown once and never stored."""

@@ -35,6 +35,7 @@ from typing import Protocol
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
+from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User
 from scimhub.query.pages import Page, Query
 
@@ -214,6 +215,16 @@ class RoleRows(Protocol):
         """Return the users and groups that hold ``role`` directly."""
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """What is kept of a revoked token: no hash, only enough to say why it is refused."""
+
+    token_id: str
+    actor_id: str
+    reason: Revoked
+    at: int
+
+
 class TokenRows(Protocol):
     """Personal access tokens."""
 
@@ -229,8 +240,14 @@ class TokenRows(Protocol):
     def list(self, actor_id: str | None = None) -> list[TokenRecord]:
         """Return all tokens (or one actor's), newest first."""
 
-    def delete(self, id: str) -> bool:
-        """Revoke a token; tell whether it existed."""
+    def revoke(self, id: str, now: int) -> bool:
+        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed."""
+
+    def revoke_all_of(self, actor_id: str, now: int) -> None:
+        """Delete every token acting as ``actor_id`` (being deleted) and remember why, by id only."""
+
+    def revocation(self, id: str) -> Revocation | None:
+        """Return why and when the token ``id`` was revoked, or None when no revocation is remembered."""
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""

@@ -196,6 +196,17 @@ server_secrets = Table(
 )
 """Generated-once secrets (token signing key, hash salt) that every process must share."""
 
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # No foreign key: a deleted user's tokens are remembered after the user is gone.
+    Column("actor_id", ID, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("revoked", Micros, nullable=False),
+)
+"""Revoked tokens, by id only (never the hash): a later refusal or second revoke can say why."""
+
 events = Table(
     "events",
     metadata,

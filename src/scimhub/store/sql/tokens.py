@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from scimhub.store.contract import TokenRecord
-from scimhub.store.sql.tables import server_secrets, tokens
+from scimhub.domain.tokens import Revoked
+from scimhub.store.contract import Revocation, TokenRecord
+from scimhub.store.sql.tables import revoked_tokens, server_secrets, tokens
 
 _BY_HASH = select(tokens).where(tokens.c.hash == bindparam("hash"))
 """Every request's lookup, built once (``store/sql/batches.py``)."""
@@ -55,9 +56,25 @@ class SqlTokenRows:
             statement = statement.where(tokens.c.actor_id == actor_id)
         return [_record(row) for row in self._connection.execute(statement)]
 
-    def delete(self, id: str) -> bool:
-        """Revoke a token; tell whether it existed."""
-        return self._connection.execute(delete(tokens).where(tokens.c.id == id)).rowcount > 0
+    def revoke(self, id: str, now: int) -> bool:
+        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed."""
+        return self._forget(tokens.c.id == id, Revoked.BY_REQUEST, now) > 0
+
+    def revoke_all_of(self, actor_id: str, now: int) -> None:
+        """Delete every token acting as ``actor_id`` (being deleted) and remember why, by id only."""
+        self._forget(tokens.c.actor_id == actor_id, Revoked.USER_DELETED, now)
+
+    def revocation(self, id: str) -> Revocation | None:
+        """Return why and when the token ``id`` was revoked, or None when no revocation is remembered."""
+        row = self._connection.execute(select(revoked_tokens).where(revoked_tokens.c.id == id)).first()
+        return Revocation(row.id, row.actor_id, Revoked(row.reason), row.revoked) if row else None
+
+    def _forget(self, which: ColumnElement[bool], reason: Revoked, now: int) -> int:
+        """Record the revocation of the tokens ``which`` selects, then delete them; return how many."""
+        chosen = select(tokens.c.id, tokens.c.actor_id, literal(reason.value), literal(now)).where(which)
+        columns = ["id", "actor_id", "reason", "revoked"]
+        self._connection.execute(insert(revoked_tokens).from_select(columns, chosen))
+        return self._connection.execute(delete(tokens).where(which)).rowcount
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
