@@ -1,7 +1,7 @@
 """The console in process (Starlette's TestClient) on a fresh database of each engine, and helpers.
 
-Each ``browser()`` is a client with its own cookie jar, as a separate browser would be; the
-first one runs the application's lifespan.
+Each ``browser()`` is a client with its own cookie jar, as a separate browser would be; none
+runs the application's lifespan (the fixture closes the services itself).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class ConsoleApp:
         self.first = first
 
     def browser(self, **options: Any) -> TestClient:
-        """Return a client with a cookie jar of its own (no lifespan: the first client runs it)."""
+        """Return a client with a cookie jar of its own."""
         return TestClient(self.app, **options)
 
     def user(self, user_name: str, *roles: str, password: str | None = PASSWORD, **doc: Any) -> User:
@@ -76,5 +76,9 @@ def console(database_url: str) -> Iterator[ConsoleApp]:
     """Yield the console of a fresh database, with the built-in admin's password set."""
     services = build(Settings(database_url=database_url))
     services.accounts.ensure_admin(ADMIN_PASSWORD)
-    with TestClient(create_app(services)) as first:
-        yield ConsoleApp(services, first)
+    # No lifespan: the pages need none, and on PostgreSQL the long polls' LISTEN connection, which
+    # the lifespan opens, would be left to the garbage collector when the test client's loop ends.
+    try:
+        yield ConsoleApp(services, TestClient(create_app(services)))
+    finally:
+        services.close()

@@ -55,7 +55,8 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(database_url: str) ->
     """Behind a TLS proxy (SCIMHUB_PUBLIC_BASE_URL https) the cookie is Secure even over HTTP inside."""
     services = build(Settings(database_url=database_url, public_base_url="https://scim.example.com"))
     services.accounts.ensure_admin(ADMIN_PASSWORD)
-    with TestClient(create_app(services)) as browser:
+    browser = TestClient(create_app(services))  # no lifespan: see tests/console/conftest.py
+    try:
         page = browser.get("/console/sign-in")
         form_cookie = _cookie(page.headers.get_list("set-cookie"), FORM_COOKIE)
         assert "secure" in form_cookie.lower()
@@ -63,6 +64,8 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(database_url: str) ->
         browser.cookies.set(FORM_COOKIE, form_cookie.split(";")[0].split("=", 1)[1])
         form = {"username": "admin", "password": ADMIN_PASSWORD, "csrf": csrf_of(page.text)}
         response = browser.post("/console/sign-in", data=form, follow_redirects=False)
+    finally:
+        services.close()
     assert "secure" in _cookie(response.headers.get_list("set-cookie"), SESSION_COOKIE).lower()
 
 
