@@ -63,3 +63,15 @@ def test_env_takes_development_or_production_only() -> None:
     assert Settings.from_environ({"SCIMHUB_ENV": "production"}).env == "production"
     with pytest.raises(ValueError, match="SCIMHUB_ENV must be one of development, production, not 'prod'"):
         Settings.from_environ({"SCIMHUB_ENV": "prod"})
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("0.2", 0.2), ("30", 30.0), ("0", 0.0)])
+def test_a_duration_in_seconds_may_be_a_fraction(raw: str, seconds: float) -> None:
+    """``SCIMHUB_BULK_TIMEOUT_SECONDS`` is a float field: fractions of a second are read as such."""
+    assert Settings.from_environ({"SCIMHUB_BULK_TIMEOUT_SECONDS": raw}).bulk_timeout_seconds == seconds
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "nan", "inf"])
+def test_a_duration_that_is_no_finite_number_of_seconds_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="SCIMHUB_BULK_TIMEOUT_SECONDS"):
+        Settings.from_environ({"SCIMHUB_BULK_TIMEOUT_SECONDS": raw})

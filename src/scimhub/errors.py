@@ -10,7 +10,10 @@ The tree, in the manner of httpx's exception module::
     │   ├── InvalidPath           a PATCH path does not parse or names nothing
     │   ├── NoTarget              a PATCH path matched nothing it could act on
     │   ├── Mutability            the request changes what may not change
-    │   └── TooMany               the request asks for more than the server answers at once
+    │   ├── TooMany               the request asks for more than the server answers at once
+    │   ├── InvalidCursor         a paging cursor is not one this server issued for the query
+    │   ├── ExpiredCursor         a paging cursor was issued too long ago
+    │   └── InvalidCount          a cursor page asks for fewer than one result
     ├── Unauthorized ............ no valid credentials
     ├── Forbidden ............... valid credentials, missing privilege
     ├── NotFound ................ no such resource
@@ -72,6 +75,18 @@ class Mutability(InvalidInput):
 
 class TooMany(InvalidInput):
     """The request asks for more results than the server returns (``tooMany``)."""
+
+
+class InvalidCursor(InvalidInput):
+    """A paging cursor is malformed, altered, or issued for another query (RFC 9865 ``invalidCursor``)."""
+
+
+class ExpiredCursor(InvalidInput):
+    """A paging cursor is older than the cursor timeout (RFC 9865 ``expiredCursor``)."""
+
+
+class InvalidCount(InvalidInput):
+    """A cursor page's ``count`` is not a positive integer (RFC 9865 ``invalidCount``)."""
 
 
 class Unauthorized(ScimhubError):

@@ -13,7 +13,6 @@ from typing import Any
 from scimhub.directory.groups import GroupSummary
 from scimhub.directory.roles import UserRoles
 from scimhub.directory.users import UserView
-from scimhub.domain.groups import group_urn
 from scimhub.domain.roles import Role
 
 
@@ -26,9 +25,9 @@ def iso(micros: int | None) -> str | None:
     )
 
 
-def group_ref(id: str, display_name: str) -> dict[str, str]:
-    """Return a reference to a group: id, URN and displayName."""
-    return {"id": id, "urn": group_urn(display_name), "displayName": display_name}
+def group_ref(id: str, display_name: str, urn: str) -> dict[str, str]:
+    """Return a reference to a group: id, URN (the one from its creation, ADR 0037) and displayName."""
+    return {"id": id, "urn": urn, "displayName": display_name}
 
 
 def role_refs(roles: list[Role]) -> list[dict[str, str]]:
@@ -41,7 +40,11 @@ def user_roles_json(roles: UserRoles) -> dict[str, Any]:
     return {
         "direct": [{"role": g.role.value, "urn": g.role.urn, "source": g.source} for g in roles.direct],
         "inherited": [
-            {"role": g.role.value, "urn": g.role.urn, "group": group_ref(g.group.id, g.group.display_name)}
+            {
+                "role": g.role.value,
+                "urn": g.role.urn,
+                "group": group_ref(g.group.id, g.group.display_name, g.group.urn),
+            }
             for g in roles.inherited
             if g.group is not None
         ],
@@ -63,7 +66,7 @@ def user_json(view: UserView, roles: UserRoles) -> dict[str, Any]:
         "passwordSignIn": user.password_hash is not None,
         "createdAt": iso(user.created),
         "lastModifiedAt": iso(user.last_modified),
-        "groups": [group_ref(g.id, g.display_name) for g in view.groups or ()],
+        "groups": [group_ref(g.id, g.display_name, g.urn) for g in view.groups or ()],
         "roles": user_roles_json(roles),
     }
 

@@ -54,6 +54,15 @@ class Settings:
     max_body_bytes: int = 1_048_576
     """Larger request bodies get 413."""
     max_patch_operations: int = 1000
+    bulk_max_operations: int = 1000
+    """The most operations one SCIM ``/Bulk`` request may hold (``bulk.maxOperations``); more get 413,
+    and 0 turns Bulk off (ADR 0034)."""
+    bulk_max_payload_bytes: int = 1_048_576
+    """The largest SCIM ``/Bulk`` body (``bulk.maxPayloadSize``); larger gets 413 before it is read whole."""
+    bulk_timeout_seconds: float = 30.0
+    """How long one ``/Bulk`` request may run: operations not started by then answer 503 (ADR 0034)."""
+    cursor_timeout_seconds: int = 600
+    """How long a SCIM paging cursor stays valid (RFC 9865 ``cursorTimeout``; ADR 0035)."""
     token_signing_key: Secret | None = None
     """HS256 key for personal access tokens; generated once and kept in the database if unset."""
     token_salt: Secret | None = None
@@ -145,6 +154,14 @@ def _cast(name: str, annotation: object, raw: str) -> Any:
         if value < 0:
             raise ValueError(f"SCIMHUB_{name.upper()} must not be negative")
         return value
+    if kind.startswith("float"):
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"SCIMHUB_{name.upper()} must be a number of seconds, not {raw!r}") from None
+        if not number >= 0 or number == float("inf"):  # also refuses NaN
+            raise ValueError(f"SCIMHUB_{name.upper()} must be a finite number, not negative")
+        return number
     if kind.startswith("Secret"):
         return Secret(raw)
     return raw

@@ -30,6 +30,7 @@ from scimhub.feed.audit import Audit
 from scimhub.feed.longpoll import Watch, watch_head
 from scimhub.feed.pages import EventFeed
 from scimhub.logs import configure_logging
+from scimhub.scim.cursors import Cursors, cursor_key
 from scimhub.scim.handler import ScimHandler
 from scimhub.settings import Settings
 from scimhub.store.contract import CommitNotifier
@@ -108,7 +109,9 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     groups = Groups(store, now_micros)
     keys = configured or TokenKeys.load(store, signing_key, salt)
     tokens = Tokens(store, now_micros, keys)
-    handler = ScimHandler(users, groups, settings)
+    # Derived from the token signing key, which every process shares: a cursor from one serves on all.
+    cursors = Cursors(cursor_key(keys.signing_key), settings.cursor_timeout_seconds)
+    handler = ScimHandler(users, groups, settings, cursors=cursors)
     roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)
     feed = EventFeed(store, now_micros, settings.event_retention_days)
     datahub = _datahub(settings, store)

@@ -73,10 +73,13 @@ def test_rename_and_delete_a_group_write_events_and_keep_its_members(cli: Cli, h
     user = add_user(hub, "bjensen")
     group = add_group(hub, "Data Team", user)
     result = cli("group", "rename", "data team", "Analysts")
-    assert result.stdout == "Data Team is now Analysts (urn:li:corpGroup:Analysts).\n"
+    # ADR 0037: the group keeps the URN of its creation
+    assert result.stdout == "Data Team is now Analysts (urn:li:corpGroup:Data Team).\n"
     shown = cli.json("group", "show", "analysts")
     assert shown["id"] == group.id and shown["memberCount"] == 1
-    assert _events(cli, "urn:li:corpGroup:Analysts"), "the rename wrote no event under the new URN"
+    renamed = _events(cli, "urn:li:corpGroup:Data Team")[-1]
+    assert (renamed["category"], renamed["operation"]) == ("ATTRIBUTE", "MODIFY"), renamed
+    assert not _events(cli, "urn:li:corpGroup:Analysts"), "the rename wrote an event under a new URN"
     assert cli("group", "delete", "Analysts", "--yes").stdout == "Group Analysts deleted.\n"
     assert cli.json("group", "list") == []
     assert cli.json("user", "show", "bjensen")["groups"] == []

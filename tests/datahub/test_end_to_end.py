@@ -223,3 +223,28 @@ def test_scim_keeps_working_while_datahub_is_misconfigured(
         assert scim.get("/Users", params={"filter": 'userName eq "alice"'}).json()["totalResults"] == 1
     assert fix in server.log.read_text()  # reported at start, in the log
     assert gms.received == []
+
+
+def test_a_group_renamed_by_okta_stays_one_datahub_entity(pushing: LiveServer, gms: StandInGms) -> None:
+    """Okta's rename (a path-less replace with the group's id) rewrites corpGroupInfo on the URN of its
+    creation; nothing is deleted, and the member's groupMembership still names that URN (ADR 0037)."""
+    settle(pushing)
+    with pushing.client() as scim:
+        bj = scim.post("/Users", json={"schemas": [USER], "userName": "bjensen"}).json()
+        eng = scim.post(
+            "/Groups", json={"displayName": "Engineering", "members": [{"value": bj["id"]}]}
+        ).json()
+        settle(pushing)
+        patch(
+            scim,
+            f"/Groups/{eng['id']}",
+            {"op": "replace", "value": {"id": eng["id"], "displayName": "Platform"}},
+        )
+        settle(pushing)
+    infos = [value for aspect, value in gms.of(ENG) if aspect == "corpGroupInfo"]
+    assert [info["displayName"] for info in infos if info is not None] == ["Engineering", "Platform"]
+    assert ("DELETE", None) not in gms.of(ENG)
+    assert gms.of("urn:li:corpGroup:Platform") == []
+    memberships = [value for aspect, value in gms.of(BJENSEN) if aspect == "groupMembership"]
+    assert memberships[-1] == {"groups": [ENG]}
+    assert set(gms.entities()) == {BJENSEN, ENG}

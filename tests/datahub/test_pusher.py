@@ -15,6 +15,7 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import user_urn
+from scimhub.errors import Uniqueness
 from scimhub.store.contract import PushedEntity
 from scimhub.wiring import Services, now_micros
 from tests.directory.conftest import add_group, add_user
@@ -143,17 +144,39 @@ def test_a_deleted_group_is_removed_from_its_members_before_it_is_deleted(hub: S
     assert aspects(sink.changes, ALICE)["groupMembership"] == {"groups": []}
 
 
-def test_a_renamed_group_moves_its_members_and_deletes_its_old_urn(hub: Services) -> None:
-    """A group's URN is its displayName: the new URN is written, the members follow, the old URN goes."""
+def test_a_renamed_group_keeps_its_urn_and_only_its_name_changes(hub: Services) -> None:
+    """A group keeps the URN of its creation (ADR 0037): a rename rewrites its info, not its members."""
     alice = add_user(hub, "alice")
     group = add_group(hub, "Engineering", alice)
     drain(pusher(hub, RecordingSink()))
     hub.groups.update(SYSTEM, group.id, lambda g: GroupEdit({**g.doc, "displayName": "Platform"}))
     sink = RecordingSink()
     drain(pusher(hub, sink))
-    platform = "urn:li:corpGroup:Platform"
-    assert entities(sink.changes) == [(platform, "upsert"), (ALICE, "upsert"), (ENG, "delete")]
-    assert aspects(sink.changes, ALICE)["groupMembership"] == {"groups": [platform]}
+    assert entities(sink.changes) == [(ENG, "upsert")]
+    assert aspects(sink.changes, ENG)["corpGroupInfo"]["displayName"] == "Platform"
+
+
+def test_a_group_made_with_a_renamed_group_s_first_name_is_refused(hub: Services) -> None:
+    """The URN of a renamed group stays its own: a new group that would make it is a 409 naming the URN."""
+    group = add_group(hub, "Engineering")
+    hub.groups.update(SYSTEM, group.id, lambda g: GroupEdit({**g.doc, "displayName": "Platform"}))
+    with pytest.raises(Uniqueness, match="urn:li:corpGroup:Engineering still names a group renamed since"):
+        add_group(hub, "Engineering")
+
+
+def test_a_role_through_a_nested_group_is_not_pushed_as_the_user_s_own(hub: Services) -> None:
+    """DataHub has no nested groups (ADR 0038): the user's pushed groups and roles are its direct ones only,
+    while scimhub's grants include the outer group's role."""
+    alice = add_user(hub, "alice")
+    inner = add_group(hub, "Inner", alice)
+    outer = add_group(hub, "Outer", inner)
+    hub.roles.assign(SYSTEM, Role.ADMIN, "group", outer.id)
+    sink = RecordingSink()
+    drain(pusher(hub, sink))
+    assert aspects(sink.changes, ALICE)["groupMembership"] == {"groups": ["urn:li:corpGroup:Inner"]}
+    assert aspects(sink.changes, ALICE)["roleMembership"] == {"roles": []}
+    assert aspects(sink.changes, "urn:li:corpGroup:Outer")["roleMembership"] == {"roles": [Role.ADMIN.urn]}
+    assert [g.role for g in hub.roles.of_users([alice.id])[alice.id].inherited] == [Role.ADMIN]
 
 
 def test_a_deleted_user_is_hard_deleted(hub: Services) -> None:

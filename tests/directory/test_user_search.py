@@ -77,3 +77,14 @@ def test_status_and_role_narrow_together(hub: Services) -> None:
     assert both.total == 1 and [v.user.user_name for v in both.items] == ["ed-1"]
     active = hub.users.search(Query(sort_by=BY_NAME, limit=0), active=True)
     assert active.total == 1
+
+
+def test_a_role_reaches_members_of_nested_groups_as_their_grants_say(hub: Services) -> None:
+    """A group's role reaches the members of its member groups (ADR 0038); the search agrees with grants."""
+    deep = add_user(hub, "deep-member")
+    inner = add_group(hub, "inner", deep)
+    outer = add_group(hub, "outer", inner)
+    add_group(hub, "cycle", outer)  # outer is in cycle, which is in nothing: no loop
+    hub.roles.assign(SYSTEM, Role.ADMIN, "group", outer.id)
+    assert Role.ADMIN in hub.roles.of_users([deep.id])[deep.id].effective
+    assert names(hub, Role.ADMIN) == (1, ["deep-member"])

@@ -12,7 +12,8 @@ runs here too.
 Every result must be SUCCESS. No SKIPPED is tolerated: 0.5.2 skips only when
 PATCH is announced unsupported (it is supported), when a model has nothing to
 test (not ours), or when ``/.search`` at the root answers 501 (it is served);
-it has no bulk check, so ``bulk.supported: false`` is never exercised.
+it has no bulk or cursor check, so ``bulk`` and ``pagination`` are tested by
+test_bulk_http.py and test_cursor_http.py instead.
 """
 
 from __future__ import annotations

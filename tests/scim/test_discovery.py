@@ -83,6 +83,10 @@ def test_service_provider_config_validates_with_scim2_models() -> None:
 
     assert parsed.patch is not None and parsed.patch.supported is True
     assert parsed.filter is not None and parsed.filter.max_results == 150
+    assert parsed.bulk is not None and parsed.bulk.supported is True and parsed.bulk.max_operations == 1000
+    pagination = parsed.pagination
+    assert pagination is not None and pagination.cursor is True and pagination.index is True
+    assert pagination.max_page_size == 150 and pagination.cursor_timeout == 600
 
 
 def test_service_provider_config_states_every_sub_attribute_truthfully() -> None:
@@ -91,8 +95,16 @@ def test_service_provider_config_states_every_sub_attribute_truthfully() -> None
 
     assert document["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert document["patch"] == {"supported": True}
-    assert document["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert document["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1_048_576}
     assert document["filter"] == {"supported": True, "maxResults": 150}
+    assert document["pagination"] == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 150,
+        "cursorTimeout": 600,
+    }
     assert document["changePassword"] == {"supported": True}
     assert document["sort"] == {"supported": True}
     assert document["etag"] == {"supported": True}
@@ -145,10 +157,28 @@ def test_etag_support_follows_the_configuration() -> None:
     assert document["etag"] == {"supported": False}
 
 
-def test_discovery_config_rejects_a_page_cap_below_one() -> None:
-    """``max_results`` below 1 would announce that no query can return anything."""
-    with pytest.raises(ValueError, match="max_results"):
-        DiscoveryConfig(BASE, max_results=0)
+def test_bulk_and_pagination_follow_the_configuration() -> None:
+    """The bulk limits and the cursor timeout advertised are the configured ones; 0 operations is no Bulk."""
+    config = DiscoveryConfig(
+        BASE,
+        default_page_size=25,
+        bulk_max_operations=0,
+        bulk_max_payload_bytes=4096,
+        cursor_timeout_seconds=60,
+    )
+
+    document = service_provider_config(config)
+
+    assert document["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 4096}
+    assert document["pagination"]["defaultPageSize"] == 25
+    assert document["pagination"]["cursorTimeout"] == 60
+
+
+@pytest.mark.parametrize("name", ["max_results", "default_page_size", "cursor_timeout_seconds"])
+def test_discovery_config_rejects_a_size_or_timeout_below_one(name: str) -> None:
+    """A page cap, default page size or cursor timeout below 1 would announce something unusable."""
+    with pytest.raises(ValueError, match=name):
+        DiscoveryConfig(BASE, **{name: 0})  # type: ignore[arg-type]
 
 
 def test_locations_ignore_a_trailing_slash_and_keep_urns_unquoted() -> None:

@@ -370,6 +370,36 @@ def test_pathless_value_with_read_only_attribute_is_refused() -> None:
         patch(user(), {"op": "replace", "value": {"meta": {"version": "1"}}})
 
 
+def _okta_rename(id: str) -> PatchResult:
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"id": id, "displayName": "B"}}]}
+    return apply_patch(GROUP, {"displayName": "A"}, read_patch(GROUP, body), unchanged={"id": "g1"})
+
+
+def test_pathless_value_repeating_the_resource_id_is_accepted() -> None:
+    """A path-less replace whose value carries the resource's own id renames it (Okta, RFC 7643 §7)."""
+    assert _okta_rename("g1").doc == {"displayName": "B"}
+
+
+def test_pathless_value_with_another_id_is_refused_naming_both() -> None:
+    """A path-less value whose id differs from the resource's is a mutability error naming both ids."""
+    with pytest.raises(
+        Mutability, match=r"Operations\[0\]: id is readOnly: 'g2' is not this resource's id 'g1'"
+    ):
+        _okta_rename("g2")
+
+
+def test_pathless_id_is_compared_exactly() -> None:
+    """The id is caseExact: the same letters in another case are another id."""
+    with pytest.raises(Mutability, match="'G1' is not this resource's id"):
+        _okta_rename("G1")
+
+
+def test_pathless_id_without_a_known_id_is_refused() -> None:
+    """Without the resource's id to compare with, a path-less id stays refused."""
+    with pytest.raises(Mutability, match="id is readOnly"):
+        patch({"displayName": "A"}, {"op": "replace", "value": {"id": "g1"}}, resource_type=GROUP)
+
+
 def test_add_value_is_type_checked() -> None:
     """The value of an operation is checked against its target's type."""
     with pytest.raises(InvalidValue, match=r"Operations\[0\]: active must be true or false"):

@@ -15,16 +15,32 @@ def test_me_needs_only_a_valid_token() -> None:
     assert target.operation is Operation.GET_ME and target.privilege is None
 
 
+def test_bulk_leaves_the_privilege_to_each_of_its_operations() -> None:
+    """POST /Bulk needs only a valid token: each operation is checked against its own route (ADR 0034)."""
+    target = match("POST", "/bulk/")
+    assert target.operation is Operation.BULK and target.privilege is None
+
+
 def test_every_other_route_needs_manage_users_and_groups() -> None:
     """Provisioning and discovery need MANAGE_USERS_AND_GROUPS, as DataHub's SCIM does."""
     for route in ROUTES:
-        if route.operation is not Operation.GET_ME:
+        if route.operation not in (Operation.GET_ME, Operation.BULK):
             assert route.privilege is Privilege.MANAGE_USERS_AND_GROUPS, route
     assert match("GET", "/users/abc").privilege is Privilege.MANAGE_USERS_AND_GROUPS
 
 
-def test_me_is_read_only() -> None:
-    """Any other method on /Me is 405, allowing GET."""
+@pytest.mark.parametrize(
+    ("method", "operation"),
+    [("PUT", Operation.REPLACE_ME), ("PATCH", Operation.PATCH_ME), ("DELETE", Operation.DELETE_ME)],
+)
+def test_me_is_written_with_the_provisioning_privilege(method: str, operation: Operation) -> None:
+    """PUT, PATCH and DELETE of /Me need MANAGE_USERS_AND_GROUPS, as on /Users/{id} (ADR 0039)."""
+    target = match(method, "/Me")
+    assert target.operation is operation and target.privilege is Privilege.MANAGE_USERS_AND_GROUPS
+
+
+def test_me_cannot_be_posted() -> None:
+    """POST /Me is 405, allowing the four methods /Me takes."""
     with pytest.raises(MethodNotAllowed) as raised:
-        match("PATCH", "/Me")
-    assert raised.value.allowed == ("GET",)
+        match("POST", "/Me")
+    assert raised.value.allowed == ("DELETE", "GET", "PATCH", "PUT")

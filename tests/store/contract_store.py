@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
-from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.domain.roles import Role
 from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User, user_urn
@@ -34,8 +34,9 @@ def make_user(user_name: str | None = None, **doc: Any) -> User:
 
 
 def make_group(display_name: str | None = None) -> Group:
-    """Return a new group record (not stored)."""
-    return Group(uuid.uuid4().hex, {"displayName": display_name or f"group-{uuid.uuid4().hex[:8]}"}, 1, 1, 1)
+    """Return a new group record (not stored), with the URN of its displayName as the directory makes it."""
+    name = display_name or f"group-{uuid.uuid4().hex[:8]}"
+    return Group(uuid.uuid4().hex, {"displayName": name}, 1, 1, 1, created_urn=group_urn(name))
 
 
 class Boom(Exception):

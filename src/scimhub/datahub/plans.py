@@ -26,7 +26,7 @@ from scimhub.datahub.mapping import (
     manager_id,
     user_proposals,
 )
-from scimhub.domain.groups import Group, group_urn
+from scimhub.domain.groups import Group
 from scimhub.domain.users import User
 from scimhub.store.contract import PushedEntity, Transaction
 
@@ -122,7 +122,7 @@ def user_states(tx: Transaction, users: Sequence[User]) -> list[UserState]:
         states.append(
             UserState(
                 user,
-                tuple(group_urn(ref.display_name) for ref in groups[user.id]),
+                tuple(ref.urn for ref in groups[user.id]),
                 tuple(sorted(direct, key=lambda role: -role.rank)),
                 managers.get(manager) if manager is not None else None,
             )

@@ -150,7 +150,7 @@ class Groups:
             views = [
                 GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items
             ]
-        return Page(page.total, views)
+        return Page(page.total, views, page.keys, page.more)
 
     def find(self, display_name: str, *, first_members: int = 0) -> GroupSummary:
         """Return the group whose displayName is ``display_name`` in any case, with its first members.
@@ -198,7 +198,8 @@ class Groups:
         :raises InvalidValue: When a member names no stored user or group.
         """
         now = self._clock()
-        group = Group(uuid.uuid4().hex, edit.doc, 1, now, now)
+        # ADR 0037: the URN made from the first displayName is kept through renames
+        group = Group(uuid.uuid4().hex, edit.doc, 1, now, now, created_urn=group_urn(edit.doc["displayName"]))
         with self._store.transaction() as tx:
             tx.groups.insert(group)
             tx.events.append(creation_events("corpGroup", group.urn, group.doc, actor.urn, now))
@@ -262,10 +263,30 @@ class Groups:
         changed = added | removed
         members = {id: ("corpuser", urn) for id, urn in tx.users.urns(changed).items()}
         # A nested group is no DataHub membership, but it is a change: it is recorded too (ADR 0010).
-        nested = tx.groups.names(changed - set(members))
-        members |= {id: ("corpGroup", group_urn(name)) for id, name in nested.items()}
+        nested = tx.groups.urns(changed - set(members))
+        members |= {id: ("corpGroup", urn) for id, urn in nested.items()}
         tx.events.append(membership_events(group.urn, members, added, removed, actor.urn, now))
         return bool(added or removed)
+
+
+_MEMBERS_NAMED = 10
+"""The most unknown member ids one error names; it says how many more there were."""
+
+
+def _unknown_members(ids: list[str]) -> str:
+    """Return the error detail for member values that name no stored User or Group (ADR 0036).
+
+    It names the values at fault and what a member's value must be, so that a
+    client (or the administrator reading its log) knows what to fix.
+    """
+    named = ", ".join(repr(i) for i in ids[:_MEMBERS_NAMED])
+    more = f" and {len(ids) - _MEMBERS_NAMED} more" if len(ids) > _MEMBERS_NAMED else ""
+    return (
+        f"members: {named}{more} {'is' if len(ids) == 1 else 'are'} not the id of any User or Group here;"
+        " a member's value must be the id this server issued for a User or Group (the id of its POST"
+        ' response, or of GET /Users?filter=userName eq "…"), not a userName, email or externalId;'
+        " a member deleted meanwhile cannot be added"
+    )
 
 
 def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) -> tuple[Member, ...]:
@@ -281,9 +302,9 @@ def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) 
     # member_id has no foreign key to do it, since a member is a user or a group.
     users = tx.users.names(ids, refer=True)
     groups = tx.groups.names((i for i in ids if i not in users), refer=True)
-    unknown = [i for i in ids if i not in users and i not in groups]
+    unknown = sorted({i for i in ids if i not in users and i not in groups})
     if unknown:
-        raise InvalidValue(f"members: no user or group has the id {', '.join(sorted(set(unknown))[:10])}")
+        raise InvalidValue(_unknown_members(unknown))
     if group_id in groups:
         raise InvalidValue("members: a group cannot be a member of itself")
     return tuple(replace(m, type="User" if m.value in users else "Group") for m in members)

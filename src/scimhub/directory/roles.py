@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from scimhub.directory.actors import Actor
 from scimhub.directory.changes import role_events
 from scimhub.directory.users import Clock
-from scimhub.domain.groups import group_urn
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import NotFound
 from scimhub.store.contract import RoleGrant, Store, Transaction
@@ -50,7 +49,7 @@ class Holder:
     id: str
     name: str
     urn: str
-    """A user's stored URN, which a rename does not change (ADR 0008); a group's, from its name."""
+    """The stored URN, which a rename does not change (ADR 0008 for users, ADR 0037 for groups)."""
     source: str
     """``provisioned`` or ``assigned`` for users, ``assigned`` for groups."""
 
@@ -79,13 +78,16 @@ class Roles:
             found = tx.roles.holders(role)
             user_ids = [u for u, _ in found.users]
             user_names, user_urns = tx.users.names(user_ids), tx.users.urns(user_ids)
-            group_names = tx.groups.names(found.groups)
+            group_names, group_urns = tx.groups.names(found.groups), tx.groups.urns(found.groups)
         users = [
             Holder("user", u, user_names.get(u, ""), user_urns.get(u, ""), source)
             for u, source in found.users
         ]
-        groups = [(g, group_names.get(g, "")) for g in found.groups]
-        return users + [Holder("group", g, name, group_urn(name), "assigned") for g, name in groups]
+        groups = [
+            Holder("group", g, group_names.get(g, ""), group_urns.get(g, ""), "assigned")
+            for g in found.groups
+        ]
+        return users + groups
 
     def assign(self, actor: Actor, role: Role, principal: str, id: str) -> bool:
         """Give a user or group a role; tell whether it is new.
@@ -131,7 +133,7 @@ def _principal_urn(tx: Transaction, principal: str, id: str) -> tuple[str, str]:
         if id not in urns:
             raise NotFound(f"User {id} not found")
         return urns[id], "corpuser"
-    names = tx.groups.names([id], refer=True)
-    if id not in names:
+    group_urns = tx.groups.urns([id], refer=True)
+    if id not in group_urns:
         raise NotFound(f"Group {id} not found")
-    return group_urn(names[id]), "corpGroup"
+    return group_urns[id], "corpGroup"

@@ -126,7 +126,8 @@ class Users:
         with self._store.read() as tx:
             page = tx.users.search(query, prefix=prefix, active=active, role=role)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
-        return Page(page.total, [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items])
+        views = [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items]
+        return Page(page.total, views, page.keys, page.more)
 
     def by_user_name(self, offset: int, limit: int, *, with_groups: bool = False) -> Page[UserView]:
         """Return one page of every user in userName order (the unique index's order, ADR 0017)."""

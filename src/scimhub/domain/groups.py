@@ -48,6 +48,9 @@ class Group:
     version: int
     created: int
     last_modified: int
+    created_urn: str | None = None
+    """The URN made from the displayName the group was created with; it never changes,
+    not even when the displayName does (ADR 0037). None for a record not stored yet."""
 
     @property
     def display_name(self) -> str:
@@ -56,5 +59,10 @@ class Group:
 
     @property
     def urn(self) -> str:
-        """Return the group's ``urn:li:corpGroup:`` URN."""
-        return group_urn(self.display_name)
+        """Return the group's ``urn:li:corpGroup:`` URN: the one from creation (ADR 0037).
+
+        DataHub's ``corpGroupKey`` is immutable, so a renamed group (Okta renames pushed
+        groups routinely) keeps its URN, its memberships, roles and ownerships; a record
+        not stored yet takes the URN of its displayName.
+        """
+        return self.created_urn if self.created_urn is not None else group_urn(self.display_name)

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from scimhub.query.filter.tree import Filter
 from scimhub.query.paths import AttrRef
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Where a keyset page starts: next to a row's sort key, not at an offset (RFC 9865 cursors, ADR 0035).
+
+    The sort key of a row is the tuple of the values its query orders by, the id
+    last: unique, so a page after a key neither skips nor repeats a row that was
+    there all along, whatever others insert or delete meanwhile.
+    """
+
+    after: tuple[Any, ...] | None = None
+    """The sort key the page follows (or, ``backward``, precedes); None: from the first (last) row."""
+    backward: bool = False
+    """Read the ``limit`` rows before ``after``; the page still comes in the query's order."""
+    count: bool = True
+    """Count every match into ``Page.total``; False leaves it at -1 and reads no more than the page."""
 
 
 @dataclass(frozen=True)
@@ -20,9 +37,11 @@ class Query:
     sort_by: AttrRef | None = None
     descending: bool = False
     offset: int = 0
-    """Zero-based index of the first result (SCIM's startIndex − 1)."""
+    """Zero-based index of the first result (SCIM's startIndex − 1); ignored when ``seek`` is set."""
     limit: int = 100
     """At most this many results; 0 asks for the total only."""
+    seek: Seek | None = None
+    """Page by sort key rather than by offset."""
 
 
 @dataclass(frozen=True)
@@ -31,3 +50,7 @@ class Page(Generic[T]):
 
     total: int
     items: Sequence[T]
+    keys: Sequence[tuple[Any, ...]] = ()
+    """For a ``seek`` query, the sort key of each item, for the next page to seek from."""
+    more: bool = False
+    """For a ``seek`` query, whether a matching row lies beyond the page in the direction it was read."""

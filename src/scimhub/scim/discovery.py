@@ -40,10 +40,19 @@ class DiscoveryConfig:
     """Whether resources carry ``meta.version`` and writes honour ``If-Match`` (``etag.supported``)."""
     documentation_uri: str | None = None
     """A page for people about this service (``documentationUri``), when there is one."""
+    default_page_size: int = 100
+    """Resources in a page whose request names no ``count`` (``pagination.defaultPageSize``)."""
+    bulk_max_operations: int = 1000
+    """The most operations one ``/Bulk`` request may hold (``bulk.maxOperations``); 0: no Bulk."""
+    bulk_max_payload_bytes: int = 1_048_576
+    """The largest ``/Bulk`` request body (``bulk.maxPayloadSize``)."""
+    cursor_timeout_seconds: int = 600
+    """How long a paging cursor stays valid (RFC 9865 ``pagination.cursorTimeout``)."""
 
     def __post_init__(self) -> None:
-        if self.max_results < 1:
-            raise ValueError(f"max_results must be at least 1, got {self.max_results}")
+        for name in ("max_results", "default_page_size", "cursor_timeout_seconds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
     def location(self, *segments: str) -> str:
         """Return the absolute URL of ``segments`` under the base, e.g. ``location("Schemas", urn)``.
@@ -91,6 +100,23 @@ SERVICE_PROVIDER_CONFIG_SCHEMA = Schema(
             _ro("maxResults", "integer", "The most resources one query returns.", required=True),
         ),
         _feature("changePassword", "Password change options."),
+        _ro(
+            "pagination",
+            "complex",
+            "Pagination options (RFC 9865 §4).",
+            sub_attributes=(
+                _ro("cursor", "boolean", "Whether cursor-based pagination is supported.", required=True),
+                _ro("index", "boolean", "Whether index-based pagination is supported.", required=True),
+                _ro(
+                    "defaultPaginationMethod",
+                    description="The pagination used when a request names none.",
+                    canonical_values=("cursor", "index"),
+                ),
+                _ro("defaultPageSize", "integer", "Results in a page when the request has no count."),
+                _ro("maxPageSize", "integer", "The most results in a page, whatever the count."),
+                _ro("cursorTimeout", "integer", "Seconds a cursor stays valid between page requests."),
+            ),
+        ),
         _feature("sort", "Sort options."),
         # RFC 7643 §5 makes etag REQUIRED, like the other features.
         _feature("etag", "ETag options."),
@@ -219,8 +245,10 @@ def service_provider_config(config: DiscoveryConfig) -> dict[str, Any]:
     """Return the ``/ServiceProviderConfig`` document (RFC 7643 §5, RFC 7644 §4).
 
     Every feature states all of its sub-attributes, and each states what the
-    server does, not what it might one day do: bulk is unsupported, so its limits
-    are 0.
+    server does, not what it might one day do: the bulk limits are the ones
+    ``/Bulk`` enforces (ADR 0034), and ``pagination`` (RFC 9865 §4) the cursor
+    paging the searches serve next to ``startIndex`` (ADR 0035), which stays the
+    default.
     """
     scheme: dict[str, Any] = {
         "type": "oauthbearertoken",
@@ -238,7 +266,11 @@ def service_provider_config(config: DiscoveryConfig) -> dict[str, Any]:
     document.update(
         {
             "patch": {"supported": True},
-            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "bulk": {
+                "supported": config.bulk_max_operations > 0,
+                "maxOperations": config.bulk_max_operations,
+                "maxPayloadSize": config.bulk_max_payload_bytes,
+            },
             "filter": {"supported": True, "maxResults": config.max_results},
             # RFC 7643 §5 asks whether the password can be changed through SCIM, not
             # whether users change their own: PUT and PATCH accept the writeOnly
@@ -247,6 +279,15 @@ def service_provider_config(config: DiscoveryConfig) -> dict[str, Any]:
             "changePassword": {"supported": True},
             "sort": {"supported": True},
             "etag": {"supported": config.etag_supported},
+            "pagination": {
+                "cursor": True,
+                "index": True,
+                # Entra and most clients page by startIndex and never send a cursor (RFC 9865 §2.4).
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": config.default_page_size,
+                "maxPageSize": config.max_results,
+                "cursorTimeout": config.cursor_timeout_seconds,
+            },
             "authenticationSchemes": [scheme],
             "meta": {
                 "resourceType": "ServiceProviderConfig",

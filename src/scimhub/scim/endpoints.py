@@ -109,7 +109,7 @@ class UserEndpoint:
         """Apply PATCH operations to a user's document."""
 
         def edit(user: User) -> UserEdit:
-            result = apply_patch(USER, user.doc, operations)
+            result = apply_patch(USER, user.doc, operations, unchanged={"id": user.id})
             return UserEdit(result.doc, result.password)
 
         return self._users.update(actor, id, edit, versions, with_groups=extra)
@@ -177,7 +177,7 @@ class GroupEndpoint:
         """Apply PATCH operations to a group's document and members."""
 
         def edit(group: Group) -> GroupEdit:
-            result = apply_patch(GROUP, group.doc, operations)
+            result = apply_patch(GROUP, group.doc, operations, unchanged={"id": group.id})
             change = result.members
             if change is None:
                 return GroupEdit(result.doc)

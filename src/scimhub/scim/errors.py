@@ -20,9 +20,14 @@ SCIM_TYPES = frozenset(
         "invalidPath",
         "noTarget",
         "invalidValue",
+        # RFC 9865 §2.2 adds these three for cursor paging.
+        "invalidCursor",
+        "expiredCursor",
+        "invalidCount",
     }
 )
-"""The ``scimType`` values of RFC 7644 §3.12 Table 9 this server uses; other kinds carry none."""
+"""The ``scimType`` values of RFC 7644 §3.12 Table 9 (and RFC 9865 §2.2) this server uses; other kinds
+carry none."""
 
 
 def error_message(status: int, detail: str, scim_type: str | None = None) -> dict[str, object]:

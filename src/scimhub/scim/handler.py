@@ -7,8 +7,10 @@ Error responses in ``handle``, the one place that catches.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,6 +21,7 @@ from scimhub.directory.users import Users
 from scimhub.domain.groups import Member
 from scimhub.domain.text import check_no_nul
 from scimhub.errors import (
+    InvalidCount,
     InvalidFilter,
     InvalidSyntax,
     InvalidValue,
@@ -29,11 +32,15 @@ from scimhub.errors import (
 from scimhub.query.pages import Query
 from scimhub.scim import discovery
 from scimhub.scim.bounds import check_resource_values
+from scimhub.scim.bulk import read_bulk_request
+from scimhub.scim.bulk_run import BulkRunner
 from scimhub.scim.conditions import etag, none_match, read_versions
+from scimhub.scim.cursors import Cursors, Position, query_scope
 from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
 from scimhub.scim.errors import error_response
 from scimhub.scim.listing import list_response
 from scimhub.scim.messages import LazyArray, ScimRequest, ScimResponse
+from scimhub.scim.paging import cursor_list_response, seek_query
 from scimhub.scim.patch import read_patch
 from scimhub.scim.projection import Projection
 from scimhub.scim.resources import member_list
@@ -75,11 +82,20 @@ class ScimHandler:
     """Serve SCIM requests against the directory."""
 
     def __init__(
-        self, users: Users, groups: Groups, settings: Settings, *, members_per_chunk: int = MEMBERS_PER_CHUNK
+        self,
+        users: Users,
+        groups: Groups,
+        settings: Settings,
+        *,
+        members_per_chunk: int = MEMBERS_PER_CHUNK,
+        cursors: Cursors | None = None,
     ) -> None:
+        """Serve with ``cursors`` signing the paging cursors; without, a key of this process alone."""
         if members_per_chunk < 1:
             raise ValueError(f"members_per_chunk must be at least 1, not {members_per_chunk}")
         self._members_per_chunk = members_per_chunk
+        self._cursors = cursors or Cursors(secrets.token_bytes(32), settings.cursor_timeout_seconds)
+        self._bulk = BulkRunner(self.handle, settings.bulk_timeout_seconds)
         self._endpoints: dict[str, Endpoint] = {"Users": UserEndpoint(users), "Groups": GroupEndpoint(groups)}
         self._settings = settings
         self._operations: dict[Operation, Callable[[Target, ScimRequest], ScimResponse]] = {
@@ -95,8 +111,11 @@ class ScimHandler:
             Operation.REPLACE: self._replace,
             Operation.PATCH: self._patch,
             Operation.DELETE: self._delete,
-            Operation.GET_ME: self._get_me,
-            Operation.NOT_IMPLEMENTED: self._not_implemented,
+            Operation.GET_ME: self._on_me(self._get),
+            Operation.REPLACE_ME: self._on_me(self._replace),
+            Operation.PATCH_ME: self._on_me(self._patch),
+            Operation.DELETE_ME: self._on_me(self._delete),
+            Operation.BULK: self._run_bulk,
         }
 
     def handle(self, request: ScimRequest) -> ScimResponse:
@@ -113,7 +132,15 @@ class ScimHandler:
     # Discovery (RFC 7644 §4)
 
     def _config(self, request: ScimRequest) -> discovery.DiscoveryConfig:
-        return discovery.DiscoveryConfig(request.base_url, max_results=self._settings.max_page_size)
+        settings = self._settings
+        return discovery.DiscoveryConfig(
+            request.base_url,
+            max_results=settings.max_page_size,
+            default_page_size=settings.default_page_size,
+            bulk_max_operations=settings.bulk_max_operations,
+            bulk_max_payload_bytes=settings.bulk_max_payload_bytes,
+            cursor_timeout_seconds=self._cursors.timeout_seconds,
+        )
 
     def _service_provider_config(self, _: Target, request: ScimRequest) -> ScimResponse:
         return ScimResponse(200, discovery.service_provider_config(self._config(request)))
@@ -133,9 +160,6 @@ class ScimHandler:
         resource_type = discovery.find_resource_type(target.id or "")
         location = self._config(request).location("ResourceTypes", resource_type.name)
         return ScimResponse(200, discovery.resource_type_representation(resource_type, location))
-
-    def _not_implemented(self, _: Target, request: ScimRequest) -> ScimResponse:
-        raise NotFound(f"{request.path} is not supported by this service (see /ServiceProviderConfig)")
 
     # Resources (RFC 7644 §3)
 
@@ -192,13 +216,27 @@ class ScimHandler:
                 return response
         return self._resource_response(200, endpoint, GroupView(group, first), request, projection)
 
-    def _get_me(self, _: Target, request: ScimRequest) -> ScimResponse:
-        """Answer ``GET /Me`` as ``GET /Users/{id}`` of the authenticated user (RFC 7644 §3.11).
+    def _on_me(
+        self, operation: Callable[[Target, ScimRequest], ScimResponse]
+    ) -> Callable[[Target, ScimRequest], ScimResponse]:
+        """Return ``operation`` run on ``/Users/{id}`` of the authenticated user: ``/Me`` (RFC 7644 §3.11).
 
         The RFC lets a server process the alias directly; ``meta.location`` stays the
-        user's permanent ``/Users/{id}`` location, as §3.11 requires.
+        user's permanent ``/Users/{id}`` location, as §3.11 requires. The route has
+        already checked the privilege (ADR 0039).
         """
-        return self._get(Target(Operation.GET, "Users", _actor(request).user_id), request)
+
+        def on_me(target: Target, request: ScimRequest) -> ScimResponse:
+            actor = _actor(request)
+            try:
+                return operation(Target(target.operation, "Users", actor.user_id), request)
+            except NotFound:
+                raise NotFound(
+                    f"/Me is the token's user {actor.urn}, and no SCIM User has its id"
+                    f" {actor.user_id!r} (deleted since the token was checked); use /Users/{{id}}"
+                ) from None
+
+        return on_me
 
     def _create(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)
@@ -246,6 +284,15 @@ class ScimHandler:
         endpoint.delete(_actor(request), target.id or "", read_versions(request.header("if-match")))
         return ScimResponse(204)
 
+    def _run_bulk(self, _: Target, request: ScimRequest) -> ScimResponse:
+        """Run a bulk request (RFC 7644 §3.7): each operation as its single request (ADR 0034)."""
+        limit = self._settings.bulk_max_operations
+        if limit == 0:
+            raise NotFound(
+                "/Bulk is turned off here (SCIMHUB_BULK_MAX_OPERATIONS=0; see /ServiceProviderConfig)"
+            )
+        return ScimResponse(200, self._bulk.run(request, read_bulk_request(read_json(request), limit)))
+
     # Queries (RFC 7644 §3.4.2, §3.4.3)
 
     def _search_params(self, request: ScimRequest) -> SearchParams:
@@ -261,9 +308,21 @@ class ScimHandler:
         endpoint = self._endpoint(target)
         params = self._search_params(request)
         projection = Projection.read(endpoint.resource_type, params.attributes, params.excluded_attributes)
-        page = endpoint.search(self._query(endpoint, params), projection.wants(endpoint.extra))
+        query, scope, position = self._query(endpoint, params), "", None
+        if params.cursor is not None:  # RFC 9865: a keyset page at the cursor's position (ADR 0035)
+            if query.limit < 1:
+                raise InvalidCount(
+                    f"count must be between 1 and {self._settings.max_page_size} (maxPageSize)"
+                )
+            scope = query_scope(endpoint.resource_type.name, params.filter, params.sort_by, params.descending)
+            position = self._cursors.read(scope, params.cursor) if params.cursor else Position(None)
+            query = seek_query(query, position)
+        page = endpoint.search(query, projection.wants(endpoint.extra))
         resources = [projection.apply(endpoint.represent(v, request.base_url)) for v in page.items]
-        return ScimResponse(200, list_response(resources, page.total, params.start_index))
+        if position is None:
+            return ScimResponse(200, list_response(resources, page.total, params.start_index))
+        issue = partial(self._cursors.issue, scope)
+        return ScimResponse(200, cursor_list_response(resources, page, position, issue))
 
     def _search_all(self, _: Target, request: ScimRequest) -> ScimResponse:
         """Search Users, then Groups, as one list (RFC 7644 §3.4.3 at the root).
@@ -272,6 +331,8 @@ class ScimHandler:
         contributes nothing. Results are ordered by type first, then by ``sortBy``.
         """
         params = self._search_params(request)
+        if params.cursor is not None:
+            raise InvalidValue("cursor paging is per resource type: search /Users or /Groups with a cursor")
         queries: list[tuple[Endpoint, Query, Projection]] = []
         failures: list[ScimhubError] = []
         for endpoint in self._endpoints.values():

@@ -33,14 +33,17 @@ form (``entra.py``). Decisions, each a reading of the RFC text:
 - Member paths are limited to what runs without loading the members: no member
   sub-attributes (``members[…].display``), no filter in an add or replace, and
   removal selections by id only.
-- A path naming a readOnly attribute, or a readOnly key in a path-less value, is a
-  mutability error. The password may be set, not removed.
+- A path naming a readOnly attribute is a mutability error, and so is a readOnly key
+  in a path-less value unless it repeats the resource's own value (``unchanged``: its
+  ``id``), which modifies nothing (RFC 7643 §7). Okta renames a group with a path-less
+  replace of ``{"id": <the group's id>, "displayName": …}`` (docs/okta.md). The
+  password may be set, not removed.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -173,10 +176,13 @@ def apply_patch(
     *,
     dialect: Dialect = DEFAULT,
     max_work: int = MAX_WORK,
+    unchanged: Mapping[str, object] | None = None,
 ) -> PatchResult:
     """Apply ``operations`` in order to a copy of ``doc`` (RFC 7644 §3.5.2).
 
-    ``doc`` is never changed; any error aborts the whole PATCH.
+    ``doc`` is never changed; any error aborts the whole PATCH. ``unchanged`` holds
+    the resource's readOnly values outside ``doc`` (``{"id": …}``) that a path-less
+    value may repeat.
 
     :raises InvalidValue: When a value does not fit its target, or the result lacks
         a required attribute or has two primary values.
@@ -185,7 +191,7 @@ def apply_patch(
     :raises Mutability: When an operation changes what may not change.
     :raises TooMany: When applying the operations would visit more than ``max_work`` elements.
     """
-    state = _State(copy.deepcopy(doc), dialect, max_work)
+    state = _State(copy.deepcopy(doc), dialect, max_work, unchanged or {})
     for operation in operations:
         try:
             _apply(resource_type, state, operation)
@@ -201,6 +207,7 @@ class _State:
     doc: dict[str, object]
     dialect: Dialect
     max_work: int
+    unchanged: Mapping[str, object]
     work: int = 0
     password: str | None = None
     members: MemberDelta | None = None
@@ -289,7 +296,11 @@ def _apply(resource_type: ResourceType, state: _State, operation: Operation) -> 
     if operation.path is None:
         assert isinstance(operation.value, dict)  # read_patch checked it
         for assignment in read_assignments(
-            resource_type, operation.value, read_only="reject", dialect=state.dialect
+            resource_type,
+            operation.value,
+            read_only="reject",
+            unchanged=state.unchanged,
+            dialect=state.dialect,
         ):
             if operation.op == "add" and (assignment.value is None or assignment.sent is None):
                 continue  # nothing to add

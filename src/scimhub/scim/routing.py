@@ -1,7 +1,11 @@
 """The SCIM endpoints as data: method and path pattern → operation and privilege (RFC 7644 §3.2).
 
 Provisioning needs DataHub's MANAGE_USERS_AND_GROUPS; ``GET /Me`` (RFC 7644 §3.11)
-only a valid token, because it shows the caller nothing but the caller.
+only a valid token, because it shows the caller nothing but the caller. ``PUT``,
+``PATCH`` and ``DELETE /Me`` change the caller's own User, and need what the same
+request on ``/Users/{id}`` needs (ADR 0039): the record is the identity provider's,
+and a user who could write it could grant itself any role. ``/Bulk`` needs only a
+valid token, because each of its operations needs its own route's.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ class Operation(Enum):
     PATCH = auto()
     DELETE = auto()
     GET_ME = auto()
-    NOT_IMPLEMENTED = auto()
+    REPLACE_ME = auto()
+    PATCH_ME = auto()
+    DELETE_ME = auto()
+    BULK = auto()
 
 
 PROVISIONING = Privilege.MANAGE_USERS_AND_GROUPS
@@ -61,8 +68,12 @@ ROUTES = (
     Route("PUT", "/{resources}/{id}", Operation.REPLACE),
     Route("PATCH", "/{resources}/{id}", Operation.PATCH),
     Route("DELETE", "/{resources}/{id}", Operation.DELETE),
-    Route("POST", "/Bulk", Operation.NOT_IMPLEMENTED),
+    # Each operation of a bulk request is checked for its own route's privilege (scim/bulk_run.py).
+    Route("POST", "/Bulk", Operation.BULK, privilege=None),
     Route("GET", "/Me", Operation.GET_ME, privilege=None),
+    Route("PUT", "/Me", Operation.REPLACE_ME),
+    Route("PATCH", "/Me", Operation.PATCH_ME),
+    Route("DELETE", "/Me", Operation.DELETE_ME),
 )
 
 

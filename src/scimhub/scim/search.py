@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scimhub.errors import InvalidFilter, InvalidSyntax, InvalidValue
+from scimhub.errors import InvalidCursor, InvalidFilter, InvalidSyntax, InvalidValue
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.filter.tree import MAX_LENGTH
 from scimhub.query.pages import Query
@@ -34,6 +34,8 @@ class SearchParams:
     """None: the server's default page size."""
     attributes: str | None = None
     excluded_attributes: str | None = None
+    cursor: str | None = None
+    """RFC 9865's ``cursor``: None pages by ``startIndex``; empty asks for the first cursor page."""
 
 
 def _integer(name: str, raw: object) -> int:
@@ -62,6 +64,18 @@ def _text(name: str, raw: object) -> str | None:
     raise InvalidValue(f"{name} must be a string")
 
 
+def _cursor(raw: object, start: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InvalidCursor(
+            "cursor must be a string: empty for the first page, else a nextCursor or previousCursor"
+        )
+    if start is not None:
+        raise InvalidValue("send startIndex or cursor, not both: they are two ways of paging (RFC 9865 §2.4)")
+    return raw
+
+
 def _params(get: Any) -> SearchParams:
     start = get("startIndex")
     count = get("count")
@@ -73,6 +87,7 @@ def _params(get: Any) -> SearchParams:
         count=max(_integer("count", count), 0) if count is not None else None,
         attributes=_text("attributes", get("attributes")),
         excluded_attributes=_text("excludedAttributes", get("excludedAttributes")),
+        cursor=_cursor(get("cursor"), start),
     )
 
 

@@ -15,7 +15,10 @@ RFC 7644 §3.3, §3.5.1, §3.10):
   inside an extension object (where scim2-models serializes one);
 - readOnly attributes (``id``, ``meta``, ``groups``, ``manager.displayName``) are
   ignored in POST and PUT bodies (RFC 7643 §2.2); a PATCH that names one at the top
-  level is refused (``read_only="reject"``, RFC 7644 §3.5.2);
+  level is refused (``read_only="reject"``, RFC 7644 §3.5.2), unless it sends the
+  value the resource already has (``unchanged``): RFC 7643 §7 forbids modifying a
+  readOnly attribute, and repeating its value modifies nothing. Okta renames a group
+  with ``{"op": "replace", "value": {"id": <the group's id>, "displayName": …}}``;
 - null means unassigned and is dropped (also inside complex values and lists), and
   so are empty lists and empty objects (RFC 7643 §2.5);
 - a single value for a multi-valued attribute is read as a list of one (liberal:
@@ -31,6 +34,7 @@ the RFC read liberally, Entra included; ``STRICT`` is the RFC to the letter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,6 +104,7 @@ def read_assignments(
     obj: object,
     *,
     read_only: Literal["ignore", "reject"] = "ignore",
+    unchanged: Mapping[str, object] | None = None,
     dialect: Dialect = DEFAULT,
 ) -> list[Assignment]:
     """Read a resource-level object into one assignment per attribute it names.
@@ -110,7 +115,8 @@ def read_assignments(
 
     :raises InvalidValue: When a key is unknown, named twice, or a value does not fit.
     :raises Mutability: When ``read_only`` is ``"reject"`` and a key names a
-        readOnly attribute (RFC 7644 §3.5.2).
+        readOnly attribute (RFC 7644 §3.5.2) with another value than the one
+        ``unchanged`` holds for it (by canonical attribute name).
     """
     if not isinstance(obj, dict):
         raise InvalidValue(f"the value must be an object of attributes, not {json_kind(obj)}")
@@ -121,7 +127,7 @@ def read_assignments(
         for ref, item in _refs(resource_type, key, value):
             if _is_read_only(ref):
                 if read_only == "reject":
-                    raise Mutability(f"{ref} is readOnly")
+                    _check_unchanged(ref, item, unchanged or {})
                 continue
             keys = ref.keys
             clash = next((k for k in found if k[: len(keys)] == keys or keys[: len(k)] == k), None)
@@ -276,6 +282,23 @@ def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, obje
             raise InvalidValue(f"'{name}' is not an attribute of {schema.id}")
         refs.append((AttrRef(schema, attribute), item))
     return refs
+
+
+def _check_unchanged(ref: AttrRef, sent: object, unchanged: Mapping[str, object]) -> None:
+    """Accept a readOnly attribute sent with the value it already has; refuse any other (RFC 7643 §7).
+
+    :raises Mutability: Naming the attribute, the value sent and the one it must keep.
+    """
+    name = ref.attribute.name
+    if ref.sub is None and name in unchanged:
+        current = unchanged[name]
+        if sent == current:
+            return  # repeating a readOnly value modifies nothing
+        raise Mutability(
+            f"{ref} is readOnly: {shorten(sent)} is not this resource's {name} {current!r};"
+            f" send {current!r} or leave {name} out"
+        )
+    raise Mutability(f"{ref} is readOnly: the server sets it, and a PATCH may not name it")
 
 
 def _is_read_only(ref: AttrRef) -> bool:

@@ -46,6 +46,8 @@ class GroupRef:
 
     id: str
     display_name: str
+    urn: str
+    """The group's DataHub URN, the one from its creation (ADR 0037)."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,10 @@ class GroupRows(Protocol):
         """Return the group whose displayName equals ``display_name`` in any case, or None."""
 
     def insert(self, group: Group) -> None:
-        """Store a new group. :raises Uniqueness: When the displayName is taken."""
+        """Store a new group. :raises Uniqueness: When the displayName or the URN is taken."""
 
     def update(self, group: Group) -> None:
-        """Overwrite a stored group. :raises Uniqueness: When the new displayName is taken."""
+        """Overwrite a stored group, URN included. :raises Uniqueness: When the new displayName is taken."""
 
     def delete(self, id: str) -> bool:
         """Delete a group and its membership rows; tell whether it existed."""
@@ -178,6 +180,9 @@ class GroupRows(Protocol):
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the displayName of each of ``ids`` that names a stored group."""
+
+    def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
+        """Return the DataHub URN of each of ``ids`` that names a stored group (ADR 0037)."""
 
 
 class MemberRows(Protocol):

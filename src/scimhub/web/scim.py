@@ -159,14 +159,20 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
 
     async def endpoint(request: Request) -> Response:
         path = "/" + request.path_params.get("path", "")
+        settings = services.settings
+        # A bulk request has a limit of its own, advertised as bulk.maxPayloadSize (ADR 0034).
+        bulk = request.method == "POST" and path.rstrip("/").lower() == "/bulk"
         try:
-            body = await read_body(request, services.settings)
+            if bulk:
+                body = await read_body(request, settings, settings.bulk_max_payload_bytes, "maxPayloadSize")
+            else:
+                body = await read_body(request, settings)
         except ScimhubError as error:
             return render(error_response(error), services.core, request.url.path)
         scim_request = ScimRequest(
             method=request.method,
             path=path,
-            base_url=_base_url(request, prefix, services.settings.public_base_url),
+            base_url=_base_url(request, prefix, settings.public_base_url),
             query=dict(request.query_params),
             headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
             body=body,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     union,
@@ -40,7 +41,9 @@ from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter, sort_order
+from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
+from scimhub.store.sql.roles import MAX_NESTING
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
@@ -141,14 +144,24 @@ def _starting(low: str, dialect: str) -> ColumnElement[bool]:
 
 
 def _holding(role: Role) -> CompoundSelect[Any]:
-    """Return the ids of the users who hold ``role``: directly, or as members of a group that has it."""
-    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
-    through = (
-        select(group_members.c.member_id)
-        .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
+    """Return the ids of the users who hold ``role``: directly, or through groups nested up to MAX_NESTING.
+
+    The walk goes down from the groups that have the role, as ``SqlRoleRows.grants`` goes up from a
+    user (ADR 0038): their members at depth 1, the members of member groups at depth 2, and so on;
+    the depth bound ends a cycle. Group ids among the results match no user.
+    """
+    reached = (
+        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
         .where(group_roles.c.role == role.value)
+        .cte("reached", recursive=True)
     )
-    return union(direct, through)
+    reached = reached.union(
+        select(group_members.c.member_id, reached.c.depth + 1)
+        .join(group_members, group_members.c.group_id == reached.c.id)
+        .where(reached.c.depth < MAX_NESTING)
+    )
+    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
+    return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
 
 
 def _unindexed(column: Column[Any]) -> ColumnElement[Any]:
@@ -276,7 +289,12 @@ class _ResourceRows(Generic[R]):
         return self._connection.execute(delete(self._table).where(self._table.c.id == id)).rowcount > 0
 
     def search(self, query: Query) -> Page[R]:
-        """Return the records that match ``query``, in its order."""
+        """Return the records that match ``query``, in its order: after an offset, or a sort key."""
+        if query.seek is not None:
+            rt = self._resource_type
+            where = compile_filter(rt, query.filter) if query.filter is not None else None
+            total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
+            return Page(total, [self._record(row) for row in rows], keys, more)
         total, rows = _search(self._connection, self._table, self._resource_type, query)
         return Page(total, [self._record(row) for row in rows])
 
@@ -399,19 +417,29 @@ class SqlGroupRows(_ResourceRows[Group]):
     _name_attribute = "displayName"
 
     def _record(self, row: Row[Any]) -> Group:
-        return Group(row.id, row.doc, row.version, row.created, row.last_modified)
+        return Group(row.id, row.doc, row.version, row.created, row.last_modified, row.urn)
 
     def _columns(self, group: Group) -> dict[str, Any]:
         return {
             "id": group.id,
             "display_name": group.display_name,
             "display_name_key": _key(group.display_name),
+            "urn": group.urn,
             "external_id": group.doc.get("externalId"),
             "doc": group.doc,
             "version": group.version,
             "created": group.created,
             "last_modified": group.last_modified,
         }
+
+    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+        urn = columns["urn"]
+        kept = f"the DataHub URN {urn} still names a group renamed since; a URN never moves (ADR 0037)"
+        return [*super()._unique_columns(columns), (("groups.urn", "uq_groups_urn"), kept)]
+
+    def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
+        """Return the DataHub URN of each of ``ids`` that names a stored group (``refer``: see ``names``)."""
+        return _names(self._connection, groups.c.urn, ids, RowLock.REFER if refer else RowLock.NONE)
 
 
 _COUNTS = ForIds(
@@ -423,7 +451,7 @@ _COUNTS = ForIds(
 )
 _GROUPS_OF = ForIds(
     lambda match: (
-        select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+        select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.urn)
         .join(groups, groups.c.id == group_members.c.group_id)
         .where(match(group_members.c.member_id))
         .order_by(groups.c.display_name_key, groups.c.id)
@@ -474,8 +502,8 @@ class SqlMemberRows:
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
         """Return, for each of ``member_ids``, the groups it directly belongs to."""
         found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
-        for member_id, group_id, display_name in _GROUPS_OF.rows(self._connection, member_ids):
-            found[member_id].append(GroupRef(group_id, display_name))
+        for member_id, group_id, display_name, urn in _GROUPS_OF.rows(self._connection, member_ids):
+            found[member_id].append(GroupRef(group_id, display_name, urn))
         return found
 
     def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:

@@ -84,23 +84,35 @@ def sort_order(
 ) -> list[ColumnElement[Any]]:
     """Return the ORDER BY terms that sort resources by ``attr``, then by id (RFC 7644 §3.4.2.3).
 
-    Resources without the attribute sort last, whichever the order. That term is
-    left out where the column cannot be NULL (userName, displayName, id, meta
-    dates), and the id is left out where the column is unique: either would keep
-    the engines from reading the column's index in order, and they would sort the
-    whole table for every page.
+    :raises InvalidValue: When resources cannot be sorted by ``attr``.
+    """
+    return [key.desc() if down else key.asc() for key, down in sort_terms(resource_type, attr, descending)]
+
+
+def sort_terms(
+    resource_type: ResourceType, attr: AttrRef | None, descending: bool = False
+) -> list[tuple[ColumnElement[Any], bool]]:
+    """Return what sorts resources by ``attr`` (by id when None): each expression, and whether it descends.
+
+    Together the terms are unique per row: the last is the id, or the attribute's
+    column where that is unique. Resources without the attribute sort last,
+    whichever the order. That term is left out where the column cannot be NULL
+    (userName, displayName, id, meta dates), and the id is left out where the
+    column is unique: either would keep the engines from reading the column's
+    index in order, and they would sort the whole table for every page.
 
     :raises InvalidValue: When resources cannot be sorted by ``attr``.
     """
+    tie_break = _TABLES[resource_type.name].c.id
+    if attr is None:
+        return [(tie_break, False)]
     key = sort_expression(resource_type, attr)
-    ordered = key.desc() if descending else key.asc()
     column = key.clauses.clauses[0] if isinstance(key, _code_point_order) else key
     if isinstance(column, Column) and _unique(column):
-        return [ordered]
-    tie_break = _TABLES[resource_type.name].c.id
+        return [(key, descending)]
     if isinstance(column, Column) and not column.nullable:
-        return [ordered, tie_break]
-    return [key.is_(None), ordered, tie_break]
+        return [(key, descending), (tie_break, False)]
+    return [(key.is_(None), False), (key, descending), (tie_break, False)]
 
 
 def _unique(column: Column[Any]) -> bool:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import Connection, Row, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.groups import Group
-from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.store.contract import PushedEntity, PushState
 from scimhub.store.sql.batches import chunks
@@ -29,15 +27,13 @@ from scimhub.store.sql.tables import (
     users,
 )
 
-_GROUP_PREFIX = "urn:li:corpGroup:"
-
 
 def _user(row: Row[Any]) -> User:
     return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)
 
 
 def _group(row: Row[Any]) -> Group:
-    return Group(row.id, row.doc, row.version, row.created, row.last_modified)
+    return Group(row.id, row.doc, row.version, row.created, row.last_modified, row.urn)
 
 
 def _state(row: Row[Any]) -> PushState:
@@ -117,28 +113,19 @@ class SqlPushRows:
         return self._update_as(name, holder, **values)
 
     def users_by_urn(self, urns: Sequence[str]) -> dict[str, User]:
-        """Return the stored user of each of ``urns`` that names one (``users.urn`` is unique)."""
-        found: dict[str, User] = {}
-        for chunk in chunks(list(dict.fromkeys(urns))):
-            for row in self._connection.execute(select(users).where(users.c.urn.in_(chunk))):
-                found[row.urn] = _user(row)
-        return found
+        """Return the stored user of each of ``urns`` that names one (``users.urn`` is unique, ADR 0008)."""
+        return {urn: _user(row) for urn, row in self._by_urn(users, urns).items()}
 
     def groups_by_urn(self, urns: Sequence[str]) -> dict[str, Group]:
-        """Return the stored group whose URN is exactly each of ``urns``, where there is one.
+        """Return the stored group of each of ``urns`` that names one (``groups.urn`` is unique, ADR 0037)."""
+        return {urn: _group(row) for urn, row in self._by_urn(groups, urns).items()}
 
-        A group's URN is made from its displayName, so it is looked up by the
-        displayName's case-insensitive key and then compared exactly: ``Eng``
-        renamed ``eng`` no longer has the URN ``urn:li:corpGroup:Eng``.
-        """
-        wanted = {urn for urn in urns if urn.startswith(_GROUP_PREFIX)}
-        keys = sorted({fold(unquote(urn[len(_GROUP_PREFIX) :])) for urn in wanted})
-        found: dict[str, Group] = {}
-        for chunk in chunks(keys):
-            for row in self._connection.execute(select(groups).where(groups.c.display_name_key.in_(chunk))):
-                group = _group(row)
-                if group.urn in wanted:
-                    found[group.urn] = group
+    def _by_urn(self, table: Table, urns: Sequence[str]) -> dict[str, Row[Any]]:
+        """Return the row of ``table`` whose stored URN is each of ``urns``, where there is one."""
+        found: dict[str, Row[Any]] = {}
+        for chunk in chunks(list(dict.fromkeys(urns))):
+            for row in self._connection.execute(select(table).where(table.c.urn.in_(chunk))):
+                found[row.urn] = row
         return found
 
     def users_after(self, id: str, limit: int) -> list[User]:

@@ -4,38 +4,69 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Table, delete, literal, select, union_all
+from sqlalchemy import Column, Connection, Executable, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
 from scimhub.store.contract import GroupRef, RoleGrant, RoleHolders
-from scimhub.store.sql.batches import ForIds
+from scimhub.store.sql.batches import ForIds, Match
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
 
 ASSIGNED = "assigned"
 
-# Every authentication reads the grants: built once (store/sql/batches.py).
-_GRANTS = ForIds(
-    lambda match: union_all(
+MAX_NESTING = 8
+"""How many groups deep a role flows down to a user (ADR 0038): a role of a group reaches the
+members of its member groups, and theirs, up to this many levels from the user."""
+
+
+def _grants(match: Match) -> Executable:
+    """Return the statement reading the grants of the users ``match`` selects: direct, then through groups.
+
+    The groups a user reaches are walked with a recursive query whose depth is bounded by
+    ``MAX_NESTING``: a cycle (A in B in A) ends at the bound instead of looping, and
+    ``DISTINCT`` folds the rows each lap repeats (ADR 0038).
+    """
+    reach = (
         select(
-            user_roles.c.user_id,
-            user_roles.c.role,
-            user_roles.c.source,
-            literal(None).label("group_id"),
-            literal(None).label("group_name"),
-        ).where(match(user_roles.c.user_id)),
-        select(
-            group_members.c.member_id,
-            group_roles.c.role,
-            literal("group"),
-            groups.c.id,
-            groups.c.display_name,
+            group_members.c.member_id.label("user_id"),
+            group_members.c.group_id,
+            literal(1).label("depth"),
         )
-        .join(group_roles, group_roles.c.group_id == group_members.c.group_id)
-        .join(groups, groups.c.id == group_members.c.group_id)
-        .where(match(group_members.c.member_id)),
-    ).order_by("user_id", "role", "source")
-)
+        .where(match(group_members.c.member_id))
+        .cte("reach", recursive=True)
+    )
+    outer = group_members.alias("outer_members")
+    reach = reach.union(
+        select(reach.c.user_id, outer.c.group_id, reach.c.depth + 1)
+        .join(outer, outer.c.member_id == reach.c.group_id)
+        .where(reach.c.depth < MAX_NESTING)
+    )
+    through_groups = (
+        select(
+            reach.c.user_id,
+            group_roles.c.role,
+            literal("group").label("source"),
+            groups.c.id.label("group_id"),
+            groups.c.display_name.label("group_name"),
+            groups.c.urn.label("group_urn"),
+        )
+        .distinct()
+        .join(group_roles, group_roles.c.group_id == reach.c.group_id)
+        .join(groups, groups.c.id == reach.c.group_id)
+    )
+    direct = select(
+        user_roles.c.user_id,
+        user_roles.c.role,
+        user_roles.c.source,
+        literal(None).label("group_id"),
+        literal(None).label("group_name"),
+        literal(None).label("group_urn"),
+    ).where(match(user_roles.c.user_id))
+    return union_all(direct, through_groups).order_by("user_id", "role", "source", "group_id")
+
+
+# Every authentication reads the grants: built once (store/sql/batches.py).
+_GRANTS = ForIds(_grants)
 _GROUP_ROLES = ForIds(
     lambda match: (
         select(group_roles.c.group_id, group_roles.c.role)
@@ -75,13 +106,16 @@ class SqlRoleRows:
         return self._connection.execute(delete(table).where(*conditions)).rowcount > 0
 
     def grants(self, user_ids: Sequence[str]) -> dict[str, list[RoleGrant]]:
-        """Return every grant of each user: direct, then through each of its groups.
+        """Return every grant of each user: direct, then through each group it reaches (ADR 0038).
 
-        One query per chunk of users.
+        A group is reached when the user is a member, or a member of a member group,
+        up to ``MAX_NESTING`` levels. One query per chunk of users.
         """
         found: dict[str, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
-        for user_id, role, source, group_id, group_name in _GRANTS.rows(self._connection, user_ids):
-            group = GroupRef(group_id, group_name) if group_id is not None else None
+        for user_id, role, source, group_id, group_name, group_urn in _GRANTS.rows(
+            self._connection, user_ids
+        ):
+            group = GroupRef(group_id, group_name, group_urn) if group_id is not None else None
             found[user_id].append(RoleGrant(Role(role), source, group))
         return found
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.default import DefaultExecutionContext
 
+from scimhub.domain.groups import group_urn
 from scimhub.domain.users import user_urn
 
 metadata = MetaData(
@@ -55,6 +56,11 @@ carries the id on PostgreSQL, so a deep page finds its ids from the index alone.
 def _urn_of_new_user(context: DefaultExecutionContext) -> str:
     """Return the URN of the userName an inserted row carries, for inserts that name none (ADR 0008)."""
     return user_urn(context.get_current_parameters()["user_name"])
+
+
+def _urn_of_new_group(context: DefaultExecutionContext) -> str:
+    """Return the URN of the displayName an inserted row carries, for inserts that name none (ADR 0037)."""
+    return group_urn(context.get_current_parameters()["display_name"])
 
 
 users = Table(
@@ -102,6 +108,7 @@ groups = Table(
     Column("id", ID, primary_key=True),
     Column("display_name", Text, nullable=False),
     Column("display_name_key", CodePointText, nullable=False),
+    Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_group),
     Column("external_id", Text),
     Column("doc", Document, nullable=False),
     Column("version", Integer, nullable=False),
@@ -112,6 +119,8 @@ groups = Table(
     Index(None, "last_modified"),
     UniqueConstraint("display_name_key", postgresql_include=["id"]),
 )
+"""Groups. ``urn`` is the DataHub URN made when the group was created and kept through
+renames (ADR 0037), as a user's is (ADR 0008)."""
 
 group_members = Table(
     "group_members",

@@ -54,7 +54,7 @@ def role_members(hub: Services, call: ApiCall) -> Reply:
         for h in holders
         if h.kind == "user"
     ]
-    groups = [group_ref(h.id, h.name) for h in holders if h.kind == "group"]
+    groups = [group_ref(h.id, h.name, h.urn) for h in holders if h.kind == "group"]
     return Reply(200, {"role": _role_json(role), "users": users, "groups": groups})
 
 

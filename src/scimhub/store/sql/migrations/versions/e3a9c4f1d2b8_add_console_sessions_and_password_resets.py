@@ -1,7 +1,7 @@
 """Add console sessions and password-reset links
 
 Revision ID: e3a9c4f1d2b8
-Revises: e2a9c4f7b813
+Revises: e4a7c2b9d061
 Create Date: 2026-12-04 08:30:00
 
 The browser console (issue 13) keeps its sessions in the database (ADR 0030), so
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e3a9c4f1d2b8"
-down_revision: str | None = "e2a9c4f7b813"
+down_revision: str | None = "e4a7c2b9d061"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

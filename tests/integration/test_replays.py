@@ -1,8 +1,9 @@
-"""Replay Microsoft Entra's SCIM traffic, stored as data, against the live server (SQLite and PostgreSQL).
+"""Replay identity providers' SCIM traffic, stored as data, against the live server (SQLite and PostgreSQL).
 
 Each file of ``tests/scim/replays/entra/`` is one flow or one quirk of
-docs/entra-client.md, written as the requests Entra sends and what
-it expects back::
+docs/entra-client.md, each of ``tests/scim/replays/okta/`` one flow of Okta's
+documented request sequence (docs/okta.md), written as the requests the client
+sends and what it expects back::
 
     {"name": "…", "source": "§2.1", "dialect": "default" | "aadOptscim062020" | "both",
      "base": "/gms/openapi/scim/v2" (optional, the seed's Tenant URL path),
@@ -10,7 +11,7 @@ it expects back::
                 "save": "alice",
                 "expect": {"status": 201, "body": {…}, "match": "subset" | "attributes" | "exact",
                            "absent": ["members"], "unordered": ["members"],
-                           "detail_contains": ["Admin"]}}]}
+                           "detail_contains": ["Admin"], "types": {"totalResults": "integer"}}}]}
 
 ``{{run}}`` is a token unique to one run of a file (userNames must not clash
 across runs on the shared server), ``{{guid}}`` and ``{{guid2}}`` random GUIDs of
@@ -25,9 +26,11 @@ with a matching value, lists element by element with the same length;
 ``attributes`` compares each expected top-level attribute for equality (the
 round trip: what Entra sent comes back equal); ``exact`` compares the whole
 body. ``unordered`` names lists compared in any order (``members`` come back
-ordered by id, not as added). ``absent`` lists keys that must not be there (``Resources/0/members``:
-a ``/``-separated path, since URNs hold dots). Every answer must be ``application/scim+json`` when it
-has a body, and
+ordered by id, not as added). ``types`` names values that must have a JSON type
+(``/``-separated paths: Okta's connection test checks that the paging numbers are
+integers). ``absent`` lists keys that must not be there (``Resources/0/members``:
+a ``/``-separated path, since URNs hold dots). Every answer must be
+``application/scim+json`` when it has a body, and
 arrive well within Entra's 60 s limit (§6.3).
 """
 
@@ -45,7 +48,8 @@ import pytest
 
 from tests.integration.conftest import LiveServer
 
-REPLAYS = Path(__file__).parents[1] / "scim" / "replays" / "entra"
+REPLAYS = Path(__file__).parents[1] / "scim" / "replays"
+CLIENTS = ("entra", "okta")
 FLAG = "aadOptscim062020"
 DIALECTS = {"default": ("default",), FLAG: (FLAG,), "both": ("default", FLAG)}
 TENANT_PATH = "/gms/openapi/scim/v2"
@@ -54,13 +58,14 @@ SLOW = 10.0
 
 _FILE_KEYS = {"name", "source", "dialect", "base", "steps", "notes"}
 _STEP_KEYS = {"name", "method", "path", "body", "save", "expect", "headers"}
-_EXPECT_KEYS = {"status", "body", "match", "absent", "detail_contains", "unordered"}
+_EXPECT_KEYS = {"status", "body", "match", "absent", "detail_contains", "unordered", "types"}
+_JSON_TYPES = {"integer": int, "string": str, "array": list, "object": dict, "boolean": bool}
 _PLACEHOLDER = re.compile(r"\{\{([\w.$:-]+)\}\}")
 
 
 def replay_files() -> list[Path]:
-    """Return every replay file, sorted by name."""
-    return sorted(REPLAYS.glob("*.json"))
+    """Return every replay file of every client, sorted by client, then name."""
+    return sorted(path for client in CLIENTS for path in (REPLAYS / client).glob("*.json"))
 
 
 @dataclass
@@ -96,7 +101,8 @@ class Run:
 def test_every_replay_file_is_well_formed() -> None:
     """Each replay names its flow and source, and every step and expectation uses known keys only."""
     files = replay_files()
-    assert len(files) >= 20, "the Entra replay corpus is missing"
+    assert len([f for f in files if f.parent.name == "entra"]) >= 20, "the Entra replay corpus is missing"
+    assert len([f for f in files if f.parent.name == "okta"]) >= 3, "the Okta replay corpus is missing"
     for path in files:
         replay = json.loads(path.read_text())
         assert set(replay) <= _FILE_KEYS and {"name", "source", "dialect", "steps"} <= set(replay), path.name
@@ -106,9 +112,9 @@ def test_every_replay_file_is_well_formed() -> None:
             assert set(step["expect"]) <= _EXPECT_KEYS and "status" in step["expect"], (path.name, step)
 
 
-@pytest.mark.parametrize("path", replay_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", replay_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_replay(path: Path, live: LiveServer) -> None:
-    """The server answers Entra's traffic as Entra expects, step by step, in each dialect of the file."""
+    """The server answers a client's traffic as the client expects, step by step, in each dialect given."""
     replay = json.loads(path.read_text())
     for dialect in DIALECTS[replay["dialect"]]:
         _run(replay, dialect, live)
@@ -160,12 +166,21 @@ def _check(response: httpx.Response, expect: dict[str, Any], where: str) -> None
             _assert_subset(body, expected, f"{where}: body")
     for path in expect.get("absent", ()):
         *heads, last = path.split("/")
-        node = body
-        for key in heads:
-            node = node[int(key)] if isinstance(node, list) else node[key]
+        node = _at(body, heads)
         assert last not in node, f"{where}: {path} should be absent\n{body}"
+    for path, kind in expect.get("types", {}).items():
+        value = _at(body, path.split("/"))
+        assert type(value) is _JSON_TYPES[kind], f"{where}: {path} is {value!r}, not a JSON {kind}"
     for text in expect.get("detail_contains", ()):
         assert text in body.get("detail", ""), f"{where}: detail lacks {text!r}: {body.get('detail')!r}"
+
+
+def _at(body: Any, keys: list[str]) -> Any:
+    """Return the value at ``keys`` in ``body``: object keys, or list indexes."""
+    node = body
+    for key in keys:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
 
 
 def _assert_subset(actual: Any, expected: Any, where: str) -> None:
