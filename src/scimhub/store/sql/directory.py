@@ -35,7 +35,7 @@ from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
-from scimhub.errors import Uniqueness
+from scimhub.errors import InvalidValue, Uniqueness
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef
@@ -331,6 +331,10 @@ class SqlUserRows(_ResourceRows[User]):
         so only the narrowest given is offered to it as an index; the others are
         checked on the rows that one finds (``_unindexed``).
         """
+        if prefix is None and active is None and role is None:
+            return super().search(query)  # SCIM's searches, cursors (keyset pages) included
+        if query.seek is not None:
+            raise InvalidValue("a search by prefix, status or role pages by offset, not by cursor")
         terms: list[ColumnElement[bool]] = []
         if prefix is not None:
             terms.append(_starting(_key(prefix), self._connection.dialect.name))
