@@ -13,7 +13,9 @@ from scimhub.datahub.pusher import Pusher
 from scimhub.datahub.status import PushStatus
 from scimhub.directory.accounts import Accounts
 from scimhub.directory.groups import Groups
+from scimhub.directory.resets import PasswordResets
 from scimhub.directory.roles import Roles
+from scimhub.directory.sessions import Sessions
 from scimhub.directory.tokens import Tokens
 from scimhub.directory.users import Users
 from scimhub.feed.audit import Audit
@@ -70,6 +72,14 @@ class Services(Protocol):
     @property
     def audit(self) -> Audit:
         """The audit search over the events."""
+
+    @property
+    def sessions(self) -> Sessions:
+        """The console's sessions (ADR 0030)."""
+
+    @property
+    def resets(self) -> PasswordResets:
+        """The console's one-time password-reset links (ADR 0033)."""
 
     @property
     def core(self) -> ThreadPoolExecutor:

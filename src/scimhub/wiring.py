@@ -20,7 +20,9 @@ from scimhub.datahub.pusher import Pusher, PushOptions
 from scimhub.datahub.status import PushStatus, read_status
 from scimhub.directory.accounts import ADMIN_USER_NAME, Accounts
 from scimhub.directory.groups import Groups
+from scimhub.directory.resets import PasswordResets
 from scimhub.directory.roles import Roles
+from scimhub.directory.sessions import Sessions
 from scimhub.directory.tokens import TokenKeys, Tokens
 from scimhub.directory.users import Users
 from scimhub.domain.users import user_urn
@@ -61,6 +63,10 @@ class Services:
     accounts: Accounts
     feed: EventFeed
     audit: Audit
+    sessions: Sessions
+    """The console's sessions (ADR 0030)."""
+    resets: PasswordResets
+    """The console's one-time password-reset links (ADR 0033)."""
     core: ThreadPoolExecutor
     """The threads that run requests in the synchronous core (ADR 0003, ADR 0016)."""
     datahub: Pusher | None = None
@@ -123,6 +129,8 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         accounts,
         feed,
         Audit(store),
+        Sessions(store, now_micros, accounts),
+        PasswordResets(store, now_micros),
         core,
         datahub,
     )

@@ -16,7 +16,7 @@ from scimhub.directory.users import Clock, UserEdit, Users
 from scimhub.domain.roles import Privilege, privileges_of
 from scimhub.domain.users import User
 from scimhub.errors import NotFound, Unauthorized, Uniqueness
-from scimhub.store.contract import Store
+from scimhub.store.contract import Store, Transaction
 
 ADMIN_USER_NAME = "admin"
 """The built-in administrator, created on first use with the Admin role."""
@@ -115,21 +115,28 @@ class Accounts:
             return tx.users.get_by_name(ADMIN_USER_NAME)
 
     def _write_password(self, user_name: str, password_hash: str | None) -> bool:
-        """Store a user's new password hash (None: no password) under a row lock; tell whether it changed.
-
-        The password is not a SCIM-visible attribute and DataHub's change events
-        have no category for credentials, so no event is appended; the version
-        moves on as for any write of the user.
-        """
+        """Store a user's new password hash (None: no password) under a row lock; tell whether it changed."""
         with self._store.transaction() as tx:
             found = tx.users.get_by_name(user_name)
-            user = tx.users.get(found.id, for_update=True) if found else None
-            if user is None:
+            if found is None:
                 raise NotFound(f"no user has the userName '{user_name}'")
-            if user.password_hash is None and password_hash is None:
-                return False
-            updated = replace(
-                user, password_hash=password_hash, version=user.version + 1, last_modified=self._clock()
-            )
-            tx.users.update(updated)
-        return True
+            return write_password(tx, found.id, password_hash, self._clock())
+
+
+def write_password(tx: Transaction, user_id: str, password_hash: str | None, now: int) -> bool:
+    """Store a user's new password hash (None: no password) under a row lock; tell whether it changed.
+
+    The password is not a SCIM-visible attribute and DataHub's change events
+    have no category for credentials, so no event is appended; the version
+    moves on as for any write of the user. The console's sessions of the user
+    end with the old hash (ADR 0030).
+
+    :raises NotFound: When the user is gone.
+    """
+    user = tx.users.get(user_id, for_update=True)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    if user.password_hash is None and password_hash is None:
+        return False
+    tx.users.update(replace(user, password_hash=password_hash, version=user.version + 1, last_modified=now))
+    return True

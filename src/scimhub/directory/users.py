@@ -16,6 +16,7 @@ from scimhub.directory.changes import (
     role_events,
 )
 from scimhub.directory.passwords import hash_password
+from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
 from scimhub.query.pages import Page, Query
@@ -112,10 +113,18 @@ class Users:
             groups = tx.members.groups_of([user.id])[user.id] if with_groups else None
         return UserView(user, groups)
 
-    def search(self, query: Query, *, with_groups: bool = False) -> Page[UserView]:
-        """Return one page of the users that match ``query``."""
+    def search(
+        self,
+        query: Query,
+        *,
+        with_groups: bool = False,
+        prefix: str | None = None,
+        active: bool | None = None,
+        role: Role | None = None,
+    ) -> Page[UserView]:
+        """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says."""
         with self._store.read() as tx:
-            page = tx.users.search(query)
+            page = tx.users.search(query, prefix=prefix, active=active, role=role)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         views = [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items]
         return Page(page.total, views, page.keys, page.more)

@@ -103,6 +103,32 @@ class Credential:
     """The user's roles, direct and through its groups (a role may repeat)."""
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A console session (ADR 0030): everything but its secret, which only the browser's cookie holds."""
+
+    hash: str
+    """``sha256`` of the cookie's secret, hex."""
+    user_id: str
+    password_mark: str
+    """A digest of the user's password hash at sign-in: a new password ends the session."""
+    created: int
+    last_seen: int
+
+
+@dataclass(frozen=True)
+class ResetRecord:
+    """A one-time password-reset link (ADR 0033): everything but its secret."""
+
+    hash: str
+    """``sha256`` of the link's secret, hex."""
+    user_id: str
+    created_by: str
+    """The URN of the administrator who issued it."""
+    created: int
+    expires: int
+
+
 class UserRows(Protocol):
     """Users."""
 
@@ -128,8 +154,16 @@ class UserRows(Protocol):
     def delete(self, id: str) -> bool:
         """Delete a user and its memberships; tell whether it existed."""
 
-    def search(self, query: Query) -> Page[User]:
-        """Return the users that match ``query``, in its order."""
+    def search(
+        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+    ) -> Page[User]:
+        """Return the users that match ``query``, in its order, narrowed as the console asks.
+
+        ``prefix``: the userName, the displayName or an email starts with it, in
+        any case. ``active``: the status. ``role``: the user holds it directly
+        (provisioned or assigned) or through a group, among its effective roles.
+        Each is read through an index, whatever the number of users.
+        """
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the userName of each of ``ids`` that names a stored user."""
@@ -234,6 +268,44 @@ class TokenRows(Protocol):
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
+
+
+class SessionRows(Protocol):
+    """Console sessions, kept as hashes of their secrets."""
+
+    def insert(self, session: SessionRecord) -> None:
+        """Store a new session."""
+
+    def find(self, hash: str) -> SessionRecord | None:
+        """Return the session whose hash is ``hash``, or None."""
+
+    def touch(self, hash: str, now: int) -> None:
+        """Record that the session was used at ``now``."""
+
+    def delete(self, hash: str) -> bool:
+        """End a session; tell whether it existed."""
+
+    def delete_stale(self, created_before: int, seen_before: int) -> int:
+        """End every session created before ``created_before`` or unused since ``seen_before``; count them."""
+
+
+class ResetRows(Protocol):
+    """One-time password-reset links, kept as hashes of their secrets."""
+
+    def insert(self, reset: ResetRecord) -> None:
+        """Store a new link."""
+
+    def find(self, hash: str) -> ResetRecord | None:
+        """Return the link whose hash is ``hash``, or None."""
+
+    def take(self, hash: str) -> ResetRecord | None:
+        """Delete the link whose hash is ``hash`` and return it; None when it is gone (used once already).
+
+        Of two concurrent takers of one link exactly one gets it.
+        """
+
+    def delete_for(self, user_id: str) -> int:
+        """Delete every link of a user; count them."""
 
 
 class SecretRows(Protocol):
@@ -413,6 +485,14 @@ class Transaction(Protocol):
     @property
     def secrets(self) -> SecretRows:
         """The server secrets every process shares."""
+
+    @property
+    def sessions(self) -> SessionRows:
+        """The console's sessions."""
+
+    @property
+    def resets(self) -> ResetRows:
+        """The one-time password-reset links."""
 
     @property
     def events(self) -> EventLog:

@@ -1,7 +1,7 @@
 """The ASGI application.
 
-SCIM under both base paths, the JSON API, the events poll, health, metrics, access log, request
-ids, rate limits.
+SCIM under both base paths, the JSON API, the events poll, health, metrics, the console (at ``/``
+and ``/console``), access log, request ids, rate limits.
 
 Every method under the SCIM base reaches the SCIM routing, which answers one it
 does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.
@@ -20,6 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
+from scimhub.console.app import console_routes
+from scimhub.console.http import SecurityHeaders
+from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.datahub.status import status_json
 from scimhub.datahub.worker import PushWorker
 from scimhub.services import Services
@@ -76,6 +79,8 @@ def create_app(services: Services) -> Starlette:
     routes += [Route("/healthz", healthz), Route("/readyz", readyz), metrics_route(services)]
     routes += api_routes(services, API_ROUTES, API_SCHEMAS)
     routes += feed_routes(services, polls)
+    traffic = ScimTraffic()  # what the console's Entra checklist shows of this process's SCIM traffic
+    routes += console_routes(services, traffic, SCIM_PREFIXES[0])
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -99,5 +104,7 @@ def create_app(services: Services) -> Starlette:
         Middleware(Metrics, scim_prefixes=SCIM_PREFIXES),  # outside the limits: it counts their 429s
         # Inside the proxy headers: a limit per address is per client, not per proxy.
         Middleware(RateLimits, limiter=Limiter.from_settings(services.settings), scim_prefixes=SCIM_PREFIXES),
+        Middleware(RecordScimTraffic, traffic=traffic, scim_prefixes=SCIM_PREFIXES),
+        Middleware(SecurityHeaders),  # the console's pages only: CSP, frame-ancestors, no-store (ADR 0030)
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -9,16 +9,20 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Row,
     Select,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,9 +32,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
-from scimhub.errors import Uniqueness
+from scimhub.errors import InvalidValue, Uniqueness
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.contract import GroupRef
@@ -38,8 +43,9 @@ from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
+from scimhub.store.sql.roles import MAX_NESTING
 from scimhub.store.sql.sorting import sort_order
-from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
+from scimhub.store.sql.tables import group_members, group_roles, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
 
@@ -66,24 +72,44 @@ def _email_rows(user: User) -> list[dict[str, Any]]:
 
 
 def _search(
-    connection: Connection, table: Table, resource_type: ResourceType, query: Query
+    connection: Connection,
+    table: Table,
+    resource_type: ResourceType,
+    query: Query,
+    also: ColumnElement[bool] | None = None,
+    counted: ColumnElement[bool] | None = None,
 ) -> tuple[int, Sequence[Row[Any]]]:
-    where = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    """Return the count and one page of the rows matching ``query``'s filter and ``also``.
+
+    ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
+    """
+    filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    where = _both(filtered, also)
     rows: Sequence[Row[Any]] = ()
     if query.limit > 0:
         by = query.sort_by
         order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
-        rows = connection.execute(_page(table, where, order, query)).all()
+        # A narrowed search sorts only the keys of its matches, never their whole rows (documents included).
+        rows = connection.execute(_page(table, where, order, query, deferred=also is not None)).all()
         if len(rows) < query.limit and (rows or query.offset == 0):
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
             return query.offset + len(rows), rows
-    counted = select(func.count()).select_from(table)
-    total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
+    count_where = _both(filtered, counted if counted is not None else also)
+    count = select(func.count()).select_from(table)
+    total = connection.execute(count if count_where is None else count.where(count_where)).scalar_one()
     return total, rows
 
 
-def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query) -> Select[Any]:
+def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
+    if left is None or right is None:
+        return left if right is None else right
+    return and_(left, right)
+
+
+def _page(
+    table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query, deferred: bool = False
+) -> Select[Any]:
     """Return the statement reading one page of ``table``'s matching rows, in ``order``.
 
     A page deep in the set is a deferred join: its ids first, which OFFSET walks
@@ -91,13 +117,57 @@ def _page(table: Table, where: ColumnElement[bool] | None, order: list[Any], que
     id on PostgreSQL), then only its own rows. Selecting whole rows under OFFSET
     reads every row it skips (a million users, by id: 693 ms against 47 ms on PostgreSQL).
     """
-    if query.offset == 0:
+    if query.offset == 0 and not deferred:
         selected = select(table).order_by(*order).limit(query.limit)
         return selected if where is None else selected.where(where)
     key = _row_key(table.c.id)
     keys = select(key.label("key")).order_by(*order).offset(query.offset).limit(query.limit)
     page = (keys if where is None else keys.where(where)).subquery("page")
     return select(table).join(page, key == page.c.key).order_by(*order)
+
+
+def _starting(low: str, dialect: str) -> ColumnElement[bool]:
+    """Return where a user's userName, displayName or an email key starts with ``low``, by three key ranges.
+
+    SQLite answers the OR of the three ranges with one index each (its multi-index OR);
+    PostgreSQL plans that OR as a scan of every user and answers the union of the three
+    index reads in under a millisecond (1M users: 2.2 s against 0.4 ms, docs/benchmarks.md).
+    """
+    high = low + "\U0010ffff"  # past every key that starts with ``low``
+    email = user_emails.c.value_key
+    emails = select(user_emails.c.user_id).where(email >= low, email < high)
+    by_name = and_(users.c.user_name_key >= low, users.c.user_name_key < high)
+    by_display = and_(users.c.display_name_key >= low, users.c.display_name_key < high)
+    if dialect != "postgresql":
+        return or_(by_name, by_display, users.c.id.in_(emails))
+    ids = union(select(users.c.id).where(by_name), select(users.c.id).where(by_display), emails)
+    return users.c.id.in_(ids)
+
+
+def _holding(role: Role) -> CompoundSelect[Any]:
+    """Return the ids of the users who hold ``role``: directly, or through groups nested up to MAX_NESTING.
+
+    The walk goes down from the groups that have the role, as ``SqlRoleRows.grants`` goes up from a
+    user (ADR 0038): their members at depth 1, the members of member groups at depth 2, and so on;
+    the depth bound ends a cycle. Group ids among the results match no user.
+    """
+    reached = (
+        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
+        .where(group_roles.c.role == role.value)
+        .cte("reached", recursive=True)
+    )
+    reached = reached.union(
+        select(group_members.c.member_id, reached.c.depth + 1)
+        .join(group_members, group_members.c.group_id == reached.c.id)
+        .where(reached.c.depth < MAX_NESTING)
+    )
+    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
+    return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
+
+
+def _unindexed(column: Column[Any]) -> ColumnElement[Any]:
+    """Return ``column`` as no index serves it, ``coalesce(c, c)``: checked on the rows found otherwise."""
+    return func.coalesce(column, column)
 
 
 class _row_key(FunctionElement[Any]):
@@ -249,6 +319,39 @@ class SqlUserRows(_ResourceRows[User]):
     _name_column = "user_name"
     _name_attribute = "userName"
 
+    def search(
+        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+    ) -> Page[User]:
+        """Return the users that match ``query`` and the console's narrowing, in order.
+
+        ``prefix`` starts the userName, the displayName or an email (any case),
+        ``active`` is the status, ``role`` a role held directly or through a group.
+        Each is an indexed read, never a scan: a key range on the name keys and
+        on ``user_emails``, ``users.active``, and ``user_roles`` with the members
+        of the groups ``group_roles`` gives it to. SQLite plans without statistics,
+        so only the narrowest given is offered to it as an index; the others are
+        checked on the rows that one finds (``_unindexed``).
+        """
+        if prefix is None and active is None and role is None:
+            return super().search(query)  # SCIM's searches, cursors (keyset pages) included
+        if query.seek is not None:
+            raise InvalidValue("a search by prefix, status or role pages by offset, not by cursor")
+        terms: list[ColumnElement[bool]] = []
+        if prefix is not None:
+            terms.append(_starting(_key(prefix), self._connection.dialect.name))
+        if role is not None:
+            holders = users.c.id.in_(_holding(role))
+            terms.append(holders if not terms else _unindexed(users.c.id).in_(_holding(role)))
+        if active is not None:
+            # The few suspended users are found by index; the active are nearly all: walk the order.
+            indexed = active is False and not terms
+            terms.append((users.c.active if indexed else _unindexed(users.c.active)) == active)
+        also = and_(*terms) if terms else None
+        # The count of "active" alone reads the index (a count walks no order).
+        counted = users.c.active == active if active is not None and len(terms) == 1 else also
+        total, rows = _search(self._connection, users, USER, query, also, counted)
+        return Page(total, [self._record(row) for row in rows])
+
     def _record(self, row: Row[Any]) -> User:
         return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)
 
@@ -261,6 +364,7 @@ class SqlUserRows(_ResourceRows[User]):
             "urn": user.urn,
             "external_id": doc.get("externalId"),
             "display_name": doc.get("displayName"),
+            "display_name_key": _key(name) if isinstance(name := doc.get("displayName"), str) else None,
             "active": user.active,
             "doc": doc,
             "password_hash": user.password_hash,

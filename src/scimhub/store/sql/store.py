@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from sqlalchemy import Connection, Engine, text
 
 from scimhub.store.contract import CommitListener, Credential
+from scimhub.store.sql.console import SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.push import SqlPushRows
@@ -32,6 +33,8 @@ class SqlTransaction:
         self.secrets = SqlSecretRows(connection)
         self.events = SqlEventLog(connection)
         self.push = SqlPushRows(connection)
+        self.sessions = SqlSessionRows(connection)
+        self.resets = SqlResetRows(connection)
 
 
 class SqlStore:

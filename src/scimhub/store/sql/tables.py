@@ -72,6 +72,7 @@ users = Table(
     Column("urn", Text, nullable=False, unique=True, default=_urn_of_new_user),
     Column("external_id", Text),
     Column("display_name", Text),
+    Column("display_name_key", CodePointText),
     Column("active", Boolean, nullable=False),
     Column("doc", Document, nullable=False),
     Column("password_hash", Text),
@@ -81,10 +82,13 @@ users = Table(
     Index(None, "external_id"),
     Index(None, "created"),
     Index(None, "last_modified"),
+    Index(None, "active"),  # the console counts and lists suspended users of a million by index
+    Index(None, "display_name_key"),  # the console finds users by a prefix of their displayName
     UniqueConstraint("user_name_key", postgresql_include=["id"]),
 )
 """Users. ``urn`` is the DataHub URN made when the user was created and kept through
-renames (ADR 0008); unique, since two users can never be one DataHub entity."""
+renames (ADR 0008); unique, since two users can never be one DataHub entity.
+``display_name_key`` is the folded displayName, for the console's prefix search."""
 
 user_emails = Table(
     "user_emails",
@@ -167,6 +171,31 @@ tokens = Table(
 """Personal access tokens, kept only as a salted hash (ADR 0005). Deleting the token's
 user (``actor_id``) deletes the token; deleting the user who created it (``owner_id``)
 only forgets who did: Entra's token outlives the administrator who made it."""
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("password_mark", String(64), nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("last_seen", Micros, nullable=False),
+    Index(None, "user_id"),
+    Index(None, "last_seen"),
+)
+"""Console sessions (ADR 0030), kept as the sha256 of the cookie's secret; deleting the user ends them."""
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("expires", Micros, nullable=False),
+    Index(None, "user_id"),
+)
+"""One-time password-reset links (ADR 0033), kept as the sha256 of the link's secret."""
 
 server_secrets = Table(
     "server_secrets",

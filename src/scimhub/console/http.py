@@ -1,0 +1,259 @@
+"""How a console request is served: session cookie, CSRF, security headers, one hop into the core, errors.
+
+Every page is a plain function run on the core's threads (ADR 0003, ADR 0016):
+it reads the session, checks the CSRF token of a form, calls the ``directory/``
+use cases as the signed-in user, and renders a template, all in one hop. The
+use cases and ``Actor.require`` make every privilege check, the same ones the
+JSON API makes; nothing here decides who may do what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import copy_context
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimhub.console.lockout import BY_ADDRESS, BY_USER_NAME, Lockout
+from scimhub.console.traffic import ScimTraffic
+from scimhub.directory.sessions import Session
+from scimhub.domain.roles import Privilege
+from scimhub.errors import ScimhubError
+from scimhub.services import Services
+from scimhub.statuses import classify
+
+log = logging.getLogger("scimhub.console")
+T = TypeVar("T")
+
+PREFIX = "/console"
+SESSION_COOKIE = "scimhub_session"
+MAX_FORM_BYTES = 16 * 1024
+"""A console form is a few short fields; a larger body is refused before it is parsed."""
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
+    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+"""On every console response (ADR 0030). ``no-referrer``: a reset link's query never leaves in a Referer."""
+
+
+class SecurityHeaders:
+    """Put the console's security headers (and ``Cache-Control: no-store`` on pages) on its every response.
+
+    The console's responses are those of ``/`` and of everything under ``/console``,
+    its errors (404, 405) included; SCIM and the APIs answer JSON and are left alone.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, adding the headers to its response's start when it is the console's."""
+        path = scope.get("path", "") if scope["type"] == "http" else None
+        if path is None or not (path == "/" or path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        static = path.startswith(PREFIX + "/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+                if not static:  # a page may hold a one-time secret: never kept by a cache or the history
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One console request as a page sees it."""
+
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    base_url: str
+    """The server's root as the browser reached it (or ``SCIMHUB_PUBLIC_BASE_URL``), without a slash."""
+
+
+@dataclass(frozen=True)
+class View:
+    """A page to render: a template, its context, a status."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """See another page (303): the Post/Redirect/Get after a form."""
+
+    url: str
+
+
+Work = Callable[[Session, Call], View | Redirect]
+
+
+def when(micros: int | None) -> str:
+    """Return a time in microseconds as ``YYYY-MM-DD HH:MM:SS UTC``; an empty text for none."""
+    if micros is None:
+        return ""
+    return datetime.fromtimestamp(micros / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _templates() -> Environment:
+    folder = str(files("scimhub.console") / "templates")
+    environment = Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a misspelt name fails the test that renders it, never renders empty
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["when"] = when
+    environment.globals.update(Privilege=Privilege, PREFIX=PREFIX)
+    return environment
+
+
+class Console:
+    """The console's services, templates and sign-in throttles, made once per process."""
+
+    def __init__(self, services: Services, traffic: ScimTraffic, scim_prefix: str) -> None:
+        self.services = services
+        self.traffic = traffic
+        self.scim_prefix = scim_prefix
+        """The SCIM base path the Tenant URL shows (DataHub's)."""
+        self.sessions = services.sessions
+        self.resets = services.resets
+        self.by_user_name = Lockout(BY_USER_NAME)
+        self.by_address = Lockout(BY_ADDRESS)
+        self.templates = _templates()
+
+    def secure(self, request: Request) -> bool:
+        """Tell whether cookies must be ``Secure``: the request came over HTTPS or the public URL is https."""
+        public = self.services.settings.public_base_url or ""
+        return request.url.scheme == "https" or public.lower().startswith("https:")
+
+    def base_url(self, request: Request) -> str:
+        """Return the server's root URL as clients should use it."""
+        public = self.services.settings.public_base_url
+        return (public or str(request.base_url)).rstrip("/")
+
+    def render(self, view: View, session: Session | None) -> HTMLResponse:
+        """Render a view for the signed-in user (or nobody, on the sign-in and reset pages)."""
+        nav = _NAV.get(view.template, "")
+        if view.template == "user.html" and view.context.get("own"):
+            nav = "me"
+        context = {"session": session, "csrf": session.csrf if session else "", "nav": nav, **view.context}
+        return HTMLResponse(self.templates.get_template(view.template).render(context), view.status)
+
+    def error(self, error: ScimhubError | Exception, session: Session | None) -> HTMLResponse:
+        """Render an error as a page with the status the JSON API would answer."""
+        status = classify(error, log)
+        view = View("error.html", {"status": status.status, "detail": status.detail}, status.status)
+        response = self.render(view, session)
+        if "Retry-After" in status.headers:
+            response.headers["Retry-After"] = status.headers["Retry-After"]
+        return response
+
+    async def hop(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the core's threads in the request's context (its log lines keep the request id)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.services.core, copy_context().run, work)
+
+    def page(self, work: Work) -> Callable[[Request], Awaitable[Response]]:
+        """Return an endpoint serving ``work`` to a signed-in user; a POST needs the session's CSRF token.
+
+        Without a live session a GET goes to the sign-in page and a POST is
+        refused with 403, changing nothing, as a POST with a wrong CSRF token is.
+        """
+
+        async def endpoint(request: Request) -> Response:
+            # A body that is no console form carries no CSRF token either: refused below, with 403.
+            form = (await read_form(request) or {}) if request.method == "POST" else {}
+            secret = request.cookies.get(SESSION_COOKIE)
+            call = Call(request.path_params, dict(request.query_params), form, self.base_url(request))
+
+            def serve() -> Response:
+                session = self.sessions.resolve(secret) if secret else None
+                if request.method == "POST" and not (session and same(form.get("csrf"), session.csrf)):
+                    return self.render(View("error.html", EXPIRED_FORM, 403), session)
+                if session is None:
+                    return RedirectResponse(f"{PREFIX}/sign-in", 303)
+                request.scope.setdefault("state", {})["actor"] = session.user.id  # for the access log
+                try:
+                    result = work(session, call)
+                except ScimhubError as error:
+                    return self.error(error, session)
+                if isinstance(result, Redirect):
+                    return RedirectResponse(result.url, 303)
+                return self.render(result, session)
+
+            return await self.hop(serve)
+
+        return endpoint
+
+
+_NAV = {
+    "overview.html": "overview",
+    "users.html": "users",
+    "user.html": "users",
+    "groups.html": "groups",
+    "group.html": "groups",
+    "roles.html": "roles",
+    "tokens.html": "tokens",
+    "token_revoke.html": "tokens",
+    "events.html": "events",
+}
+"""The navigation entry each page is under, marked ``aria-current``."""
+
+EXPIRED_FORM = {
+    "status": 403,
+    "detail": "This form has expired or did not come from this console; nothing was changed."
+    " Open the page again and resend it.",
+}
+
+
+def same(sent: str | None, expected: str) -> bool:
+    """Compare a sent CSRF token with the expected one in constant time."""
+    return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+async def read_form(request: Request) -> dict[str, str] | None:
+    """Return a urlencoded form's fields (the first value of each); None for another or too large a body."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form

@@ -1,0 +1,130 @@
+"""Console sessions (ADR 0030): opened with a password, kept as a hash, ended by what should end them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.sessions import IDLE_LIMIT, LIFETIME, TOUCH_RESOLUTION, Sessions, digest
+from scimhub.directory.users import UserEdit
+from scimhub.domain.roles import Privilege, Role
+from scimhub.errors import Unauthorized
+from scimhub.store.sql.tables import console_sessions
+from scimhub.wiring import Services, now_micros
+from tests.directory.conftest import add_group, add_user
+
+PASSWORD = "correct horse battery staple"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = now_micros()
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sessions(hub: Services, clock: Clock) -> Sessions:
+    return Sessions(hub.store, clock, hub.accounts)
+
+
+def test_a_session_stands_for_its_user_with_the_privileges_of_its_effective_roles(
+    hub: Services, sessions: Sessions
+) -> None:
+    """Resolving the secret gives the user, its privileges (a group's role included) and a CSRF token."""
+    user = add_user(hub, "ada", PASSWORD, roles=[{"value": "Reader"}])
+    group = add_group(hub, "admins", user)
+    hub.roles.assign(SYSTEM, Role.ADMIN, "group", group.id)
+    secret, opened = sessions.open("ADA", PASSWORD)
+    session = sessions.resolve(secret)
+    assert session is not None and session.user.id == user.id == opened.user.id
+    assert Privilege.MANAGE_USERS_AND_GROUPS in session.actor.privileges
+    assert session.csrf == opened.csrf and session.csrf not in (secret, digest(secret))
+
+
+def test_only_the_hash_of_the_secret_is_stored(hub: Services, sessions: Sessions) -> None:
+    """The database holds sha256(secret), never the secret the cookie carries."""
+    add_user(hub, "bea", PASSWORD)
+    secret, _ = sessions.open("bea", PASSWORD)
+    with hub.engine.connect() as connection:
+        rows = connection.execute(select(console_sessions)).all()
+    assert [row.hash for row in rows] == [digest(secret)]
+    assert secret not in repr(rows)
+
+
+def test_a_wrong_password_opens_no_session(hub: Services, sessions: Sessions) -> None:
+    """Sign-in refuses a wrong password and a suspended user, and stores nothing."""
+    add_user(hub, "cy", PASSWORD)
+    add_user(hub, "dee", PASSWORD, active=False)
+    for name, password in (("cy", "wrong password"), ("dee", PASSWORD), ("nobody", PASSWORD)):
+        with pytest.raises(Unauthorized):
+            sessions.open(name, password)
+    with hub.engine.connect() as connection:
+        assert connection.execute(select(console_sessions)).all() == []
+
+
+def test_a_session_ends_when_its_user_is_suspended(hub: Services, sessions: Sessions) -> None:
+    """Suspending the user (as SCIM does, active false) ends its session on the next request, for good."""
+    user = add_user(hub, "eve", PASSWORD)
+    secret, _ = sessions.open("eve", PASSWORD)
+    hub.users.update(SYSTEM, user.id, lambda u: UserEdit({**u.doc, "active": False}))
+    assert sessions.resolve(secret) is None
+    hub.users.update(SYSTEM, user.id, lambda u: UserEdit({**u.doc, "active": True}))
+    assert sessions.resolve(secret) is None  # reactivating does not bring it back
+
+
+def test_a_session_ends_when_its_user_is_deleted(hub: Services, sessions: Sessions) -> None:
+    """Deleting the user ends its sessions (and the rows go with it)."""
+    user = add_user(hub, "fay", PASSWORD)
+    secret, _ = sessions.open("fay", PASSWORD)
+    hub.users.delete(SYSTEM, user.id)
+    assert sessions.resolve(secret) is None
+
+
+def test_a_session_ends_when_the_password_changes(hub: Services, sessions: Sessions) -> None:
+    """A new password (or none) ends every session opened with the old one."""
+    add_user(hub, "gus", PASSWORD)
+    first, _ = sessions.open("gus", PASSWORD)
+    hub.accounts.set_password(SYSTEM, "gus", "a brand new password")
+    assert sessions.resolve(first) is None
+    second, _ = sessions.open("gus", "a brand new password")
+    hub.accounts.disable_password(SYSTEM, "gus")
+    assert sessions.resolve(second) is None
+
+
+def test_signing_out_ends_the_session_everywhere(hub: Services, sessions: Sessions) -> None:
+    """Closing a session deletes it: the same secret is refused afterwards, by any process."""
+    add_user(hub, "hal", PASSWORD)
+    secret, _ = sessions.open("hal", PASSWORD)
+    other, _ = sessions.open("hal", PASSWORD)
+    sessions.close(secret)
+    assert sessions.resolve(secret) is None
+    assert sessions.resolve(other) is not None  # another browser's session stays
+
+
+def test_an_idle_session_ends_and_a_used_one_lives_until_its_lifetime(
+    hub: Services, sessions: Sessions, clock: Clock
+) -> None:
+    """Idle for IDLE_LIMIT ends a session; use keeps it alive, but never past LIFETIME."""
+    add_user(hub, "ivy", PASSWORD)
+    idle, _ = sessions.open("ivy", PASSWORD)
+    busy, _ = sessions.open("ivy", PASSWORD)
+    opened = clock.now
+    while clock.now - opened < LIFETIME - IDLE_LIMIT:
+        clock.now += IDLE_LIMIT - TOUCH_RESOLUTION
+        assert sessions.resolve(busy) is not None
+    assert sessions.resolve(idle) is None
+    clock.now = opened + LIFETIME
+    assert sessions.resolve(busy) is None
+
+
+def test_an_unknown_secret_is_no_session(sessions: Sessions) -> None:
+    """A secret that was never issued resolves to nothing."""
+    assert sessions.resolve("not-a-session") is None
