@@ -16,7 +16,7 @@ from scimhub.domain.groups import Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import user_urn
 from scimhub.errors import Uniqueness
-from scimhub.store.contract import PushedEntity
+from scimhub.store.records import PushedEntity
 from scimhub.wiring import Services, now_micros
 from tests.directory.conftest import add_group, add_user
 

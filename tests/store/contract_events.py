@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
-from scimhub.store.contract import EventQuery, Store
+from scimhub.store.contract import Store
+from scimhub.store.records import EventQuery
 from tests.store.contract_store import Boom
 
 DAY = 86_400 * 1_000_000

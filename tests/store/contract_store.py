@@ -24,7 +24,8 @@ from scimhub.errors import Uniqueness
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query
 from scimhub.query.schema import USER
-from scimhub.store.contract import Revocation, Store, TokenRecord
+from scimhub.store.contract import Store
+from scimhub.store.records import Revocation, TokenRecord
 
 
 def make_user(user_name: str | None = None, **doc: Any) -> User:

@@ -28,7 +28,8 @@ from scimhub.datahub.mapping import (
 )
 from scimhub.domain.groups import Group
 from scimhub.domain.users import User
-from scimhub.store.contract import PushedEntity, Transaction
+from scimhub.store.contract import Transaction
+from scimhub.store.records import PushedEntity
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from scimhub.directory.users import Clock
 from scimhub.domain.roles import Privilege
 from scimhub.domain.users import User
 from scimhub.errors import InvalidValue, NotFound
-from scimhub.store.contract import ResetRecord, Store
+from scimhub.store.contract import Store
+from scimhub.store.records import ResetRecord
 
 RESET_LIFETIME = 24 * 3600 * SECOND
 """A link works for 24 hours after it was issued (ADR 0033)."""

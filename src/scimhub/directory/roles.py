@@ -15,7 +15,8 @@ from scimhub.directory.changes import role_events
 from scimhub.directory.users import Clock
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import NotFound
-from scimhub.store.contract import RoleGrant, Store, Transaction
+from scimhub.store.contract import Store, Transaction
+from scimhub.store.records import RoleGrant
 
 
 @dataclass(frozen=True)

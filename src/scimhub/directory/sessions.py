@@ -19,7 +19,8 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.users import Clock
 from scimhub.domain.roles import privileges_of
 from scimhub.domain.users import User
-from scimhub.store.contract import SessionRecord, Store
+from scimhub.store.contract import Store
+from scimhub.store.records import SessionRecord
 
 SECOND = 1_000_000
 IDLE_LIMIT = 30 * 60 * SECOND

@@ -17,7 +17,8 @@ from scimhub.directory.users import Clock, UserRef
 from scimhub.domain.roles import Privilege, Role, privileges_of
 from scimhub.domain.tokens import Duration, IssuedToken, Revoked, hash_token, sign_token, verify_signature
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
-from scimhub.store.contract import Store, TokenRecord, Transaction
+from scimhub.store.contract import Store, Transaction
+from scimhub.store.records import TokenRecord
 
 LAST_USED_RESOLUTION = 60 * 1_000_000
 """``last_used`` is written at most once a minute per token: a read path stays read-mostly."""

@@ -22,7 +22,8 @@ from scimhub.errors import NotFound
 from scimhub.query.pages import Page, Query
 from scimhub.query.paths import resolve
 from scimhub.query.schema import USER
-from scimhub.store.contract import GroupRef, Store, Transaction, UserRows
+from scimhub.store.contract import Store, Transaction, UserRows
+from scimhub.store.records import GroupRef
 
 Clock = Callable[[], int]
 """Return the current time in microseconds since the epoch."""

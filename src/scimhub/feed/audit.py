@@ -21,7 +21,8 @@ from scimhub.errors import InvalidValue
 from scimhub.feed.offsets import decode_offset, encode_offset
 from scimhub.feed.requests import DEFAULT_LIMIT
 from scimhub.feed.wire import entity_change_event
-from scimhub.store.contract import EventQuery, Store
+from scimhub.store.contract import Store
+from scimhub.store.records import EventQuery
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from scimhub.domain.roles import Privilege
 from scimhub.errors import InvalidValue
 from scimhub.feed.offsets import decode_offset, encode_offset
 from scimhub.feed.requests import PollRequest
-from scimhub.store.contract import FeedState, Store, Transaction
+from scimhub.store.contract import Store, Transaction
+from scimhub.store.records import FeedState
 
 DAY = 86_400 * 1_000_000
 """A day in microseconds."""

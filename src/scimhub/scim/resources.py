@@ -11,7 +11,7 @@ from scimhub.directory.users import UserView
 from scimhub.domain.groups import Member
 from scimhub.query.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 from scimhub.scim.conditions import etag
-from scimhub.store.contract import GroupRef
+from scimhub.store.records import GroupRef
 
 _EPOCH = datetime(1970, 1, 1)
 

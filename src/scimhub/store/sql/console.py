@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
-from scimhub.store.contract import ResetRecord, SessionRecord
+from scimhub.store.records import ResetRecord, SessionRecord
 from scimhub.store.sql.tables import console_sessions, password_resets
 
 

@@ -38,7 +38,7 @@ from scimhub.domain.users import User
 from scimhub.errors import InvalidValue, Uniqueness
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
-from scimhub.store.contract import GroupRef
+from scimhub.store.records import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import seek_page

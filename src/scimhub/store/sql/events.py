@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
-from scimhub.store.contract import EventQuery, FeedState
+from scimhub.store.records import EventQuery, FeedState
 from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.groups import Group
 from scimhub.domain.users import User
-from scimhub.store.contract import PushedEntity, PushState
+from scimhub.store.records import PushedEntity, PushState
 from scimhub.store.sql.batches import chunks
 from scimhub.store.sql.tables import (
     datahub_push_state,

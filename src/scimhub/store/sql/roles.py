@@ -8,7 +8,7 @@ from sqlalchemy import CTE, Column, Connection, Executable, Table, delete, liter
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
-from scimhub.store.contract import GroupRef, RoleGrant, RoleHolders
+from scimhub.store.records import GroupRef, RoleGrant, RoleHolders
 from scimhub.store.sql.batches import ForIds, Match
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
 

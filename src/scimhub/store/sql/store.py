@@ -9,7 +9,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, text
 
-from scimhub.store.contract import CommitListener, Credential
+from scimhub.store.contract import CommitListener
+from scimhub.store.records import Credential
 from scimhub.store.sql.console import SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
-from scimhub.store.contract import Credential, Revocation, TokenRecord
+from scimhub.store.records import Credential, Revocation, TokenRecord
 from scimhub.store.sql.roles import reached_groups
 from scimhub.store.sql.tables import (
     group_roles,
