@@ -12,7 +12,7 @@ from scimhub.directory.actors import SYSTEM
 from scimhub.directory.groups import GroupEdit
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.errors import NotFound
-from scimhub.store.sql.directory import SqlMemberRows
+from scimhub.store.sql.members import SqlMemberRows
 from scimhub.wiring import Services
 from tests.directory.conftest import add_group, add_user
 

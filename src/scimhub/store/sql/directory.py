@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from functools import cache
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Column,
     ColumnElement,
-    CompoundSelect,
     Connection,
     Row,
     Select,
@@ -17,35 +16,26 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
-    literal,
     or_,
     select,
-    union,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
-from scimhub.domain.groups import Group, Member, MemberChange
+from scimhub.domain.groups import Group
 from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import InvalidValue, Uniqueness
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
-from scimhub.store.records import GroupRef
-from scimhub.store.sql.batches import ForIds, chunks
+from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
-from scimhub.store.sql.roles import MAX_NESTING
-from scimhub.store.sql.sorting import sort_order
-from scimhub.store.sql.tables import group_members, group_roles, groups, user_emails, user_roles, users
+from scimhub.store.sql.searches import holding, search_rows, starting, unindexed
+from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
 
@@ -69,127 +59,6 @@ def _email_rows(user: User) -> list[dict[str, Any]]:
         for position, email in enumerate(user.doc.get("emails", ()))
         if isinstance(email, dict) and isinstance(email.get("value"), str)
     ]
-
-
-def _search(
-    connection: Connection,
-    table: Table,
-    resource_type: ResourceType,
-    query: Query,
-    also: ColumnElement[bool] | None = None,
-    counted: ColumnElement[bool] | None = None,
-) -> tuple[int, Sequence[Row[Any]]]:
-    """Return the count and one page of the rows matching ``query``'s filter and ``also``.
-
-    ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
-    """
-    filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
-    where = _both(filtered, also)
-    rows: Sequence[Row[Any]] = ()
-    if query.limit > 0:
-        by = query.sort_by
-        order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
-        # A narrowed search sorts only the keys of its matches, never their whole rows (documents included).
-        rows = connection.execute(_page(table, where, order, query, deferred=also is not None)).all()
-        if len(rows) < query.limit and (rows or query.offset == 0):
-            # The page reaches the last match (both reads share one snapshot): no count
-            # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
-            return query.offset + len(rows), rows
-    count_where = _both(filtered, counted if counted is not None else also)
-    count = select(func.count()).select_from(table)
-    total = connection.execute(count if count_where is None else count.where(count_where)).scalar_one()
-    return total, rows
-
-
-def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
-    if left is None or right is None:
-        return left if right is None else right
-    return and_(left, right)
-
-
-def _page(
-    table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query, deferred: bool = False
-) -> Select[Any]:
-    """Return the statement reading one page of ``table``'s matching rows, in ``order``.
-
-    A page deep in the set is a deferred join: its ids first, which OFFSET walks
-    to on the index alone (the primary key's, or a name key's, which INCLUDEs the
-    id on PostgreSQL), then only its own rows. Selecting whole rows under OFFSET
-    reads every row it skips (a million users, by id: 693 ms against 47 ms on PostgreSQL).
-    """
-    if query.offset == 0 and not deferred:
-        selected = select(table).order_by(*order).limit(query.limit)
-        return selected if where is None else selected.where(where)
-    key = _row_key(table.c.id)
-    keys = select(key.label("key")).order_by(*order).offset(query.offset).limit(query.limit)
-    page = (keys if where is None else keys.where(where)).subquery("page")
-    return select(table).join(page, key == page.c.key).order_by(*order)
-
-
-def _starting(low: str, dialect: str) -> ColumnElement[bool]:
-    """Return where a user's userName, displayName or an email key starts with ``low``, by three key ranges.
-
-    SQLite answers the OR of the three ranges with one index each (its multi-index OR);
-    PostgreSQL plans that OR as a scan of every user and answers the union of the three
-    index reads in under a millisecond (1M users: 2.2 s against 0.4 ms, docs/benchmarks.md).
-    """
-    high = low + "\U0010ffff"  # past every key that starts with ``low``
-    email = user_emails.c.value_key
-    emails = select(user_emails.c.user_id).where(email >= low, email < high)
-    by_name = and_(users.c.user_name_key >= low, users.c.user_name_key < high)
-    by_display = and_(users.c.display_name_key >= low, users.c.display_name_key < high)
-    if dialect != "postgresql":
-        return or_(by_name, by_display, users.c.id.in_(emails))
-    ids = union(select(users.c.id).where(by_name), select(users.c.id).where(by_display), emails)
-    return users.c.id.in_(ids)
-
-
-def _holding(role: Role) -> CompoundSelect[Any]:
-    """Return the ids of the users who hold ``role``: directly, or through groups nested up to MAX_NESTING.
-
-    The walk goes down from the groups that have the role, as ``SqlRoleRows.grants`` goes up from a
-    user (ADR 0038): their members at depth 1, the members of member groups at depth 2, and so on;
-    the depth bound ends a cycle. Group ids among the results match no user.
-    """
-    reached = (
-        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
-        .where(group_roles.c.role == role.value)
-        .cte("reached", recursive=True)
-    )
-    reached = reached.union(
-        select(group_members.c.member_id, reached.c.depth + 1)
-        .join(group_members, group_members.c.group_id == reached.c.id)
-        .where(reached.c.depth < MAX_NESTING)
-    )
-    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
-    return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
-
-
-def _unindexed(column: Column[Any]) -> ColumnElement[Any]:
-    """Return ``column`` as no index serves it, ``coalesce(c, c)``: checked on the rows found otherwise."""
-    return func.coalesce(column, column)
-
-
-class _row_key(FunctionElement[Any]):
-    """What a deep page finds its rows by.
-
-    The id on PostgreSQL; on SQLite the ``rowid``, which every SQLite index holds, so OFFSET
-    skips entries without reading their rows.
-    """
-
-    inherit_cache = True
-    name = "row_key"
-
-
-@compiles(_row_key)
-def _compile_rowid(element: _row_key, compiler: SQLCompiler, **kw: Any) -> str:
-    (id_column,) = element.clauses.clauses
-    return compiler.process(id_column, **kw).removesuffix(id_column.name) + "rowid"
-
-
-@compiles(_row_key, "postgresql")
-def _compile_id(element: _row_key, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
 
 
 @cache
@@ -296,7 +165,7 @@ class _ResourceRows(Generic[R]):
             where = compile_filter(rt, query.filter) if query.filter is not None else None
             total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
             return Page(total, [self._record(row) for row in rows], keys, more)
-        total, rows = _search(self._connection, self._table, self._resource_type, query)
+        total, rows = search_rows(self._connection, self._table, self._resource_type, query)
         return Page(total, [self._record(row) for row in rows])
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
@@ -330,7 +199,7 @@ class SqlUserRows(_ResourceRows[User]):
         on ``user_emails``, ``users.active``, and ``user_roles`` with the members
         of the groups ``group_roles`` gives it to. SQLite plans without statistics,
         so only the narrowest given is offered to it as an index; the others are
-        checked on the rows that one finds (``_unindexed``).
+        checked on the rows that one finds (``unindexed``).
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
@@ -338,18 +207,18 @@ class SqlUserRows(_ResourceRows[User]):
             raise InvalidValue("a search by prefix, status or role pages by offset, not by cursor")
         terms: list[ColumnElement[bool]] = []
         if prefix is not None:
-            terms.append(_starting(_key(prefix), self._connection.dialect.name))
+            terms.append(starting(_key(prefix), self._connection.dialect.name))
         if role is not None:
-            holders = users.c.id.in_(_holding(role))
-            terms.append(holders if not terms else _unindexed(users.c.id).in_(_holding(role)))
+            holders = users.c.id.in_(holding(role))
+            terms.append(holders if not terms else unindexed(users.c.id).in_(holding(role)))
         if active is not None:
             # The few suspended users are found by index; the active are nearly all: walk the order.
             indexed = active is False and not terms
-            terms.append((users.c.active if indexed else _unindexed(users.c.active)) == active)
+            terms.append((users.c.active if indexed else unindexed(users.c.active)) == active)
         also = and_(*terms) if terms else None
         # The count of "active" alone reads the index (a count walks no order).
         counted = users.c.active == active if active is not None and len(terms) == 1 else also
-        total, rows = _search(self._connection, users, USER, query, also, counted)
+        total, rows = search_rows(self._connection, users, USER, query, also, counted)
         return Page(total, [self._record(row) for row in rows])
 
     def _record(self, row: Row[Any]) -> User:
@@ -445,88 +314,3 @@ class SqlGroupRows(_ResourceRows[Group]):
     def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored group (``refer``: see ``names``)."""
         return _names(self._connection, groups.c.urn, ids, RowLock.REFER if refer else RowLock.NONE)
-
-
-_COUNTS = ForIds(
-    lambda match: (
-        select(group_members.c.group_id, func.count())
-        .where(match(group_members.c.group_id))
-        .group_by(group_members.c.group_id)
-    )
-)
-_GROUPS_OF = ForIds(
-    lambda match: (
-        select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.urn)
-        .join(groups, groups.c.id == group_members.c.group_id)
-        .where(match(group_members.c.member_id))
-        .order_by(groups.c.display_name_key, groups.c.id)
-    )
-)
-
-
-_ADD = {
-    name: dialect.insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-"""Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
-_CLEAR = (
-    delete(group_members)
-    .where(group_members.c.group_id == bindparam("group_id"))
-    .returning(group_members.c.member_id)
-)
-_REMOVE = _CLEAR.where(group_members.c.member_id.in_(bindparam("ids", expanding=True)))
-
-
-class SqlMemberRows:
-    """Membership rows; every change is a set delta (ADR 0004)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
-        """Yield a group's members ordered by member id (the first ``limit``), streamed from the database."""
-        statement = (
-            select(group_members.c.member_id, group_members.c.member_type, group_members.c.display)
-            .where(group_members.c.group_id == group_id)
-            .order_by(group_members.c.member_id)
-            .limit(limit)
-            .execution_options(yield_per=1000)
-        )
-        # Closed with the generator when a reader stops early (ADR 0019): PostgreSQL's
-        # server-side cursor ends then, not whenever the garbage collector finds it.
-        with self._connection.execute(statement) as rows:
-            for member_id, member_type, display in rows:
-                yield Member(member_id, member_type, display)
-
-    def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
-        """Return how many members each of ``group_ids`` has, counted on the primary key's index."""
-        found = dict.fromkeys(group_ids, 0)
-        found.update((group_id, count) for group_id, count in _COUNTS.rows(self._connection, group_ids))
-        return found
-
-    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
-        """Return, for each of ``member_ids``, the groups it directly belongs to."""
-        found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
-        for member_id, group_id, display_name, urn in _GROUPS_OF.rows(self._connection, member_ids):
-            found[member_id].append(GroupRef(group_id, display_name, urn))
-        return found
-
-    def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
-        """Apply clear, then remove, then add; return the ids really added and really removed."""
-        removed: set[str] = set()
-        if change.clear:
-            removed.update(self._connection.execute(_CLEAR, {"group_id": group_id}).scalars())
-        for chunk in chunks(sorted(change.remove)):
-            found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
-            removed.update(found)
-        rows = [
-            {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
-            for m in {m.value: m for m in change.add}.values()
-        ]
-        added: set[str] = set()
-        if rows:
-            # One prebuilt statement, many parameter sets: SQLAlchemy's "insertmanyvalues" batches
-            # them into multi-row INSERTs itself, without compiling a statement per batch.
-            added.update(self._connection.execute(_ADD[self._connection.dialect.name], rows).scalars())
-        # A member removed and added back in one PATCH is neither added nor removed.
-        return added - removed, removed - added

@@ -61,3 +61,25 @@ def _compile_binary_order(element: FunctionElement[Any], compiler: SQLCompiler, 
 @compiles(code_point_order, "postgresql")
 def _compile_collate_c(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+class row_key(FunctionElement[Any]):
+    """What a deep page finds its rows by.
+
+    The id on PostgreSQL; on SQLite the ``rowid``, which every SQLite index holds, so OFFSET
+    skips entries without reading their rows.
+    """
+
+    inherit_cache = True
+    name = "row_key"
+
+
+@compiles(row_key)
+def _compile_rowid(element: row_key, compiler: SQLCompiler, **kw: Any) -> str:
+    (id_column,) = element.clauses.clauses
+    return compiler.process(id_column, **kw).removesuffix(id_column.name) + "rowid"
+
+
+@compiles(row_key, "postgresql")
+def _compile_id(element: row_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)

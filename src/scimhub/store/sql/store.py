@@ -12,8 +12,9 @@ from sqlalchemy import Connection, Engine, text
 from scimhub.store.contract import CommitListener
 from scimhub.store.records import Credential
 from scimhub.store.sql.console import SqlResetRows, SqlSessionRows
-from scimhub.store.sql.directory import SqlGroupRows, SqlMemberRows, SqlUserRows
+from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
+from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, read_credential

@@ -1,0 +1,103 @@
+"""Membership rows: set deltas that cost the same whatever the size of the group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from scimhub.domain.groups import Member, MemberChange
+from scimhub.store.records import GroupRef
+from scimhub.store.sql.batches import ForIds, chunks
+from scimhub.store.sql.tables import group_members, groups
+
+_COUNTS = ForIds(
+    lambda match: (
+        select(group_members.c.group_id, func.count())
+        .where(match(group_members.c.group_id))
+        .group_by(group_members.c.group_id)
+    )
+)
+_GROUPS_OF = ForIds(
+    lambda match: (
+        select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.urn)
+        .join(groups, groups.c.id == group_members.c.group_id)
+        .where(match(group_members.c.member_id))
+        .order_by(groups.c.display_name_key, groups.c.id)
+    )
+)
+
+
+_ADD = {
+    name: dialect.insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
+_CLEAR = (
+    delete(group_members)
+    .where(group_members.c.group_id == bindparam("group_id"))
+    .returning(group_members.c.member_id)
+)
+_REMOVE = _CLEAR.where(group_members.c.member_id.in_(bindparam("ids", expanding=True)))
+
+
+class SqlMemberRows:
+    """Membership rows; every change is a set delta (ADR 0004)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
+        """Yield a group's members ordered by member id (the first ``limit``), streamed from the database."""
+        statement = (
+            select(group_members.c.member_id, group_members.c.member_type, group_members.c.display)
+            .where(group_members.c.group_id == group_id)
+            .order_by(group_members.c.member_id)
+            .limit(limit)
+            .execution_options(yield_per=1000)
+        )
+        # Closed with the generator when a reader stops early (ADR 0019): PostgreSQL's
+        # server-side cursor ends then, not whenever the garbage collector finds it.
+        with self._connection.execute(statement) as rows:
+            for member_id, member_type, display in rows:
+                yield Member(member_id, member_type, display)
+
+    def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        """Return how many members each of ``group_ids`` has, counted on the primary key's index."""
+        found = dict.fromkeys(group_ids, 0)
+        found.update((group_id, count) for group_id, count in _COUNTS.rows(self._connection, group_ids))
+        return found
+
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
+        """Return, for each of ``member_ids``, the groups it directly belongs to."""
+        found: dict[str, list[GroupRef]] = {member_id: [] for member_id in member_ids}
+        for member_id, group_id, display_name, urn in _GROUPS_OF.rows(self._connection, member_ids):
+            found[member_id].append(GroupRef(group_id, display_name, urn))
+        return found
+
+    def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
+        """Apply clear, then remove, then add; return the ids really added and really removed."""
+        removed: set[str] = set()
+        if change.clear:
+            removed.update(self._connection.execute(_CLEAR, {"group_id": group_id}).scalars())
+        for chunk in chunks(sorted(change.remove)):
+            found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
+            removed.update(found)
+        rows = [
+            {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
+            for m in {m.value: m for m in change.add}.values()
+        ]
+        added: set[str] = set()
+        if rows:
+            # One prebuilt statement, many parameter sets: SQLAlchemy's "insertmanyvalues" batches
+            # them into multi-row INSERTs itself, without compiling a statement per batch.
+            added.update(self._connection.execute(_ADD[self._connection.dialect.name], rows).scalars())
+        # A member removed and added back in one PATCH is neither added nor removed.
+        return added - removed, removed - added

@@ -1,0 +1,130 @@
+"""Searches over the users and groups tables: one page and an exact count, read as the indexes allow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Row,
+    Select,
+    Table,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
+
+from scimhub.domain.roles import Role
+from scimhub.query.pages import Query
+from scimhub.query.schema import ResourceType
+from scimhub.store.sql.filters import compile_filter
+from scimhub.store.sql.functions import row_key
+from scimhub.store.sql.roles import MAX_NESTING
+from scimhub.store.sql.sorting import sort_order
+from scimhub.store.sql.tables import group_members, group_roles, user_emails, user_roles, users
+
+
+def search_rows(
+    connection: Connection,
+    table: Table,
+    resource_type: ResourceType,
+    query: Query,
+    also: ColumnElement[bool] | None = None,
+    counted: ColumnElement[bool] | None = None,
+) -> tuple[int, Sequence[Row[Any]]]:
+    """Return the count and one page of the rows matching ``query``'s filter and ``also``.
+
+    ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
+    """
+    filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
+    where = _both(filtered, also)
+    rows: Sequence[Row[Any]] = ()
+    if query.limit > 0:
+        by = query.sort_by
+        order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
+        # A narrowed search sorts only the keys of its matches, never their whole rows (documents included).
+        rows = connection.execute(_page(table, where, order, query, deferred=also is not None)).all()
+        if len(rows) < query.limit and (rows or query.offset == 0):
+            # The page reaches the last match (both reads share one snapshot): no count
+            # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
+            return query.offset + len(rows), rows
+    count_where = _both(filtered, counted if counted is not None else also)
+    count = select(func.count()).select_from(table)
+    total = connection.execute(count if count_where is None else count.where(count_where)).scalar_one()
+    return total, rows
+
+
+def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
+    if left is None or right is None:
+        return left if right is None else right
+    return and_(left, right)
+
+
+def _page(
+    table: Table, where: ColumnElement[bool] | None, order: list[Any], query: Query, deferred: bool = False
+) -> Select[Any]:
+    """Return the statement reading one page of ``table``'s matching rows, in ``order``.
+
+    A page deep in the set is a deferred join: its ids first, which OFFSET walks
+    to on the index alone (the primary key's, or a name key's, which INCLUDEs the
+    id on PostgreSQL), then only its own rows. Selecting whole rows under OFFSET
+    reads every row it skips (a million users, by id: 693 ms against 47 ms on PostgreSQL).
+    """
+    if query.offset == 0 and not deferred:
+        selected = select(table).order_by(*order).limit(query.limit)
+        return selected if where is None else selected.where(where)
+    key = row_key(table.c.id)
+    keys = select(key.label("key")).order_by(*order).offset(query.offset).limit(query.limit)
+    page = (keys if where is None else keys.where(where)).subquery("page")
+    return select(table).join(page, key == page.c.key).order_by(*order)
+
+
+def starting(low: str, dialect: str) -> ColumnElement[bool]:
+    """Return where a user's userName, displayName or an email key starts with ``low``, by three key ranges.
+
+    SQLite answers the OR of the three ranges with one index each (its multi-index OR);
+    PostgreSQL plans that OR as a scan of every user and answers the union of the three
+    index reads in under a millisecond (1M users: 2.2 s against 0.4 ms, docs/benchmarks.md).
+    """
+    high = low + "\U0010ffff"  # past every key that starts with ``low``
+    email = user_emails.c.value_key
+    emails = select(user_emails.c.user_id).where(email >= low, email < high)
+    by_name = and_(users.c.user_name_key >= low, users.c.user_name_key < high)
+    by_display = and_(users.c.display_name_key >= low, users.c.display_name_key < high)
+    if dialect != "postgresql":
+        return or_(by_name, by_display, users.c.id.in_(emails))
+    ids = union(select(users.c.id).where(by_name), select(users.c.id).where(by_display), emails)
+    return users.c.id.in_(ids)
+
+
+def holding(role: Role) -> CompoundSelect[Any]:
+    """Return the ids of the users who hold ``role``: directly, or through groups nested up to MAX_NESTING.
+
+    The walk goes down from the groups that have the role, as ``SqlRoleRows.grants`` goes up from a
+    user (ADR 0038): their members at depth 1, the members of member groups at depth 2, and so on;
+    the depth bound ends a cycle. Group ids among the results match no user.
+    """
+    reached = (
+        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
+        .where(group_roles.c.role == role.value)
+        .cte("reached", recursive=True)
+    )
+    reached = reached.union(
+        select(group_members.c.member_id, reached.c.depth + 1)
+        .join(group_members, group_members.c.group_id == reached.c.id)
+        .where(reached.c.depth < MAX_NESTING)
+    )
+    direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
+    return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
+
+
+def unindexed(column: Column[Any]) -> ColumnElement[Any]:
+    """Return ``column`` as no index serves it, ``coalesce(c, c)``: checked on the rows found otherwise."""
+    return func.coalesce(column, column)
