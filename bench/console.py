@@ -32,8 +32,8 @@ from starlette.testclient import TestClient
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit
-from scimhub.domain.text import fold
 from scimhub.domain.roles import Role
+from scimhub.domain.text import fold
 from scimhub.scim.cursors import Position
 from scimhub.settings import Settings
 from scimhub.web.app import create_app
