@@ -142,7 +142,7 @@ NARROWINGS = [
 def test_a_console_narrowing_walks_both_ways_as_its_offset_search_lists(
     users: Users, narrowing: dict[str, Any], path: str | None, descending: bool
 ) -> None:
-    """Status, prefix and role (whose keys are found before its rows are read, ADR 0044) page by key too."""
+    """Status, prefix and role narrow a keyset page as they narrow an offset page (ADR 0044)."""
     expected = [v.user.id for v in users.search(_query(path, descending, limit=1000), **narrowing).items]
     forward: list[str] = []
     after = None

@@ -170,7 +170,7 @@ class _ResourceRows(Generic[R]):
         rt = self._resource_type
         filtered = compile_filter(rt, query.filter) if query.filter is not None else None
         where = also if filtered is None else filtered if also is None else and_(filtered, also)
-        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query, also is not None)
+        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
         return Page(total, [self._record(row) for row in rows], keys, more)
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:

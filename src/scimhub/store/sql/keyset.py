@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, fals
 
 from scimhub.query.pages import Query, Seek
 from scimhub.query.schema import ResourceType
-from scimhub.store.sql.functions import row_key
 from scimhub.store.sql.sorting import sort_terms
 
 Terms = list[tuple[ColumnElement[Any], bool]]
@@ -30,34 +29,22 @@ def seek_page(
     resource_type: ResourceType,
     where: ColumnElement[bool] | None,
     query: Query,
-    deferred: bool = False,
 ) -> tuple[int, Sequence[Row[Any]], list[tuple[Any, ...]], bool]:
     """Return the total (-1 when not counted), the page's rows, their sort keys and whether more lie beyond.
 
-    The rows come in the query's order also when read ``backward``. ``deferred``
-    finds the page's keys first and only then reads its rows: for a narrowing
-    whose matches are sorted rather than read in order (a role's holders), so
-    that the sort moves keys, not whole rows with their documents.
+    The rows come in the query's order also when read ``backward``.
     """
     seek = query.seek or Seek()
     terms = sort_terms(resource_type, query.sort_by, query.descending)
     if seek.backward:  # read the rows before the key from the nearest back: every direction turned
         terms = [(key, not down) for key, down in terms]
     keys = [key.label(f"sort_key_{n}") for n, (key, _) in enumerate(terms)]
-    found = row_key(table.c.id)
-    statement: Select[Any] = select(found.label("row") if deferred else table, *keys)
-    statement = statement.order_by(*_order([key for key, _ in terms], terms))
+    statement: Select[Any] = select(table, *keys).order_by(*(k.desc() if d else k.asc() for k, d in terms))
     if where is not None:
         statement = statement.where(where)
     if seek.after is not None:
         statement = statement.where(after(terms, seek.after))
-    statement = statement.limit(query.limit + 1)
-    if deferred:
-        page = statement.subquery("page")
-        ordered = [page.c[k.name] for k in keys]
-        statement = select(table, *ordered).join(page, found == page.c.row)
-        statement = statement.order_by(*_order(ordered, terms))
-    rows = list(connection.execute(statement).all())
+    rows = list(connection.execute(statement.limit(query.limit + 1)).all())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     if seek.backward:
@@ -68,11 +55,6 @@ def seek_page(
         counted = select(func.count()).select_from(table)
         total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
     return total, rows, sort_keys, more
-
-
-def _order(keys: Sequence[ColumnElement[Any]], terms: Terms) -> list[ColumnElement[Any]]:
-    """Return ``keys`` each ascending or descending as its term."""
-    return [key.desc() if down else key.asc() for key, (_, down) in zip(keys, terms, strict=True)]
 
 
 def after(terms: Terms, key: Sequence[Any]) -> ColumnElement[bool]:
