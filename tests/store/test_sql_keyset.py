@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.roles import Roles
 from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.roles import Role
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query, Seek
 from scimhub.query.paths import resolve
@@ -27,14 +29,17 @@ COUNT = 23
 @pytest.fixture(scope="module")
 def users(module_database_url: str) -> Iterator[Users]:
     with migrated_engine(module_database_url) as engine:
-        directory = Users(SqlStore(engine), iter(range(1, 10**6)).__next__)
+        store, clock = SqlStore(engine), iter(range(1, 10**6)).__next__
+        directory, roles = Users(store, clock), Roles(store, clock)
         for n in range(COUNT):
             doc: dict[str, Any] = {"userName": f"User{n:02d}", "active": n % 3 != 0}
             if n % 4:
                 doc["displayName"] = ["Zoë", "adam", "Émile", "bob"][n % 4 - 1]  # ties, cases, accents
             if n % 5:
                 doc["title"] = f"t{n % 7}"
-            directory.create(SYSTEM, UserEdit(doc))
+            user = directory.create(SYSTEM, UserEdit(doc))
+            if n % 2:  # half the users hold Editor: the role narrowing of the console (ADR 0044)
+                roles.assign(SYSTEM, Role.EDITOR, "user", user.id)
         yield directory
 
 
@@ -122,3 +127,40 @@ def test_a_filtered_walk_keeps_to_the_filter(users: Users) -> None:
 def test_a_key_of_the_wrong_length_is_refused_before_the_database(users: Users) -> None:
     with pytest.raises(ValueError, match="a sort key of 1 values was expected, not 2"):
         users.search(_query(None, False, seek=Seek(("a", "b"))))
+
+
+NARROWINGS = [
+    {"active": False},
+    {"prefix": "user1"},
+    {"role": Role.EDITOR},
+    {"prefix": "user", "active": True},
+]
+
+
+@pytest.mark.parametrize("narrowing", NARROWINGS, ids=str)
+@pytest.mark.parametrize(("path", "descending"), [(None, False), ("userName", True), ("meta.created", False)])
+def test_a_console_narrowing_walks_both_ways_as_its_offset_search_lists(
+    users: Users, narrowing: dict[str, Any], path: str | None, descending: bool
+) -> None:
+    """Status, prefix and role narrow a keyset page as they narrow an offset page (ADR 0044)."""
+    expected = [v.user.id for v in users.search(_query(path, descending, limit=1000), **narrowing).items]
+    forward: list[str] = []
+    after = None
+    while True:
+        page = users.search(
+            _query(path, descending, limit=2, seek=Seek(after, count=after is None)), **narrowing
+        )
+        assert page.total == (len(expected) if after is None else -1)
+        forward += [view.user.id for view in page.items]
+        if not page.more:
+            break
+        after = page.keys[-1]
+    backward: list[str] = []
+    before = None
+    while True:
+        page = users.search(_query(path, descending, limit=3, seek=Seek(before, True, False)), **narrowing)
+        backward = [view.user.id for view in page.items] + backward
+        if not page.more:
+            break
+        before = page.keys[0]
+    assert forward == backward == expected and 0 < len(expected) < COUNT

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scimhub.console.counts import CountCache
 from scimhub.console.lockout import BY_ADDRESS, BY_USER_NAME, Lockout
 from scimhub.console.traffic import ScimTraffic
 from scimhub.directory.sessions import Session
@@ -148,6 +149,8 @@ class Console:
         self.by_user_name = Lockout(BY_USER_NAME)
         self.by_address = Lockout(BY_ADDRESS)
         self.templates = _templates()
+        self.counts = CountCache(services)
+        """The overview's counts, read at most every 30 s (ADR 0044)."""
 
     def secure(self, request: Request) -> bool:
         """Tell whether cookies must be ``Secure``: the request came over HTTPS or the public URL is https."""

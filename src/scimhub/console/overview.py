@@ -1,8 +1,8 @@
 """The Overview: counts, the Tenant URL, Entra's set-up checklist from real data, recent changes.
 
-Counts are read by index (users by ``active``, role holders through
-``user_roles`` and ``group_roles``); the checklist reads the tokens, and the
-SCIM traffic this process has seen (``traffic.py``).
+The counts are the console's cached ones (``counts.py``, ADR 0044: read at
+most every 30 s, shown with the time they were read); the checklist reads the
+tokens, and the SCIM traffic this process has seen (``traffic.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from starlette.routing import BaseRoute, Route
 from scimhub.console.http import PREFIX, Call, Console, Redirect, View, when
 from scimhub.console.users import recent_events
 from scimhub.directory.sessions import Session
-from scimhub.domain.roles import Privilege, Role
-from scimhub.query.pages import Query
+from scimhub.domain.roles import Privilege
 
 
 def overview_routes(console: Console) -> list[BaseRoute]:
@@ -30,16 +29,15 @@ def overview_routes(console: Console) -> list[BaseRoute]:
 
     def overview(session: Session, call: Call) -> View:
         session.actor.require(Privilege.MANAGE_USERS_AND_GROUPS, "Reading the overview")
-        users = hub.users.search(Query(limit=0)).total
-        suspended = hub.users.search(Query(limit=0), active=False).total
-        holders = {role: hub.users.search(Query(limit=0), role=role).total for role in Role}
-        groups = hub.groups.summaries(Query(limit=0)).total
+        counts = console.counts.get()
+        users = counts.users
         push = hub.datahub_status()
         context = {
             "users": users,
-            "suspended": suspended,
-            "groups": groups,
-            "holders": holders,
+            "suspended": counts.suspended,
+            "groups": counts.groups,
+            "holders": counts.holders,
+            "counted_at": counts.read_at,
             "tenant_url": call.base_url + console.scim_prefix,
             "checklist": checklist(console, session, users),
             "events": recent_events(console, session.actor, None),

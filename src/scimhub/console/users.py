@@ -11,10 +11,13 @@ key ranges for a search, ``users.active`` for the status, ``user_roles`` and
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 from starlette.routing import BaseRoute, Route
 
+from scimhub.console.counts import Counts
 from scimhub.console.http import PREFIX, Call, Console, Redirect, View
 from scimhub.directory.actors import Actor
 from scimhub.directory.sessions import Session
@@ -22,9 +25,11 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Privilege, Role, find_role
 from scimhub.errors import Forbidden, InvalidValue
 from scimhub.feed.audit import AuditRequest
-from scimhub.query.pages import Query
+from scimhub.query.pages import Query, Seek
 from scimhub.query.paths import resolve
 from scimhub.query.schema import USER
+from scimhub.scim.cursors import Position
+from scimhub.scim.paging import neighbours
 
 PAGE_SIZE = 50
 MAX_SEARCH = 256
@@ -59,6 +64,15 @@ def search_term(call: Call) -> str:
     return text
 
 
+def known_total(counts: Counts, text: str, active: bool | None, role: Role | None) -> int | None:
+    """Return the count of a list the cached counts already hold (all, by status, by role), else None."""
+    if text or (active is not None and role is not None):
+        return None
+    if role is not None:
+        return counts.holders[role]
+    return {None: counts.users, False: counts.suspended, True: counts.users - counts.suspended}[active]
+
+
 def role_named(text: str) -> Role | None:
     """Return the role a form or query names, None for none; refuse a name that is no role."""
     if not text:
@@ -81,25 +95,31 @@ def users_routes(console: Console) -> list[BaseRoute]:
         session.actor.require(Privilege.MANAGE_USERS_AND_GROUPS, "Listing users")
         text, status = search_term(call), call.query.get("status", "")
         role, sort = role_named(call.query.get("role", "")), call.query.get("sort", "userName")
-        descending, page = call.query.get("order") == "desc", page_number(call)
-        query = Query(
-            sort_by=resolve(USER, SORTS.get(sort, "userName")),
-            descending=descending,
-            offset=(page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
-        )
+        sort, descending = (sort if sort in SORTS else "userName"), call.query.get("order") == "desc"
         active = {"active": True, "suspended": False}.get(status)
+        params = {"q": text, "status": status, "role": role.value if role else "", "sort": sort}
+        params = {k: v for k, v in {**params, "order": "desc" if descending else ""}.items() if v}
+        # A page link carries the last (or first) row's sort key, signed for these very filters.
+        scope, at = "console/users?" + urlencode(params), call.query.get("at", "")
+        position = console.services.scim.cursors.read(scope, at) if at else Position(None)
+        known = known_total(console.counts.get(), text, active, role)
+        seek = Seek(position.key, position.backward, count=known is None)  # a cached count is not read again
+        query = Query(sort_by=resolve(USER, SORTS[sort]), descending=descending, limit=PAGE_SIZE, seek=seek)
         found = hub.users.search(query, prefix=text or None, active=active, role=role)
         roles = hub.roles.of_users([view.user.id for view in found.items])
+        after, before = neighbours(found, position)
+        issue = partial(console.services.scim.cursors.issue, scope)
         context = {
             "items": [(view.user, roles[view.user.id].effective) for view in found.items],
-            "total": found.total,
-            "page": page,
-            "pages": page_count(found.total),
+            "total": known if known is not None else found.total,
+            "counted_at": console.counts.get().read_at if known is not None else None,
+            "next": issue(after) if after else "",
+            "previous": issue(before) if before else "",
+            "params": params,
             "q": text,
             "status": status,
             "role": role.value if role else "",
-            "sort": sort if sort in SORTS else "userName",
+            "sort": sort,
             "order": "desc" if descending else "asc",
             "roles": list(Role),
         }

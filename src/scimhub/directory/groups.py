@@ -22,7 +22,7 @@ from scimhub.directory.changes import (
 from scimhub.directory.users import Clock
 from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.errors import InvalidValue, NotFound
-from scimhub.query.pages import Page, Query
+from scimhub.query.pages import Page, Query, Seek
 from scimhub.query.paths import resolve
 from scimhub.query.schema import GROUP
 from scimhub.store.contract import Store, Transaction
@@ -142,6 +142,22 @@ class Groups:
             if group is None:
                 raise _not_found(id)
             return GroupSnapshot(group, _rows(tx.members.members(id)), transaction.pop_all())
+
+    def member_page(self, id: str, seek: Seek, limit: int) -> Page[Member]:
+        """Return up to ``limit`` members after (``backward``: before) the member id of ``seek.after``.
+
+        The members come in member id order, with their ids as sort keys and
+        whether more lie beyond; the total is not counted (-1).
+
+        :raises NotFound: When there is no such group.
+        """
+        after = None if seek.after is None else str(seek.after[0])
+        with self._store.read() as tx:
+            if tx.groups.get(id) is None:
+                raise _not_found(id)
+            rows = list(tx.members.members(id, limit + 1, after=after, backward=seek.backward))
+        members = rows[:limit][::-1] if seek.backward else rows[:limit]
+        return Page(-1, members, [(m.value,) for m in members], len(rows) > limit)
 
     def search(self, query: Query, *, with_members: bool = False) -> Page[GroupView]:
         """Return one page of the groups that match ``query``."""

@@ -95,6 +95,8 @@ class ScimHandler:
             raise ValueError(f"members_per_chunk must be at least 1, not {members_per_chunk}")
         self._members_per_chunk = members_per_chunk
         self._cursors = cursors or Cursors(secrets.token_bytes(32), settings.cursor_timeout_seconds)
+        self.cursors = self._cursors
+        """The paging cursors' signer; the console's lists page by the same keys (ADR 0044)."""
         self._bulk = BulkRunner(self.handle, settings.bulk_timeout_seconds)
         self._endpoints: dict[str, Endpoint] = {"Users": UserEndpoint(users), "Groups": GroupEndpoint(groups)}
         self._settings = settings

@@ -126,8 +126,13 @@ class GroupRows(Protocol):
 class MemberRows(Protocol):
     """Group membership, one row per (group, member)."""
 
-    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
-        """Yield a group's members (the first ``limit`` only, if given) in a stable order, streaming."""
+    def members(
+        self, group_id: str, limit: int | None = None, *, after: str | None = None, backward: bool = False
+    ) -> Iterator[Member]:
+        """Yield a group's members (the first ``limit`` only, if given) in member id order, streaming.
+
+        ``after`` starts past that member id; ``backward`` reads the members before it, in descending order.
+        """
 
     def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
         """Return how many members each of ``group_ids`` has, counted in the database."""

@@ -27,7 +27,7 @@ from scimhub.domain.groups import Group
 from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
-from scimhub.errors import InvalidValue, Uniqueness
+from scimhub.errors import Uniqueness
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
@@ -161,12 +161,17 @@ class _ResourceRows(Generic[R]):
     def search(self, query: Query) -> Page[R]:
         """Return the records that match ``query``, in its order: after an offset, or a sort key."""
         if query.seek is not None:
-            rt = self._resource_type
-            where = compile_filter(rt, query.filter) if query.filter is not None else None
-            total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
-            return Page(total, [self._record(row) for row in rows], keys, more)
+            return self._seek(query)
         total, rows = search_rows(self._connection, self._table, self._resource_type, query)
         return Page(total, [self._record(row) for row in rows])
+
+    def _seek(self, query: Query, also: ColumnElement[bool] | None = None) -> Page[R]:
+        """Return the page after (or before) ``query``'s sort key of matches of its filter and ``also``."""
+        rt = self._resource_type
+        filtered = compile_filter(rt, query.filter) if query.filter is not None else None
+        where = also if filtered is None else filtered if also is None else and_(filtered, also)
+        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
+        return Page(total, [self._record(row) for row in rows], keys, more)
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the name of each of ``ids`` that names a stored record.
@@ -203,8 +208,6 @@ class SqlUserRows(_ResourceRows[User]):
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
-        if query.seek is not None:
-            raise InvalidValue("a search by prefix, status or role pages by offset, not by cursor")
         terms: list[ColumnElement[bool]] = []
         if prefix is not None:
             terms.append(starting(_key(prefix), self._connection.dialect.name))
@@ -216,6 +219,8 @@ class SqlUserRows(_ResourceRows[User]):
             indexed = active is False and not terms
             terms.append((users.c.active if indexed else unindexed(users.c.active)) == active)
         also = and_(*terms) if terms else None
+        if query.seek is not None:  # the console's pages: after a sort key, as SCIM's cursors (ADR 0044)
+            return self._seek(query, also)
         # The count of "active" alone reads the index (a count walks no order).
         counted = users.c.active == active if active is not None and len(terms) == 1 else also
         total, rows = search_rows(self._connection, users, USER, query, also, counted)

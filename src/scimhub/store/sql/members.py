@@ -54,15 +54,24 @@ class SqlMemberRows:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def members(self, group_id: str, limit: int | None = None) -> Iterator[Member]:
-        """Yield a group's members ordered by member id (the first ``limit``), streamed from the database."""
+    def members(
+        self, group_id: str, limit: int | None = None, *, after: str | None = None, backward: bool = False
+    ) -> Iterator[Member]:
+        """Yield a group's members ordered by member id (the first ``limit``), streamed from the database.
+
+        ``after`` starts past that member id, on the primary key's index (a keyset
+        page, ADR 0044); ``backward`` reads the members before it, nearest first.
+        """
+        member = group_members.c.member_id
         statement = (
-            select(group_members.c.member_id, group_members.c.member_type, group_members.c.display)
+            select(member, group_members.c.member_type, group_members.c.display)
             .where(group_members.c.group_id == group_id)
-            .order_by(group_members.c.member_id)
+            .order_by(member.desc() if backward else member)
             .limit(limit)
             .execution_options(yield_per=1000)
         )
+        if after is not None:
+            statement = statement.where(member < after if backward else member > after)
         # Closed with the generator when a reader stops early (ADR 0019): PostgreSQL's
         # server-side cursor ends then, not whenever the garbage collector finds it.
         with self._connection.execute(statement) as rows:
