@@ -30,6 +30,10 @@ class Services(Protocol):
     """Everything a process serves with."""
 
     @property
+    def reads_on_loop(self) -> bool:
+        """Whether a request that only reads runs on the event loop instead of a core thread (ADR 0046)."""
+
+    @property
     def settings(self) -> Settings:
         """The configuration."""
 

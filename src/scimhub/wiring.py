@@ -73,6 +73,11 @@ class Services:
     """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
 
     @property
+    def reads_on_loop(self) -> bool:
+        """Whether a read runs on the event loop: on SQLite, whose reads never wait (ADR 0046)."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
     def commits(self) -> CommitNotifier:
         """Who tells this process's listeners of its commits: the store."""
         return self.store

@@ -20,8 +20,9 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from scimhub.directory.actors import SYSTEM, Actor
+from scimhub.directory.actors import SYSTEM
 from scimhub.directory.groups import GroupEdit
+from scimhub.directory.tokens import Verified
 from scimhub.directory.users import UserEdit
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.scim.handler import ScimHandler
@@ -189,8 +190,8 @@ def groups(hub: Services) -> dict[str, tuple[Group, int]]:
 class _AnyToken:
     """Tokens that all act as the system: authentication is not what these tests are about."""
 
-    def authenticate(self, token: str) -> Actor:
-        return SYSTEM
+    def verify(self, token: str) -> Verified:
+        return Verified(SYSTEM, 0, touch_due=False)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,15 @@ LAST_USED_RESOLUTION = 60 * 1_000_000
 
 
 @dataclass(frozen=True)
+class Verified:
+    """A bearer token found valid: whom it acts as, when, and whether its ``last_used`` is due a write."""
+
+    actor: Actor
+    at: int
+    touch_due: bool
+
+
+@dataclass(frozen=True)
 class TokenKeys:
     """The HS256 signing key and the hash salt every process shares."""
 
@@ -148,7 +157,17 @@ class Tokens:
             return issued, _views(tx, [record])[0]
 
     def authenticate(self, token: str) -> Actor:
-        """Return the actor a bearer token stands for.
+        """Return the actor a bearer token stands for, and note its use: ``verify``, then ``touch``.
+
+        :raises Unauthorized: As ``verify`` does.
+        """
+        verified = self.verify(token)
+        if verified.touch_due:
+            self.touch(verified)
+        return verified.actor
+
+    def verify(self, token: str) -> Verified:
+        """Return the actor a bearer token stands for, and whether its ``last_used`` is due; write nothing.
 
         :raises Unauthorized: When the token is malformed, forged, unknown, revoked
             or expired, or its user is suspended or gone. The detail says which,
@@ -169,10 +188,17 @@ class Tokens:
             raise Unauthorized("the bearer token has expired", "expired")
         if not found.active:
             raise Unauthorized(f"the token's user '{found.user_name}' is suspended", "suspended")
-        if found.last_used is None or now - found.last_used > LAST_USED_RESOLUTION:
-            with self._store.transaction() as tx:
-                tx.tokens.touch(found.token_id, now)
-        return Actor(found.user_id, found.urn, found.token_id, _privileges(found.roles))
+        touch_due = found.last_used is None or now - found.last_used > LAST_USED_RESOLUTION
+        return Verified(
+            Actor(found.user_id, found.urn, found.token_id, _privileges(found.roles)), now, touch_due
+        )
+
+    def touch(self, verified: Verified) -> None:
+        """Write when the verified token was used (at most once a minute per token: ``touch_due``)."""
+        if verified.actor.token_id is None:
+            return
+        with self._store.transaction() as tx:
+            tx.tokens.touch(verified.actor.token_id, verified.at)
 
     def list(self, viewer: Actor, actor: UserRef | None = None) -> list[TokenView]:
         """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.

@@ -4,7 +4,7 @@ ADR 0003: the web layer enters the synchronous core once per request. SCIM, the
 JSON API and the events poll all go through ``call_as_bearer``, which
 authenticates the token *and* runs the operation in the same thread of the
 core's own small pool (ADR 0016: a few threads contend less for the GIL than
-Starlette's forty).
+Starlette's forty) — or, for a read on SQLite, on the event loop itself (ADR 0046).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import TypeVar
 from starlette.requests import Request
 
 from scimhub.directory.actors import Actor
-from scimhub.directory.tokens import Tokens
+from scimhub.directory.tokens import Tokens, Verified
 from scimhub.errors import ScimhubError, Unauthorized
 from scimhub.services import Services
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 NO_TOKEN = "this endpoint needs an Authorization: Bearer <personal access token> header"
 
@@ -42,21 +43,35 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
+READS = frozenset({"GET", "HEAD"})
+"""The methods whose work only reads (RFC 9110 §9.2.1, safe methods): where the services allow, they
+run on the event loop (ADR 0046)."""
+
+
 async def call_as_bearer(
     request: Request, services: Services, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> R:
-    """Authenticate the request's bearer token, then run ``work`` as its actor, in one thread hop.
+    """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
-    ``refuse`` renders an authentication failure. The actor's id is left in the
-    request's state for the access log (an id, never the token), and a failure's
-    reason as ``auth_failure`` for the metrics and the failure throttle
-    (``web/ratelimit.py``, ADR 0023).
+    A read runs on the event loop itself when ``services.reads_on_loop`` says its database never
+    makes it wait (SQLite, ADR 0046), unless the token's ``last_used`` is due a write; everything
+    else runs in one of the core's threads (ADR 0003, ADR 0016). ``refuse`` renders an
+    authentication failure. The actor's id is left in the request's state for the access log
+    (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and the
+    failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
-    # In the request's context, so that the core's log lines carry its request id.
-    result, actor_id, failure = await asyncio.get_running_loop().run_in_executor(
-        services.core, copy_context().run, _authenticate_then, services.tokens, token, work, refuse
-    )
+    tokens = services.tokens
+    outcome: tuple[R, str | None, str | None]
+    if services.reads_on_loop and request.method in READS:
+        verified = _verify(tokens, token)
+        if isinstance(verified, Verified) and verified.touch_due:
+            outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)
+        else:
+            outcome = _then(verified, work, refuse)
+    else:
+        outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
+    result, actor_id, failure = outcome
     state = request.scope.setdefault("state", {})
     state["actor"] = actor_id
     if failure is not None:
@@ -64,13 +79,42 @@ async def call_as_bearer(
     return result
 
 
+async def _hop(services: Services, function: Callable[..., T], *args: object) -> T:
+    """Run ``function(*args)`` in a core thread, in the request's context (for its request id)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        services.core, copy_context().run, function, *args
+    )
+
+
 def _authenticate_then(
     tokens: Tokens, token: str | None, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> tuple[R, str | None, str | None]:
+    verified = _verify(tokens, token)
+    if isinstance(verified, Verified) and verified.touch_due:
+        tokens.touch(verified)
+    return _then(verified, work, refuse)
+
+
+def _touch_then(
+    tokens: Tokens, verified: Verified, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
+) -> tuple[R, str | None, str | None]:
+    tokens.touch(verified)
+    return _then(verified, work, refuse)
+
+
+def _verify(tokens: Tokens, token: str | None) -> Verified | ScimhubError:
     try:
         if token is None:
             raise Unauthorized(NO_TOKEN, "missing")
-        actor = tokens.authenticate(token)
+        return tokens.verify(token)
     except ScimhubError as error:
-        return refuse(error), None, getattr(error, "reason", "invalid")
-    return work(actor), actor.user_id, None
+        return error
+
+
+def _then(
+    verified: Verified | ScimhubError, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
+) -> tuple[R, str | None, str | None]:
+    """Run ``work`` as the verified actor, or render the refusal; with the actor's id and why it failed."""
+    if isinstance(verified, ScimhubError):
+        return refuse(verified), None, getattr(verified, "reason", "invalid")
+    return work(verified.actor), verified.actor.user_id, None

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Executable, Row, bindparam
 
+from scimhub.store.sql.prepared import rows
+
 T = TypeVar("T")
 
 CHUNK = 500
@@ -45,7 +47,7 @@ class ForIds:
     def rows(self, connection: Connection, ids: Sequence[str]) -> Iterator[Row[*tuple[Any, ...]]]:
         """Yield the statement's rows for ``ids``, one execution per ``CHUNK`` of them."""
         if len(ids) == 1:
-            yield from connection.execute(self._one, {"id": ids[0]})
+            yield from rows(connection, self._one, {"id": ids[0]})
             return
         for chunk in chunks(ids):
             yield from connection.execute(self._many, {"ids": list(chunk)})

@@ -34,6 +34,7 @@ from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import seek_page
 from scimhub.store.sql.locks import RowLock
+from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.searches import holding, search_rows, starting, unindexed
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -112,8 +113,8 @@ class _ResourceRows(Generic[R]):
         return self._first(_lookup(self._table, f"{self._name_column}_key"), _key(name))
 
     def _first(self, statement: Any, key: str) -> R | None:
-        row = self._connection.execute(statement, {"key": key}).first()
-        return self._record(row) if row else None
+        found = rows(self._connection, statement, {"key": key})
+        return self._record(found[0]) if found else None
 
     def _write(self, statement: Any, record: R, *, with_id: bool = True) -> None:
         """Insert or update; a taken name aborts the transaction as ``Uniqueness``.

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
 from scimhub.store.records import Credential, Revocation, TokenRecord
+from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import reached_groups
 from scimhub.store.sql.tables import (
     group_roles,
@@ -66,7 +67,7 @@ def read_credential(connection: Connection, hash: str) -> Credential | None:
     """Return the token whose hash is ``hash``, its user and the user's roles, by one statement; or None."""
     found: Row[Any] | None = None
     roles = []
-    for row in connection.execute(_CREDENTIAL, {"hash": hash}):
+    for row in rows(connection, _CREDENTIAL, {"hash": hash}):
         if row[0] is None:
             roles.append(row[7])
         else:

@@ -1,0 +1,112 @@
+"""Statements run on the driver's cursor (``store/sql/prepared.py``, ADR 0047) answer as SQLAlchemy would.
+
+On both engines: a plan is shared by every statement of one shape, each with its own values;
+results come back converted (JSON documents, booleans) and readable by name and position;
+an expanding ``IN`` takes SQLAlchemy's own path; a driver error takes SQLAlchemy's error path
+(``IntegrityError``; an outage is ``ServiceUnavailable``, ADR 0029).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, bindparam, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from scimhub.errors import ServiceUnavailable
+from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.prepared import rows
+from scimhub.store.sql.tables import users
+from tests.databases import migrated_engine
+
+DOC = {"userName": "Ada", "emails": [{"value": "ada@example.com", "primary": True}], "n": 1.5}
+
+
+def _user(id: str, name: str, active: bool) -> dict[str, object]:
+    return {
+        "id": id,
+        "user_name": name,
+        "user_name_key": name.lower(),
+        "urn": f"urn:li:corpuser:{name}",
+        "active": active,
+        "doc": {**DOC, "userName": name},
+        "version": 1,
+        "created": 10,
+        "last_modified": 20,
+    }
+
+
+@pytest.fixture
+def connection(database_url: str) -> Iterator[Connection]:
+    with migrated_engine(database_url) as engine, engine.connect() as connection:
+        with connection.begin():
+            connection.execute(insert(users), [_user("a", "Ada", True), _user("b", "Bob", False)])
+        yield connection
+
+
+def test_statements_of_one_shape_share_a_plan_and_keep_their_own_values(connection: Connection) -> None:
+    def named(name: str) -> list[str]:
+        # A new statement each call, its value a literal: one shape, as a filter compiles.
+        return [row.id for row in rows(connection, select(users.c.id).where(users.c.user_name_key == name))]
+
+    assert (named("ada"), named("bob"), named("carl"), named("ada")) == (["a"], ["b"], [], ["a"])
+
+
+def test_rows_come_converted_and_read_by_name_and_position(connection: Connection) -> None:
+    found = rows(connection, select(users).where(users.c.id == bindparam("key")), {"key": "b"})
+    assert len(found) == 1
+    row = found[0]
+    assert (row.id, row[0], row.active, row.doc, row.created) == (
+        "b",
+        "b",
+        False,
+        {**DOC, "userName": "Bob"},
+        10,
+    )
+    assert (
+        row.active is False
+        and rows(connection, select(users.c.active).where(users.c.id == "a"))[0][0] is True
+    )
+
+
+def test_labels_limits_and_counts(connection: Connection) -> None:
+    page = select(users.c.id, literal(7).label("seven")).order_by(users.c.id.desc()).limit(1).offset(1)
+    assert [(row.id, row.seven) for row in rows(connection, page)] == [("a", 7)]
+    assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
+
+
+def test_an_expanding_in_takes_sqlalchemys_path(connection: Connection) -> None:
+    statement = (
+        select(users.c.id).where(users.c.id.in_(bindparam("ids", expanding=True))).order_by(users.c.id)
+    )
+    assert [row.id for row in rows(connection, statement, {"ids": ["a", "b", "z"]})] == ["a", "b"]
+    assert [row.id for row in rows(connection, statement, {"ids": ["b"]})] == ["b"]
+
+
+def test_a_statement_returning_nothing_runs(connection: Connection) -> None:
+    with connection.begin():
+        assert rows(connection, insert(users).values(_user("c", "Carl", True))) == []
+    assert [row.id for row in rows(connection, select(users.c.id).where(users.c.id == "c"))] == ["c"]
+
+
+def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:
+    with pytest.raises(IntegrityError), connection.begin():
+        rows(connection, insert(users).values(_user("d", "ada", True)))  # the key of Ada, taken
+    assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
+
+
+def test_a_lost_connection_is_an_outage_and_the_next_one_serves(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no connection to lose")
+    engine = make_engine(database_url)  # as the server makes it: outages watched (ADR 0029)
+    try:
+        with engine.connect() as victim, engine.connect() as killer:
+            pid = rows(victim, select(func.pg_backend_pid()))[0][0]
+            killer.execute(select(func.pg_terminate_backend(pid)))
+            with pytest.raises(ServiceUnavailable):
+                rows(victim, select(literal(1)))
+        with engine.connect() as connection:
+            assert rows(connection, select(literal(1)))[0][0] == 1
+    finally:
+        engine.dispose()
