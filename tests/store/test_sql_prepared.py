@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
 from scimhub.store.sql.engine import make_engine
-from scimhub.store.sql.prepared import rows
+from scimhub.store.sql.prepared import in_turn, rows
 from scimhub.store.sql.tables import users
 from tests.databases import migrated_engine
 
@@ -88,6 +88,37 @@ def test_a_statement_returning_nothing_runs(connection: Connection) -> None:
     with connection.begin():
         assert rows(connection, insert(users).values(_user("c", "Carl", True))) == []
     assert [row.id for row in rows(connection, select(users.c.id).where(users.c.id == "c"))] == ["c"]
+
+
+def test_statements_in_turn_run_in_order_each_with_its_values(connection: Connection) -> None:
+    names = select(users.c.id).order_by(users.c.id)
+    with connection.begin():
+        before, added, after = in_turn(
+            connection,
+            [(names, None), (insert(users).values(_user("c", "Carl", True)), None), (names, None)],
+        )
+    assert ([r.id for r in before], added, [r.id for r in after]) == (["a", "b"], [], ["a", "b", "c"])
+
+
+def test_a_list_of_values_runs_the_statement_once_for_each(connection: Connection) -> None:
+    template = {k: bindparam(k) for k in _user("", "", True)}
+    with connection.begin():
+        in_turn(
+            connection,
+            [(insert(users).values(template), [_user("c", "Carl", True), _user("d", "Dan", False)])],
+        )
+    found = rows(
+        connection,
+        select(users.c.id, users.c.active, users.c.doc).where(users.c.id > "b").order_by(users.c.id),
+    )
+    assert [(r.id, r.active, r.doc["userName"]) for r in found] == [("c", True, "Carl"), ("d", False, "Dan")]
+
+
+def test_an_error_in_turn_is_sqlalchemys_and_stops_the_rest(connection: Connection) -> None:
+    taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
+    with pytest.raises(IntegrityError), connection.begin():
+        in_turn(connection, [(insert(users).values(_user("c", "Carl", True)), None), (taken, None)])
+    assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
 
 
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -37,6 +38,7 @@ from sqlalchemy import (
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
+from scimhub.store.sql.prepared import in_turn
 from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"
@@ -45,7 +47,10 @@ COMMIT_ORDER_LOCK = 0x5C1A_E7E4
 """Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
 _INSERT = insert(events).returning(events.c.seq)
 _LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
-_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("seq", type_=Text)))
+_APPEND = insert(events).values({c.name: bindparam(c.name) for c in events.c if c is not events.c.seq})
+_LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
+"""The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
+_NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
 
 
 def _row(event: ChangeEvent) -> dict[str, Any]:
@@ -97,12 +102,16 @@ class SqlEventLog:
         """
         if not self._pending:
             return
-        on_postgresql = self._connection.dialect.name == "postgresql"
-        if on_postgresql:  # wait until no other transaction is between its INSERT and its COMMIT
-            self._connection.execute(_LOCK)
-        written = max(self._connection.execute(_INSERT, self._pending).scalars())
-        if on_postgresql:
-            self._connection.execute(_NOTIFY, {"seq": str(written)})
+        if self._connection.dialect.name == "postgresql":
+            # In one round trip (psycopg's pipeline): wait until no other transaction is between
+            # its INSERT and its COMMIT, insert, notify with the last number taken. Round trips
+            # under the lock would hold every other writer back.
+            *_, (notified,) = in_turn(
+                self._connection, [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None)]
+            )
+            written = notified.seq
+        else:
+            written = max(self._connection.execute(_INSERT, self._pending).scalars())
         self.written_through = written
         self._pending = []
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,32 +54,81 @@ _plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
 _lock = threading.Lock()
 
 
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+"""One statement's values: a mapping, or a list of mappings to run it once for each (no rows returned)."""
+
+
 def rows(connection: Connection, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Any]:
     """Run ``statement`` with ``params`` on ``connection``; return its rows (read by name or position)."""
+    return in_turn(connection, [(statement, params)])[0]
+
+
+def in_turn(connection: Connection, steps: Sequence[tuple[Executable, Params]]) -> list[list[Any]]:
+    """Run each statement with its values, in order; return each one's rows.
+
+    On PostgreSQL they go out together in psycopg's pipeline mode, one round trip for all (the
+    server still runs them one after the other, and the first error stops the rest).
+    """
+    planned = [_prepare(connection.dialect, statement, params) for statement, params in steps]
+    runs = [run for run in planned if run is not None]
+    if len(runs) < len(planned):  # an expanding IN: its SQL depends on its values; SQLAlchemy renders it
+        return [_through_sqlalchemy(connection, statement, params) for statement, params in steps]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    together = len(runs) > 1 and connection.dialect.name == "postgresql"
+    cursors = [driver.cursor() for _ in runs]
+    fetched: list[list[Any]] = []
+    try:
+        with driver.pipeline() if together else nullcontext():
+            for cursor, (plan, bound, many) in zip(cursors, runs, strict=True):
+                if many:
+                    cursor.executemany(plan.sql, bound)
+                else:
+                    cursor.execute(plan.sql, bound)
+                if not together:  # read before the next step runs on this connection
+                    fetched.append(_fetched(plan, cursor))
+        if together:  # the pipeline has ended: every result is in
+            fetched = [_fetched(plan, cursor) for cursor, (plan, _, _) in zip(cursors, runs, strict=True)]
+    except Exception as error:  # noqa: BLE001 - the driver's error, through SQLAlchemy's error path
+        sql = "; ".join(plan.sql for plan, _, _ in runs)
+        connection._handle_dbapi_exception(error, sql, [bound for _, bound, _ in runs], None, None)
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return fetched
+
+
+def _prepare(dialect: Dialect, statement: Executable, params: Params) -> tuple[_Plan, Any, bool] | None:
+    """Return the plan of ``statement`` for ``dialect`` and its values in the plan's order (None: no plan)."""
     assert isinstance(statement, ClauseElement)
     key = statement._generate_cache_key()
-    dialect = connection.dialect
     plan = _plans.get((dialect.name, key.key)) if key is not None else None
     if plan is None:
         plan = _plan(statement, dialect, key)
-        if plan is None:  # an expanding IN: its SQL depends on its values
-            result = connection.execute(statement, dict(params or {}))
-            return list(result) if result.returns_rows else []
-    values = plan.compiled.construct_params(
-        dict(params) if params else None, extracted_parameters=key.bindparams if key is not None else None
+        if plan is None:
+            return None
+    extracted = key.bindparams if key is not None else None
+    construct = plan.compiled.construct_params
+    if isinstance(params, Sequence):  # one run per mapping: executemany
+        return plan, [_bound(plan, construct(dict(p), extracted_parameters=extracted)) for p in params], True
+    return (
+        plan,
+        _bound(plan, construct(dict(params) if params else None, extracted_parameters=extracted)),
+        False,
     )
-    bound = _bound(plan, values)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(plan.sql, bound)
-        fetched = cursor.fetchall() if plan.row is not None else []
-    except Exception as error:  # noqa: BLE001 - the driver's error, through SQLAlchemy's error path
-        connection._handle_dbapi_exception(error, plan.sql, bound, cursor, None)
-    finally:
-        cursor.close()
+
+
+def _through_sqlalchemy(connection: Connection, statement: Executable, params: Params) -> list[Any]:
+    values = [dict(p) for p in params] if isinstance(params, Sequence) else dict(params or {})
+    result = connection.execute(statement, values)
+    return list(result) if result.returns_rows else []
+
+
+def _fetched(plan: _Plan, cursor: Any) -> list[Any]:
     make, convert = plan.row, plan.convert
     if make is None:
         return []
+    fetched = cursor.fetchall()
     if any(convert):
         return [make(*map(_converted, convert, row)) for row in fetched]
     return [make(*row) for row in fetched]
@@ -89,7 +139,11 @@ def _converted(convert: Callable[[Any], Any] | None, value: Any) -> Any:
 
 
 def _bound(plan: _Plan, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-    converted = map(_converted, plan.bind, [values[n] for n in plan.names])
+    # As SQLAlchemy does, None goes through the conversion too: JSON's makes it the JSON null.
+    converted = [
+        value if bind is None else bind(value)
+        for bind, value in zip(plan.bind, [values[n] for n in plan.names], strict=True)
+    ]
     return list(converted) if plan.positional else dict(zip(plan.names, converted, strict=True))
 
 
