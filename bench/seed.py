@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Insert
+from sqlalchemy import Connection
 
 from scimhub.directory.actors import Actor
 from scimhub.directory.groups import GroupEdit, Groups
@@ -65,30 +65,51 @@ def group_body(display_name: str) -> dict[str, Any]:
 
 
 class _RecordingConnection:
-    """Stand in for a Connection; keep each INSERT's rows instead of sending them.
+    """Stand in for a Connection; keep each INSERT's values instead of sending them.
 
-    Anything else (a read, an update) is refused: seeding through it would then
-    no longer store what the server stores, and must be rethought.
+    The user store runs its writes through ``store/sql/prepared.py`` on the driver's cursor, so
+    this is a connection whose driver connection records: each statement's SQL (compiled for the
+    real dialect) and its values. Anything but an INSERT is refused: seeding through it would
+    then no longer store what the server stores, and must be rethought.
     """
 
     def __init__(self, dialect: Any) -> None:
         self.dialect = dialect
-        self.rows: dict[str, tuple[Insert, list[dict[str, Any]]]] = {}
+        self.rows: dict[str, list[Any]] = {}
 
-    def execute(self, statement: Any, parameters: Any = None) -> None:
-        if not isinstance(statement, Insert) or statement._values or statement._multi_values:
-            raise TypeError(f"seeding expects plain INSERTs from the user store, not {statement}")
-        rows = parameters if isinstance(parameters, list) else [parameters]
-        key = statement.table.name  # type: ignore[attr-defined]
-        self.rows.setdefault(key, (statement, []))[1].extend(rows)
+    @property
+    def connection(self) -> _RecordingConnection:
+        return self
+
+    @property
+    def driver_connection(self) -> _RecordingConnection:
+        return self
+
+    def cursor(self) -> _RecordingConnection:
+        return self
+
+    def execute(self, sql: str, values: Any) -> None:
+        self.executemany(sql, [values])
+
+    def executemany(self, sql: str, values: list[Any]) -> None:
+        if not sql.lstrip().upper().startswith("INSERT"):
+            raise TypeError(f"seeding expects INSERTs from the user store, not {sql}")
+        self.rows.setdefault(sql, []).extend(values)
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
 
     def flush(self, connection: Connection) -> int:
-        """Send the recorded rows, one executemany per table, parents first; return the row count."""
+        """Send the recorded rows, one executemany per statement, parents first; return the row count."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         count = 0
-        for statement, rows in self.rows.values():  # insertion order: users before their children
-            if rows:
-                connection.execute(statement, rows)
-                count += len(rows)
+        for sql, values in self.rows.items():  # insertion order: users before their children
+            cursor.executemany(sql, values)
+            count += len(values)
+        cursor.close()
         self.rows.clear()
         return count
 

@@ -10,9 +10,11 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Insert,
     Row,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     delete,
@@ -69,6 +71,22 @@ def _lookup(table: Table, column: str, lock: RowLock = RowLock.NONE) -> Select[A
 
 
 @cache
+def _inserting(table: Table) -> Insert:
+    """Return ``INSERT INTO table`` of every column, each value a parameter named after it, built once."""
+    return insert(table).values({c.name: bindparam(c.name) for c in table.c})
+
+
+@cache
+def _updating(table: Table) -> Update:
+    """Return ``UPDATE table SET`` every column ``WHERE id = :id``, built once.
+
+    Never ``SET id = id``: SQLite would re-check every member row's foreign key (O(group size)).
+    """
+    changed: dict[str, Any] = {c.name: bindparam(c.name) for c in table.c if c is not table.c.id}
+    return update(table).where(table.c.id == bindparam("id")).values(changed)
+
+
+@cache
 def _names_of(name: Column[Any], lock: RowLock = RowLock.NONE) -> ForIds:
     """Return ``SELECT id, name FROM its table WHERE id IN (…)``, with the row lock ``lock``, built once."""
     return ForIds(lambda match: lock.on(select(name.table.c.id, name).where(match(name.table.c.id))))
@@ -116,17 +134,14 @@ class _ResourceRows(Generic[R]):
         found = rows(self._connection, statement, {"key": key})
         return self._record(found[0]) if found else None
 
-    def _write(self, statement: Any, record: R, *, with_id: bool = True) -> None:
+    def _write(self, statement: Any, record: R) -> None:
         """Insert or update; a taken name aborts the transaction as ``Uniqueness``.
 
         No savepoint guards the write: the caller rolls the whole transaction back anyway.
         """
         columns = self._columns(record)
-        if not with_id:
-            # SET id = id would make SQLite re-check every member row's foreign key (O(group size)).
-            del columns["id"]
         try:
-            self._connection.execute(statement, columns)
+            rows(self._connection, statement, columns)
         except IntegrityError as error:
             for markers, detail in self._unique_columns(columns):
                 if any(marker in str(error.orig) for marker in markers):
@@ -140,12 +155,11 @@ class _ResourceRows(Generic[R]):
 
     def insert(self, record: R) -> None:
         """Store a new record. :raises Uniqueness: When its name is taken, in any case."""
-        self._write(insert(self._table), record)
+        self._write(_inserting(self._table), record)
 
     def update(self, record: R) -> None:
         """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
-        statement = update(self._table).where(self._table.c.id == record.id)
-        self._write(statement, record, with_id=False)
+        self._write(_updating(self._table), record)
 
     def delete(self, id: str) -> bool:
         """Delete a record and every membership row naming it; tell whether it existed.
@@ -277,15 +291,15 @@ class SqlUserRows(_ResourceRows[User]):
 
     def _write_mirrors(self, user: User) -> None:
         """Mirror the user's emails and provisioned roles into their indexed tables."""
-        rows = _email_rows(user)
-        if rows:
-            self._connection.execute(insert(user_emails), rows)
+        emails = _email_rows(user)
+        if emails:
+            rows(self._connection, _inserting(user_emails), emails)
         roles = [
             {"user_id": user.id, "role": r.value, "source": PROVISIONED}
             for r in sorted(user.provisioned_roles)
         ]
         if roles:
-            self._connection.execute(insert(user_roles), roles)
+            rows(self._connection, _inserting(user_roles), roles)
 
 
 class SqlGroupRows(_ResourceRows[Group]):

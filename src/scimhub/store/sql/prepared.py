@@ -58,7 +58,7 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 """One statement's values: a mapping, or a list of mappings to run it once for each (no rows returned)."""
 
 
-def rows(connection: Connection, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Any]:
+def rows(connection: Connection, statement: Executable, params: Params = None) -> list[Any]:
     """Run ``statement`` with ``params`` on ``connection``; return its rows (read by name or position)."""
     return in_turn(connection, [(statement, params)])[0]
 
