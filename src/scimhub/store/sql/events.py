@@ -9,11 +9,11 @@ sends ``NOTIFY`` with its highest ``seq``; PostgreSQL delivers it at commit, and
 drops it on rollback. SQLite needs no lock: its writers are serialized whole by
 ``BEGIN IMMEDIATE``.
 
-The events go in through one prebuilt ``INSERT … RETURNING seq`` run with the
-list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row INSERTs of
-at most 1,000 rows, in order (8,000 bind parameters, under the 65,535 one
-PostgreSQL statement may carry), without compiling a statement per write
-(ADR 0015). On PostgreSQL the NOTIFY follows, once, with the highest ``seq``.
+On SQLite the events go in through one prebuilt ``INSERT … RETURNING seq`` run
+with the list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row
+INSERTs of at most 1,000 rows, in order (ADR 0015). On PostgreSQL the lock, the
+INSERT (once per event) and the NOTIFY go out together in psycopg's pipeline
+mode (``prepared.in_turn``, ADR 0047): one round trip under the lock, not three.
 """
 
 from __future__ import annotations
