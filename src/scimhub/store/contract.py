@@ -78,14 +78,22 @@ class UserRows(Protocol):
         """Delete a user and its memberships; tell whether it existed."""
 
     def search(
-        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+        self,
+        query: Query,
+        *,
+        prefix: str | None = None,
+        active: bool | None = None,
+        role: Role | None = None,
+        walk: int = 0,
     ) -> Page[User]:
         """Return the users that match ``query``, in its order, narrowed as the console asks.
 
         ``prefix``: the userName, the displayName or an email starts with it, in
         any case. ``active``: the status. ``role``: the user holds it directly
         (provisioned or assigned) or through a group, among its effective roles.
-        Each is read through an index, whatever the number of users.
+        Each is read through an index, whatever the number of users. ``walk`` (a keyset
+        page, uncounted, of a role without ``prefix``): look for the page among the next
+        ``walk`` users of the order first; a hint about cost, never about the answer.
         """
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
