@@ -139,10 +139,11 @@ def holds(role: Role) -> ColumnElement[bool]:
 
 
 def conferring(role: Role) -> Select[Any]:
-    """Return the ids of the groups whose direct members hold ``role``: those given it, and their member
-    groups down to MAX_NESTING - 1 levels (a user at most MAX_NESTING levels below, as ``holding``).
+    """Return the ids of the groups whose direct members hold ``role``.
 
-    The walk follows member groups only, so it costs the groups under the role, not its users.
+    Those given it, and their member groups down to MAX_NESTING - 1 levels: a user is then at
+    most MAX_NESTING levels below, as in ``holding``. The walk follows member groups only, so
+    it costs the groups under the role, not its users.
     """
     reached = (
         select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
