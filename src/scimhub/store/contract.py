@@ -35,7 +35,7 @@ from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
-from scimhub.query.pages import Page, Query
+from scimhub.query.pages import Page, Query, Seek
 from scimhub.store.records import (
     Credential,
     EventQuery,
@@ -169,6 +169,12 @@ class RoleRows(Protocol):
 
     def holders(self, role: Role) -> RoleHolders:
         """Return the users and groups that hold ``role`` directly."""
+
+    def direct_page(self, role: Role, kind: str, seek: Seek, limit: int) -> Page[tuple[str, tuple[str, ...]]]:
+        """Return one keyset page, by id, of the ``user``s or ``group``s holding ``role`` directly.
+
+        Each item is an id and its sources (``provisioned``, ``assigned``); ``Page.total`` is -1.
+        """
 
 
 class TokenRows(Protocol):
