@@ -190,6 +190,7 @@ def test_the_overview_counts_and_shows_the_tenant_url(console: ConsoleApp) -> No
     """Users, suspended, groups and role holders are counted; the Tenant URL is DataHub's path."""
     console.user("one", password=None)
     console.user("two", password=None, active=False)
+    console.counted()
     html = console.signed_in().get("/console/overview").text
     assert "http://testserver/gms/openapi/scim/v2" in html
     assert re.search(r"<dt>Users</dt><dd><a [^>]+>3</a>", html)

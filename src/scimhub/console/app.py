@@ -18,9 +18,13 @@ from scimhub.console.users import users_routes
 from scimhub.services import Services
 
 
-def console_routes(services: Services, traffic: ScimTraffic, scim_prefix: str) -> list[BaseRoute]:
+def make_console(services: Services, traffic: ScimTraffic, scim_prefix: str) -> Console:
+    """Return the console's state of this process: services, templates, throttles, cached counts."""
+    return Console(services, traffic, scim_prefix)
+
+
+def console_routes(console: Console) -> list[BaseRoute]:
     """Return every route of the console: its pages, its forms and its static files."""
-    console = Console(services, traffic, scim_prefix)
     static = StaticFiles(directory=str(files("scimhub.console") / "static"))
     return [
         *auth_routes(console),

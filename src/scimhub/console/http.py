@@ -122,6 +122,11 @@ def when(micros: int | None) -> str:
     return datetime.fromtimestamp(micros / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def count(number: int | None) -> str:
+    """Return a count with thousands separators; "counting…" for one not read yet (ADR 0045)."""
+    return "counting…" if number is None else f"{number:,}"
+
+
 def _templates() -> Environment:
     folder = str(files("scimhub.console") / "templates")
     environment = Environment(
@@ -132,6 +137,7 @@ def _templates() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["when"] = when
+    environment.filters["count"] = count
     environment.globals.update(Privilege=Privilege, PREFIX=PREFIX)
     return environment
 
@@ -150,7 +156,7 @@ class Console:
         self.by_address = Lockout(BY_ADDRESS)
         self.templates = _templates()
         self.counts = CountCache(services)
-        """The overview's counts, read at most every 30 s (ADR 0044)."""
+        """The overview's counts, read in the background at most every 30 s (ADR 0044, ADR 0045)."""
 
     def secure(self, request: Request) -> bool:
         """Tell whether cookies must be ``Secure``: the request came over HTTPS or the public URL is https."""
@@ -224,6 +230,7 @@ _NAV = {
     "groups.html": "groups",
     "group.html": "groups",
     "roles.html": "roles",
+    "role.html": "roles",
     "tokens.html": "tokens",
     "token_revoke.html": "tokens",
     "events.html": "events",

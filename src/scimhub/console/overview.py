@@ -12,10 +12,10 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from scimhub.console.http import PREFIX, Call, Console, Redirect, View, when
+from scimhub.console.http import PREFIX, Call, Console, Redirect, View, count, when
 from scimhub.console.users import recent_events
 from scimhub.directory.sessions import Session
-from scimhub.domain.roles import Privilege
+from scimhub.domain.roles import Privilege, Role
 
 
 def overview_routes(console: Console) -> list[BaseRoute]:
@@ -29,15 +29,16 @@ def overview_routes(console: Console) -> list[BaseRoute]:
 
     def overview(session: Session, call: Call) -> View:
         session.actor.require(Privilege.MANAGE_USERS_AND_GROUPS, "Reading the overview")
-        counts = console.counts.get()
-        users = counts.users
+        counts = console.counts.get()  # None until the first reading is in: "counting…"
+        users = counts.users if counts else None
         push = hub.datahub_status()
         context = {
             "users": users,
-            "suspended": counts.suspended,
-            "groups": counts.groups,
-            "holders": counts.holders,
-            "counted_at": counts.read_at,
+            "active": counts.users - counts.suspended if counts else None,
+            "suspended": counts.suspended if counts else None,
+            "groups": counts.groups if counts else None,
+            "holders": counts.holders if counts else dict.fromkeys(Role),
+            "counted_at": counts.read_at if counts else None,
             "tenant_url": call.base_url + console.scim_prefix,
             "checklist": checklist(console, session, users),
             "events": recent_events(console, session.actor, None),
@@ -51,7 +52,7 @@ def overview_routes(console: Console) -> list[BaseRoute]:
     ]
 
 
-def checklist(console: Console, session: Session, users: int) -> list[dict[str, Any]]:
+def checklist(console: Console, session: Session, users: int | None) -> list[dict[str, Any]]:
     """Return Entra's set-up steps, each done or not, with what shows it."""
     now = time.time_ns() // 1000
     tokens = console.services.tokens.list(session.actor)
@@ -72,7 +73,11 @@ def checklist(console: Console, session: Session, users: int) -> list[dict[str, 
         _step(used is not None, "The token has been used", "last used at {}", used),
         _step(first is not None, "First SCIM request seen (since this process started)", "at {}", first),
         _step(last is not None, "Last SCIM request", "at {}", last),
-        _step(users > 1, "Users have arrived", f"{users:,} user(s), the built-in admin included"),
+        _step(
+            users is not None and users > 1,
+            "Users have arrived",
+            f"{count(users)} user(s), the built-in admin included",
+        ),
         _step(
             errors == 0,
             "No SCIM errors in the last hour",

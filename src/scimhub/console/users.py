@@ -64,10 +64,13 @@ def search_term(call: Call) -> str:
     return text
 
 
-def known_total(counts: Counts, text: str, active: bool | None, role: Role | None) -> int | None:
-    """Return the count of a list the cached counts already hold (all, by status, by role), else None."""
-    if text or (active is not None and role is not None):
-        return None
+def cached_count(text: str, active: bool | None, role: Role | None) -> bool:
+    """Tell whether the cached counts hold a list's count: all users, one status, or one role."""
+    return not text and (active is None or role is None)
+
+
+def known_total(counts: Counts, active: bool | None, role: Role | None) -> int:
+    """Return the count of a list the cached counts hold (``cached_count``)."""
     if role is not None:
         return counts.holders[role]
     return {None: counts.users, False: counts.suspended, True: counts.users - counts.suspended}[active]
@@ -102,17 +105,20 @@ def users_routes(console: Console) -> list[BaseRoute]:
         # A page link carries the last (or first) row's sort key, signed for these very filters.
         scope, at = "console/users?" + urlencode(params), call.query.get("at", "")
         position = console.services.scim.cursors.read(scope, at) if at else Position(None)
-        known = known_total(console.counts.get(), text, active, role)
-        seek = Seek(position.key, position.backward, count=known is None)  # a cached count is not read again
+        counts, cached = console.counts.get(), cached_count(text, active, role)
+        seek = Seek(position.key, position.backward, count=not cached)  # a cached count is not read again
         query = Query(sort_by=resolve(USER, SORTS[sort]), descending=descending, limit=PAGE_SIZE, seek=seek)
-        found = hub.users.search(query, prefix=text or None, active=active, role=role)
+        # A common role's page is looked for along the list's order first (ADR 0045).
+        walk = counts.role_walk(role, PAGE_SIZE + 1) if counts and role and not text else 0
+        found = hub.users.search(query, prefix=text or None, active=active, role=role, walk=walk)
         roles = hub.roles.of_users([view.user.id for view in found.items])
         after, before = neighbours(found, position)
         issue = partial(console.services.scim.cursors.issue, scope)
         context = {
             "items": [(view.user, roles[view.user.id].effective) for view in found.items],
-            "total": known if known is not None else found.total,
-            "counted_at": console.counts.get().read_at if known is not None else None,
+            # None: the list's count is the cache's, and the first reading is not in yet ("counting…").
+            "total": (known_total(counts, active, role) if counts else None) if cached else found.total,
+            "counted_at": counts.read_at if cached and counts else None,
             "next": issue(after) if after else "",
             "previous": issue(before) if before else "",
             "params": params,

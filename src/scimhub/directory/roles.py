@@ -15,6 +15,7 @@ from scimhub.directory.changes import role_events
 from scimhub.directory.users import Clock
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import NotFound
+from scimhub.query.pages import Page, Seek
 from scimhub.store.contract import Store, Transaction
 from scimhub.store.records import RoleGrant
 
@@ -89,6 +90,19 @@ class Roles:
             for g in found.groups
         ]
         return users + groups
+
+    def direct_page(self, role: Role, kind: str, seek: Seek, limit: int) -> Page[Holder]:
+        """Return one page, by id, of the ``user``s or ``group``s that hold ``role`` directly (ADR 0045)."""
+        with self._store.read() as tx:
+            found = tx.roles.direct_page(role, kind, seek, limit)
+            ids = [id for id, _ in found.items]
+            rows = tx.users if kind == "user" else tx.groups
+            names, urns = rows.names(ids), rows.urns(ids)
+        holders = [
+            Holder(kind, id, names.get(id, ""), urns.get(id, ""), ", ".join(sources))
+            for id, sources in found.items
+        ]
+        return Page(found.total, holders, found.keys, found.more)
 
     def assign(self, actor: Actor, role: Role, principal: str, id: str) -> bool:
         """Give a user or group a role; tell whether it is new.

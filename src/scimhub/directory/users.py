@@ -122,10 +122,11 @@ class Users:
         prefix: str | None = None,
         active: bool | None = None,
         role: Role | None = None,
+        walk: int = 0,
     ) -> Page[UserView]:
         """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says."""
         with self._store.read() as tx:
-            page = tx.users.search(query, prefix=prefix, active=active, role=role)
+            page = tx.users.search(query, prefix=prefix, active=active, role=role, walk=walk)
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         views = [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items]
         return Page(page.total, views, page.keys, page.more)

@@ -35,7 +35,7 @@ from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
-from scimhub.query.pages import Page, Query
+from scimhub.query.pages import Page, Query, Seek
 from scimhub.store.records import (
     Credential,
     EventQuery,
@@ -78,14 +78,22 @@ class UserRows(Protocol):
         """Delete a user and its memberships; tell whether it existed."""
 
     def search(
-        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+        self,
+        query: Query,
+        *,
+        prefix: str | None = None,
+        active: bool | None = None,
+        role: Role | None = None,
+        walk: int = 0,
     ) -> Page[User]:
         """Return the users that match ``query``, in its order, narrowed as the console asks.
 
         ``prefix``: the userName, the displayName or an email starts with it, in
         any case. ``active``: the status. ``role``: the user holds it directly
         (provisioned or assigned) or through a group, among its effective roles.
-        Each is read through an index, whatever the number of users.
+        Each is read through an index, whatever the number of users. ``walk`` (a keyset
+        page, uncounted, of a role without ``prefix``): look for the page among the next
+        ``walk`` users of the order first; a hint about cost, never about the answer.
         """
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
@@ -161,6 +169,12 @@ class RoleRows(Protocol):
 
     def holders(self, role: Role) -> RoleHolders:
         """Return the users and groups that hold ``role`` directly."""
+
+    def direct_page(self, role: Role, kind: str, seek: Seek, limit: int) -> Page[tuple[str, tuple[str, ...]]]:
+        """Return one keyset page, by id, of the ``user``s or ``group``s holding ``role`` directly.
+
+        Each item is an id and its sources (``provisioned``, ``assigned``); ``Page.total`` is -1.
+        """
 
 
 class TokenRows(Protocol):

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from scimhub.console.app import console_routes
+from scimhub.console.app import console_routes, make_console
 from scimhub.console.http import SecurityHeaders
 from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.datahub.status import status_json
@@ -80,11 +80,13 @@ def create_app(services: Services) -> Starlette:
     routes += api_routes(services, API_ROUTES, API_SCHEMAS)
     routes += feed_routes(services, polls)
     traffic = ScimTraffic()  # what the console's Entra checklist shows of this process's SCIM traffic
-    routes += console_routes(services, traffic, SCIM_PREFIXES[0])
+    console = make_console(services, traffic, SCIM_PREFIXES[0])
+    routes += console_routes(console)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await polls.start()
+        console.counts.get()  # the first reading of the console's counts starts now, in the background
         forget = when_stopping(polls.drain)  # long polls answer at once when shutdown begins
         if worker is not None:
             stop_waking = services.commits.on_commit(worker.wake)
@@ -107,4 +109,6 @@ def create_app(services: Services) -> Starlette:
         Middleware(RecordScimTraffic, traffic=traffic, scim_prefixes=SCIM_PREFIXES),
         Middleware(SecurityHeaders),  # the console's pages only: CSP, frame-ancestors, no-store (ADR 0030)
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.console = console  # for the tests, which read its counts without waiting for the background
+    return app

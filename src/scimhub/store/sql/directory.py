@@ -34,10 +34,10 @@ from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.filters import compile_filter
-from scimhub.store.sql.keyset import seek_page
+from scimhub.store.sql.keyset import seek_page, window
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.prepared import rows
-from scimhub.store.sql.searches import holding, search_rows, starting, unindexed
+from scimhub.store.sql.searches import holding, holds, search_rows, starting, unindexed
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
@@ -209,7 +209,13 @@ class SqlUserRows(_ResourceRows[User]):
     _name_attribute = "userName"
 
     def search(
-        self, query: Query, *, prefix: str | None = None, active: bool | None = None, role: Role | None = None
+        self,
+        query: Query,
+        *,
+        prefix: str | None = None,
+        active: bool | None = None,
+        role: Role | None = None,
+        walk: int = 0,
     ) -> Page[User]:
         """Return the users that match ``query`` and the console's narrowing, in order.
 
@@ -220,9 +226,16 @@ class SqlUserRows(_ResourceRows[User]):
         of the groups ``group_roles`` gives it to. SQLite plans without statistics,
         so only the narrowest given is offered to it as an index; the others are
         checked on the rows that one finds (``unindexed``).
+
+        ``walk``: a role common enough that its page is likely among the next ``walk``
+        users of the list's order is looked for there first, testing each (ADR 0045).
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
+        if role is not None and prefix is None and walk > 0 and query.seek and not query.seek.count:
+            found = self._walk(query, role, active, walk)
+            if found is not None:
+                return found
         terms: list[ColumnElement[bool]] = []
         if prefix is not None:
             terms.append(starting(_key(prefix), self._connection.dialect.name))
@@ -240,6 +253,18 @@ class SqlUserRows(_ResourceRows[User]):
         counted = users.c.active == active if active is not None and len(terms) == 1 else also
         total, rows = search_rows(self._connection, users, USER, query, also, counted)
         return Page(total, [self._record(row) for row in rows])
+
+    def _walk(self, query: Query, role: Role, active: bool | None, rows: int) -> Page[User] | None:
+        """Return the keyset page of ``role``'s holders found among the next ``rows`` users, in order.
+
+        Costs ``rows`` index entries and two probes each at most, however many hold the role.
+        None when the window holds less than the page and more users follow it: the caller
+        then reads the holders (``holding``), so the answer is the same either way.
+        """
+        test = holds(role) if active is None else and_(holds(role), unindexed(users.c.active) == active)
+        within = window(self._connection, users, USER, query, rows)
+        found = self._seek(query, test if within is None else and_(test, within))
+        return found if found.more or within is None else None
 
     def _record(self, row: Row[Any]) -> User:
         return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)

@@ -14,7 +14,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, false, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 
 from scimhub.query.pages import Query, Seek
 from scimhub.query.schema import ResourceType
@@ -35,9 +48,7 @@ def seek_page(
     The rows come in the query's order also when read ``backward``.
     """
     seek = query.seek or Seek()
-    terms = sort_terms(resource_type, query.sort_by, query.descending)
-    if seek.backward:  # read the rows before the key from the nearest back: every direction turned
-        terms = [(key, not down) for key, down in terms]
+    terms = directed_terms(resource_type, query)
     keys = [key.label(f"sort_key_{n}") for n, (key, _) in enumerate(terms)]
     statement: Select[Any] = select(table, *keys).order_by(*(k.desc() if d else k.asc() for k, d in terms))
     if where is not None:
@@ -55,6 +66,38 @@ def seek_page(
         counted = select(func.count()).select_from(table)
         total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
     return total, rows, sort_keys, more
+
+
+def directed_terms(resource_type: ResourceType, query: Query) -> Terms:
+    """Return the sort terms a keyset page reads in: the query's, every direction turned when ``backward``."""
+    terms = sort_terms(resource_type, query.sort_by, query.descending)
+    if query.seek is not None and query.seek.backward:  # read the rows before the key from the nearest back
+        terms = [(key, not down) for key, down in terms]
+    return terms
+
+
+def window(
+    connection: Connection, table: Table, resource_type: ResourceType, query: Query, rows: int
+) -> ColumnElement[bool] | None:
+    """Return where a row comes no further than the ``rows``-th row of ``table`` after the query's seek key.
+
+    In the direction the page reads, whatever its filter: with the seek's own condition, a
+    page sought within it walks at most ``rows`` index entries, testing its filter on each
+    (ADR 0045). None when no more than ``rows`` rows follow: the window is the rest of the table.
+    """
+    terms = directed_terms(resource_type, query)
+    statement = select(*(key for key, _ in terms)).order_by(*(k.desc() if d else k.asc() for k, d in terms))
+    if query.seek is not None and query.seek.after is not None:
+        statement = statement.where(after(terms, query.seek.after))
+    last = connection.execute(statement.offset(rows - 1).limit(1)).first()
+    if last is None:
+        return None
+    within = not_(after(terms, tuple(last)))
+    first, down = terms[0]
+    if len(terms) == 2 and last[0] is not None:  # a range on the attribute ends the index scan there
+        bound = literal(last[0], first.type)
+        within = and_(first >= bound if down else first <= bound, within)
+    return within
 
 
 def after(terms: Terms, key: Sequence[Any]) -> ColumnElement[bool]:

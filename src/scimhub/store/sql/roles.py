@@ -8,6 +8,7 @@ from sqlalchemy import CTE, Column, Connection, Executable, Table, delete, liter
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.domain.roles import Role
+from scimhub.query.pages import Page, Seek
 from scimhub.store.records import GroupRef, RoleGrant, RoleHolders
 from scimhub.store.sql.batches import ForIds, Match
 from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
@@ -133,6 +134,29 @@ class SqlRoleRows:
         for group_id, role in _GROUP_ROLES.rows(self._connection, group_ids):
             found[group_id].append(Role(role))
         return found
+
+    def direct_page(self, role: Role, kind: str, seek: Seek, limit: int) -> Page[tuple[str, tuple[str, ...]]]:
+        """Return one keyset page of the ``user``s or ``group``s holding ``role`` directly, by id.
+
+        Each item is an id and its sources, the page's keys are ``(id,)``. One range of the
+        ``(role, id)`` index a page (ADR 0045): as cheap with a million holders as with five.
+        """
+        table, key, _ = self._table(kind)
+        down = seek.backward
+        ids = select(key).where(table.c.role == role.value).distinct()
+        if seek.after is not None:
+            ids = ids.where(key < seek.after[0] if down else key > seek.after[0])
+        found = list(
+            self._connection.execute(ids.order_by(key.desc() if down else key).limit(limit + 1)).scalars()
+        )
+        more, found = len(found) > limit, sorted(found[:limit])
+        sources: dict[str, list[str]] = {id: [] for id in found}
+        if kind == "user" and found:
+            rows = select(key, user_roles.c.source).where(table.c.role == role.value, key.in_(found))
+            for id, source in self._connection.execute(rows.order_by(user_roles.c.source)):
+                sources[id].append(source)
+        items = [(id, tuple(sources[id]) or (ASSIGNED,)) for id in found]
+        return Page(-1, items, [(id,) for id in found], more)
 
     def holders(self, role: Role) -> RoleHolders:
         """Return the users and groups that hold ``role`` directly."""

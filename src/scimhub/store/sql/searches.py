@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    exists,
     func,
     literal,
     or_,
@@ -124,6 +125,38 @@ def holding(role: Role) -> CompoundSelect[Any]:
     )
     direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
     return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
+
+
+def holds(role: Role) -> ColumnElement[bool]:
+    """Return where a user holds ``role``, tested on each row found otherwise (the order's index, ADR 0045).
+
+    Two probes a user, whatever the number of holders: its direct roles, and its memberships
+    in the groups that pass the role on to their direct members (``conferring``). A user is
+    a member of such a group exactly when ``holding`` reaches it, so both find the same users.
+    """
+    direct = exists().where(user_roles.c.user_id == users.c.id, user_roles.c.role == role.value)
+    member = group_members.c.member_id == users.c.id
+    return or_(direct, exists().where(member, group_members.c.group_id.in_(conferring(role))))
+
+
+def conferring(role: Role) -> Select[Any]:
+    """Return the ids of the groups whose direct members hold ``role``.
+
+    Those given it, and their member groups down to MAX_NESTING - 1 levels: a user is then at
+    most MAX_NESTING levels below, as in ``holding``. The walk follows member groups only, so
+    it costs the groups under the role, not its users.
+    """
+    reached = (
+        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
+        .where(group_roles.c.role == role.value)
+        .cte("conferring", recursive=True)
+    )
+    reached = reached.union(
+        select(group_members.c.member_id, reached.c.depth + 1)
+        .join(group_members, group_members.c.group_id == reached.c.id)
+        .where(reached.c.depth < MAX_NESTING - 1, group_members.c.member_type == "Group")
+    )
+    return select(reached.c.id)
 
 
 def unindexed(column: Column[Any]) -> ColumnElement[Any]:

@@ -139,7 +139,7 @@ user_roles = Table(
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), primary_key=True),
     Column("source", String(16), primary_key=True),
-    Index(None, "role"),
+    Index(None, "role", "user_id"),  # a role's holders by id: one range a page (ADR 0045)
 )
 """A user's direct roles: ``provisioned`` (mirrored from the SCIM ``roles`` attribute on
 every write, like ``user_emails``) or ``assigned`` (by an administrator, API or CLI)."""
@@ -149,7 +149,7 @@ group_roles = Table(
     metadata,
     Column("group_id", ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), primary_key=True),
-    Index(None, "role"),
+    Index(None, "role", "group_id"),
 )
 """Roles an administrator gave a group; every member holds them (DataHub's rolesViaGroups)."""
 
