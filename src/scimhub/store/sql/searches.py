@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     Column,
     ColumnElement,
     CompoundSelect,
@@ -113,16 +114,7 @@ def holding(role: Role) -> CompoundSelect[Any]:
     user (ADR 0038): their members at depth 1, the members of member groups at depth 2, and so on;
     the depth bound ends a cycle. Group ids among the results match no user.
     """
-    reached = (
-        select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
-        .where(group_roles.c.role == role.value)
-        .cte("reached", recursive=True)
-    )
-    reached = reached.union(
-        select(group_members.c.member_id, reached.c.depth + 1)
-        .join(group_members, group_members.c.group_id == reached.c.id)
-        .where(reached.c.depth < MAX_NESTING)
-    )
+    reached = _down_from(role, "reached", MAX_NESTING)
     direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
     return union(direct, select(reached.c.id).where(reached.c.depth >= 1))
 
@@ -146,17 +138,26 @@ def conferring(role: Role) -> Select[Any]:
     most MAX_NESTING levels below, as in ``holding``. The walk follows member groups only, so
     it costs the groups under the role, not its users.
     """
+    reached = _down_from(role, "conferring", MAX_NESTING - 1, groups_only=True)
+    return select(reached.c.id)
+
+
+def _down_from(role: Role, name: str, depth: int, *, groups_only: bool = False) -> CTE:
+    """Return the walk down from the groups given ``role``: (id, depth) of what they contain, ``depth`` deep.
+
+    ``groups_only`` follows member groups alone; a cycle ends at the depth bound.
+    """
     reached = (
         select(group_roles.c.group_id.label("id"), literal(0).label("depth"))
         .where(group_roles.c.role == role.value)
-        .cte("conferring", recursive=True)
+        .cte(name, recursive=True)
     )
-    reached = reached.union(
+    step = (
         select(group_members.c.member_id, reached.c.depth + 1)
         .join(group_members, group_members.c.group_id == reached.c.id)
-        .where(reached.c.depth < MAX_NESTING - 1, group_members.c.member_type == "Group")
+        .where(reached.c.depth < depth)
     )
-    return select(reached.c.id)
+    return reached.union(step.where(group_members.c.member_type == "Group") if groups_only else step)
 
 
 def unindexed(column: Column[Any]) -> ColumnElement[Any]:
