@@ -127,10 +127,9 @@ def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:
     assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
 
 
-def test_a_lost_connection_is_an_outage_and_the_next_one_serves(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a SQLite file has no connection to lose")
-    engine = make_engine(database_url)  # as the server makes it: outages watched (ADR 0029)
+def test_a_lost_connection_is_an_outage_and_the_next_one_serves(fresh_postgres: str) -> None:
+    """PostgreSQL only: a SQLite file has no connection to lose."""
+    engine = make_engine(fresh_postgres)  # as the server makes it: outages watched (ADR 0029)
     try:
         with engine.connect() as victim, engine.connect() as killer:
             pid = rows(victim, select(func.pg_backend_pid()))[0][0]

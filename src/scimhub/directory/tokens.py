@@ -195,10 +195,10 @@ class Tokens:
 
     def touch(self, verified: Verified) -> None:
         """Write when the verified token was used (at most once a minute per token: ``touch_due``)."""
-        if verified.actor.token_id is None:
-            return
+        token_id = verified.actor.token_id
+        assert token_id is not None  # ``verify`` makes actors of stored tokens only
         with self._store.transaction() as tx:
-            tx.tokens.touch(verified.actor.token_id, verified.at)
+            tx.tokens.touch(token_id, verified.at)
 
     def list(self, viewer: Actor, actor: UserRef | None = None) -> list[TokenView]:
         """Return the viewer's tokens, or with MANAGE_ACCESS_TOKENS every token, newest first.

@@ -47,7 +47,8 @@ class _Plan:
     row: Callable[..., tuple[Any, ...]] | None
     """Makes a row whose values read by name as well as position; None when the statement returns none."""
     convert: tuple[Callable[[Any], Any] | None, ...]
-    """Per result column, the conversion of what the driver returns (text to JSON, 0/1 to bool), if any."""
+    """Per result column, the conversion of what the driver returns (text to JSON, 0/1 to bool);
+    empty when no column needs one."""
 
 
 _plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
@@ -129,7 +130,7 @@ def _fetched(plan: _Plan, cursor: Any) -> list[Any]:
     if make is None:
         return []
     fetched = cursor.fetchall()
-    if any(convert):
+    if convert:
         return [make(*map(_converted, convert, row)) for row in fetched]
     return [make(*row) for row in fetched]
 
@@ -161,7 +162,8 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
     convert: tuple[Callable[[Any], Any] | None, ...] = ()
     if columns is not None:
         make = namedtuple("Row", list(columns.keys()), rename=True)  # type: ignore[misc,no-redef]
-        convert = tuple(_impl(c.type, dialect).result_processor(dialect, None) for c in columns)
+        processors = tuple(_impl(c.type, dialect).result_processor(dialect, None) for c in columns)
+        convert = processors if any(processors) else ()
     plan = _Plan(compiled, compiled.string, names, positional, bind, make, convert)
     if key is not None:
         with _lock:
