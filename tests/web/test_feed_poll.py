@@ -76,8 +76,12 @@ def test_a_long_poll_answers_when_an_event_commits(live: LiveServer, people: Peo
     """A poll with pollTimeoutSeconds waits for the next commit and returns it, not an empty page."""
     offset = head(live)
     name = unique("awaited")
-    threading.Timer(0.5, created, args=(people.scim, name)).start()
+    writer = threading.Timer(0.5, created, args=(people.scim, name))
+    writer.start()
     body = poll(live, offsetId=offset, pollTimeoutSeconds=30).json()
+    # The poll answers at the commit, maybe before the POST's own response has arrived: wait for
+    # it, or it would still be reading on the shared client while the next test uses it.
+    writer.join()
     assert f"urn:li:corpuser:{name}" in [e["entityUrn"] for e in decoded(body)]
 
 
