@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -13,7 +14,36 @@ from scimhub.errors import InvalidValue
 MIN_PASSWORD_LENGTH = 8
 """NIST SP 800-63B §5.1.1.2: at least eight characters for a password the user chooses."""
 
-_hasher = PasswordHasher()
+
+@dataclass(frozen=True)
+class Cost:
+    """What one argon2id hash costs: passes, memory in KiB, lanes."""
+
+    time: int
+    memory_kib: int
+    parallelism: int
+
+
+DEFAULT_COST = Cost(time=3, memory_kib=64 * 1024, parallelism=4)
+"""RFC 9106 §4's second recommended option (64 MiB), which argon2-cffi's defaults follow."""
+
+
+def _hasher_at(cost: Cost) -> PasswordHasher:
+    return PasswordHasher(time_cost=cost.time, memory_cost=cost.memory_kib, parallelism=cost.parallelism)
+
+
+_hasher = _hasher_at(DEFAULT_COST)
+
+
+def use_cost(cost: Cost) -> None:
+    """Hash new passwords at ``cost`` in this process; a stored hash is always verified at its own.
+
+    The default is ``DEFAULT_COST``. The test suite lowers it (tests/conftest.py): what it tests
+    is which password is accepted, never how long a guess takes.
+    """
+    global _hasher
+    _hasher = _hasher_at(cost)
+    _dummy_hash.cache_clear()
 
 
 def hash_password(password: str) -> str:
@@ -57,5 +87,5 @@ def generate_password() -> str:
 
 
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash() -> str:  # cleared by use_cost: a refusal costs what a stored hash does
     return _hasher.hash(generate_password())
