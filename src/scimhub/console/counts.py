@@ -46,12 +46,14 @@ class Counts:
 
         A page of a role held by ``h`` of ``n`` users spread evenly is among the next
         ``page * n / h`` users; reading the holders costs about ``h`` probes. So the walk
-        is worth it when ``page * n / h <= h``, and is given ``h`` users (no more than the
-        holders' read would cost: at worst, holders bunched at the far end of the order,
-        the page costs twice what it did). 0: read the holders (ADR 0045).
+        is worth it when ``page * n / h <= h``, and is given twice that distance, at most
+        ``h`` users: an even spread finds its page well within it, and holders bunched at
+        the far end of the order cost the walk as little as it can (ADR 0045). 0: read the holders.
         """
         holders = self.holders[role]
-        return holders if holders * holders >= page * self.users else 0
+        if holders * holders < page * self.users:
+            return 0
+        return min(holders, -(-2 * page * self.users // holders))
 
 
 class CountCache:
