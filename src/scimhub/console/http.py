@@ -94,6 +94,7 @@ class Call:
     base_url: str
     """The server's root as the browser reached it (or ``SCIMHUB_PUBLIC_BASE_URL``), without a slash."""
     cookies: Mapping[str, str] = field(default_factory=dict)
+    """The request's cookies: a page reads its own (the tokens page its one-time pad, ADR 0048)."""
 
 
 @dataclass(frozen=True)
