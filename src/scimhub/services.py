@@ -13,6 +13,7 @@ from scimhub.datahub.pusher import Pusher
 from scimhub.datahub.status import PushStatus
 from scimhub.directory.accounts import Accounts
 from scimhub.directory.groups import Groups
+from scimhub.directory.lockout import Lockout
 from scimhub.directory.resets import PasswordResets
 from scimhub.directory.roles import Roles
 from scimhub.directory.sessions import Sessions
@@ -80,6 +81,10 @@ class Services(Protocol):
     @property
     def sessions(self) -> Sessions:
         """The console's sessions (ADR 0030)."""
+
+    @property
+    def lockout(self) -> Lockout:
+        """The console's sign-in lock-out, counted in the database (ADR 0030, ADR 0048)."""
 
     @property
     def resets(self) -> PasswordResets:

@@ -20,6 +20,7 @@ from scimhub.datahub.pusher import Pusher, PushOptions
 from scimhub.datahub.status import PushStatus, read_status
 from scimhub.directory.accounts import ADMIN_USER_NAME, Accounts
 from scimhub.directory.groups import Groups
+from scimhub.directory.lockout import Lockout
 from scimhub.directory.resets import PasswordResets
 from scimhub.directory.roles import Roles
 from scimhub.directory.sessions import Sessions
@@ -67,6 +68,8 @@ class Services:
     """The console's sessions (ADR 0030)."""
     resets: PasswordResets
     """The console's one-time password-reset links (ADR 0033)."""
+    lockout: Lockout
+    """The console's sign-in lock-out, counted in the database (ADR 0030, ADR 0048)."""
     core: ThreadPoolExecutor
     """The threads that run requests in the synchronous core (ADR 0003, ADR 0016)."""
     datahub: Pusher | None = None
@@ -136,6 +139,7 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         Audit(store),
         Sessions(store, now_micros, accounts),
         PasswordResets(store, now_micros),
+        Lockout(store, now_micros),
         core,
         datahub,
     )

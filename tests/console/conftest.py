@@ -75,6 +75,18 @@ def post(browser: TestClient, page: str, action: str, /, **form: str) -> httpx.R
     return browser.post(action, data={**form, "csrf": token}, follow_redirects=False)
 
 
+NEW_TOKEN = re.compile(r'data-testid="new-token">([^<]+)<')
+
+
+def make_token(browser: TestClient, **form: str) -> str:
+    """Generate a token on the tokens page (POST, 303) and return it as the GET that follows shows it."""
+    made = post(browser, "/console/tokens", "/console/tokens", **form)
+    assert made.status_code == 303 and made.headers["location"] == "/console/tokens", made.text[:500]
+    shown = NEW_TOKEN.search(browser.get("/console/tokens").text)
+    assert shown is not None
+    return shown.group(1)
+
+
 @pytest.fixture
 def console(database_url: str) -> Iterator[ConsoleApp]:
     """Yield the console of a fresh database, with the built-in admin's password set."""

@@ -122,6 +122,19 @@ def test_twenty_failures_from_one_address_lock_the_address(console: ConsoleApp) 
     assert sign_in(browser, "admin", ADMIN_PASSWORD).status_code == 429
 
 
+def test_two_processes_share_one_count(console: ConsoleApp, database_url: str) -> None:
+    """Failures sent to two applications (two workers) on one database add up: the fifth locks on both."""
+    console.user("target")
+    other = build(Settings(database_url=database_url), upgrade=False)
+    try:
+        first, second = console.browser(), TestClient(create_app(other))
+        statuses = [sign_in(b, "target", "wrong").status_code for b in (first, second, first, second, first)]
+        assert statuses == [401, 401, 401, 401, 429]
+        assert sign_in(second, "target", PASSWORD).status_code == 429
+    finally:
+        other.close()
+
+
 def test_signing_out_ends_the_session_on_the_server(console: ConsoleApp) -> None:
     """After sign-out the old cookie, replayed, opens nothing; sign-out needs the CSRF token."""
     browser = console.signed_in()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import select
 
 from scimhub.directory.actors import SYSTEM
-from scimhub.directory.sessions import IDLE_LIMIT, LIFETIME, TOUCH_RESOLUTION, Sessions, digest
+from scimhub.directory.sessions import (
+    IDLE_LIMIT,
+    LIFETIME,
+    SEAL_LIFETIME,
+    TOUCH_RESOLUTION,
+    Sessions,
+    digest,
+)
 from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import Unauthorized
@@ -128,3 +138,50 @@ def test_an_idle_session_ends_and_a_used_one_lives_until_its_lifetime(
 def test_an_unknown_secret_is_no_session(sessions: Sessions) -> None:
     """A secret that was never issued resolves to nothing."""
     assert sessions.resolve("not-a-session") is None
+
+
+def test_a_sealed_message_is_unsealed_once_with_its_pad(hub: Services, sessions: Sessions) -> None:
+    """The row holds message XOR pad; the pad reads it once; a second read or a wrong pad gets nothing."""
+    add_user(hub, "una", PASSWORD)
+    _, session = sessions.open("una", PASSWORD)
+    message = b'{"name":"entra","token":"a secret"}'
+    pad = sessions.seal(session, message)
+    with hub.engine.connect() as connection:
+        [sealed] = connection.execute(select(console_sessions.c.sealed)).scalars()
+    assert b"a secret" not in sealed.encode() and len(pad) >= len(message)
+    assert sessions.unseal(session, pad) == message
+    assert sessions.unseal(session, pad) is None
+    sessions.seal(session, message)
+    assert sessions.unseal(session, sessions.seal(session, b"x" * len(message))) == b"x" * len(message)
+    sessions.seal(session, message)
+    assert sessions.unseal(session, pad) != message  # an older pad does not open the newer seal
+    assert sessions.unseal(session, "not base64!") is None
+
+
+def test_a_sealed_message_dies_after_its_lifetime(hub: Services, sessions: Sessions, clock: Clock) -> None:
+    """SEAL_LIFETIME after sealing the pad opens nothing; just before it, it does."""
+    add_user(hub, "vic", PASSWORD)
+    _, session = sessions.open("vic", PASSWORD)
+    pad = sessions.seal(session, b"message")
+    clock.now += SEAL_LIFETIME
+    assert sessions.unseal(session, pad) == b"message"
+    pad = sessions.seal(session, b"message")
+    clock.now += SEAL_LIFETIME + 1
+    assert sessions.unseal(session, pad) is None
+
+
+def test_two_tabs_unsealing_at_once_get_it_once(hub: Services, sessions: Sessions) -> None:
+    """Concurrent unseals of one session (two tabs loading the page): exactly one gets the message."""
+    add_user(hub, "wes", PASSWORD)
+    _, session = sessions.open("wes", PASSWORD)
+    for _ in range(5):
+        pad = sessions.seal(session, b"the token")
+        start = threading.Barrier(4)
+
+        def unseal(_: int, pad: str = pad, start: threading.Barrier = start) -> bytes | None:
+            start.wait()
+            return sessions.unseal(session, pad)
+
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(unseal, range(4)))
+        assert sorted(got, key=bool) == [None, None, None, b"the token"]

@@ -25,7 +25,7 @@ from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query
 from scimhub.query.schema import USER
 from scimhub.store.contract import Store
-from scimhub.store.records import Revocation, TokenRecord
+from scimhub.store.records import FailureRecord, Revocation, Sealed, SessionRecord, TokenRecord
 
 
 def make_user(user_name: str | None = None, **doc: Any) -> User:
@@ -330,3 +330,48 @@ class StoreContract:
             assert tx.secrets.get_or_create("k", "first") == "first"
         with store.transaction() as tx:
             assert tx.secrets.get_or_create("k", "second") == "first"
+
+    def test_failure_records_are_claimed_empty_put_and_forgotten(self, store: Store) -> None:
+        """``claim`` stores a new digest empty, returns a stored one as put; ``forget`` drops it."""
+        with store.transaction() as tx:
+            assert tx.failures.claim("a" * 64, 10) == FailureRecord("a" * 64, (), 0, 10)
+            tx.failures.put(FailureRecord("a" * 64, (5, 10), 0, 910))
+            tx.failures.claim("b" * 64, 10)
+            tx.failures.put(FailureRecord("b" * 64, (), 700, 700))
+        with store.read() as tx:
+            assert tx.failures.locked_until(["a" * 64, "b" * 64, "c" * 64]) == 700
+            assert tx.failures.locked_until(["a" * 64, "c" * 64]) == 0
+        with store.transaction() as tx:
+            assert tx.failures.claim("a" * 64, 20) == FailureRecord("a" * 64, (5, 10), 0, 910)
+            tx.failures.forget("b" * 64)
+        with store.read() as tx:
+            assert tx.failures.locked_until(["b" * 64]) == 0
+
+    def test_pruning_deletes_expired_failure_records_in_batches(self, store: Store) -> None:
+        """``prune`` deletes records expired at or before ``now``, at most ``batch``, nothing alive."""
+        with store.transaction() as tx:
+            for index in range(5):
+                tx.failures.claim(f"{index:064d}", 0)
+                tx.failures.put(FailureRecord(f"{index:064d}", (), 100 * index, 100 * index))
+        with store.transaction() as tx:
+            assert tx.failures.prune(250, 2) == 2
+            assert tx.failures.prune(250, 2) == 1
+            assert tx.failures.prune(250, 2) == 0
+        with store.read() as tx:
+            assert tx.failures.locked_until([f"{index:064d}" for index in range(5)]) == 400
+
+    def test_a_session_unseals_what_it_holds_once(self, store: Store) -> None:
+        """``seal`` replaces what a session holds (False: no session); ``unseal`` returns and clears it."""
+        user = make_user()
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.sessions.insert(SessionRecord("s" * 64, user.id, "mark", 1, 1))
+            assert not tx.sessions.seal("t" * 64, Sealed("blob", 1))
+            assert tx.sessions.unseal("s" * 64) is None
+            assert tx.sessions.seal("s" * 64, Sealed("old", 1))
+            assert tx.sessions.seal("s" * 64, Sealed("new", 2))
+        with store.transaction() as tx:
+            assert tx.sessions.unseal("s" * 64) == Sealed("new", 2)
+            assert tx.sessions.unseal("s" * 64) is None
+        with store.read() as tx:
+            assert tx.sessions.find("s" * 64) == SessionRecord("s" * 64, user.id, "mark", 1, 1)

@@ -3,7 +3,8 @@
 The sign-in and reset forms come before any session, so their CSRF token is a
 double submit: a random value in a SameSite=Strict cookie and in the form,
 which another site can neither read nor set. A sign-in is refused before the
-password is even checked while its user name or its address is locked out.
+password is even checked while its user name or its address is locked out; the
+counts are in the database, shared by every process (ADR 0048).
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scimhub.console.http import EXPIRED_FORM, PREFIX, SESSION_COOKIE, Console, View, read_form, same
+from scimhub.console.http import (
+    EXPIRED_FORM,
+    PREFIX,
+    SESSION_COOKIE,
+    Console,
+    Cookie,
+    View,
+    read_form,
+    same,
+)
 from scimhub.directory.sessions import LIFETIME, SECOND
-from scimhub.domain.text import fold
 from scimhub.errors import InvalidInput, Unauthorized
 
 FORM_COOKIE = "scimhub_form"
 """The double-submit CSRF token of the forms used before signing in."""
 _WRONG = "The user name or password is wrong, or the user may not sign in."
 _LOCKED = "Too many failed sign-ins. Try again in {minutes} minute(s)."
-
-
-def _locked(console: Console, name_key: str, address: str) -> int:
-    return max(console.by_user_name.retry_after(name_key), console.by_address.retry_after(address))
 
 
 def auth_routes(console: Console) -> list[BaseRoute]:
@@ -39,16 +44,7 @@ def auth_routes(console: Console) -> list[BaseRoute]:
         response = console.render(
             View(view.template, {**view.context, "form_token": token}, view.status), None
         )
-        response.set_cookie(
-            FORM_COOKIE,
-            token,
-            max_age=3600,
-            path=PREFIX,
-            secure=console.secure(request),
-            httponly=True,
-            samesite="strict",
-        )
-        return response
+        return console.set_cookies(request, response, (Cookie(FORM_COOKIE, token, PREFIX, 3600),))
 
     async def home(request: Request) -> Response:
         secret = request.cookies.get(SESSION_COOKIE)
@@ -67,38 +63,34 @@ def auth_routes(console: Console) -> list[BaseRoute]:
         if form is None or not cookie or not same(form.get("csrf"), cookie):
             return console.render(View("error.html", EXPIRED_FORM, 403), None)
         user_name, password = form.get("username", "").strip(), form.get("password", "")
-        name_key, address = fold(user_name).lower(), request.client.host if request.client else ""
+        address = request.client.host if request.client else ""
 
         def again(error: str, status: int) -> Response:
             context = {"user_name": user_name, "error": error, "notice": ""}  # never the password
             return form_page(request, View("sign_in.html", context, status))
 
-        wait = _locked(console, name_key, address)
-        if wait:
-            return _retry_later(again(_LOCKED.format(minutes=-(-wait // 60)), 429), wait)
-        try:
-            # argon2 (~0.1 s) on Starlette's threads, not the core's few, which serve SCIM.
-            secret, _ = await run_in_threadpool(console.sessions.open, user_name, password)
-        except Unauthorized:
-            console.by_user_name.failed(name_key)
-            console.by_address.failed(address)
-            wait = _locked(console, name_key, address)
+        def attempt() -> str | int:
+            """Return the new session's secret, or the seconds to wait (0: a plain failure)."""
+            lockout = console.lockout
+            wait = lockout.retry_after(user_name, address)
             if wait:
-                return _retry_later(again(_LOCKED.format(minutes=-(-wait // 60)), 429), wait)
+                return wait
+            try:
+                secret, _ = console.sessions.open(user_name, password)
+            except Unauthorized:
+                return lockout.failed(user_name, address)
+            lockout.succeeded(user_name)
+            return secret
+
+        # argon2 (~0.1 s) and the lock-out's reads and writes, in one hop on Starlette's
+        # threads, not the core's few, which serve SCIM (ADR 0030, ADR 0048).
+        secret = await run_in_threadpool(attempt)
+        if isinstance(secret, int):
+            if secret:
+                return _retry_later(again(_LOCKED.format(minutes=-(-secret // 60)), 429), secret)
             return again(_WRONG, 401)
-        console.by_user_name.succeeded(name_key)
-        response = RedirectResponse(f"{PREFIX}/", 303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            secret,
-            max_age=LIFETIME // SECOND,
-            path="/",
-            secure=console.secure(request),
-            httponly=True,
-            samesite="strict",
-        )
-        response.delete_cookie(FORM_COOKIE, path=PREFIX)
-        return response
+        cookies = (Cookie(SESSION_COOKIE, secret, "/", LIFETIME // SECOND), Cookie(FORM_COOKIE, None, PREFIX))
+        return console.set_cookies(request, RedirectResponse(f"{PREFIX}/", 303), cookies)
 
     async def sign_out(request: Request) -> Response:
         form = await read_form(request)

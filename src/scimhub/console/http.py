@@ -26,7 +26,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimhub.console.counts import CountCache
-from scimhub.console.lockout import BY_ADDRESS, BY_USER_NAME, Lockout
 from scimhub.console.traffic import ScimTraffic
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege
@@ -94,6 +93,19 @@ class Call:
     form: Mapping[str, str]
     base_url: str
     """The server's root as the browser reached it (or ``SCIMHUB_PUBLIC_BASE_URL``), without a slash."""
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    """The request's cookies: a page reads its own (the tokens page its one-time pad, ADR 0048)."""
+
+
+@dataclass(frozen=True)
+class Cookie:
+    """A cookie a page sets, or expires (no value); HttpOnly, SameSite=Strict, Secure as the session's."""
+
+    name: str
+    value: str | None
+    """None: expire the cookie."""
+    path: str
+    max_age: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ class View:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    cookies: tuple[Cookie, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class Redirect:
     """See another page (303): the Post/Redirect/Get after a form."""
 
     url: str
+    cookies: tuple[Cookie, ...] = ()
 
 
 Work = Callable[[Session, Call], View | Redirect]
@@ -143,7 +157,7 @@ def _templates() -> Environment:
 
 
 class Console:
-    """The console's services, templates and sign-in throttles, made once per process."""
+    """The console's services and templates, made once per process (the lock-out counts in the database)."""
 
     def __init__(self, services: Services, traffic: ScimTraffic, scim_prefix: str) -> None:
         self.services = services
@@ -152,8 +166,7 @@ class Console:
         """The SCIM base path the Tenant URL shows (DataHub's)."""
         self.sessions = services.sessions
         self.resets = services.resets
-        self.by_user_name = Lockout(BY_USER_NAME)
-        self.by_address = Lockout(BY_ADDRESS)
+        self.lockout = services.lockout
         self.templates = _templates()
         self.counts = CountCache(services)
         """The overview's counts, read in the background at most every 30 s (ADR 0044, ADR 0045)."""
@@ -167,6 +180,26 @@ class Console:
         """Return the server's root URL as clients should use it."""
         public = self.services.settings.public_base_url
         return (public or str(request.base_url)).rstrip("/")
+
+    def set_cookies(self, request: Request, response: Response, cookies: tuple[Cookie, ...]) -> Response:
+        """Set (or expire) ``cookies`` on ``response``: HttpOnly, SameSite=Strict, Secure as the session's."""
+        secure = self.secure(request)
+        for cookie in cookies:
+            if cookie.value is None:
+                response.delete_cookie(
+                    cookie.name, cookie.path, secure=secure, httponly=True, samesite="strict"
+                )
+            else:
+                response.set_cookie(
+                    cookie.name,
+                    cookie.value,
+                    max_age=cookie.max_age,
+                    path=cookie.path,
+                    secure=secure,
+                    httponly=True,
+                    samesite="strict",
+                )
+        return response
 
     def render(self, view: View, session: Session | None) -> HTMLResponse:
         """Render a view for the signed-in user (or nobody, on the sign-in and reset pages)."""
@@ -201,7 +234,9 @@ class Console:
             # A body that is no console form carries no CSRF token either: refused below, with 403.
             form = (await read_form(request) or {}) if request.method == "POST" else {}
             secret = request.cookies.get(SESSION_COOKIE)
-            call = Call(request.path_params, dict(request.query_params), form, self.base_url(request))
+            call = Call(
+                request.path_params, dict(request.query_params), form, self.base_url(request), request.cookies
+            )
 
             def serve() -> Response:
                 session = self.sessions.resolve(secret) if secret else None
@@ -215,8 +250,8 @@ class Console:
                 except ScimhubError as error:
                     return self.error(error, session)
                 if isinstance(result, Redirect):
-                    return RedirectResponse(result.url, 303)
-                return self.render(result, session)
+                    return self.set_cookies(request, RedirectResponse(result.url, 303), result.cookies)
+                return self.set_cookies(request, self.render(result, session), result.cookies)
 
             return await self.hop(serve)
 

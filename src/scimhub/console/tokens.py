@@ -2,18 +2,22 @@
 
 ``Tokens`` makes every check (DataHub's rules): one's own tokens with
 GENERATE_PERSONAL_ACCESS_TOKENS, anybody's with MANAGE_ACCESS_TOKENS. A new
-token is rendered into the answer of the POST that made it and nowhere else:
-not in a URL, a log or a later page.
+token is shown once, by Post/Redirect/Get (ADR 0048): the POST seals it on the
+session's row with a one-time pad it gives the browser in a cookie, and answers
+303; the GET that follows unseals it, clearing the row in the same transaction,
+expires the cookie, and renders it. Never in a URL or a log; in the database only
+XORed with a pad the database never sees; a reload shows it no more.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.routing import BaseRoute, Route
 
-from scimhub.console.http import PREFIX, Call, Console, Redirect, View
-from scimhub.directory.sessions import Session
+from scimhub.console.http import PREFIX, Call, Console, Cookie, Redirect, View
+from scimhub.directory.sessions import SEAL_LIFETIME, SECOND, Session
 from scimhub.directory.tokens import TokenView
 from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
@@ -22,6 +26,9 @@ from scimhub.domain.users import user_name_of
 from scimhub.errors import InvalidValue
 
 MAX_NAME = 256
+REVEAL_COOKIE = "scimhub_reveal"
+"""The one-time pad of a new token sealed on the session (ADR 0048), sent to the tokens page alone."""
+_PAD_PATH = f"{PREFIX}/tokens"
 
 
 def tokens_routes(console: Console) -> list[BaseRoute]:
@@ -41,9 +48,15 @@ def tokens_routes(console: Console) -> list[BaseRoute]:
         }
 
     def tokens(session: Session, call: Call) -> View:
-        return View("tokens.html", listing(session, call.query.get("done", "")))
+        done, pad = call.query.get("done", ""), call.cookies.get(REVEAL_COOKIE)
+        if not pad:
+            return View("tokens.html", listing(session, done))
+        shown = _revealed(hub.sessions.unseal(session, pad))
+        return View(
+            "tokens.html", listing(session, done, **shown), cookies=(Cookie(REVEAL_COOKIE, None, _PAD_PATH),)
+        )
 
-    def create(session: Session, call: Call) -> View:
+    def create(session: Session, call: Call) -> Redirect:
         name, description = call.form.get("name", "").strip(), call.form.get("description", "").strip()
         if len(name) > MAX_NAME or len(description) > 4 * MAX_NAME:
             raise InvalidValue(
@@ -56,7 +69,8 @@ def tokens_routes(console: Console) -> list[BaseRoute]:
         user = call.form.get("user", "").strip()
         ref = UserRef.by_name(user) if user else UserRef.by_urn(session.user.urn)
         issued, view = hub.tokens.issue(session.actor, ref, name, duration, description or None)
-        return View("tokens.html", listing(session, new_token=issued.token, new_name=view.record.name))
+        pad = hub.sessions.seal(session, orjson.dumps({"name": view.record.name, "token": issued.token}))
+        return Redirect(_PAD_PATH, (Cookie(REVEAL_COOKIE, pad, _PAD_PATH, SEAL_LIFETIME // SECOND),))
 
     def confirm(session: Session, call: Call) -> View:
         return View("token_revoke.html", {"token": _row(hub.tokens.get(session.actor, call.path["id"]))})
@@ -71,6 +85,22 @@ def tokens_routes(console: Console) -> list[BaseRoute]:
         Route(f"{PREFIX}/tokens/{{id}}/revoke", console.page(confirm), methods=["GET"]),
         Route(f"{PREFIX}/tokens/{{id}}/revoke", console.page(revoke), methods=["POST"]),
     ]
+
+
+def _revealed(message: bytes | None) -> dict[str, str]:
+    """Return the new token and its name to show from an unsealed message; nothing for none or garbage.
+
+    A pad that is not the session's own unseals random bytes, which are no such object.
+    """
+    try:
+        shown = orjson.loads(message) if message else None
+    except orjson.JSONDecodeError:
+        return {}
+    if not (
+        isinstance(shown, dict) and isinstance(shown.get("token"), str) and isinstance(shown.get("name"), str)
+    ):
+        return {}
+    return {"new_token": shown["token"], "new_name": shown["name"]}
 
 
 def _row(view: TokenView) -> dict[str, Any]:

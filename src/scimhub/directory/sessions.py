@@ -5,6 +5,10 @@ user it belongs to and a digest of that user's password hash at sign-in.
 Every request reads the session, the user and its roles afresh, so a session
 ends on its next request when the user is suspended or deleted or its password
 changes, on every process, as a revoked token does (``directory/tokens.py``).
+
+A session can also hold one message for its browser to read once (a new token,
+ADR 0048): sealed with a one-time pad that only the browser keeps, in a cookie, so
+neither the database nor the browser alone can read it, and cleared by the read.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from scimhub.directory.users import Clock
 from scimhub.domain.roles import privileges_of
 from scimhub.domain.users import User
 from scimhub.store.contract import Store
-from scimhub.store.records import SessionRecord
+from scimhub.store.records import Sealed, SessionRecord
 
 SECOND = 1_000_000
 IDLE_LIMIT = 30 * 60 * SECOND
@@ -29,6 +33,8 @@ LIFETIME = 12 * 3600 * SECOND
 """A session ends 12 hours after sign-in, however busy (ADR 0030)."""
 TOUCH_RESOLUTION = 60 * SECOND
 """``last_seen`` is written at most once a minute per session: reading a page stays a read."""
+SEAL_LIFETIME = 120 * SECOND
+"""A sealed message is revealed at most this long after it was sealed (the pad cookie's Max-Age), ADR 0048."""
 
 
 def digest(secret: str) -> str:
@@ -55,6 +61,8 @@ class Session:
     actor: Actor
     """The user with the privileges of its effective roles, read now."""
     csrf: str
+    key: str
+    """The sha256 of the session's secret: its row, not a secret (the database holds it)."""
 
 
 class Sessions:
@@ -87,7 +95,7 @@ class Sessions:
             user = tx.users.get(actor.user_id)
         if user is None:  # deleted between the check and the insert: the cascade took the session
             return self.open(user_name, password)
-        return secret, Session(user, actor, csrf_token(secret))
+        return secret, Session(user, actor, csrf_token(secret), digest(secret))
 
     def resolve(self, secret: str) -> Session | None:
         """Return the session a cookie's secret stands for, or None when it has ended.
@@ -110,9 +118,45 @@ class Sessions:
             with self._store.transaction() as tx:
                 tx.sessions.touch(hash, now)
         actor = Actor(user.id, user.urn, None, privileges_of(g.role for g in grants))
-        return Session(user, actor, csrf_token(secret))
+        return Session(user, actor, csrf_token(secret), hash)
 
     def close(self, secret: str) -> None:
         """End a session (signing out); nothing happens for one that has ended already."""
         with self._store.transaction() as tx:
             tx.sessions.delete(digest(secret))
+
+    def seal(self, session: Session, message: bytes) -> str:
+        """Keep ``message`` on the session, XORed with a fresh random pad; return the pad (base64url).
+
+        The pad goes to the browser alone (a cookie); the session's row keeps only
+        ``message XOR pad``, which without the pad says nothing of the message but its
+        length. A newer seal replaces an older one.
+        """
+        pad = secrets.token_bytes(len(message))
+        sealed = Sealed(base64.b64encode(_xor(message, pad)).decode(), self._clock())
+        with self._store.transaction() as tx:
+            tx.sessions.seal(session.key, sealed)
+        return base64.urlsafe_b64encode(pad).decode().rstrip("=")
+
+    def unseal(self, session: Session, pad: str) -> bytes | None:
+        """Return the message the session holds, read with ``pad``, and clear it: once, whoever asks twice.
+
+        None when the session holds nothing, when it was sealed more than ``SEAL_LIFETIME``
+        ago, or when ``pad`` is not its pad's length. What it held is cleared in the
+        transaction that reads it, whatever the answer.
+        """
+        try:
+            key = base64.urlsafe_b64decode(pad + "=" * (-len(pad) % 4))
+        except ValueError:
+            return None
+        with self._store.transaction() as tx:
+            sealed = tx.sessions.unseal(session.key)
+        if sealed is None or self._clock() - sealed.at > SEAL_LIFETIME:
+            return None
+        blob = base64.b64decode(sealed.blob)
+        return _xor(blob, key) if len(blob) == len(key) else None
+
+
+def _xor(data: bytes, pad: bytes) -> bytes:
+    """Return ``data`` XOR ``pad``, byte by byte (both of one length): it seals, and it unseals."""
+    return (int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")).to_bytes(len(data), "big")

@@ -39,6 +39,7 @@ from scimhub.query.pages import Page, Query, Seek
 from scimhub.store.records import (
     Credential,
     EventQuery,
+    FailureRecord,
     FeedState,
     GroupRef,
     PushedEntity,
@@ -47,6 +48,7 @@ from scimhub.store.records import (
     Revocation,
     RoleGrant,
     RoleHolders,
+    Sealed,
     SessionRecord,
     TokenRecord,
 )
@@ -220,6 +222,40 @@ class SessionRows(Protocol):
     def delete_stale(self, created_before: int, seen_before: int) -> int:
         """End every session created before ``created_before`` or unused since ``seen_before``; count them."""
 
+    def seal(self, hash: str, sealed: Sealed) -> bool:
+        """Keep ``sealed`` on the session, replacing what it held; tell whether the session exists."""
+
+    def unseal(self, hash: str) -> Sealed | None:
+        """Return what the session holds and clear it, atomically; None when it holds nothing.
+
+        Of two concurrent callers on one session at most one gets it.
+        """
+
+
+class FailureRows(Protocol):
+    """Recent sign-in failures per key digest, shared by every process (ADR 0048)."""
+
+    def locked_until(self, digests: Sequence[str]) -> int:
+        """Return the latest ``locked_until`` among ``digests``; 0 when none is stored."""
+
+    def claim(self, digest: str, now: int) -> FailureRecord:
+        """Return the record of ``digest`` (stored empty if there was none), locked till the transaction ends.
+
+        A concurrent ``claim`` of the same digest waits for this transaction, so no failure is lost.
+        """
+
+    def put(self, record: FailureRecord) -> None:
+        """Overwrite the record claimed earlier in this transaction."""
+
+    def forget(self, digest: str) -> None:
+        """Delete the record of ``digest``, if any."""
+
+    def prune(self, now: int, batch: int) -> int:
+        """Delete at most ``batch`` records that expired at or before ``now``; count them.
+
+        It never waits for a record another transaction holds (it skips it).
+        """
+
 
 class ResetRows(Protocol):
     """One-time password-reset links, kept as hashes of their secrets."""
@@ -356,6 +392,10 @@ class Transaction(Protocol):
     @property
     def sessions(self) -> SessionRows:
         """The console's sessions."""
+
+    @property
+    def failures(self) -> FailureRows:
+        """The recent sign-in failures."""
 
     @property
     def resets(self) -> ResetRows:

@@ -88,6 +88,30 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """What a session holds for its browser to reveal once (ADR 0048): useless without the browser's pad."""
+
+    blob: str
+    """``base64(message XOR pad)``; the pad is in the browser's cookie alone."""
+    at: int
+    """When it was sealed, microseconds."""
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """The recent sign-in failures of one key, a user name or an address (ADR 0030, ADR 0048)."""
+
+    digest: str
+    """``sha256`` of the key, hex: a name mistyped into the wrong box is never stored in clear."""
+    failures: tuple[int, ...]
+    """The times of the failures still within the window, oldest first; fewer than the policy's number."""
+    locked_until: int
+    """Microseconds; the key is locked before it (0: never locked)."""
+    expires: int
+    """When the window and the lock are both over: the row means nothing after it and may be pruned."""
+
+
+@dataclass(frozen=True)
 class ResetRecord:
     """A one-time password-reset link (ADR 0033): everything but its secret."""
 

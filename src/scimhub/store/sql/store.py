@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 
 from scimhub.store.contract import CommitListener
 from scimhub.store.records import Credential
-from scimhub.store.sql.console import SqlResetRows, SqlSessionRows
+from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
@@ -37,6 +37,7 @@ class SqlTransaction:
         self.push = SqlPushRows(connection)
         self.sessions = SqlSessionRows(connection)
         self.resets = SqlResetRows(connection)
+        self.failures = SqlFailureRows(connection)
 
 
 class SqlStore:

@@ -180,10 +180,25 @@ console_sessions = Table(
     Column("password_mark", String(64), nullable=False),
     Column("created", Micros, nullable=False),
     Column("last_seen", Micros, nullable=False),
+    Column("sealed", Text, nullable=True),
+    Column("sealed_at", Micros, nullable=True),
     Index(None, "user_id"),
     Index(None, "last_seen"),
 )
-"""Console sessions (ADR 0030), kept as the sha256 of the cookie's secret; deleting the user ends them."""
+"""Console sessions (ADR 0030), kept as the sha256 of the cookie's secret; deleting the user ends them.
+``sealed`` is a new token XORed with a pad only the browser holds, until its one reveal (ADR 0048)."""
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("failures", Text, nullable=False),
+    Column("locked_until", Micros, nullable=False),
+    Column("expires", Micros, nullable=False),
+    Index(None, "expires"),
+)
+"""Recent sign-in failures per user name and per address (ADR 0048), keyed by the sha256 of the key;
+``failures`` the times within the window, space-separated microseconds."""
 
 password_resets = Table(
     "password_resets",
