@@ -98,7 +98,7 @@ def test_a_failed_reading_keeps_the_last_one_and_is_asked_for_again(
 
 
 def test_the_walk_is_offered_for_a_role_whose_page_is_likely_near(console: ConsoleApp) -> None:
-    """A role held by h of n users: walk twice p·n/h users, at most h, when a page of p is expected within h."""
+    """A role held by h of n users: walk twice p·n/h users, at most h, when a page of p is likely within h."""
     counts = Counts(1_000_000, 0, 2, {Role.ADMIN: 5, Role.EDITOR: 10_000, Role.READER: 7_000}, 0)
     assert counts.role_walk(Role.EDITOR, 51) == 10_000  # 5,100 users expected before a page of 51: at most h
     assert counts.role_walk(Role.EDITOR, 26) == 5_200  # 2,600 expected: twice that
