@@ -200,3 +200,15 @@ def test_a_counted_page_reads_the_holders_and_counts_them_exactly(world: World) 
     query = Query(sort_by=resolve(USER, "userName"), limit=4, seek=Seek(None))
     page = world.users.search(query, role=COMMON, walk=1000)
     assert page.total == len(_holders(world, COMMON)) == 22
+
+
+def test_the_walk_down_a_roles_groups_reads_nested_groups_only() -> None:
+    """SQLite's plan: the step down reads the index of group-in-group rows, never a group's member
+    users one by one, and the holders' members come from the membership key alone (ADR 0045)."""
+    with migrated_engine() as engine, engine.connect() as connection:
+        compiled = holding(COMMON).compile(engine, compile_kwargs={"literal_binds": True})
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+    assert "SEARCH group_members USING INDEX ix_group_members_nested (group_id=?)" in plan, plan
+    assert (
+        "SEARCH group_members USING COVERING INDEX sqlite_autoindex_group_members_1 (group_id=?)" in plan
+    ), plan

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -130,6 +131,14 @@ group_members = Table(
     Column("member_type", String(8), nullable=False),
     Column("display", Text),
     Index(None, "member_id"),
+    # The groups nested in a group, without its member users: the walk down a role's groups (ADR 0045).
+    Index(
+        "ix_group_members_nested",
+        "group_id",
+        "member_id",
+        sqlite_where=text("member_type = 'Group'"),
+        postgresql_where=text("member_type = 'Group'"),
+    ),
 )
 """Membership as rows: one member added or removed is one row, whatever the group's size."""
 
