@@ -139,7 +139,7 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
         Audit(store),
         Sessions(store, now_micros, accounts),
         PasswordResets(store, now_micros),
-        Lockout(store, now_micros),
+        Lockout(store, now_micros, keys.salt),
         core,
         datahub,
     )

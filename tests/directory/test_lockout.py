@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,7 @@ from scimhub.store.sql.tables import sign_in_failures
 from scimhub.wiring import Services, build
 
 MINUTE = 60 * SECOND
+SECRET = b"the token hash salt of these tests"
 
 
 class Clock:
@@ -32,7 +34,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def lockout(hub: Services, clock: Clock) -> Lockout:
-    return Lockout(hub.store, clock)
+    return Lockout(hub.store, clock, SECRET)
 
 
 def _rows(hub: Services) -> list[tuple[str, str, int, int]]:
@@ -83,7 +85,7 @@ def test_failures_spread_wider_than_the_window_never_lock(lockout: Lockout, cloc
 
 def test_a_success_forgets_the_names_failures_not_the_addresses(hub: Services, clock: Clock) -> None:
     """The right password before the lock starts the name's count again; the address keeps counting."""
-    lockout = Lockout(hub.store, clock, by_address=Policy(6, 15 * MINUTE, 15 * MINUTE, "address"))
+    lockout = Lockout(hub.store, clock, SECRET, by_address=Policy(6, 15 * MINUTE, 15 * MINUTE, "address"))
     for _ in range(4):
         lockout.failed("ada", "10.0.0.1")
     lockout.succeeded("Ada")
@@ -98,16 +100,18 @@ def test_twenty_failures_from_one_address_lock_it_for_every_name(lockout: Lockou
     assert lockout.retry_after("admin", "10.0.0.2") == 0
 
 
-def test_only_digests_are_stored(hub: Services, lockout: Lockout) -> None:
-    """Neither the name (perhaps a password typed in the wrong box) nor the address is stored in clear."""
+def test_only_keyed_digests_are_stored(hub: Services, lockout: Lockout, clock: Clock) -> None:
+    """Neither the name (perhaps a password typed in the wrong box) nor the address is stored in clear,
+    nor a plain hash of either that a copy of the database could test guesses against."""
     lockout.failed("Hunter2-Password", "192.0.2.7")
     rows = _rows(hub)
     assert "hunter2" not in repr(rows).lower() and "192.0.2.7" not in repr(rows)
-    expected = {
-        hashlib.sha256(key.encode()).hexdigest()
-        for key in ("name\x00hunter2-password", "address\x00192.0.2.7")
-    }
-    assert {row[0] for row in rows} == expected
+    keys = ("name\x00hunter2-password", "address\x00192.0.2.7")
+    key = hmac.new(SECRET, b"scimhub sign-in lock-out", hashlib.sha256).digest()
+    assert {row[0] for row in rows} == {hmac.new(key, k.encode(), hashlib.sha256).hexdigest() for k in keys}
+    assert not {row[0] for row in rows} & {hashlib.sha256(k.encode()).hexdigest() for k in keys}
+    other = Lockout(hub.store, clock, b"another salt")
+    assert other.digest(BY_USER_NAME, "hunter2-password") != lockout.digest(BY_USER_NAME, "hunter2-password")
 
 
 def test_rows_whose_window_and_lock_are_over_are_pruned(
@@ -122,14 +126,14 @@ def test_rows_whose_window_and_lock_are_over_are_pruned(
     clock.now += 15 * MINUTE
     lockout.failed("late", "10.2.0.1")
     digests = {row[0] for row in _rows(hub)}
-    assert digests == {BY_USER_NAME.digest("late"), BY_ADDRESS.digest("10.2.0.1")}
+    assert digests == {lockout.digest(BY_USER_NAME, "late"), lockout.digest(BY_ADDRESS, "10.2.0.1")}
 
 
 def test_two_services_on_one_database_share_the_count(database_url: str, clock: Clock) -> None:
     """Two processes' services (each its own engine and store) count one allowance between them."""
     first, second = (build(Settings(database_url=database_url)) for _ in range(2))
     try:
-        one, other = Lockout(first.store, clock), Lockout(second.store, clock)
+        one, other = Lockout(first.store, clock, SECRET), Lockout(second.store, clock, SECRET)
         assert [one.failed("ada", "10.0.0.1") for _ in range(3)] == [0, 0, 0]
         assert other.failed("ada", "10.0.0.2") == 0
         assert other.failed("ada", "10.0.0.2") == 900  # the fifth, wherever the first four went
@@ -141,7 +145,7 @@ def test_two_services_on_one_database_share_the_count(database_url: str, clock: 
 
 def test_concurrent_failures_each_count(hub: Services, clock: Clock) -> None:
     """Threads failing at once on one name lose no count: of five, exactly one sees the lock."""
-    lockout = Lockout(hub.store, clock)
+    lockout = Lockout(hub.store, clock, SECRET)
     start = threading.Barrier(5)
 
     def fail(index: int) -> int:
@@ -156,7 +160,7 @@ def test_concurrent_failures_each_count(hub: Services, clock: Clock) -> None:
 def test_many_concurrent_failures_are_all_recorded(hub: Services, clock: Clock) -> None:
     """Sixteen threads, each its own name, all from one address: the address counts sixteen, exactly."""
     wide = Policy(100, 15 * MINUTE, 15 * MINUTE, "address")
-    lockout = Lockout(hub.store, clock, by_address=wide)
+    lockout = Lockout(hub.store, clock, SECRET, by_address=wide)
     start = threading.Barrier(16)
 
     def fail(index: int) -> int:
@@ -166,6 +170,6 @@ def test_many_concurrent_failures_are_all_recorded(hub: Services, clock: Clock) 
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(fail, range(16))) == {0}
     with hub.store.read() as tx:
-        assert tx.failures.locked_until([wide.digest("10.0.0.1")]) == 0
-    [row] = [row for row in _rows(hub) if row[0] == wide.digest("10.0.0.1")]
+        assert tx.failures.locked_until([lockout.digest(wide, "10.0.0.1")]) == 0
+    [row] = [row for row in _rows(hub) if row[0] == lockout.digest(wide, "10.0.0.1")]
     assert len(row[1].split()) == 16

@@ -2,9 +2,11 @@
 
 The policy is ADR 0030's; ADR 0048 moved the counts into the database, so every
 process of ``serve --workers N`` shares them and a guesser gets the allowance once,
-not N times. A key (a folded user name, a client address) is stored only as the
-sha256 of its kind and itself: a password typed into the user-name box is never
-kept in clear. Each key keeps the times of its failures still within the window —
+not N times. A key (a folded user name, a client address) is stored only as an
+HMAC-SHA256 of its kind and itself, keyed from the token hash salt: a password typed
+into the user-name box is never kept in clear, and where the salt is configured
+outside the database (production, ADR 0027) a copy of the database cannot test
+guesses against the digests either. Each key keeps the times of its failures still within the window —
 fewer than the policy's number — so the window slides exactly. One failed sign-in
 is one write transaction that claims (locks) the name's and the address's rows in
 a fixed order, so concurrent failures from any number of processes each count and
@@ -15,6 +17,7 @@ stream of random names cannot grow the table without end.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from scimhub.directory.users import Clock
@@ -38,10 +41,6 @@ class Policy:
     """Microseconds a key stays locked once it reached ``failures``."""
     kind: str
     """What the key is (``name``, ``address``): part of the digest, so a name and an address never meet."""
-
-    def digest(self, key: str) -> str:
-        """Return what the database keeps of ``key``: the sha256 of this policy's kind and the key, hex."""
-        return hashlib.sha256(f"{self.kind}\0{key}".encode()).hexdigest()
 
     def fail(self, record: FailureRecord, now: int) -> FailureRecord:
         """Return ``record`` with a failure at ``now`` added: locked at ``failures`` within the window."""
@@ -68,16 +67,27 @@ class Lockout:
     """Count sign-in failures per user name and per address in the database; tell when one is locked."""
 
     def __init__(
-        self, store: Store, clock: Clock, by_name: Policy = BY_USER_NAME, by_address: Policy = BY_ADDRESS
+        self,
+        store: Store,
+        clock: Clock,
+        secret: bytes,
+        by_name: Policy = BY_USER_NAME,
+        by_address: Policy = BY_ADDRESS,
     ) -> None:
+        """``secret``: the token hash salt, from which the digests' own key is derived."""
         self._store = store
         self._clock = clock
+        self._key = hmac.new(secret, b"scimhub sign-in lock-out", hashlib.sha256).digest()
         self._by_name = by_name
         self._by_address = by_address
 
+    def digest(self, policy: Policy, key: str) -> str:
+        """Return what the database keeps of ``key``: the HMAC of ``policy``'s kind and the key, hex."""
+        return hmac.new(self._key, f"{policy.kind}\0{key}".encode(), hashlib.sha256).hexdigest()
+
     def _digests(self, user_name: str, address: str) -> list[tuple[str, Policy]]:
-        keys = [(self._by_name.digest(name_key(user_name)), self._by_name)]
-        keys.append((self._by_address.digest(address), self._by_address))
+        keys = [(self.digest(self._by_name, name_key(user_name)), self._by_name)]
+        keys.append((self.digest(self._by_address, address), self._by_address))
         return sorted(keys, key=lambda pair: pair[0])  # one order for every transaction: no deadlock
 
     def _seconds(self, locked_until: int, now: int) -> int:
@@ -107,4 +117,4 @@ class Lockout:
         The address's count stays: one right password must not clear a sweep over other names.
         """
         with self._store.transaction() as tx:
-            tx.failures.forget(self._by_name.digest(name_key(user_name)))
+            tx.failures.forget(self.digest(self._by_name, name_key(user_name)))

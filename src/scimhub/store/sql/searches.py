@@ -133,7 +133,7 @@ def holds(role: Role) -> ColumnElement[bool]:
     return or_(direct, exists().where(member, group_members.c.group_id.in_(conferring(role))))
 
 
-GROUP_MEMBER = literal_column("'Group'")
+GROUP_MEMBER: ColumnElement[str] = literal_column("'Group'")
 """In the SQL text, not a parameter: only then may a planner read the index of member groups alone."""
 
 
