@@ -14,22 +14,10 @@ from scimhub.directory.lockout import BY_ADDRESS, BY_USER_NAME, PRUNE_BATCH, SEC
 from scimhub.settings import Settings
 from scimhub.store.sql.tables import sign_in_failures
 from scimhub.wiring import Services, build
+from tests.directory.conftest import Clock
 
 MINUTE = 60 * SECOND
 SECRET = b"the token hash salt of these tests"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000 * SECOND
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -21,23 +21,10 @@ from scimhub.directory.users import UserEdit
 from scimhub.domain.roles import Privilege, Role
 from scimhub.errors import Unauthorized
 from scimhub.store.sql.tables import console_sessions
-from scimhub.wiring import Services, now_micros
-from tests.directory.conftest import add_group, add_user
+from scimhub.wiring import Services
+from tests.directory.conftest import Clock, add_group, add_user
 
 PASSWORD = "correct horse battery staple"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = now_micros()
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
