@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scimhub.directory.passwords import Cost, use_cost
-from tests.databases import POSTGRES_ADMIN_URL, postgres_database, postgres_unavailable
+from tests.databases import POSTGRES_ADMIN_URL, migrated_sqlite, postgres_database, postgres_unavailable
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -43,20 +43,33 @@ def fresh_postgres(postgres_admin_url: str) -> Iterator[str]:
         yield url
 
 
-def _empty_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
-    """Yield an empty database of ``request.param``'s engine: a SQLite file in ``directory``, or a
-    fresh PostgreSQL database, dropped afterwards."""
+def _migrated_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """Yield a database of ``request.param``'s engine with the schema at the migrations' head: a SQLite
+    file in ``directory``, or a fresh PostgreSQL database, dropped afterwards (both copied from one
+    migrated template per process, tests/databases.py). What runs on it migrates it again: a no-op."""
     if request.param == "sqlite":
+        migrated_sqlite(directory / "scimhub.db")
         yield f"sqlite:///{directory}/scimhub.db"
     else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), migrated=True) as url:
             yield url
 
 
 @pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a new database with no schema, once per backend: for what migrations do."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/scimhub.db"
+    else:
+        yield request.getfixturevalue("fresh_postgres")
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Yield an empty database URL, once per backend (SQLite file, PostgreSQL database)."""
-    yield from _empty_database(request, tmp_path)
+    """Yield a new database's URL, schema at head, once per backend (SQLite file, PostgreSQL database).
+
+    ``fresh_postgres`` is an empty one, for what a migration does to an empty database."""
+    yield from _migrated_database(request, tmp_path)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -64,7 +77,7 @@ def session_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Like ``database_url``, shared by a whole session (for the live servers)."""
-    yield from _empty_database(request, tmp_path_factory.mktemp("db"))
+    yield from _migrated_database(request, tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -72,4 +85,4 @@ def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Like ``database_url``, shared by the tests of one module (for data loaded once and only read)."""
-    yield from _empty_database(request, tmp_path_factory.mktemp("db"))
+    yield from _migrated_database(request, tmp_path_factory.mktemp("db"))

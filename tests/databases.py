@@ -7,10 +7,14 @@ hand-made ``metadata.create_all``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -37,18 +41,65 @@ def postgres_unavailable(admin_url: str = POSTGRES_ADMIN_URL) -> str | None:
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """Create a new, empty PostgreSQL database on ``admin_url``'s server; yield its URL; drop it after."""
+def postgres_database(admin_url: str, *, migrated: bool = False) -> Iterator[str]:
+    """Create a new PostgreSQL database on ``admin_url``'s server; yield its URL; drop it after.
+
+    Empty, or with ``migrated`` the schema at the migrations' head: a copy of this process's
+    template (``CREATE DATABASE … TEMPLATE``), which skips the hundred DDL statements the
+    migrations run (0.25 s on an idle server, over a second under the suite's load).
+    """
     name = f"scimhub_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_postgres_template(admin_url)}"' if migrated else ""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield _url_of(admin_url, name)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def migrated_sqlite(path: Path) -> None:
+    """Put a SQLite database with the schema at the migrations' head at ``path``: a copy of this process's."""
+    shutil.copyfile(_sqlite_template(), path)
+
+
+_templates: dict[str, str] = {}
+"""The migrated template database of this process on each PostgreSQL server, dropped when it exits."""
+
+
+def _postgres_template(admin_url: str) -> str:
+    if admin_url not in _templates:
+        name = f"scimhub_test_template_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        with migrated_engine(_url_of(admin_url, name)):
+            pass  # disposed on leaving: a template must have no connection when it is copied
+        atexit.register(lambda: (_drop(admin, name), admin.dispose()))
+        _templates[admin_url] = name
+    return _templates[admin_url]
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _templates:
+        directory = Path(tempfile.mkdtemp(prefix="scimhub-test-template-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        path = directory / "scimhub.db"
+        with migrated_engine(f"sqlite:///{path}"):
+            pass  # the last connection's close checkpoints the WAL into the file
+        _templates["sqlite"] = str(path)
+    return Path(_templates["sqlite"])
+
+
+def _url_of(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(admin: Engine, name: str) -> None:
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager

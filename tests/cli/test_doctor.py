@@ -104,10 +104,10 @@ def test_an_unwritable_sqlite_directory_fails(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "is not writable" in found["database"]["detail"]
 
 
-def test_a_stale_migration_fails_until_db_upgrade(database_url: str) -> None:
+def test_a_stale_migration_fails_until_db_upgrade(empty_database_url: str) -> None:
     """A schema behind the shipped head fails with the number of migrations and the command to run."""
-    migrated(database_url, "1f5107d7781a")
-    result, found = doctor(database_url)
+    migrated(empty_database_url, "1f5107d7781a")
+    result, found = doctor(empty_database_url)
     assert result.exit_code == 1
     assert found["migrations"]["status"] == "fail"
     shipped = Config()
@@ -117,8 +117,8 @@ def test_a_stale_migration_fails_until_db_upgrade(database_url: str) -> None:
     )  # above it
     assert found["migrations"]["detail"].startswith(f"at 1f5107d7781a, {behind} migration(s) behind head")
     assert "scimhub db upgrade" in found["migrations"]["fix"]
-    Cli(database_url)("db", "upgrade")
-    assert doctor(database_url)[1]["migrations"]["status"] == "ok"
+    Cli(empty_database_url)("db", "upgrade")
+    assert doctor(empty_database_url)[1]["migrations"]["status"] == "ok"
 
 
 def test_a_database_migrated_by_a_newer_scimhub_fails(database_url: str) -> None:

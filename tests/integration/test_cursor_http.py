@@ -152,6 +152,8 @@ def _error(response: httpx.Response, scim_type: str) -> str:
 
 def test_an_altered_or_foreign_cursor_is_invalid(scim: httpx.Client) -> None:
     """One character changed, or the cursor of another query: 400 invalidCursor, never a page."""
+    for n in range(2):  # a next page to have a cursor for, whatever ran before on this server
+        assert scim.post("/Users", json={"userName": unique(f"altered-{n}")}).status_code == 201
     cursor = page(scim, "", count=1)["nextCursor"]
     altered = cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:]
     detail = _error(scim.get("/Users", params={"cursor": altered, "count": 1}), "invalidCursor")

@@ -70,7 +70,7 @@ def test_tokens_survive_the_migration_that_frees_their_owner(database_url: str) 
 
 
 def test_the_nfc_migration_folds_every_key_and_keeps_one_row_per_key(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    empty_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Upgrading from 5e0c4d2a9b17 gives each name and email the NFC lower-cased key (ADR 0021).
 
@@ -79,7 +79,7 @@ def test_the_nfc_migration_folds_every_key_and_keeps_one_row_per_key(
     key and is logged. The rows are written in SQL as that revision stores them.
     """
     nfd, nfc = unicodedata.normalize("NFD", "José"), "José"
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     migrate.upgrade(engine, "5e0c4d2a9b17")
     user = (
         "INSERT INTO users (id, user_name, user_name_key, urn, active, doc, version, created, last_modified)"
