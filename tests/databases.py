@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
@@ -65,32 +66,29 @@ def migrated_sqlite(path: Path) -> None:
     shutil.copyfile(_sqlite_template(), path)
 
 
-_templates: dict[str, str] = {}
-"""The migrated template database of this process on each PostgreSQL server, dropped when it exits."""
-
-
+@cache
 def _postgres_template(admin_url: str) -> str:
-    if admin_url not in _templates:
-        name = f"scimhub_test_template_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        with migrated_engine(_url_of(admin_url, name)):
-            pass  # disposed on leaving: a template must have no connection when it is copied
-        atexit.register(lambda: (_drop(admin, name), admin.dispose()))
-        _templates[admin_url] = name
-    return _templates[admin_url]
+    """Return this process's migrated template database on ``admin_url``'s server, dropped when it exits."""
+    name = f"scimhub_test_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    with migrated_engine(_url_of(admin_url, name)):
+        pass  # disposed on leaving: a template must have no connection when it is copied
+    atexit.register(admin.dispose)
+    atexit.register(_drop, admin, name)  # atexit runs last-in first: the drop, then the dispose
+    return name
 
 
+@cache
 def _sqlite_template() -> Path:
-    if "sqlite" not in _templates:
-        directory = Path(tempfile.mkdtemp(prefix="scimhub-test-template-"))
-        atexit.register(shutil.rmtree, directory, ignore_errors=True)
-        path = directory / "scimhub.db"
-        with migrated_engine(f"sqlite:///{path}"):
-            pass  # the last connection's close checkpoints the WAL into the file
-        _templates["sqlite"] = str(path)
-    return Path(_templates["sqlite"])
+    """Return this process's migrated SQLite file, removed when it exits."""
+    directory = Path(tempfile.mkdtemp(prefix="scimhub-test-template-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "scimhub.db"
+    with migrated_engine(f"sqlite:///{path}"):
+        pass  # the last connection's close checkpoints the WAL into the file
+    return path
 
 
 def _url_of(admin_url: str, name: str) -> str:
