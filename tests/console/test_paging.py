@@ -14,6 +14,7 @@ from scimhub.directory.groups import GroupEdit
 from scimhub.directory.users import UserEdit
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.domain.roles import Role
+from scimhub.query.pages import Walk
 from tests.console.conftest import ConsoleApp
 
 
@@ -98,12 +99,18 @@ def test_a_failed_reading_keeps_the_last_one_and_is_asked_for_again(
 
 
 def test_the_walk_is_offered_for_a_role_whose_page_is_likely_near(console: ConsoleApp) -> None:
-    """A role held by h of n users: walk twice p·n/h users, at most h, when a page of p is likely within h."""
-    counts = Counts(1_000_000, 0, 2, {Role.ADMIN: 5, Role.EDITOR: 10_000, Role.READER: 7_000}, 0)
-    assert counts.role_walk(Role.EDITOR, 51) == 10_000  # 5,100 users expected before a page of 51: at most h
-    assert counts.role_walk(Role.EDITOR, 26) == 5_200  # 2,600 expected: twice that
-    assert counts.role_walk(Role.READER, 51) == 0  # 7,286 expected: reading the 7,000 holders is cheaper
-    assert counts.role_walk(Role.ADMIN, 51) == 0
+    """A role held by h of n users: walk twice p·n/h users, at most h, when a page of p is likely within h;
+    with the role's sample for the list's order when that walk costs over an eighth of reading the holders."""
+    holders = {Role.ADMIN: 5, Role.EDITOR: 10_000, Role.READER: 7_000}
+    editors = {"meta.created": (1, 2, 3), "userName": ("a", "b")}
+    counts = Counts(1_000_000, 0, 2, holders, {Role.EDITOR: editors}, 0)
+    # 5,100 users expected before a page of 51: at most h, with the sample of the order asked for.
+    assert counts.role_walk(Role.EDITOR, "meta.created", 51) == Walk(10_000, 10_000, (1, 2, 3))
+    assert counts.role_walk(Role.EDITOR, "userName", 26) == Walk(5_200, 10_000, ("a", "b"))  # twice 2,600
+    assert counts.role_walk(Role.EDITOR, "meta.lastModified", 26) == Walk(5_200, 10_000, ())  # none drawn
+    assert counts.role_walk(Role.EDITOR, "meta.created", 5) == Walk(1_000, 10_000, ())  # h / 10: no sample
+    assert counts.role_walk(Role.READER, "userName", 51) is None  # 7,286 expected: read the 7,000 holders
+    assert counts.role_walk(Role.ADMIN, "userName", 51) is None
 
 
 def test_before_the_first_reading_the_pages_say_counting(console: ConsoleApp) -> None:
@@ -153,7 +160,8 @@ def test_a_common_roles_list_pages_by_the_walk_through_nested_groups(console: Co
         console.user(f"none{index}", password=None)
     console.counted()
     counts = console.app.state.console.counts.get()
-    assert counts.role_walk(Role.EDITOR, 51) > 0  # the walk is what this list takes
+    walk = counts.role_walk(Role.EDITOR, "userName", 51)
+    assert walk is not None and walk.rows > 0 and len(walk.sample) == 60  # the walk is what this list takes
     browser = console.signed_in()
     first = browser.get("/console/users?role=Editor").text
     expected = [f"e{index:03d}" for index in range(60)]
@@ -188,3 +196,17 @@ def test_a_roles_direct_holders_are_paged_by_id(console: ConsoleApp) -> None:
     assert len(ids(browser.get("/console/roles/Admin").text)) == 1  # the built-in admin
     assert browser.get("/console/roles/Owner").status_code == 404
     assert browser.get("/console/roles/Reader?kind=robot").status_code == 400
+
+
+def test_a_reading_samples_the_roles_held_by_few_enough(
+    console: ConsoleApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each order's sample is what it sorts by, ascending; a role held by more than SAMPLED_AT_MOST is not."""
+    for index in range(4):
+        console.user(f"reader{index}", "Reader", password=None)
+    console.user("editor", "Editor", password=None)
+    monkeypatch.setattr("scimhub.console.counts.SAMPLED_AT_MOST", 3)
+    counts = console.app.state.console.counts.refresh()
+    assert Role.READER not in counts.samples and counts.samples[Role.ADMIN]["userName"] == ("admin",)
+    assert counts.samples[Role.EDITOR]["userName"] == ("editor",)
+    assert len(counts.samples[Role.EDITOR]["meta.created"]) == 1

@@ -22,11 +22,11 @@ from scimhub.directory.roles import Roles
 from scimhub.directory.users import UserEdit, Users
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.domain.roles import Role
-from scimhub.query.pages import Query, Seek
+from scimhub.query.pages import Query, Seek, Walk
 from scimhub.query.paths import resolve
 from scimhub.query.schema import USER
 from scimhub.store.sql.directory import SqlUserRows
-from scimhub.store.sql.keyset import window
+from scimhub.store.sql.keyset import up_to, window_end
 from scimhub.store.sql.roles import MAX_NESTING
 from scimhub.store.sql.searches import holding, holds
 from scimhub.store.sql.store import SqlStore
@@ -111,10 +111,12 @@ def test_a_window_is_the_next_rows_of_the_order_or_none_at_the_end(world: World)
         )
 
         def inside(query: Query, rows: int) -> list[str] | None:
-            within = window(connection, users_table, USER, query, rows)
-            if within is None:
+            last = window_end(connection, users_table, USER, query, rows)
+            if last is None:
                 return None
-            found = select(users_table.c.user_name_key).where(within).order_by("user_name_key")
+            found = (
+                select(users_table.c.user_name_key).where(up_to(USER, query, last)).order_by("user_name_key")
+            )
             return list(connection.execute(found).scalars())
 
         first = Query(sort_by=by_name, seek=Seek(None))
@@ -130,7 +132,9 @@ def test_a_window_is_the_next_rows_of_the_order_or_none_at_the_end(world: World)
 SORTS = [("userName", False), ("userName", True), ("meta.created", False), ("meta.created", True)]
 
 
-def _walk_pages(world: World, role: Role, path: str, descending: bool, walk: int, **narrow: Any) -> list[str]:
+def _walk_pages(
+    world: World, role: Role, path: str, descending: bool, walk: Walk | None, **narrow: Any
+) -> list[str]:
     """Page through the role's list by Next, then back by Previous; return the ids, checking both agree."""
     query = Query(sort_by=resolve(USER, path), descending=descending, limit=4)
     forward: list[str] = []
@@ -161,13 +165,9 @@ def _in_order(world: World, ids: set[str], path: str, descending: bool) -> list[
     return sorted(ids, key=key, reverse=descending)
 
 
-@pytest.mark.parametrize(("path", "descending"), SORTS)
-@pytest.mark.parametrize("walk", [0, 1, 3, 8, 1000])
-@pytest.mark.parametrize("role", [COMMON, RARE])
-def test_every_window_pages_through_exactly_the_holders_in_order(
-    world: World, role: Role, path: str, descending: bool, walk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    served = []
+def _spy_on_the_walk(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each page that asked for a window, whether the walk served it."""
+    served: list[bool] = []
     walker = SqlUserRows._walk
 
     def spy(self: SqlUserRows, *args: Any) -> Any:
@@ -176,8 +176,18 @@ def test_every_window_pages_through_exactly_the_holders_in_order(
         return found
 
     monkeypatch.setattr(SqlUserRows, "_walk", spy)
+    return served
+
+
+@pytest.mark.parametrize(("path", "descending"), SORTS)
+@pytest.mark.parametrize("walk", [0, 1, 3, 8, 1000])
+@pytest.mark.parametrize("role", [COMMON, RARE])
+def test_every_window_pages_through_exactly_the_holders_in_order(
+    world: World, role: Role, path: str, descending: bool, walk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = _spy_on_the_walk(monkeypatch)
     expected = _in_order(world, _holders(world, role), path, descending)
-    assert _walk_pages(world, role, path, descending, walk) == expected
+    assert _walk_pages(world, role, path, descending, Walk(walk)) == expected
     if walk == 0:
         assert not served  # no window asked: the holders are read, as before
     elif walk >= len(world.ids):
@@ -192,14 +202,63 @@ def test_every_window_pages_through_exactly_the_holders_in_order(
 def test_the_status_narrows_the_walk_too(world: World, walk: int) -> None:
     for active in (True, False):
         expected = _in_order(world, _holders(world, COMMON, active), "userName", False)
-        assert _walk_pages(world, COMMON, "userName", False, walk, active=active) == expected
+        assert _walk_pages(world, COMMON, "userName", False, Walk(walk), active=active) == expected
 
 
 def test_a_counted_page_reads_the_holders_and_counts_them_exactly(world: World) -> None:
     """A window cannot count the role: a page asking for its count is served the holders' way."""
     query = Query(sort_by=resolve(USER, "userName"), limit=4, seek=Seek(None))
-    page = world.users.search(query, role=COMMON, walk=1000)
+    page = world.users.search(query, role=COMMON, walk=Walk(1000))
     assert page.total == len(_holders(world, COMMON)) == 22
+
+
+def _sample(world: World, role: Role, path: str) -> tuple[Any, ...]:
+    return tuple(sorted(key for (key,) in world.users.sample_holders(role, 1000, [resolve(USER, path)])))
+
+
+@pytest.mark.parametrize("role", [COMMON, RARE])
+def test_a_sample_is_drawn_from_the_holders_with_what_the_order_sorts_by(world: World, role: Role) -> None:
+    holders = _holders(world, role)
+    names = {world.users.get(user).user.user_name.lower() for user in holders}
+    assert set(_sample(world, role, "userName")) == names
+    # Up to 3: the draw is among the members of the role's groups, and a nested group is no user.
+    assert 0 < len(world.users.sample_holders(role, 3, [resolve(USER, "userName")])) <= 3
+
+
+@pytest.mark.parametrize(("path", "descending"), SORTS)
+@pytest.mark.parametrize("sample", ["true", "all at the start", "all at the end", "in the middle"])
+@pytest.mark.parametrize("role", [COMMON, RARE])
+def test_the_sample_chooses_the_read_and_never_the_answer(
+    world: World, role: Role, path: str, descending: bool, sample: str
+) -> None:
+    """A sample that lies (ADR 0051) only sends pages to one read or the other: every page is still exact."""
+    true = _sample(world, role, path)
+    placed = {
+        "true": true,
+        "all at the start": (true[0],) * len(true),
+        "all at the end": (true[-1],) * len(true),
+        "in the middle": (true[len(true) // 2],) * len(true),
+    }[sample]
+    walk = Walk(6, len(true), placed)
+    expected = _in_order(world, _holders(world, role), path, descending)
+    assert _walk_pages(world, role, path, descending, walk) == expected
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_sample_beyond_the_window_skips_the_walk_and_one_inside_takes_it(
+    world: World, descending: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page, newest or oldest first: the walk is taken exactly when the sample puts half a
+    page of holders inside the window of 10 users (which holds a page of them, either way)."""
+    served = _spy_on_the_walk(monkeypatch)
+    created = _sample(world, COMMON, "meta.created")
+    near, far = (created[-1], created[0]) if descending else (created[0], created[-1])
+    query = Query(
+        sort_by=resolve(USER, "meta.created"), descending=descending, limit=4, seek=Seek(None, count=False)
+    )
+    for placed in (near, far):
+        world.users.search(query, role=COMMON, walk=Walk(10, 22, (placed,) * 22))
+    assert served == [True, False]
 
 
 def test_the_walk_down_a_roles_groups_reads_nested_groups_only() -> None:

@@ -20,11 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scimhub.console.orders import SORTS
 from scimhub.domain.roles import Role
-from scimhub.query.pages import Query
+from scimhub.query.pages import Query, Walk
+from scimhub.query.paths import resolve
+from scimhub.query.schema import USER
 from scimhub.services import Services
 
 TTL_SECONDS = 30.0
+SAMPLE_SIZE = 1_000
+"""Holders of a role drawn at random at each reading: where they lie predicts a walk's success (ADR 0051)."""
+SAMPLED_AT_MOST = 100_000
+"""Roles held by more are not sampled: their walk is short beside their holders' read (to 12 M users)."""
 log = logging.getLogger("scimhub.console")
 
 
@@ -38,22 +45,29 @@ class Counts:
     groups: int
     holders: dict[Role, int]
     """Users holding each role directly or through a group, as the Users list's role filter finds them."""
+    samples: dict[Role, dict[str, tuple[Any, ...]]]
+    """For up to SAMPLE_SIZE of a role's holders drawn at random (roles held by SAMPLED_AT_MOST or fewer),
+    what each of the list's orders sorts by, in ascending order: ``Walk.sample``."""
     read_at: int
     """Microseconds since the epoch."""
 
-    def role_walk(self, role: Role, page: int) -> int:
-        """Return how many users, in a list's order, to test for ``role`` before reading its holders.
+    def role_walk(self, role: Role, order: str, page: int) -> Walk | None:
+        """Return how the Users list sorted by ``order`` may look for a page of ``page`` holders of ``role``.
 
         A page of a role held by ``h`` of ``n`` users spread evenly is among the next
         ``page * n / h`` users; reading the holders costs about ``h`` probes. So the walk
         is worth it when ``page * n / h <= h``, and is given twice that distance, at most
-        ``h`` users: an even spread finds its page well within it, and holders bunched at
-        the far end of the order cost the walk as little as it can (ADR 0045). 0: read the holders.
+        ``h`` users: an even spread finds its page well within it (ADR 0045). None: read the
+        holders. Holders bunched at the far end of the order would make such a walk find
+        nothing, and cost up to ``h`` tests before the holders' read: when that is more than
+        an eighth of the read, the sample is passed along to tell the two cases apart (ADR 0051).
         """
         holders = self.holders[role]
         if holders * holders < page * self.users:
-            return 0
-        return min(holders, -(-2 * page * self.users // holders))
+            return None
+        rows = min(holders, -(-2 * page * self.users // holders))
+        sample = self.samples.get(role, {}).get(order, ()) if 8 * rows > holders else ()
+        return Walk(rows, holders, sample)
 
 
 class CountCache:
@@ -103,13 +117,21 @@ class CountCache:
                 self._counts = counts
             return self._counts
 
+    def _sample(self, role: Role) -> dict[str, tuple[Any, ...]]:
+        orders = list(SORTS.values())
+        drawn = self._services.users.sample_holders(role, SAMPLE_SIZE, [resolve(USER, o) for o in orders])
+        by_order = zip(*drawn, strict=True) if drawn else [() for _ in orders]
+        return {order: tuple(sorted(keys)) for order, keys in zip(orders, by_order, strict=True)}
+
     def _read(self, now: float) -> Counts:
         users, groups = self._services.users, self._services.groups
         none = Query(limit=0)
+        holders = {role: users.search(none, role=role).total for role in Role}
         return Counts(
             users=users.search(none).total,
             suspended=users.search(none, active=False).total,
             groups=groups.summaries(none).total,
-            holders={role: users.search(none, role=role).total for role in Role},
+            holders=holders,
+            samples={role: self._sample(role) for role, n in holders.items() if 0 < n <= SAMPLED_AT_MOST},
             read_at=int(now * 1e6),
         )

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimhub.console.counts import Counts
 from scimhub.console.http import PREFIX, Call, Console, Redirect, View
+from scimhub.console.orders import SORTS
 from scimhub.directory.actors import Actor
 from scimhub.directory.sessions import Session
 from scimhub.directory.users import UserEdit
@@ -34,8 +35,6 @@ from scimhub.scim.paging import neighbours
 PAGE_SIZE = 50
 MAX_SEARCH = 256
 """A search term at most as long as a userName may be (ADR 0021)."""
-SORTS = {"userName": "userName", "created": "meta.created", "lastModified": "meta.lastModified"}
-"""The orders the store reads from an index (ADR 0017); displayName has none, so it is not offered."""
 DONE = {
     "suspended": "The user is suspended: its tokens and console sessions stop working at once.",
     "reactivated": "The user is active again.",
@@ -109,7 +108,7 @@ def users_routes(console: Console) -> list[BaseRoute]:
         seek = Seek(position.key, position.backward, count=not cached)  # a cached count is not read again
         query = Query(sort_by=resolve(USER, SORTS[sort]), descending=descending, limit=PAGE_SIZE, seek=seek)
         # A common role's page is looked for along the list's order first (ADR 0045).
-        walk = counts.role_walk(role, PAGE_SIZE + 1) if counts and role and not text else 0
+        walk = counts.role_walk(role, SORTS[sort], PAGE_SIZE + 1) if counts and role and not text else None
         found = hub.users.search(query, prefix=text or None, active=active, role=role, walk=walk)
         roles = hub.roles.of_users([view.user.id for view in found.items])
         after, before = neighbours(found, position)

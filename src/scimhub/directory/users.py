@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,8 +19,8 @@ from scimhub.directory.passwords import hash_password
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
-from scimhub.query.pages import Page, Query
-from scimhub.query.paths import resolve
+from scimhub.query.pages import Page, Query, Walk
+from scimhub.query.paths import AttrRef, resolve
 from scimhub.query.schema import USER
 from scimhub.store.contract import Store, Transaction, UserRows
 from scimhub.store.records import GroupRef
@@ -122,7 +122,7 @@ class Users:
         prefix: str | None = None,
         active: bool | None = None,
         role: Role | None = None,
-        walk: int = 0,
+        walk: Walk | None = None,
     ) -> Page[UserView]:
         """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says."""
         with self._store.read() as tx:
@@ -130,6 +130,11 @@ class Users:
             groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
         views = [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items]
         return Page(page.total, views, page.keys, page.more)
+
+    def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:
+        """Return what each of ``orders`` sorts by, for up to ``size`` holders of ``role`` drawn at random."""
+        with self._store.read() as tx:
+            return tx.users.sample_holders(role, size, orders)
 
     def by_user_name(self, offset: int, limit: int, *, with_groups: bool = False) -> Page[UserView]:
         """Return one page of every user in userName order (the unique index's order, ADR 0017)."""

@@ -54,3 +54,20 @@ class Page(Generic[T]):
     """For a ``seek`` query, the sort key of each item, for the next page to seek from."""
     more: bool = False
     """For a ``seek`` query, whether a matching row lies beyond the page in the direction it was read."""
+
+
+@dataclass(frozen=True)
+class Walk:
+    """How far a role's keyset page may be looked for along the list's order (ADR 0045, ADR 0051).
+
+    A hint about cost, never about the answer: whatever it says, the page is the same.
+    """
+
+    rows: int
+    """Test at most this many users of the order before reading the role's holders instead."""
+    holders: int = 0
+    """How many hold the role, as last counted: what ``sample`` is a part of."""
+    sample: tuple[Any, ...] = ()
+    """What the order sorts by, of holders drawn at random, in ascending order. How many lie in
+    the window tells whether it likely holds a page: the holders of a role bunched at the far
+    end of the order are then read at once, without a walk bound to find nothing (ADR 0051)."""

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User
-from scimhub.query.pages import Page, Query, Seek
+from scimhub.query.pages import Page, Query, Seek, Walk
+from scimhub.query.paths import AttrRef
 from scimhub.store.records import (
     Credential,
     EventQuery,
@@ -86,7 +87,7 @@ class UserRows(Protocol):
         prefix: str | None = None,
         active: bool | None = None,
         role: Role | None = None,
-        walk: int = 0,
+        walk: Walk | None = None,
     ) -> Page[User]:
         """Return the users that match ``query``, in its order, narrowed as the console asks.
 
@@ -95,8 +96,11 @@ class UserRows(Protocol):
         (provisioned or assigned) or through a group, among its effective roles.
         Each is read through an index, whatever the number of users. ``walk`` (a keyset
         page, uncounted, of a role without ``prefix``): look for the page among the next
-        ``walk`` users of the order first; a hint about cost, never about the answer.
+        ``walk.rows`` users of the order first; a hint about cost, never about the answer.
         """
+
+    def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:
+        """Return what each of ``orders`` sorts by, for up to ``size`` holders of ``role`` drawn at random."""
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the userName of each of ``ids`` that names a stored user."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -30,14 +32,16 @@ from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
-from scimhub.query.pages import Page, Query
+from scimhub.query.pages import Page, Query, Walk
+from scimhub.query.paths import AttrRef
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.filters import compile_filter
-from scimhub.store.sql.keyset import seek_page, window
+from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.searches import holding, holds, search_rows, starting, unindexed
+from scimhub.store.sql.sorting import sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
 R = TypeVar("R", User, Group)
@@ -215,7 +219,7 @@ class SqlUserRows(_ResourceRows[User]):
         prefix: str | None = None,
         active: bool | None = None,
         role: Role | None = None,
-        walk: int = 0,
+        walk: Walk | None = None,
     ) -> Page[User]:
         """Return the users that match ``query`` and the console's narrowing, in order.
 
@@ -227,12 +231,13 @@ class SqlUserRows(_ResourceRows[User]):
         so only the narrowest given is offered to it as an index; the others are
         checked on the rows that one finds (``unindexed``).
 
-        ``walk``: a role common enough that its page is likely among the next ``walk``
+        ``walk``: a role common enough that its page is likely among the next ``walk.rows``
         users of the list's order is looked for there first, testing each (ADR 0045).
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
-        if role is not None and prefix is None and walk > 0 and query.seek and not query.seek.count:
+        uncounted = query.seek is not None and not query.seek.count
+        if role is not None and prefix is None and uncounted and walk is not None and walk.rows > 0:
             found = self._walk(query, role, active, walk)
             if found is not None:
                 return found
@@ -254,17 +259,27 @@ class SqlUserRows(_ResourceRows[User]):
         total, rows = search_rows(self._connection, users, USER, query, also, counted)
         return Page(total, [self._record(row) for row in rows])
 
-    def _walk(self, query: Query, role: Role, active: bool | None, rows: int) -> Page[User] | None:
-        """Return the keyset page of ``role``'s holders found among the next ``rows`` users, in order.
+    def _walk(self, query: Query, role: Role, active: bool | None, walk: Walk) -> Page[User] | None:
+        """Return the keyset page of ``role``'s holders found among the next ``walk.rows`` users, in order.
 
-        Costs ``rows`` index entries and two probes each at most, however many hold the role.
-        None when the window holds less than the page and more users follow it: the caller
-        then reads the holders (``holding``), so the answer is the same either way.
+        Costs ``walk.rows`` index entries and two probes each at most, however many hold the role.
+        None when the window holds less than the page and more users follow it, or when the
+        sample says it likely does: the caller then reads the holders (``holding``), so the
+        answer is the same either way.
         """
+        last = window_end(self._connection, users, USER, query, walk.rows)
+        if last is not None and not _promising(query, last, walk):
+            return None
         test = holds(role) if active is None else and_(holds(role), unindexed(users.c.active) == active)
-        within = window(self._connection, users, USER, query, rows)
-        found = self._seek(query, test if within is None else and_(test, within))
-        return found if found.more or within is None else None
+        found = self._seek(query, test if last is None else and_(test, up_to(USER, query, last)))
+        return found if found.more or last is None else None
+
+    def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:
+        """Return what each of ``orders`` sorts by, for up to ``size`` holders of ``role`` drawn at random."""
+        held = holding(role).subquery()
+        drawn = select(held.c[0]).order_by(func.random()).limit(size)
+        keys = [sort_expression(USER, attr) for attr in orders]
+        return [tuple(row) for row in self._connection.execute(select(*keys).where(users.c.id.in_(drawn)))]
 
     def _record(self, row: Row[Any]) -> User:
         return User(row.id, row.doc, row.version, row.created, row.last_modified, row.password_hash, row.urn)
@@ -359,3 +374,22 @@ class SqlGroupRows(_ResourceRows[Group]):
     def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored group (``refer``: see ``names``)."""
         return _names(self._connection, groups.c.urn, ids, RowLock.REFER if refer else RowLock.NONE)
+
+
+def _promising(query: Query, last: Sequence[Any], walk: Walk) -> bool:
+    """Tell whether the window up to the sort key ``last`` likely holds half a page of holders.
+
+    By how many of the sample lie in it, placed by the order's attribute alone (ADR 0051):
+    no statement. A role bunched beyond the window is then read by its holders at once.
+    Without a sample, or for an order that sorts missing values last first, the walk is tried.
+    """
+    terms = directed_terms(USER, query)
+    if not walk.sample or len(terms) > 2:
+        return True
+    sample, end, down = walk.sample, last[0], terms[0][1]
+    seek = query.seek.after[0] if query.seek is not None and query.seek.after is not None else None
+    if down:  # the window runs from before the seek key down to ``end``
+        inside = (len(sample) if seek is None else bisect_left(sample, seek)) - bisect_left(sample, end)
+    else:
+        inside = bisect_right(sample, end) - (0 if seek is None else bisect_right(sample, seek))
+    return 2 * inside * walk.holders >= len(sample) * query.limit

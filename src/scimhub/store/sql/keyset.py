@@ -76,23 +76,30 @@ def directed_terms(resource_type: ResourceType, query: Query) -> Terms:
     return terms
 
 
-def window(
+def window_end(
     connection: Connection, table: Table, resource_type: ResourceType, query: Query, rows: int
-) -> ColumnElement[bool] | None:
-    """Return where a row comes no further than the ``rows``-th row of ``table`` after the query's seek key.
+) -> tuple[Any, ...] | None:
+    """Return the sort key of the ``rows``-th row after the query's seek key, in the direction it reads.
 
-    In the direction the page reads, whatever its filter: with the seek's own condition, a
-    page sought within it walks at most ``rows`` index entries, testing its filter on each
-    (ADR 0045). None when no more than ``rows`` rows follow: the window is the rest of the table.
+    One range of the order's index, whatever the filter. None when no more than ``rows``
+    rows follow: a window of ``rows`` is then the rest of the table.
     """
     terms = directed_terms(resource_type, query)
     statement = select(*(key for key, _ in terms)).order_by(*(k.desc() if d else k.asc() for k, d in terms))
     if query.seek is not None and query.seek.after is not None:
         statement = statement.where(after(terms, query.seek.after))
     last = connection.execute(statement.offset(rows - 1).limit(1)).first()
-    if last is None:
-        return None
-    within = not_(after(terms, tuple(last)))
+    return None if last is None else tuple(last)
+
+
+def up_to(resource_type: ResourceType, query: Query, last: Sequence[Any]) -> ColumnElement[bool]:
+    """Return where a row comes no further than the sort key ``last``, in the direction the query reads.
+
+    With the seek's own condition, a page sought within it walks the index entries up to
+    ``last`` at most, testing its filter on each (ADR 0045).
+    """
+    terms = directed_terms(resource_type, query)
+    within = not_(after(terms, last))
     first, down = terms[0]
     if len(terms) == 2 and last[0] is not None:  # a range on the attribute ends the index scan there
         bound = literal(last[0], first.type)
