@@ -128,7 +128,12 @@ def _measure(backend: str, users: int, repeats: int, workdir: Path, postgres_url
             console = browser.app.state.console  # type: ignore[attr-defined]
             started = time.monotonic()
             reading = console.counts.refresh()  # what the background reading costs, on its own
-            print(f"  counts read in {1000 * (time.monotonic() - started):.0f} ms: {reading}")
+            drawn = {role.value: len(next(iter(orders.values()))) for role, orders in reading.samples.items()}
+            held = {role.value: count for role, count in reading.holders.items()}
+            spent = 1000 * (time.monotonic() - started)
+            print(
+                f"  counts read in {spent:.0f} ms: {reading.users:,} users, holders {held}, sampled {drawn}"
+            )
             pages = _pages(data, services)
             print("  | page | p50 ms | p95 ms | max ms |")
             print("  | --- | ---: | ---: | ---: |")
