@@ -129,6 +129,32 @@ def test_a_window_is_the_next_rows_of_the_order_or_none_at_the_end(world: World)
         assert inside(Query(sort_by=by_name, seek=Seek((names[-3],))), 3) is None
 
 
+def test_a_window_ends_after_the_rows_that_tie_with_its_last(database_url: str) -> None:
+    """The window's end is read without the id (ADR 0051): users created in the same microsecond
+    as its last row are inside it, so it is still a prefix of the order, only longer."""
+    by_created = resolve(USER, "meta.created")
+    instants = iter([5, 7, 7, 7, 7, 9, 9])
+    with migrated_engine(database_url) as engine:
+        users = Users(SqlStore(engine), lambda: next(instants))
+        made = [users.create(SYSTEM, UserEdit({"userName": f"t{n}"})).user_name for n in range(7)]
+        with engine.connect() as connection:
+
+            def inside(query: Query, rows: int) -> list[str] | None:
+                end = window_end(connection, users_table, USER, query, rows)
+                if end is None:
+                    return None
+                found = select(users_table.c.user_name).where(up_to(USER, query, end))
+                return sorted(connection.execute(found).scalars())
+
+            oldest = Query(sort_by=by_created, seek=Seek(None))
+            assert inside(oldest, 1) == made[:1]
+            assert inside(oldest, 2) == inside(oldest, 5) == made[:5]  # t1 … t4 tie at 7
+            assert inside(oldest, 7) == made and inside(oldest, 8) is None
+            newest = Query(sort_by=by_created, descending=True, seek=Seek(None))
+            assert inside(newest, 1) == made[5:]
+            assert inside(newest, 3) == made[1:]
+
+
 SORTS = [("userName", False), ("userName", True), ("meta.created", False), ("meta.created", True)]
 
 

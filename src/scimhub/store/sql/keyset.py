@@ -79,32 +79,33 @@ def directed_terms(resource_type: ResourceType, query: Query) -> Terms:
 def window_end(
     connection: Connection, table: Table, resource_type: ResourceType, query: Query, rows: int
 ) -> tuple[Any, ...] | None:
-    """Return the sort key of the ``rows``-th row after the query's seek key, in the direction it reads.
+    """Return where the ``rows``-th row after the query's seek key stands in its order, but for the id.
 
-    One range of the order's index, whatever the filter. None when no more than ``rows``
-    rows follow: a window of ``rows`` is then the rest of the table.
+    The sort key without its closing id, read from the order's index alone: SQLite counts its way
+    to the 10,000th entry in 0.1 ms, where reading each entry's id from its row took 16 ms (ADR 0051).
+    None when no more than ``rows`` rows follow: a window of ``rows`` is then the rest of the table.
     """
     terms = directed_terms(resource_type, query)
-    statement = select(*(key for key, _ in terms)).order_by(*(k.desc() if d else k.asc() for k, d in terms))
+    head = terms[:-1] if len(terms) > 1 else terms
+    statement = select(*(key for key, _ in head)).order_by(*(k.desc() if d else k.asc() for k, d in head))
     if query.seek is not None and query.seek.after is not None:
         statement = statement.where(after(terms, query.seek.after))
     last = connection.execute(statement.offset(rows - 1).limit(1)).first()
     return None if last is None else tuple(last)
 
 
-def up_to(resource_type: ResourceType, query: Query, last: Sequence[Any]) -> ColumnElement[bool]:
-    """Return where a row comes no further than the sort key ``last``, in the direction the query reads.
+def up_to(resource_type: ResourceType, query: Query, end: Sequence[Any]) -> ColumnElement[bool]:
+    """Return where a row comes no further than ``end`` (a ``window_end``), ties with it included.
 
-    With the seek's own condition, a page sought within it walks the index entries up to
-    ``last`` at most, testing its filter on each (ADR 0045).
+    With the seek's own condition, a page sought within it walks the index entries up to the
+    window's end at most, testing its filter on each (ADR 0045): ``rows`` of them, and any that
+    tie with the last on the attribute.
     """
-    terms = directed_terms(resource_type, query)
-    within = not_(after(terms, last))
-    first, down = terms[0]
-    if len(terms) == 2 and last[0] is not None:  # a range on the attribute ends the index scan there
-        bound = literal(last[0], first.type)
-        within = and_(first >= bound if down else first <= bound, within)
-    return within
+    head = directed_terms(resource_type, query)[: len(end)]
+    if len(head) == 1 and end[0] is not None:  # one range on the attribute's index ends the scan there
+        (first, down), bound = head[0], literal(end[0], head[0][0].type)
+        return first >= bound if down else first <= bound
+    return not_(after(head, end))
 
 
 def after(terms: Terms, key: Sequence[Any]) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from scimhub.domain.roles import Role
 from scimhub.query.pages import Page, Seek
 from scimhub.store.records import GroupRef, RoleGrant, RoleHolders
 from scimhub.store.sql.batches import ForIds, Match
-from scimhub.store.sql.tables import group_members, group_roles, groups, user_roles
+from scimhub.store.sql.tables import GROUP_MEMBER, group_members, group_roles, groups, user_roles
 
 ASSIGNED = "assigned"
 
@@ -37,10 +37,12 @@ def reached_groups(match: Match) -> CTE:
         .cte("reach", recursive=True)
     )
     outer = group_members.alias("outer_members")
+    # Only groups are members of groups: said in the SQL text, a planner knows the step meets few rows
+    # (PostgreSQL read every membership into a hash for it: 2.9 → 0.6 ms for 50 users, ADR 0051).
     return reach.union(
         select(reach.c.user_id, outer.c.group_id, reach.c.depth + 1)
         .join(outer, outer.c.member_id == reach.c.group_id)
-        .where(reach.c.depth < MAX_NESTING)
+        .where(reach.c.depth < MAX_NESTING, outer.c.member_type == GROUP_MEMBER)
     )
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     or_,
     select,
     union,
@@ -31,7 +30,7 @@ from scimhub.store.sql.functions import row_key
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import MAX_NESTING
 from scimhub.store.sql.sorting import sort_order
-from scimhub.store.sql.tables import group_members, group_roles, user_emails, user_roles, users
+from scimhub.store.sql.tables import GROUP_MEMBER, group_members, group_roles, user_emails, user_roles, users
 
 
 def search_rows(
@@ -134,10 +133,6 @@ def holds(role: Role) -> ColumnElement[bool]:
     return or_(direct, exists().where(member, group_members.c.group_id.in_(conferring(role))))
 
 
-_GROUP_MEMBER: ColumnElement[str] = literal_column("'Group'")
-"""In the SQL text, not a parameter: only then may a planner read the index of member groups alone."""
-
-
 def conferring(role: Role) -> Select[Any]:
     """Return the ids of the groups whose direct members hold ``role``.
 
@@ -153,7 +148,7 @@ def conferring(role: Role) -> Select[Any]:
     step = (
         select(group_members.c.member_id, reached.c.depth + 1)
         .join(group_members, group_members.c.group_id == reached.c.id)
-        .where(reached.c.depth < MAX_NESTING - 1, group_members.c.member_type == _GROUP_MEMBER)
+        .where(reached.c.depth < MAX_NESTING - 1, group_members.c.member_type == GROUP_MEMBER)
     )
     return select(reached.union(step).c.id)
 

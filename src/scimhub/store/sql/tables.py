@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -141,6 +143,11 @@ group_members = Table(
     ),
 )
 """Membership as rows: one member added or removed is one row, whatever the group's size."""
+
+GROUP_MEMBER: ColumnElement[str] = literal_column("'Group'")
+"""``member_type`` of a group nested in a group, in the SQL text rather than a parameter: only then
+may a planner read ``ix_group_members_nested`` alone, or know how few rows the walks between groups
+meet (ADR 0045, ADR 0051)."""
 
 user_roles = Table(
     "user_roles",
