@@ -77,6 +77,22 @@ FULL = DataSet(
     member_changes=10,
 )
 """Issue 5's target tenant."""
+LARGE = DataSet(
+    users=100_000,
+    groups=1_000,
+    memberships=250_000,
+    batch=100,
+    changed_users=10_000,
+    deactivated_users=2_000,
+    changed_groups=250,
+    member_changes=10,
+)
+"""Issue 15's tenant."""
+TARGETS = {
+    "FULL": ("Issue 5", {"sqlite": 60.0}),
+    "LARGE": ("Issue 15", {"sqlite": 120.0, "postgresql": 240.0}),
+}
+"""The initial cycle's limit in seconds with 8 clients, by data set and backend."""
 QUICK = DataSet(
     users=1_000,
     groups=20,
@@ -187,6 +203,11 @@ def main() -> None:
         help="1,000 users, 20 groups, 5,000 memberships (default: 10 times that)",
     )
     parser.add_argument(
+        "--large",
+        action="store_true",
+        help="100,000 users, 1,000 groups, 250,000 memberships: issue 15's tenant (2 and 4 minutes at most)",
+    )
+    parser.add_argument(
         "--clients", type=int, default=8, help="concurrent connections, as Entra's workers (default 8)"
     )
     parser.add_argument(
@@ -223,7 +244,10 @@ def main() -> None:
         parser.error(
             "the peer is not installed: .venv/bin/pip install -r bench/requirements.txt, or --no-peer"
         )
-    data = QUICK if args.quick else FULL
+    if args.quick and args.large:
+        parser.error("--quick and --large are two sizes: choose one")
+    size = "QUICK" if args.quick else "LARGE" if args.large else "FULL"
+    data = {"QUICK": QUICK, "FULL": FULL, "LARGE": LARGE}[size]
     chosen = {"batch": args.batch, "groups": args.groups, "changed_groups": args.changed_groups}
     data = DataSet(
         **{**asdict(data), "group_body": args.group_body, **{k: v for k, v in chosen.items() if v}}
@@ -242,7 +266,9 @@ def main() -> None:
         reports = {backend: _run_backend(backend, args, data, Path(workdir)) for backend in backends}
     print(results_header(command, machine))
     for backend, cycles in reports.items():
-        print(cycle_report(backend, cycles, data, target_applies=not args.quick and args.clients == 8))
+        whose, limits = TARGETS.get(size, ("", {}))
+        limit = limits.get(backend) if args.clients == 8 else None
+        print(cycle_report(backend, cycles, data, (whose, limit) if limit is not None else None))
     if args.json:
         args.json.write_text(json.dumps(raw_cycles(command, machine, asdict(data), reports), indent=2))
 
