@@ -276,7 +276,7 @@ class SqlUserRows(_ResourceRows[User]):
 
     def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:
         """Return what each of ``orders`` sorts by, for up to ``size`` holders of ``role`` drawn at random."""
-        held = holding(role).subquery()
+        held = holding(role, users_only=True).subquery()
         drawn = select(held.c[0]).order_by(func.random()).limit(size)
         keys = [sort_expression(USER, attr) for attr in orders]
         return [tuple(row) for row in self._connection.execute(select(*keys).where(users.c.id.in_(drawn)))]

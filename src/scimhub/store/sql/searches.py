@@ -106,7 +106,7 @@ def starting(low: str, dialect: str) -> ColumnElement[bool]:
     return users.c.id.in_(ids)
 
 
-def holding(role: Role) -> CompoundSelect[Any]:
+def holding(role: Role, *, users_only: bool = False) -> CompoundSelect[Any]:
     """Return the ids of the users who hold ``role``: directly, or through groups nested up to MAX_NESTING.
 
     Those given it, and the user members of the groups that pass it on (``conferring``): the walk
@@ -117,7 +117,10 @@ def holding(role: Role) -> CompoundSelect[Any]:
     """
     direct = select(user_roles.c.user_id).where(user_roles.c.role == role.value)
     # Group ids among the members match no user; leaving them in keeps the read on the key's index.
+    # ``users_only`` reads each member's row to leave them out: for a sample, which must be users.
     members = select(group_members.c.member_id).where(group_members.c.group_id.in_(conferring(role)))
+    if users_only:
+        members = members.where(group_members.c.member_type != GROUP_MEMBER)
     return union(direct, members)
 
 
