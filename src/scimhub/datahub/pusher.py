@@ -144,7 +144,6 @@ class Pusher:
         :raises LostLease: When another process took the lease meanwhile.
         """
         name = self.options.name
-        self._store.number_events()  # events whose writer died before numbering them (ADR 0050)
         with self._store.read() as tx:
             state = tx.push.state(name)
             checkpoint = state.last_seq if state is not None else 0

@@ -110,7 +110,6 @@ class Audit:
         :raises InvalidValue: When ``before`` or ``after`` is not an offset of this feed.
         """
         actor.require(Privilege.GET_PLATFORM_EVENTS, "Reading the change events")
-        self._store.number_events()  # events whose writer died before numbering them (ADR 0050)
         with self._store.read() as tx:
             state = tx.events.state()
             query = EventQuery(

@@ -57,7 +57,6 @@ class EventFeed:
             newest event, or is older than what retention kept.
         """
         actor.require(Privilege.GET_PLATFORM_EVENTS, "Polling platform events")
-        self._store.number_events()  # events whose writer died before numbering them (ADR 0050)
         with self._store.read() as tx:
             state = tx.events.state()
             after = resume if resume is not None else self._start(tx, state, request)
@@ -87,7 +86,6 @@ class EventFeed:
 
     def head(self) -> int:
         """Return the ``seq`` of the newest committed event (no privilege: it reveals nothing)."""
-        self._store.number_events()
         with self._store.read() as tx:
             return tx.events.state().head
 

@@ -434,9 +434,6 @@ class Store(Protocol):
     def read(self) -> AbstractContextManager[Transaction]:
         """Open a read-only transaction (a consistent snapshot where the engine has one)."""
 
-    def number_events(self) -> None:
-        """Give every committed event its place in the feed; readers of the feed call it first."""
-
     def credential(self, hash: str) -> Credential | None:
         """Return the token whose hash is ``hash`` with its user and roles, or None.
 

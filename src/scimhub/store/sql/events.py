@@ -1,33 +1,19 @@
 """The change outbox on SQL: events buffered during a transaction, written right before it commits.
 
-On PostgreSQL (ADR 0050, which replaces the lock through ``COMMIT`` of ADR 0011)
-a write inserts its events into ``event_queue``, with an ``id`` from that
-table's sequence and no ``seq``, as the last step of its transaction, and
-commits without any lock: writes carrying events commit together, and
-PostgreSQL flushes their commits to disk together. Right after the commit, on
-the same connection, ``number_queued`` runs one short pass in one round trip:
-it takes the commit-order lock (``pg_advisory_xact_lock``), moves every queued
-row into ``events`` in ``id`` order, giving each the next ``seq``, sends
-``NOTIFY`` with the highest, and commits, which releases the lock. So:
+ADR 0011: on PostgreSQL the events are inserted under a transaction-scoped
+advisory lock, taken as the very last step before ``COMMIT`` and released by it.
+No two transactions are ever between "took a ``seq``" and "committed" at once,
+so ``seq`` order is commit order and a reader that follows ``seq`` can never
+skip an event that commits late with a smaller number. The same transaction
+sends ``NOTIFY`` with its highest ``seq``; PostgreSQL delivers it at commit, and
+drops it on rollback. SQLite needs no lock: its writers are serialized whole by
+``BEGIN IMMEDIATE``.
 
-- ``seq`` order is the order of the passes, and a pass commits before the next
-  one starts numbering: a snapshot that sees ``seq`` n sees every ``seq`` below
-  it that will ever commit (ADR 0011's argument, now about the passes);
-- a pass's statement starts after it holds the lock, so it sees every write
-  committed before that moment; the writer's own pass starts after the
-  writer's commit, so when ``transaction()`` returns, its events are numbered
-  (by its own pass or by one that started after its commit);
-- a write that waited for another's row lock inserts its events after that
-  one committed, so it has the larger ``id`` and, whether the two meet in one
-  pass or not, the larger ``seq``;
-- a write whose pass never ran (the process was killed between the two
-  commits) left its events queued, durable; the next pass, of any write or any
-  feed read (``SqlStore.number_events``), numbers them.
-
-SQLite needs none of it: ``BEGIN IMMEDIATE`` serializes writers whole, so the
-events go straight into ``events`` through one prebuilt ``INSERT … RETURNING
-seq`` run with the list of rows (SQLAlchemy's *insertmanyvalues*, at most 1,000
-rows a statement, in order; ADR 0015).
+On SQLite the events go in through one prebuilt ``INSERT … RETURNING seq`` run
+with the list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row
+INSERTs of at most 1,000 rows, in order (ADR 0015). On PostgreSQL the lock, the
+INSERT (once per event) and the NOTIFY go out together in psycopg's pipeline
+mode (``prepared.in_turn``, ADR 0047): one round trip under the lock, not three.
 """
 
 from __future__ import annotations
@@ -39,8 +25,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -51,32 +39,18 @@ from sqlalchemy import (
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
 from scimhub.store.sql.prepared import in_turn
-from scimhub.store.sql.tables import event_feed, event_queue, events
+from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"
 """The PostgreSQL ``LISTEN``/``NOTIFY`` channel; the payload is the highest ``seq`` committed."""
 COMMIT_ORDER_LOCK = 0x5C1A_E7E4
-"""Key of the advisory lock held by a numbering pass (ADR 0011, ADR 0050)."""
+"""Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
 _INSERT = insert(events).returning(events.c.seq)
-_QUEUE = insert(event_queue).values(
-    {c.name: bindparam(c.name) for c in event_queue.c if c.name not in ("id", "writer")}
-    | {"writer": func.txid_current()}
-)
-_FIELDS = ", ".join(c.name for c in events.c if c is not events.c.seq)
-_LOCK_SQL = f"SELECT pg_advisory_xact_lock({COMMIT_ORDER_LOCK})"
-_NUMBER_SQL = (
-    f"WITH queued AS (DELETE FROM event_queue RETURNING id, writer, {_FIELDS}),"
-    f" numbered AS (INSERT INTO events (seq, {_FIELDS})"
-    f" SELECT nextval(pg_get_serial_sequence('events', 'seq')), {_FIELDS}"
-    # Each write's events together, at the place of its first id, then in id order. OFFSET 0 keeps
-    # the sorted subquery a node of its own: nextval runs above it, row by row, in that order.
-    f" FROM (SELECT * FROM queued ORDER BY min(id) OVER (PARTITION BY writer), id OFFSET 0) AS ordered"
-    " RETURNING seq)"
-    f" SELECT max(seq), pg_notify('{CHANNEL}', max(seq)::text) FROM numbered HAVING count(*) > 0"
-)
-"""Move every queued event into ``events``, numbered write by write in the order of their first
-``id``; notify and return the highest ``seq`` (no row when the queue was empty: then nothing was
-written, and the commit is not flushed)."""
+_LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
+_APPEND = insert(events).values({c.name: bindparam(c.name) for c in events.c if c is not events.c.seq})
+_LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
+"""The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
+_NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
 
 
 def _row(event: ChangeEvent) -> dict[str, Any]:
@@ -113,28 +87,32 @@ class SqlEventLog:
         self._connection = connection
         self._pending: list[dict[str, Any]] = []
         self.written_through: int | None = None
-        """The highest ``seq`` this transaction wrote, once ``flush`` ran (SQLite only)."""
-        self.queued = False
-        """Whether ``flush`` queued events to be numbered after the commit (PostgreSQL)."""
+        """The highest ``seq`` this transaction wrote, once ``flush`` ran."""
 
     def append(self, batch: Iterable[ChangeEvent]) -> None:
         """Append events to be committed with the current transaction (written by ``flush``)."""
         self._pending.extend(_row(event) for event in batch)
 
     def flush(self) -> None:
-        """Write the appended events; the caller commits right after.
+        """Write the appended events; the caller commits right after (ADR 0011).
 
-        On PostgreSQL they are queued, unnumbered, and the caller runs
-        ``number_queued`` once the transaction committed (ADR 0050); on SQLite
-        they are numbered here, the single writer's order being commit order.
+        Buffering until here keeps the commit-order lock out of the use case's own
+        work: it is held for the INSERTs (one per 1,000 events), one NOTIFY and
+        the COMMIT.
         """
         if not self._pending:
             return
         if self._connection.dialect.name == "postgresql":
-            in_turn(self._connection, [(_QUEUE, self._pending)])
-            self.queued = True
+            # In one round trip (psycopg's pipeline): wait until no other transaction is between
+            # its INSERT and its COMMIT, insert, notify with the last number taken. Round trips
+            # under the lock would hold every other writer back.
+            *_, (notified,) = in_turn(
+                self._connection, [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None)]
+            )
+            written = notified.seq
         else:
-            self.written_through = max(self._connection.execute(_INSERT, self._pending).scalars())
+            written = max(self._connection.execute(_INSERT, self._pending).scalars())
+        self.written_through = written
         self._pending = []
 
     def state(self) -> FeedState:
@@ -182,32 +160,6 @@ class SqlEventLog:
                 update(event_feed).where(event_feed.c.id == 1).values(pruned_through=through)
             )
         return deleted
-
-
-def number_queued(connection: Connection) -> int | None:
-    """Give every queued event its ``seq`` in one short transaction; return the highest given, if any.
-
-    PostgreSQL only, on a connection with no transaction open. The lock, the move
-    and the ``COMMIT`` go out in one round trip (psycopg's pipeline), so the lock
-    is held for the server's work and the commit's flush, never for a round trip
-    or the Python between statements; the move is a statement of its own after
-    the lock, so its snapshot sees every write committed before the lock was granted.
-    """
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    lock, move = driver.cursor(), driver.cursor()
-    try:
-        with driver.pipeline():
-            lock.execute(_LOCK_SQL)
-            move.execute(_NUMBER_SQL)
-            driver.commit()
-        row = move.fetchone()  # the pipeline has synced: every result is in
-    except Exception as error:  # noqa: BLE001 - the driver's error, through SQLAlchemy's error path
-        connection._handle_dbapi_exception(error, _NUMBER_SQL, None, None, None)
-    finally:
-        lock.close()
-        move.close()
-    return row[0] if row is not None else None
 
 
 def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:

@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from scimhub.store.contract import CommitListener
 from scimhub.store.records import Credential
 from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
-from scimhub.store.sql.events import SqlEventLog, number_queued
+from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
@@ -78,49 +77,21 @@ class SqlStore:
     def transaction(self) -> Iterator[SqlTransaction]:
         """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit or roll back whole.
 
-        The events appended during it are written last, right before the commit; on
-        PostgreSQL they are numbered right after it, on the same connection, so they
-        are in the feed when this returns (ADR 0050). Once they are, the ``on_commit``
-        listeners hear of them.
+        The events appended during it are written last, right before the commit
+        (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
         """
         with self._writers, self.engine.connect().execution_options(write=True) as connection:
             with connection.begin():
                 tx = SqlTransaction(connection)
                 yield tx
                 tx.events.flush()
-            written = self._numbered(connection) if tx.events.queued else tx.events.written_through
+            written = tx.events.written_through
         if written is not None:
             for listener in tuple(self._commit_listeners):  # the list may change on another thread
                 try:
                     listener(written)
                 except Exception:  # noqa: BLE001 - the change committed; the caller must hear so
                     log.exception("a commit listener failed")
-
-    @staticmethod
-    def _numbered(connection: Connection) -> int | None:
-        """Return the highest seq given to the events of the write that just committed; None on failure.
-
-        The change and its events are committed: a failure here (the database went away
-        between the two commits) must not turn the write into an error its client would
-        retry. The events stay queued, durable, and the next pass numbers them.
-        """
-        try:
-            return number_queued(connection)
-        except SQLAlchemyError:
-            log.warning("could not number the events of a committed write; the next pass will", exc_info=True)
-            return None
-
-    def number_events(self) -> None:
-        """Give the committed events still waiting for their ``seq`` theirs (PostgreSQL; ADR 0050).
-
-        Every write numbers its own events before ``transaction`` returns; a write
-        killed between its commit and that pass leaves them queued, durable. The
-        feed's readers call this before they read, so such events are delivered by
-        the next read at the latest. On SQLite there is never anything to number.
-        """
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as connection:
-                number_queued(connection)
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:

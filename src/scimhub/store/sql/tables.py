@@ -263,29 +263,6 @@ events = Table(
 commit-order lock, on SQLite ``AUTOINCREMENT``, so a number is never handed out
 twice, even after pruning deleted every row that had it."""
 
-event_queue = Table(
-    "event_queue",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("writer", BigInteger, nullable=False),
-    Column("entity_type", String(32), nullable=False),
-    Column("entity_urn", Text, nullable=False),
-    Column("category", String(32), nullable=False),
-    Column("operation", String(32), nullable=False),
-    Column("modifier", Text),
-    Column("parameters", Document),
-    Column("actor", Text, nullable=False),
-    Column("time", Micros, nullable=False),
-)
-"""Events committed but not yet given their ``seq`` (PostgreSQL, ADR 0050).
-
-A write inserts its events here, in its own transaction, with an ``id`` from a
-sequence taken right before its ``COMMIT``; after the commit a short pass under
-the commit-order lock moves every queued row into ``events`` in ``id`` order,
-numbering them. ``writer`` is the writing transaction's id (``txid_current()``): the
-ids of two concurrent writes interleave, and a pass keeps each write's events together,
-at the place of its first ``id``. The table is empty between writes; SQLite never uses it."""
-
 event_feed = Table(
     "event_feed",
     metadata,
