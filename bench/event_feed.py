@@ -5,8 +5,11 @@
 
 ``ordering`` (PostgreSQL): W writer processes create users through the
 directory for a fixed time (one transaction and two events per user), on a fresh
-database, with the commit-order lock and without it (``_take_commit_order_lock``
-replaced by a no-op in the writers), interleaved, the median of several runs.
+database, two ways, interleaved, the median of several runs: ``lock``, the code
+as it is (ADR 0011: the lock taken before the events' INSERT and held through
+COMMIT); ``naive``, numbers taken at INSERT with no lock at all (the outbox
+trap), what any cheaper ordering is bounded by. (ADR 0050 measured a third way,
+events numbered after their commit, with this benchmark at commit 1279709.)
 It reports writes per second, and how many
 committed events a naive follower missed: a thread that reads ``seq > cursor``
 as fast as it can while the writers run, advancing its cursor to the last
@@ -42,6 +45,7 @@ from servers import FreshDatabase, ServerProcess, scimhub_command
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit
 from scimhub.settings import Settings
+from scimhub.store.sql import events
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
 from scimhub.wiring import build
@@ -52,14 +56,20 @@ POSTGRES_ADMIN_URL = os.environ.get(
 POLL = "/openapi/v1/events/poll"
 
 
-def _write_users(
-    database_url: str, writer: int, seconds: float, ordered: bool, go: Any, results: Any
-) -> None:
-    """Once ``go`` is set, create users, one transaction each, for ``seconds``; report how many."""
-    if not ordered:
-        from scimhub.store.sql import events
+MODES = ("lock", "naive")
 
-        events._take_commit_order_lock = lambda connection: None
+
+def _flush_naively(self: events.SqlEventLog) -> None:
+    """Numbers taken at INSERT, no lock: the outbox trap."""
+    if self._pending:
+        self.written_through = max(self._connection.execute(events._INSERT, self._pending).scalars())
+        self._pending = []
+
+
+def _write_users(database_url: str, writer: int, seconds: float, mode: str, go: Any, results: Any) -> None:
+    """Once ``go`` is set, create users, one transaction each, for ``seconds``; report how many."""
+    if mode == "naive":
+        events.SqlEventLog.flush = _flush_naively  # type: ignore[method-assign]
     hub = build(Settings(database_url=database_url), upgrade=False)
     hub.feed.head()  # connected and warm before the clock starts
     results.put(None)
@@ -72,12 +82,12 @@ def _write_users(
     results.put(done)
 
 
-def _run_writers(database_url: str, writers: int, seconds: float, ordered: bool) -> int:
+def _run_writers(database_url: str, writers: int, seconds: float, mode: str) -> int:
     """Start ``writers`` processes, let them all begin together, and return how many users they created."""
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     processes = [
-        context.Process(target=_write_users, args=(database_url, w, seconds, ordered, go, results))
+        context.Process(target=_write_users, args=(database_url, w, seconds, mode, go, results))
         for w in range(writers)
     ]
     for process in processes:
@@ -109,7 +119,7 @@ def _follow_naively(database_url: str, stop: threading.Event, seen: set[int]) ->
 
 
 def _ordering_run(
-    writers: int, seconds: float, ordered: bool, follow: bool, workdir: Path
+    writers: int, seconds: float, mode: str, follow: bool, workdir: Path
 ) -> tuple[float, int, int]:
     """Return (writes per second, events committed, events a naive follower missed, if one ran)."""
     database = FreshDatabase("postgresql", workdir, POSTGRES_ADMIN_URL)
@@ -119,7 +129,7 @@ def _ordering_run(
         follower = threading.Thread(target=_follow_naively, args=(database.url, stop, seen))
         if follow:
             follower.start()
-        done = _run_writers(database.url, writers, seconds, ordered)
+        done = _run_writers(database.url, writers, seconds, mode)
         stop.set()
         if follow:
             follower.join()
@@ -134,24 +144,26 @@ def _ordering_run(
 
 
 def ordering(writer_counts: list[int], seconds: float, repeats: int) -> str:
-    """Measure the lock's cost (median of ``repeats`` runs) and the gaps it prevents, as Markdown."""
+    """Measure each way's writes/s (median of ``repeats``) and the events a follower missed (Markdown)."""
     rows = [
-        "| writer processes | writes/s with the lock | writes/s without | lock's cost"
+        "| writer processes | writes/s with the lock | without (naive) | lock ÷ naive"
         " | events a naive follower missed, with the lock | without |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as workdir:
         for writers in writer_counts:
-            locked, free = [], []
-            for _ in range(repeats):  # interleaved, so a slow spell of the machine hurts both alike
-                locked.append(_ordering_run(writers, seconds, True, False, Path(workdir))[0])
-                free.append(_ordering_run(writers, seconds, False, False, Path(workdir))[0])
-            with_lock, without = statistics.median(locked), statistics.median(free)
-            _, total, missed_locked = _ordering_run(writers, seconds, True, True, Path(workdir))
-            _, total_free, missed_free = _ordering_run(writers, seconds, False, True, Path(workdir))
+            rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+            for _ in range(repeats):  # interleaved, so a slow spell of the machine hurts every way alike
+                for mode in MODES:
+                    rates[mode].append(_ordering_run(writers, seconds, mode, False, Path(workdir))[0])
+            median = {mode: statistics.median(rates[mode]) for mode in MODES}
+            missed = []
+            for mode in MODES:
+                _, total, lost = _ordering_run(writers, seconds, mode, True, Path(workdir))
+                missed.append(f"{lost} of {total}")
             rows.append(
-                f"| {writers} | {with_lock:,.0f} | {without:,.0f} | {(1 - with_lock / without) * 100:+.0f} %"
-                f" | {missed_locked} of {total} | {missed_free} of {total_free} |"
+                f"| {writers} | {median['lock']:,.0f} | {median['naive']:,.0f}"
+                f" | {median['lock'] / median['naive']:.2f}× | {' | '.join(missed)} |"
             )
             print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows)
