@@ -10,7 +10,8 @@ to how events are numbered (ADR 0050 tried one) must keep these green.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,30 @@ def _urns(store: SqlStore, after: int) -> list[tuple[int, str]]:
         return [(r.seq, r.event.entity_urn) for r in tx.events.after(after, 100)]
 
 
+@contextmanager
+def _second_while_first_waits(
+    first: Callable[[], None],
+    second: Callable[[], None],
+    ready: threading.Event,
+    go: threading.Event,
+    pause: float,
+) -> Iterator[bool]:
+    """Start ``first``, and ``second`` once ``first`` is ``ready``; yield whether ``second`` still runs
+    ``pause`` seconds later. On leaving, let ``first`` go on (``go``) and wait for both to end."""
+    one = threading.Thread(target=first)
+    one.start()
+    assert ready.wait(WAIT)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(pause)
+    try:
+        yield two.is_alive()
+    finally:
+        go.set()
+        one.join(WAIT)
+        two.join(WAIT)
+
+
 def _follow_a_write_that_commits_late(store: SqlStore) -> tuple[list[str], bool]:
     """T1 writes its events, then waits before COMMIT; T2 writes and commits; a follower reads; T1 commits.
 
@@ -69,18 +94,9 @@ def _follow_a_write_that_commits_late(store: SqlStore) -> tuple[list[str], bool]
         with store.transaction() as tx:
             tx.events.append([make_event("urn:li:corpuser:second")])
 
-    t1 = threading.Thread(target=first)
-    t1.start()
-    assert flushed.wait(WAIT)
-    t2 = threading.Thread(target=second)
-    t2.start()
-    t2.join(1.0)
-    waited = t2.is_alive()
-    seen = _urns(store, 0)  # the follower, while T1 has not committed yet
-    cursor = seen[-1][0] if seen else 0
-    go.set()
-    t1.join(WAIT)
-    t2.join(WAIT)
+    with _second_while_first_waits(first, second, flushed, go, 1.0) as waited:
+        seen = _urns(store, 0)  # the follower, while T1 has not committed yet
+        cursor = seen[-1][0] if seen else 0
     assert not failures, failures
     seen += _urns(store, cursor)  # the follower again, after its cursor
     return [urn for _, urn in seen], waited
@@ -121,15 +137,7 @@ def test_a_write_that_waited_for_anothers_row_is_numbered_after_it(store: SqlSto
             tx.connection.execute(text("SELECT 1 FROM event_feed WHERE id = 1 FOR UPDATE"))
             tx.events.append([make_event("urn:li:corpuser:second")])
 
-    t1 = threading.Thread(target=first)
-    t1.start()
-    assert holding.wait(WAIT)
-    t2 = threading.Thread(target=second)
-    t2.start()
-    t2.join(0.5)
-    assert t2.is_alive()  # waiting for the first write's row
-    go.set()
-    t1.join(WAIT)
-    t2.join(WAIT)
+    with _second_while_first_waits(first, second, holding, go, 0.5) as waiting:
+        assert waiting  # for the first write's row
 
     assert [urn for _, urn in _urns(store, 0)] == ["urn:li:corpuser:first", "urn:li:corpuser:second"]
