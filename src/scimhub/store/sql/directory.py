@@ -239,8 +239,10 @@ class SqlUserRows(_ResourceRows[User]):
         so only the narrowest given is offered to it as an index; the others are
         checked on the rows that one finds (``unindexed``).
 
-        ``walk``: a role common enough that its page is likely among the next ``walk.rows``
-        users of the list's order is looked for there first, testing each (ADR 0045).
+        An uncounted keyset page of a role is read without the role's whole set of holders where
+        it can be (``_role_page``): by creation from the holders' own rows (ADR 0052); in another
+        order, ``walk`` says when the page is likely among the next ``walk.rows`` users of the
+        list's order, looked for there first by testing each (ADR 0045).
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
