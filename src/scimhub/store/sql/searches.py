@@ -25,10 +25,10 @@ from sqlalchemy import (
 from scimhub.domain.roles import Role
 from scimhub.query.pages import Query
 from scimhub.query.schema import ResourceType
-from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.functions import row_key
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import MAX_NESTING
+from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_order
 from scimhub.store.sql.tables import GROUP_MEMBER, group_members, group_roles, user_emails, user_roles, users
 
@@ -46,20 +46,21 @@ def search_rows(
     ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
     """
     filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
-    where = _both(filtered, also)
+    clause, values = (filtered.clause, filtered.values) if filtered is not None else (None, None)
+    where = _both(clause, also)
     page: Sequence[Any] = ()
     if query.limit > 0:
         by = query.sort_by
         order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
         # A narrowed search sorts only the keys of its matches, never their whole rows (documents included).
-        page = rows(connection, _page(table, where, order, query, deferred=also is not None))
+        page = rows(connection, _page(table, where, order, query, deferred=also is not None), values)
         if len(page) < query.limit and (page or query.offset == 0):
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
             return query.offset + len(page), page
-    count_where = _both(filtered, counted if counted is not None else also)
+    count_where = _both(clause, counted if counted is not None else also)
     count = select(func.count()).select_from(table)
-    total = rows(connection, count if count_where is None else count.where(count_where))[0][0]
+    total = rows(connection, count if count_where is None else count.where(count_where), values)[0][0]
     return total, page
 
 
