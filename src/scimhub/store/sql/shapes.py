@@ -34,6 +34,8 @@ SHAPES_KEPT = 1_000
 class BoundFilter:
     """A filter as SQL: a WHERE clause shared by every filter of its shape, and this filter's values."""
 
+    shape: tuple[Any, ...]
+    """The filter's shape: what names its plan, and any statement built around the clause alone."""
     clause: ColumnElement[bool]
     """Holds a bind parameter ``filter_<n>`` for each value it compares with, converted as compared."""
     values: dict[str, Any]
@@ -63,7 +65,7 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> BoundFilter:
             _plans[key] = plan
             while len(_plans) > SHAPES_KEPT:
                 _plans.popitem(last=False)
-    return BoundFilter(plan.clause, plan.values([node.value for node in compares]))
+    return BoundFilter(key, plan.clause, plan.values([node.value for node in compares]))
 
 
 def _walk(node: Filter, shape: list[Any], compares: list[Compare]) -> None:
@@ -81,16 +83,16 @@ def _walk(node: Filter, shape: list[Any], compares: list[Compare]) -> None:
         shape.append(Not)
         _walk(node.inner, shape, compares)
     elif isinstance(node, ValuePath):
-        shape.append((ValuePath, *_path(node.path)))
+        shape.append((ValuePath, *path_key(node.path)))
         _walk(node.inner, shape, compares)
     elif isinstance(node, Present):
-        shape.append((Present, *_path(node.path)))
+        shape.append((Present, *path_key(node.path)))
     else:
-        shape.append((Compare, *_path(node.path), node.op, type(node.value), node.value == ""))
+        shape.append((Compare, *path_key(node.path), node.op, type(node.value), node.value == ""))
         compares.append(node)
 
 
-def _path(ref: AttrRef) -> tuple[str | None, str, str | None]:
+def path_key(ref: AttrRef) -> tuple[str | None, str, str | None]:
     """Return what names ``ref`` within its resource type (names, not the attributes: hashing those costs)."""
     return (
         ref.schema.id if ref.schema is not None else None,
