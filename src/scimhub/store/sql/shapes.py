@@ -51,10 +51,7 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> BoundFilter:
 
     :raises InvalidFilter: As ``filters.plan_filter`` does (a plan that fails is not kept).
     """
-    shape: list[Any] = [resource_type]
-    compares: list[Compare] = []
-    _walk(filter, shape, compares)
-    key = tuple(shape)
+    key, compares = shape_of(resource_type, filter)
     with _lock:
         plan = _plans.get(key)
         if plan is not None:
@@ -66,6 +63,14 @@ def compile_filter(resource_type: ResourceType, filter: Filter) -> BoundFilter:
             while len(_plans) > SHAPES_KEPT:
                 _plans.popitem(last=False)
     return BoundFilter(key, plan.clause, plan.values([node.value for node in compares]))
+
+
+def shape_of(resource_type: ResourceType, filter: Filter) -> tuple[tuple[Any, ...], list[Compare]]:
+    """Return the shape of ``filter`` on ``resource_type`` and its comparisons, in the order of its values."""
+    shape: list[Any] = [resource_type]
+    compares: list[Compare] = []
+    _walk(filter, shape, compares)
+    return tuple(shape), compares
 
 
 def _walk(node: Filter, shape: list[Any], compares: list[Compare]) -> None:
