@@ -55,6 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import False_, True_
+from sqlalchemy.sql.operators import in_op
 
 from scimhub.domain.text import fold
 from scimhub.errors import InvalidFilter, InvalidValue
@@ -134,8 +135,9 @@ class _Slot:
     def compared(self, expr: ColumnElement[Any], op: str, transform: Transform = _same) -> BindParameter[Any]:
         """Return a bind parameter for ``transform`` of the value, typed as SQLAlchemy types it by ``expr``.
 
-        ``expr > 1.5`` binds 1.5 as a float even where ``expr`` is an integer, and PostgreSQL's
-        driver casts each parameter to its type: the type must be the one a literal would get.
+        That is the type ``expr > value`` gives the literal (``coerce_compared_value``: the
+        column's, unless the value's own type has another affinity). PostgreSQL's driver casts
+        each parameter to its type, so another type could change an answer.
         """
         return self.bind(transform, expr.type.coerce_compared_value(_OPERATORS[op], transform(self.sample)))
 
@@ -193,7 +195,7 @@ def _compile(node: Filter, scope: _Scope, slots: _Slots) -> ColumnElement[bool]:
 
 def _negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     """Return NOT ``clause``, where a NULL ``clause`` (an unassigned attribute) counts as false."""
-    if isinstance(clause, (Exists, True_, False_)) or getattr(clause, "operator", None) is operators.in_op:
+    if isinstance(clause, (Exists, True_, False_)) or getattr(clause, "operator", None) is in_op:
         return ~clause  # never NULL: plain NOT
     return clause.is_not(true())
 
