@@ -8,8 +8,9 @@ compiles to something else), on one resource type — names a plan (``filters.pl
 clause whose values are bind parameters, and how each takes its value from the filter (folded,
 a LIKE pattern, microseconds…). A request only walks its tree for the shape and its values.
 
-The clause of a shape is always the same object, so SQLAlchemy's cache key of a statement built
-from it is computed once (``prepared.rows`` then finds the compiled SQL by it).
+The clause of a shape is always the same object, and so is a SCIM search's statement around it
+(``searches.search_rows``): SQLAlchemy memoizes a statement's cache key, by which ``prepared.rows``
+finds the compiled SQL, so it is computed once per process.
 """
 
 from __future__ import annotations
