@@ -1,4 +1,4 @@
-"""What a `userName eq` filter costs the store, parse and search apart (ADR 0052).
+"""What a `userName eq` filter costs the store, parse and search apart (ADR 0053).
 
     .venv/bin/python bench/filter_path.py [--calls 20000]
 

@@ -1,4 +1,4 @@
-"""Filters planned once per shape (ADR 0052): one plan per shape, each filter answered with its own values.
+"""Filters planned once per shape (ADR 0053): one plan per shape, each filter answered with its own values.
 
 The fixtures are those of tests/store/test_sql_filters.py (four users, three groups), stored on
 SQLite and PostgreSQL. Filters of one shape share their clause; each still selects exactly the

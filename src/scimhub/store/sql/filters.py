@@ -21,7 +21,7 @@ conditions hold for the same element; ``not`` and ``ne`` compile to
 caseExact=false attributes compare lower-cased on both sides; strings order by
 code point on both engines (``COLLATE "C"`` on PostgreSQL).
 
-A clause is planned once per filter *shape* (``shapes.py``, ADR 0052): each value the filter
+A clause is planned once per filter *shape* (``shapes.py``, ADR 0053): each value the filter
 compares with becomes a ``_Slot``, whose bind parameters carry a conversion of the value
 (folded, a LIKE pattern, microseconds…) computed per request. Only what the shape holds, the
 value's type and whether it is an empty string, may decide the SQL.

@@ -52,7 +52,7 @@ def search_rows(
     filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
     clause = filtered.clause if filtered is not None else None
     values = {"page_limit": query.limit, "page_offset": query.offset, **(filtered.values if filtered else {})}
-    # A SCIM search's statements are kept by the shape of its filter and order (ADR 0052): built,
+    # A SCIM search's statements are kept by the shape of its filter and order (ADR 0053): built,
     # and keyed by SQLAlchemy, once. A narrowed one (``also``, the console's) is built for each call.
     shape = None
     if also is None:

@@ -2,7 +2,7 @@
 
 Entra's most frequent request is ``userName eq "<someone>"``: always the same filter but for the
 value. Building its SQLAlchemy clause anew on each request, then having SQLAlchemy walk it again
-for its cache key, cost more than running it (ADR 0015, ADR 0052). So a filter's *shape* — its
+for its cache key, cost more than running it (ADR 0015, ADR 0053). So a filter's *shape* — its
 tree with each value replaced by the value's type (and, for a string, whether it is empty: ``co ""``
 compiles to something else), on one resource type — names a plan (``filters.plan_filter``): a
 clause whose values are bind parameters, and how each takes its value from the filter (folded,
