@@ -18,8 +18,9 @@ wire and no Python runs per row. What differs from user to user is substituted:
   userName, its key, the URN, externalId, displayName, the emails rows, the JSON
   ``doc``, the events' URNs;
 - the time: user ``i`` is created ``i`` µs after the template (its ``created``,
-  ``last_modified`` and its event's ``time``); members are added in one
-  transaction, as one POST of the whole group would, so their rows keep its time.
+  ``last_modified``, its event's ``time``, and the copy of ``created`` that its
+  memberships and roles keep); members are added in one transaction, as one
+  POST of the whole group would, so their events keep its time.
 
 Events are written too (one CREATE per user, one GROUP_MEMBERSHIP ADD per member,
 in ``seq`` order), so the event feed's cursors and offsets see a real history.
@@ -74,6 +75,9 @@ BATCH = 25_000
 _MIX = 2654435761
 """Knuth's multiplicative hash: odd, so ``i·MIX mod 2³²`` maps distinct numbers to distinct ids."""
 _TIME_COLUMNS = ("created", "last_modified", "time")
+"""The times of the rows one call writes: shifted by ``i`` µs in user ``i``'s own rows."""
+_CREATED_COPIES = ("member_created", "user_created")
+"""The user's ``created`` kept with its memberships and roles (ADR 0052): shifted in every copy."""
 _SEQUENCE_COLUMNS = ("seq",)
 """Numbered by the database as rows go in (``events.seq``): never copied."""
 
@@ -161,8 +165,10 @@ class _Template:
     user_id: str
     token: str
     """The template user's number, as its strings hold it."""
-    created: int | None
-    """The template user's creation time, shifted by ``i`` µs in user ``i``'s rows; None keeps times."""
+    created: int
+    """The template user's creation time, shifted by ``i`` µs in user ``i``'s rows."""
+    own_times: bool
+    """Whether the rows' times are the user's own (its creation), not those of a call on a group."""
 
     def names_user(self, row: dict[str, Any]) -> bool:
         """Tell whether a row holds the template user's id or number, in any column."""
@@ -234,7 +240,9 @@ def _copy_statement(
             expression = sql.user_id()
         elif isinstance(value, str) and (template.token in value or template.user_id in value):
             expression = sql.substituted(parameter, column)
-        elif template.created is not None and column.name in _TIME_COLUMNS and value == template.created:
+        elif value == template.created and (
+            column.name in _CREATED_COPIES or (template.own_times and column.name in _TIME_COLUMNS)
+        ):
             expression = f"({sql.value(parameter, column)} + i)"
         else:
             expression = sql.value(parameter, column)
@@ -253,13 +261,13 @@ def _copies(sql: _Sql, template: _Template) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _per_user(
-    rows: dict[str, list[dict[str, Any]]], user_id: str, token: str, created: int | None
+    rows: dict[str, list[dict[str, Any]]], user_id: str, token: str, created: int, own_times: bool
 ) -> _Template:
     """Return the template of the rows that name the template user: those are copied per user or member.
 
     The others are a group's own rows (its row, its CREATE event): written once, by the server.
     """
-    template = _Template({}, user_id, token, created)
+    template = _Template({}, user_id, token, created, own_times)
     for name, table_rows in rows.items():
         naming = [row for row in table_rows if template.names_user(row)]
         if naming:
@@ -348,7 +356,7 @@ def generate(database_url: str, users: int, small: int, large: int) -> ScaleData
     if token in user_id:
         raise RuntimeError(f"the template id {user_id} holds {token}: run again")
     suffix = ("1" if user_id[8] == "0" else "0") + user_id[9:]  # never the template's own id
-    user_template = _per_user(user_rows, user_id, token, created)
+    user_template = _per_user(user_rows, user_id, token, created, own_times=True)
     if user_template.rows != user_rows:
         raise RuntimeError(
             f"creating a user added rows that do not name it, which copies cannot make: {user_rows}"
@@ -356,7 +364,7 @@ def generate(database_url: str, users: int, small: int, large: int) -> ScaleData
     jobs = [("users", users, user_template)]
     # Members are added in the group's one transaction (a POST of the whole group): their rows keep its time.
     jobs += [
-        (f"members, group of {size:,}", size, _per_user(rows, user_id, token, None))
+        (f"members, group of {size:,}", size, _per_user(rows, user_id, token, created, own_times=False))
         for _, size, rows in groups
     ]
     engine = create_engine(database_url)

@@ -32,14 +32,22 @@ from scimhub.domain.roles import Role
 from scimhub.domain.text import fold
 from scimhub.domain.users import User
 from scimhub.errors import Uniqueness
-from scimhub.query.pages import Page, Query, Walk
+from scimhub.query.pages import Page, Query, Seek, Walk
 from scimhub.query.paths import AttrRef
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.prepared import rows
-from scimhub.store.sql.searches import holding, holds, search_rows, starting, unindexed
+from scimhub.store.sql.searches import (
+    by_creation,
+    first_holders,
+    holding,
+    holds,
+    search_rows,
+    starting,
+    unindexed,
+)
 from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
@@ -237,9 +245,8 @@ class SqlUserRows(_ResourceRows[User]):
         """
         if prefix is None and active is None and role is None:
             return super().search(query)  # SCIM's searches, cursors (keyset pages) included
-        uncounted = query.seek is not None and not query.seek.count
-        if role is not None and prefix is None and uncounted and walk is not None and walk.rows > 0:
-            found = self._walk(query, role, active, walk)
+        if role is not None and prefix is None and query.seek is not None and not query.seek.count:
+            found = self._role_page(query, query.seek, role, active, walk)
             if found is not None:
                 return found
         terms: list[ColumnElement[bool]] = []
@@ -259,6 +266,21 @@ class SqlUserRows(_ResourceRows[User]):
         counted = users.c.active == active if active is not None and len(terms) == 1 else also
         total, rows = search_rows(self._connection, users, USER, query, also, counted)
         return Page(total, [self._record(row) for row in rows])
+
+    def _role_page(
+        self, query: Query, seek: Seek, role: Role, active: bool | None, walk: Walk | None
+    ) -> Page[User] | None:
+        """Return an uncounted keyset page of ``role``'s holders read without their whole set, or None.
+
+        By creation, from the ranges of the rows that make a user a holder, which keep its creation
+        time (ADR 0052). In another order, by a walk along it when ``walk`` says that likely finds
+        the page (ADR 0045); None otherwise, and the caller reads the holders.
+        """
+        terms = directed_terms(USER, query)
+        if by_creation(terms):
+            ids = first_holders(self._connection, role, terms, seek.after, active, query.limit + 1)
+            return self._seek(query, users.c.id.in_(ids))
+        return self._walk(query, role, active, walk) if walk is not None and walk.rows > 0 else None
 
     def _walk(self, query: Query, role: Role, active: bool | None, walk: Walk) -> Page[User] | None:
         """Return the keyset page of ``role``'s holders found among the next ``walk.rows`` users, in order.
@@ -336,7 +358,7 @@ class SqlUserRows(_ResourceRows[User]):
         if emails:
             rows(self._connection, _inserting(user_emails), emails)
         roles = [
-            {"user_id": user.id, "role": r.value, "source": PROVISIONED}
+            {"user_id": user.id, "role": r.value, "source": PROVISIONED, "user_created": user.created}
             for r in sorted(user.provisioned_roles)
         ]
         if roles:

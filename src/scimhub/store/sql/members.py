@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.store.records import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
-from scimhub.store.sql.tables import group_members, groups
+from scimhub.store.sql.tables import group_members, groups, users
 
 _COUNTS = ForIds(
     lambda match: (
@@ -35,8 +35,13 @@ _GROUPS_OF = ForIds(
 )
 
 
+_CREATED = select(users.c.created).where(users.c.id == bindparam("member")).scalar_subquery()
+"""The member user's creation time, kept with its row (NULL for a group): read where the row is written."""
 _ADD = {
-    name: dialect.insert(group_members).on_conflict_do_nothing().returning(group_members.c.member_id)
+    name: dialect.insert(group_members)
+    .values(member_created=_CREATED)
+    .on_conflict_do_nothing()
+    .returning(group_members.c.member_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 """Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
@@ -100,7 +105,13 @@ class SqlMemberRows:
             found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
             removed.update(found)
         rows = [
-            {"group_id": group_id, "member_id": m.value, "member_type": m.type, "display": m.display}
+            {
+                "group_id": group_id,
+                "member_id": m.value,
+                "member": m.value,
+                "member_type": m.type,
+                "display": m.display,
+            }
             for m in {m.value: m for m in change.add}.values()
         ]
         added: set[str] = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import CTE, Column, Connection, Executable, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,7 +12,7 @@ from scimhub.domain.roles import Role
 from scimhub.query.pages import Page, Seek
 from scimhub.store.records import GroupRef, RoleGrant, RoleHolders
 from scimhub.store.sql.batches import ForIds, Match
-from scimhub.store.sql.tables import GROUP_MEMBER, group_members, group_roles, groups, user_roles
+from scimhub.store.sql.tables import GROUP_MEMBER, group_members, group_roles, groups, user_roles, users
 
 ASSIGNED = "assigned"
 
@@ -104,9 +105,10 @@ class SqlRoleRows:
         """Give a ``user`` or ``group`` a role; tell whether it did not hold it already."""
         table, key, extra = self._table(principal)
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(table).values({key.name: id, "role": role.value, **extra}).on_conflict_do_nothing()
-        )
+        values: dict[str, Any] = {key.name: id, "role": role.value, **extra}
+        if principal == "user":  # the holder's creation time goes with the row (ADR 0052)
+            values["user_created"] = select(users.c.created).where(users.c.id == id).scalar_subquery()
+        statement = dialect.insert(table).values(values).on_conflict_do_nothing()
         # RETURNING, not rowcount: SQLAlchemy does not promise an INSERT's rowcount (psycopg reports -1).
         return self._connection.execute(statement.returning(key)).first() is not None
 

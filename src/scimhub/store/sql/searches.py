@@ -24,12 +24,14 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    union_all,
 )
 
 from scimhub.domain.roles import Role
 from scimhub.query.pages import Query
 from scimhub.query.schema import ResourceType
 from scimhub.store.sql.functions import row_key
+from scimhub.store.sql.keyset import Terms, after
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import MAX_NESTING
 from scimhub.store.sql.shapes import SHAPES_KEPT, compile_filter, path_key
@@ -200,6 +202,72 @@ def conferring(role: Role) -> Select[Any]:
         .where(reached.c.depth < MAX_NESTING - 1, group_members.c.member_type == GROUP_MEMBER)
     )
     return select(reached.union(step).c.id)
+
+
+STREAMS_PER_STATEMENT = 200
+"""Ranges read by one statement of ``first_holders``: SQLite allows 500 terms in a compound SELECT."""
+
+
+def by_creation(terms: Terms) -> bool:
+    """Tell whether ``terms`` (``keyset.directed_terms``) order users by ``created``, then the id."""
+    return len(terms) == 2 and terms[0][0] is users.c.created and terms[1][0] is users.c.id
+
+
+def first_holders(
+    connection: Connection,
+    role: Role,
+    terms: Terms,
+    after_key: Sequence[Any] | None,
+    active: bool | None,
+    count: int,
+) -> list[str]:
+    """Return ids among which lie the first ``count`` holders of ``role`` after ``after_key``, by creation.
+
+    ``terms`` order by creation (``by_creation``). A user's ``created`` never changes, so every
+    row that makes a user a holder keeps it (ADR 0052): the direct rows of ``user_roles``, and the
+    membership rows of each group that passes the role on (``conferring``), each indexed with its
+    role or group. Each of those is one index range in the list's order, and the first ``count``
+    of each hold the first ``count`` overall: a user is in a range at most once (``DISTINCT`` for
+    the direct rows, where a role can be both provisioned and assigned), so whatever precedes it
+    in its range precedes it in the list. The ranges' first rows, cut past the ``count``-th
+    creation time with its ties, are what the caller's page is then read from: about
+    ``count`` index entries a range, whatever the number of holders.
+    """
+    groups = sorted(set(connection.execute(conferring(role)).scalars()))
+    direct = _by_creation(user_roles.c.user_created, user_roles.c.user_id, terms, after_key, active)
+    streams = [direct.where(user_roles.c.role == role.value).distinct()]
+    for group_id in groups:
+        members = _by_creation(
+            group_members.c.member_created, group_members.c.member_id, terms, after_key, active
+        )
+        streams.append(members.where(group_members.c.group_id == group_id))
+    found: dict[str, int] = {}
+    for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+        ranges = [select(s.limit(count).subquery()) for s in streams[start : start + STREAMS_PER_STATEMENT]]
+        found.update((id, created) for created, id in connection.execute(union_all(*ranges)))
+    if len(found) <= count:
+        return list(found)
+    # What lies beyond the ``count``-th creation time cannot be on the page; its ties may.
+    down = terms[0][1]
+    last = sorted(found.values(), reverse=down)[count - 1]
+    return [id for id, created in found.items() if (created >= last if down else created <= last)]
+
+
+def _by_creation(
+    created: Column[Any], id: Column[Any], terms: Terms, after_key: Sequence[Any] | None, active: bool | None
+) -> Select[Any]:
+    """Return the (creation time, user id) of a table's rows in ``terms``' order, after ``after_key``.
+
+    ``active``: only of the users of that status, tested on each row the range finds.
+    """
+    own: Terms = [(created if key is users.c.created else id, down) for key, down in terms]
+    ranged = select(created.label("created"), id.label("id")).order_by(
+        *(key.desc() if down else key.asc() for key, down in own)
+    )
+    ranged = ranged.where(created.is_not(None) if after_key is None else after(own, after_key))
+    if active is None:
+        return ranged
+    return ranged.join(users, users.c.id == id).where(unindexed(users.c.active) == active)
 
 
 def unindexed(column: Column[Any]) -> ColumnElement[Any]:

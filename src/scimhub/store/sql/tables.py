@@ -132,7 +132,10 @@ group_members = Table(
     Column("member_id", ID, primary_key=True),
     Column("member_type", String(8), nullable=False),
     Column("display", Text),
+    Column("member_created", Micros),  # the member user's ``created``, never changed; NULL for a group
     Index(None, "member_id"),
+    # A group's member users newest or oldest first: a page of a role's holders by creation (ADR 0052).
+    Index(None, "group_id", "member_created", "member_id"),
     # The groups nested in a group, without its member users: the walk down a role's groups (ADR 0045).
     Index(
         "ix_group_members_nested",
@@ -155,7 +158,9 @@ user_roles = Table(
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), primary_key=True),
     Column("source", String(16), primary_key=True),
+    Column("user_created", Micros),  # the user's ``created``, never changed, as ``member_created``
     Index(None, "role", "user_id"),  # a role's holders by id: one range a page (ADR 0045)
+    Index(None, "role", "user_created", "user_id"),  # a role's direct holders by creation (ADR 0052)
 )
 """A user's direct roles: ``provisioned`` (mirrored from the SCIM ``roles`` attribute on
 every write, like ``user_emails``) or ``assigned`` (by an administrator, API or CLI)."""
