@@ -33,7 +33,7 @@ from sqlalchemy import Engine, delete, insert, select
 from scimhub.query.filter.evaluation import matches_resource
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.schema import CORE_USER, ENTERPRISE_USER, USER
-from scimhub.store.sql.filters import compile_filter
+from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.tables import user_emails, users
 from tests.databases import migrated_engine, postgres_database
 
@@ -215,9 +215,9 @@ def _store(engine: Engine, docs: list[dict[str, Any]]) -> None:
 
 
 def _selected(engine: Engine, filter_text: str) -> set[str]:
-    clause = compile_filter(USER, parse_filter(USER, filter_text))
+    filtered = compile_filter(USER, parse_filter(USER, filter_text))
     with engine.connect() as connection:
-        return set(connection.execute(select(users.c.id).where(clause)).scalars())
+        return set(connection.execute(select(users.c.id).where(filtered.clause), filtered.values).scalars())
 
 
 def _expected(filter_text: str, docs: list[dict[str, Any]]) -> set[str]:

@@ -23,7 +23,7 @@ from scimhub.query.schema import (
     ResourceType,
     Schema,
 )
-from scimhub.store.sql.filters import compile_filter
+from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_expression, sort_order
 from scimhub.store.sql.tables import group_members, groups, user_emails, users
 from tests.databases import migrated_engine
@@ -248,9 +248,9 @@ def engine(module_database_url: str) -> Iterator[Engine]:
 
 def _ids(engine: Engine, resource_type: ResourceType, filter_text: str) -> set[str]:
     table = users if resource_type.name == "User" else groups
-    clause = compile_filter(resource_type, parse_filter(resource_type, filter_text))
+    filtered = compile_filter(resource_type, parse_filter(resource_type, filter_text))
     with engine.connect() as connection:
-        return set(connection.execute(select(table.c.id).where(clause)).scalars())
+        return set(connection.execute(select(table.c.id).where(filtered.clause), filtered.values).scalars())
 
 
 def _evaluated(resource_type: ResourceType, filter_text: str) -> set[str]:
@@ -447,10 +447,10 @@ def test_long_or_chain_runs(engine: Engine) -> None:
 def test_values_are_bound_never_inlined(engine: Engine) -> None:
     """The filter's values reach SQL as bound parameters; quotes in them change nothing."""
     hostile = "x' OR '1'='1"
-    clause = compile_filter(USER, parse_filter(USER, f'userName eq "{hostile}" or title co "{hostile}"'))
-    compiled = select(users.c.id).where(clause).compile(engine)
+    filtered = compile_filter(USER, parse_filter(USER, f'userName eq "{hostile}" or title co "{hostile}"'))
+    compiled = select(users.c.id).where(filtered.clause).compile(engine)
     assert "'1'='1" not in str(compiled)
-    assert hostile.lower() in compiled.params.values()
+    assert hostile.lower() in filtered.values.values()
     assert _ids(engine, USER, f'userName eq "{hostile}"') == set()
 
 
@@ -465,22 +465,22 @@ def test_cached_statements_rebind_their_values(engine: Engine) -> None:
 
 def test_entra_uniqueness_query_reads_user_emails() -> None:
     """``emails[type eq "work"].value eq …`` is answered from the indexed user_emails rows."""
-    clause = compile_filter(USER, parse_filter(USER, 'emails[type eq "work"].value eq "X@Y"'))
+    clause = compile_filter(USER, parse_filter(USER, 'emails[type eq "work"].value eq "X@Y"')).clause
     sql = str(select(users.c.id).where(clause))
     assert "user_emails" in sql and "json" not in sql.lower()
 
 
 def test_email_filter_without_value_reads_doc() -> None:
     """``emails[type eq "work"]`` may match an element without value, which only doc has."""
-    clause = compile_filter(USER, parse_filter(USER, 'emails[type eq "work"]'))
+    clause = compile_filter(USER, parse_filter(USER, 'emails[type eq "work"]')).clause
     assert "user_emails" not in str(select(users.c.id).where(clause))
 
 
 def test_user_name_uses_its_key_column() -> None:
     """``userName eq`` compares users.user_name_key with the lower-cased value."""
-    clause = compile_filter(USER, parse_filter(USER, 'userName eq "BJensen"'))
-    compiled = clause.compile()
-    assert "users.user_name_key = " in str(compiled) and "bjensen" in compiled.params.values()
+    filtered = compile_filter(USER, parse_filter(USER, 'userName eq "BJensen"'))
+    assert "users.user_name_key = " in str(filtered.clause.compile())
+    assert list(filtered.values.values()) == ["bjensen"]
 
 
 @pytest.mark.parametrize(

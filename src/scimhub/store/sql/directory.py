@@ -36,7 +36,6 @@ from scimhub.query.pages import Page, Query, Seek, Walk
 from scimhub.query.paths import AttrRef
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
-from scimhub.store.sql.filters import compile_filter
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.prepared import rows
@@ -49,6 +48,7 @@ from scimhub.store.sql.searches import (
     starting,
     unindexed,
 )
+from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_expression
 from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
 
@@ -196,8 +196,9 @@ class _ResourceRows(Generic[R]):
         """Return the page after (or before) ``query``'s sort key of matches of its filter and ``also``."""
         rt = self._resource_type
         filtered = compile_filter(rt, query.filter) if query.filter is not None else None
-        where = also if filtered is None else filtered if also is None else and_(filtered, also)
-        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query)
+        where = also if filtered is None else filtered.clause if also is None else and_(filtered.clause, also)
+        values = filtered.values if filtered is not None else None
+        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query, values)
         return Page(total, [self._record(row) for row in rows], keys, more)
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:

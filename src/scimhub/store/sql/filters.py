@@ -20,23 +20,31 @@ conditions hold for the same element; ``not`` and ``ne`` compile to
 §3.4.2.2 expects instead of vanishing in three-valued logic; strings of
 caseExact=false attributes compare lower-cased on both sides; strings order by
 code point on both engines (``COLLATE "C"`` on PostgreSQL).
+
+A clause is planned once per filter *shape* (``shapes.py``, ADR 0053): each value the filter
+compares with becomes a ``_Slot``, whose bind parameters carry a conversion of the value
+(folded, a LIKE pattern, microseconds…) computed per request. Only what the shape holds, the
+value's type and whether it is an empty string, may decide the SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
+    Boolean,
     ColumnElement,
     Exists,
+    String,
     Table,
     and_,
+    bindparam,
     exists,
-    false,
     func,
     literal,
     literal_column,
@@ -45,6 +53,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.operators import in_op
 
@@ -62,17 +71,87 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT_TYPES = ("string", "reference", "binary")
 
 
-def compile_filter(resource_type: ResourceType, filter: Filter) -> ColumnElement[bool]:
-    """Return a WHERE clause over the resource type's table that holds where ``filter`` matches.
+Transform = Callable[[Any], Any]
+"""Turns one of the filter's values into what a bind parameter takes (``fold``, a LIKE pattern…)."""
 
-    The clause needs no connection: dialect differences are settled when it is
-    compiled for SQLite or PostgreSQL.
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    """A filter's WHERE clause, fit for every filter of its shape, and how to bind one's values."""
+
+    clause: ColumnElement[bool]
+    """Holds a bind parameter ``filter_<n>`` for each conversion of a value it compares with."""
+    binds: tuple[tuple[str, int, Transform], ...]
+    """Per bind parameter: its name, its value's index in ``plan_filter``'s ``compares``, its conversion."""
+
+    def values(self, literals: Sequence[Literal]) -> dict[str, Any]:
+        """Return the bind parameters' values for a filter of this shape whose values are ``literals``."""
+        return {name: transform(literals[index]) for name, index, transform in self.binds}
+
+
+def plan_filter(resource_type: ResourceType, filter: Filter, compares: Sequence[Compare]) -> FilterPlan:
+    """Return the plan of a WHERE clause over the resource type's table that holds where ``filter`` matches.
+
+    ``compares`` are the filter's comparisons; their values are bound, by position in
+    ``compares``, so the plan serves every filter of this shape. The clause needs no
+    connection: dialect differences are settled when it is compiled for SQLite or PostgreSQL.
 
     :raises InvalidFilter: When the filter compares an attribute the store cannot
         search that way: ``meta.location``, ``groups.type``, a ``$ref``, ordering
         on ``meta.version``, a dateTime kept in ``doc``.
     """
-    return _compile(filter, ResourceScope(resource_type))
+    slots = _Slots(compares)
+    clause = _compile(filter, ResourceScope(resource_type), slots)
+    return FilterPlan(clause, tuple(slots.binds))
+
+
+@dataclass(frozen=True, eq=False)
+class _Slot:
+    """One value the filter compares with: bound per request, known here only by what its shape tells.
+
+    ``sample`` is the value of the filter the plan is made from. Its type decides the SQL (as
+    SQLAlchemy types a bound value by it); its value never may: the plan serves other values.
+    """
+
+    index: int
+    sample: Literal
+    binds: list[tuple[str, int, Transform]] = field(repr=False)
+
+    @property
+    def is_empty_string(self) -> bool:
+        """Tell whether the value is ``""`` (part of the shape: ``co ""`` holds for any string)."""
+        return self.sample == ""
+
+    def bind(self, transform: Transform = _same, type_: Any = None) -> BindParameter[Any]:
+        """Return a new bind parameter that takes ``transform`` of the value, typed ``type_``."""
+        name = f"filter_{len(self.binds)}"
+        self.binds.append((name, self.index, transform))
+        return bindparam(name, type_=type_, required=True)
+
+    def compared(self, expr: ColumnElement[Any], op: str, transform: Transform = _same) -> BindParameter[Any]:
+        """Return a bind parameter for ``transform`` of the value, typed as SQLAlchemy types it by ``expr``.
+
+        That is the type ``expr > value`` gives the literal (``coerce_compared_value``: the
+        column's, unless the value's own type has another affinity). PostgreSQL's driver casts
+        each parameter to its type, so another type could change an answer.
+        """
+        return self.bind(transform, expr.type.coerce_compared_value(_OPERATORS[op], transform(self.sample)))
+
+
+class _Slots:
+    """The slots of the values of one filter, found by their comparison."""
+
+    def __init__(self, compares: Sequence[Compare]) -> None:
+        self.binds: list[tuple[str, int, Transform]] = []
+        self._by_node = {id(node): _Slot(n, node.value, self.binds) for n, node in enumerate(compares)}
+
+    def of(self, node: Compare) -> _Slot:
+        """Return the slot of ``node``'s value."""
+        return self._by_node[id(node)]
 
 
 @dataclass(frozen=True)
@@ -88,30 +167,30 @@ class _Field:
 
 
 class _Scope(Protocol):
-    def compare(self, ref: AttrRef, op: str, value: Literal) -> ColumnElement[bool]: ...
+    def compare(self, ref: AttrRef, op: str, value: _Slot) -> ColumnElement[bool]: ...
 
     def present(self, ref: AttrRef) -> ColumnElement[bool]: ...
 
-    def value_path(self, node: ValuePath) -> ColumnElement[bool]: ...
+    def value_path(self, node: ValuePath, slots: _Slots) -> ColumnElement[bool]: ...
 
 
-def _compile(node: Filter, scope: _Scope) -> ColumnElement[bool]:
+def _compile(node: Filter, scope: _Scope, slots: _Slots) -> ColumnElement[bool]:
     if isinstance(node, And):
-        return and_(*(_compile(term, scope) for term in filter_terms(node)))
+        return and_(*(_compile(term, scope, slots) for term in filter_terms(node)))
     if isinstance(node, Or):
-        return or_(*(_compile(term, scope) for term in filter_terms(node)))
+        return or_(*(_compile(term, scope, slots) for term in filter_terms(node)))
     if isinstance(node, Not):
-        return _negate(_compile(node.inner, scope))
+        return _negate(_compile(node.inner, scope, slots))
     if isinstance(node, Present):
         return scope.present(node.path)
     if isinstance(node, ValuePath):
-        return scope.value_path(node)
+        return scope.value_path(node, slots)
     if node.value is None:  # eq null: not present; ne null: present
         present = scope.present(node.path)
         return present if node.op == "ne" else _negate(present)
     if node.op == "ne":
-        return _negate(scope.compare(node.path, "eq", node.value))
-    return scope.compare(node.path, node.op, node.value)
+        return _negate(scope.compare(node.path, "eq", slots.of(node)))
+    return scope.compare(node.path, node.op, slots.of(node))
 
 
 def _negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -128,7 +207,7 @@ class ResourceScope:
         self.resource_type = resource_type
         self.table: Table = TABLES[resource_type.name]
 
-    def compare(self, ref: AttrRef, op: str, value: Literal) -> ColumnElement[bool]:
+    def compare(self, ref: AttrRef, op: str, value: _Slot) -> ColumnElement[bool]:
         """Return where ``ref op value`` holds for a resource."""
         if ref.attribute.multi_valued:
             source = self.elements(ref, _names(ref), needs_value=_names(ref) == {"value"})
@@ -142,13 +221,13 @@ class ResourceScope:
             return source.exists(lambda scope: scope.present(ref))
         return _presence(self.field(ref))
 
-    def value_path(self, node: ValuePath) -> ColumnElement[bool]:
+    def value_path(self, node: ValuePath, slots: _Slots) -> ColumnElement[bool]:
         """Return where one element of a multi-valued attribute meets the bracketed filter."""
         if not node.path.attribute.multi_valued:
             # manager[value eq "x"]: one element at most, whose paths are manager.*
-            return and_(self.present(node.path), _compile(node.inner, self))
+            return and_(self.present(node.path), _compile(node.inner, self, slots))
         source = self.elements(node.path, _sub_names(node.inner), needs_value=_requires_value(node.inner))
-        return source.exists(lambda scope: _compile(node.inner, scope))
+        return source.exists(lambda scope: _compile(node.inner, scope, slots))
 
     def elements(self, ref: AttrRef, subs: set[str], needs_value: bool) -> DocElements | _Rows:
         """Return where the elements of the multi-valued attribute ``ref`` are stored."""
@@ -193,7 +272,7 @@ class _ElementScope:
     def __init__(self, field: Callable[[Attribute | None], _Field]) -> None:
         self.field = field
 
-    def compare(self, ref: AttrRef, op: str, value: Literal) -> ColumnElement[bool]:
+    def compare(self, ref: AttrRef, op: str, value: _Slot) -> ColumnElement[bool]:
         return _predicate(self.field(ref.sub), ref, op, value)
 
     def present(self, ref: AttrRef) -> ColumnElement[bool]:
@@ -201,7 +280,7 @@ class _ElementScope:
             return true()  # the element itself: it exists
         return _presence(self.field(ref.sub))
 
-    def value_path(self, node: ValuePath) -> ColumnElement[bool]:
+    def value_path(self, node: ValuePath, slots: _Slots) -> ColumnElement[bool]:
         raise InvalidFilter(f"a value path cannot be nested in another ('{node.path}')")
 
 
@@ -340,19 +419,19 @@ def _presence(field: _Field) -> ColumnElement[bool]:
     return field.expr.is_not(None)
 
 
-def _predicate(field: _Field, ref: AttrRef, op: str, value: Literal) -> ColumnElement[bool]:
+def _predicate(field: _Field, ref: AttrRef, op: str, value: _Slot) -> ColumnElement[bool]:
     """Return ``field op value`` for every operator but ``ne`` (compiled as ``not eq``)."""
-    attribute = ref.target
-    if field.kind == "constant":
-        return true() if compare_value(attribute, op, field.expr.value, value) else false()
-    if field.kind == "micros" and isinstance(value, datetime):
-        return _ordered(field.expr, op, (value - _EPOCH) // timedelta(microseconds=1))
-    if field.kind == "version" and op == "eq" and isinstance(value, str):
-        number = value[3:-1] if value.startswith('W/"') and value.endswith('"') else ""
-        return field.expr == int(number) if number.isdigit() else false()
-    if field.kind in ("boolean", "number") and not isinstance(value, (str, datetime)):
-        return _ordered(field.expr, op, value)
-    if field.kind in ("text", "key") and isinstance(value, str):
+    attribute, sample = ref.target, value.sample
+    if field.kind == "constant":  # meta.resourceType: compared here, the answer bound
+        constant = field.expr.value
+        return value.bind(lambda v: compare_value(attribute, op, constant, v), Boolean())
+    if field.kind == "micros" and isinstance(sample, datetime):
+        return _ordered(field.expr, op, value.compared(field.expr, op, _micros))
+    if field.kind == "version" and op == "eq" and isinstance(sample, str):
+        return field.expr == value.compared(field.expr, op, _version_number)
+    if field.kind in ("boolean", "number") and not isinstance(sample, (str, datetime)):
+        return _ordered(field.expr, op, value.compared(field.expr, op))
+    if field.kind in ("text", "key") and isinstance(sample, str):
         return _text(field, attribute.case_exact, op, value)
     if field.kind == "location":
         raise InvalidFilter(
@@ -363,42 +442,58 @@ def _predicate(field: _Field, ref: AttrRef, op: str, value: Literal) -> ColumnEl
     raise InvalidFilter(f"'{ref}' cannot be compared with '{op}' in a search")
 
 
-def _ordered(expr: ColumnElement[Any], op: str, value: object) -> ColumnElement[bool]:
-    operators: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-        "eq": lambda a, b: a == b,
-        "gt": lambda a, b: a > b,
-        "ge": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "le": lambda a, b: a <= b,
-    }
-    return operators[op](expr, value)
+def _micros(value: datetime) -> int:
+    """Return a dateTime as the microseconds since the epoch the ``created``/``lastModified`` columns hold."""
+    return (value - _EPOCH) // timedelta(microseconds=1)
 
 
-def _text(field: _Field, case_exact: bool, op: str, value: str) -> ColumnElement[bool]:
+def _version_number(value: str) -> int | None:
+    """Return the counter of a ``W/"<n>"`` ETag; None (SQL NULL: no row equals it) for any other text."""
+    number = value[3:-1] if value.startswith('W/"') and value.endswith('"') else ""
+    return int(number) if number.isdigit() else None
+
+
+_OPERATORS: dict[str, operators.OperatorType] = {
+    "eq": operators.eq,
+    "gt": operators.gt,
+    "ge": operators.ge,
+    "lt": operators.lt,
+    "le": operators.le,
+}
+
+
+def _ordered(expr: ColumnElement[Any], op: str, operand: ColumnElement[Any]) -> ColumnElement[bool]:
+    return _OPERATORS[op](expr, operand)
+
+
+def _text(field: _Field, case_exact: bool, op: str, value: _Slot) -> ColumnElement[bool]:
     """Compare strings: lower-cased unless caseExact, by code point, substrings through LIKE."""
-    subject: ColumnElement[Any] = field.expr
-    operand: ColumnElement[Any] = literal(value)
-    if field.kind == "key":
-        operand = literal(fold(value))  # the column holds fold() of what was written (ADR 0021)
-    elif not case_exact:
-        subject, operand = func.lower(subject), func.lower(operand)
+    key = field.kind == "key"  # the column holds fold() of what was written (ADR 0021)
+    subject: ColumnElement[Any] = field.expr if key or case_exact else func.lower(field.expr)
     if op in ("co", "sw", "ew"):
-        if not value:  # every string contains, starts and ends with ""
+        if value.is_empty_string:  # every string contains, starts and ends with ""
             return subject.is_not(None)
-        if field.kind == "key" or not case_exact:
-            text = fold(value) if field.kind == "key" else value
-            escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-            pattern = ("%" if op != "sw" else "") + escaped + ("%" if op != "ew" else "")
-            lowered = literal(pattern) if field.kind == "key" else func.lower(literal(pattern))
-            return subject.like(lowered, escape="/")
+        if key or not case_exact:
+            pattern = value.bind(lambda v: _like_pattern(op, fold(v) if key else v), String())
+            return subject.like(pattern if key else func.lower(pattern), escape="/")
+    operand: ColumnElement[Any] = value.bind(fold if key else _same, String())
+    if not key and not case_exact:
+        operand = func.lower(operand)
+    if op == "co":
         # SQLite's LIKE ignores ASCII case, so case-exact substrings use functions
         # both engines share and that never ignore case.
-        if op == "co":
-            return func.replace(subject, operand, "") != subject
-        if op == "sw":
-            return func.substr(subject, 1, func.length(operand)) == operand
+        return func.replace(subject, operand, "") != subject
+    if op == "sw":
+        return func.substr(subject, 1, func.length(operand)) == operand
+    if op == "ew":
         start = func.length(subject) - func.length(operand) + 1
         return and_(start >= 1, func.substr(subject, start) == operand)
     if op == "eq":
         return subject == operand
     return _ordered(code_point_order(subject), op, code_point_order(operand))
+
+
+def _like_pattern(op: str, text: str) -> str:
+    """Return the LIKE pattern (escape ``/``) of ``co``, ``sw`` or ``ew`` with ``text``."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return ("%" if op != "sw" else "") + escaped + ("%" if op != "ew" else "")

@@ -11,7 +11,7 @@ condition is one range on one index, as cheap at row 900,000 as at row 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -42,10 +42,12 @@ def seek_page(
     resource_type: ResourceType,
     where: ColumnElement[bool] | None,
     query: Query,
+    values: Mapping[str, Any] | None = None,
 ) -> tuple[int, Sequence[Row[Any]], list[tuple[Any, ...]], bool]:
     """Return the total (-1 when not counted), the page's rows, their sort keys and whether more lie beyond.
 
-    The rows come in the query's order also when read ``backward``.
+    ``values`` are those of the bind parameters in ``where`` that have none (a filter's,
+    ``shapes.BoundFilter``). The rows come in the query's order also when read ``backward``.
     """
     seek = query.seek or Seek()
     terms = directed_terms(resource_type, query)
@@ -55,7 +57,7 @@ def seek_page(
         statement = statement.where(where)
     if seek.after is not None:
         statement = statement.where(after(terms, seek.after))
-    rows = list(connection.execute(statement.limit(query.limit + 1)).all())
+    rows = list(connection.execute(statement.limit(query.limit + 1), values).all())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     if seek.backward:
@@ -64,7 +66,7 @@ def seek_page(
     total = -1
     if seek.count:
         counted = select(func.count()).select_from(table)
-        total = connection.execute(counted if where is None else counted.where(where)).scalar_one()
+        total = connection.execute(counted if where is None else counted.where(where), values).scalar_one()
     return total, rows, sort_keys, more
 
 
