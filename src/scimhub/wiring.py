@@ -94,6 +94,7 @@ class Services:
     def close(self) -> None:
         """Stop the core's threads and release the database connections."""
         self.core.shutdown(wait=False)
+        self.store.close()
         self.engine.dispose()
 
     def event_watch(self) -> Watch:

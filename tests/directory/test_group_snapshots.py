@@ -45,12 +45,12 @@ def test_closing_a_snapshot_gives_its_connection_back(hub: Services) -> None:
     group = _crew(hub, 3)
     snapshot = hub.groups.open(group.id)
     assert len(snapshot.next_members(1)) == 1
-    assert hub.engine.pool.checkedout() == 1
+    assert hub.store.in_use() == 1
 
     snapshot.close()
     snapshot.close()
 
-    assert hub.engine.pool.checkedout() == 0
+    assert hub.store.in_use() == 0
     assert snapshot.next_members(10) == []
 
 
@@ -58,7 +58,7 @@ def test_opening_a_missing_group_raises_and_holds_no_connection(hub: Services) -
     """``open`` of an unknown id raises NotFound with its transaction already closed."""
     with pytest.raises(NotFound):
         hub.groups.open("nope")
-    assert hub.engine.pool.checkedout() == 0
+    assert hub.store.in_use() == 0
 
 
 def test_close_waits_for_a_chunk_being_read_on_another_thread(
@@ -85,4 +85,4 @@ def test_close_waits_for_a_chunk_being_read_on_another_thread(
     reader.join(5)
 
     assert read == [4]
-    assert hub.engine.pool.checkedout() == 0
+    assert hub.store.in_use() == 0

@@ -253,7 +253,7 @@ def test_a_streamed_group_is_the_document_a_whole_read_sends(
         assert response.content == orjson.dumps(expected.body), (name, response.content)
         streamed = "content-length" not in response.headers
         assert streamed == (with_members and size > CHUNK), name
-        assert _eventually(lambda: hub.engine.pool.checkedout() == 0), name
+        assert _eventually(lambda: hub.store.in_use() == 0), name
 
 
 def test_a_matching_if_none_match_answers_304_without_streaming(
@@ -268,7 +268,7 @@ def test_a_matching_if_none_match_answers_304_without_streaming(
     assert fresh.status_code == 304 and fresh.headers["etag"] == etag and fresh.content == b""
     assert stale.status_code == 200
     assert stale.content == orjson.dumps(_whole(hub, f"/Groups/{group.id}", {}, {}).body)
-    assert _eventually(lambda: hub.engine.pool.checkedout() == 0)
+    assert _eventually(lambda: hub.store.in_use() == 0)
 
 
 def test_a_client_leaving_mid_stream_leaves_no_connection_checked_out(
@@ -293,7 +293,7 @@ def test_a_client_leaving_mid_stream_leaves_no_connection_checked_out(
 
     whole = orjson.dumps(_whole(hub, f"/Groups/{group.id}", {}, {}).body)
     assert parts and len(b"".join(parts)) < len(whole)
-    assert _eventually(lambda: hub.engine.pool.checkedout() == 0)
+    assert _eventually(lambda: hub.store.in_use() == 0)
 
 
 def test_in_process_callers_release_a_streamed_response_with_close(
@@ -304,8 +304,8 @@ def test_in_process_callers_release_a_streamed_response_with_close(
     streaming = ScimHandler(hub.users, hub.groups, hub.settings, members_per_chunk=CHUNK)
     response = streaming.handle(ScimRequest("GET", f"/Groups/{group.id}", BASE_URL, actor=SYSTEM))
     assert response.lazy_array() is not None
-    assert hub.engine.pool.checkedout() == 1
+    assert hub.store.in_use() == 1
 
     response.close()
 
-    assert hub.engine.pool.checkedout() == 0
+    assert hub.store.in_use() == 0

@@ -1,0 +1,114 @@
+"""SQLite's reads on a connection each thread keeps (ADR 0054); PostgreSQL's from the pool."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, event
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
+from scimhub.store.sql.store import SqlStore
+from tests.databases import migrated_engine
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    with migrated_engine(database_url) as engine:
+        yield engine
+
+
+def _checkouts(engine: Engine) -> list[int]:
+    """Count the pool's checkouts of ``engine`` from now on."""
+    counted = [0]
+    event.listen(engine, "checkout", lambda *_: counted.__setitem__(0, counted[0] + 1))
+    return counted
+
+
+def test_sqlite_reads_of_a_thread_take_one_connection_and_postgresql_pools(engine: Engine) -> None:
+    store = SqlStore(engine)
+    checkouts = _checkouts(engine)
+    for _ in range(5):
+        with store.read() as tx:
+            tx.users.get_by_name("nobody")
+        store.credential("no such hash")
+    held = engine.dialect.name == "sqlite"
+    assert checkouts[0] == (2 if held else 10)  # one for reads, one for lone statements: kept
+    store.close()
+
+
+def test_each_thread_holds_its_own_and_sees_the_others_writes(database_url: str) -> None:
+    """A write on one thread is seen by the next read of another, whose connection was kept meanwhile."""
+    with migrated_engine(database_url) as engine:
+        store = SqlStore(engine)
+        users, seen = Users(store, iter(range(1, 100)).__next__), []
+
+        def read(name: str) -> None:
+            with store.read() as tx:
+                seen.append(tx.users.get_by_name(name) is not None)
+
+        reader = threading.Thread(target=read, args=("ann",))
+        reader.start()
+        reader.join()
+        read("ann")
+        users.create(SYSTEM, UserEdit({"userName": "ann"}))
+        for _ in range(2):
+            other = threading.Thread(target=read, args=("ann",))
+            other.start()
+            other.join()
+        read("ann")
+        assert seen == [False, False, True, True, True]
+        store.close()
+
+
+def test_a_read_inside_an_open_read_of_the_same_thread_gets_its_own_connection(engine: Engine) -> None:
+    """A stream left open (ADR 0019) holds the thread's connection in a transaction: others still read."""
+    store = SqlStore(engine)
+    Users(store, iter(range(1, 100)).__next__).create(SYSTEM, UserEdit({"userName": "bob"}))
+    with store.read() as outer:
+        with store.read() as inner:
+            assert inner.users.get_by_name("bob") is not None
+        assert store.credential("no such hash") is None
+        assert outer.users.get_by_name("bob") is not None
+    with store.read() as again:  # the thread's own, no longer inside a transaction
+        assert again.users.get_by_name("bob") is not None
+    store.close()
+
+
+def test_close_gives_every_held_connection_back(engine: Engine) -> None:
+    store = SqlStore(engine)
+    returned = [0]
+    event.listen(engine, "checkin", lambda *_: returned.__setitem__(0, returned[0] + 1))
+    read, closed = threading.Barrier(4), threading.Event()
+
+    def hold() -> None:  # alive until the store is closed: nothing it held was given back before
+        store.credential("x")
+        read.wait()
+        closed.wait()
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    read.wait()
+    before = returned[0]
+    store.close()
+    closed.set()
+    for thread in threads:
+        thread.join()
+    assert returned[0] - before == (3 if engine.dialect.name == "sqlite" else 0)
+
+
+def test_what_an_ended_thread_held_goes_back_when_another_thread_first_asks(engine: Engine) -> None:
+    """A worker of a shrinking thread pool must not keep a connection out of the pool for ever."""
+    store = SqlStore(engine)
+    returned = [0]
+    event.listen(engine, "checkin", lambda *_: returned.__setitem__(0, returned[0] + 1))
+    for _ in range(3):
+        worker = threading.Thread(target=lambda: store.credential("x"))
+        worker.start()
+        worker.join()
+    # Each new thread gave back what the one before it held; the last one's is still held.
+    assert returned[0] == (2 if engine.dialect.name == "sqlite" else 3)
+    store.close()
