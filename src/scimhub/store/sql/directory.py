@@ -275,11 +275,13 @@ class SqlUserRows(_ResourceRows[User]):
         """Return an uncounted keyset page of ``role``'s holders read without their whole set, or None.
 
         By creation, from the ranges of the rows that make a user a holder, which keep its creation
-        time (ADR 0052). In another order, by a walk along it when ``walk`` says that likely finds
-        the page (ADR 0045); None otherwise, and the caller reads the holders.
+        time (ADR 0052), unless a SCIM filter narrows the list too: the ranges' first rows are the
+        first holders, not the first that match it, so the page would end early. In another order,
+        by a walk along it when ``walk`` says that likely finds the page (ADR 0045); None otherwise,
+        and the caller reads the holders.
         """
         terms = directed_terms(USER, query)
-        if by_creation(terms):
+        if by_creation(terms) and query.filter is None:
             ids = first_holders(self._connection, role, terms, seek.after, active, query.limit + 1)
             return self._seek(query, users.c.id.in_(ids))
         return self._walk(query, role, active, walk) if walk is not None and walk.rows > 0 else None
