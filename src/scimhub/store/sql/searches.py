@@ -258,16 +258,17 @@ def _by_creation(
 ) -> Select[Any]:
     """Return the (creation time, user id) of a table's rows in ``terms``' order, after ``after_key``.
 
-    ``active``: only of the users of that status, tested on each row the range finds.
+    Only rows of a stored user: one probe each, so that a row a user deleted by hand left behind
+    (``member_id`` has no foreign key) takes no place among the first ``count``. ``active``: only
+    of the users of that status, tested on the same probe.
     """
     own: Terms = [(created if key is users.c.created else id, down) for key, down in terms]
     ranged = select(created.label("created"), id.label("id")).order_by(
         *(key.desc() if down else key.asc() for key, down in own)
     )
     ranged = ranged.where(created.is_not(None) if after_key is None else after(own, after_key))
-    if active is None:
-        return ranged
-    return ranged.join(users, users.c.id == id).where(unindexed(users.c.active) == active)
+    ranged = ranged.join(users, users.c.id == id)
+    return ranged if active is None else ranged.where(unindexed(users.c.active) == active)
 
 
 def unindexed(column: Column[Any]) -> ColumnElement[Any]:
