@@ -108,7 +108,7 @@ class SqlMemberRows:
             {
                 "group_id": group_id,
                 "member_id": m.value,
-                "member": m.value,
+                "member": m.value,  # ``_CREATED``'s: SQLAlchemy keeps ``member_id`` for the column's value
                 "member_type": m.type,
                 "display": m.display,
             }
