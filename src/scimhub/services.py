@@ -31,8 +31,8 @@ class Services(Protocol):
     """Everything a process serves with."""
 
     @property
-    def reads_on_loop(self) -> bool:
-        """Whether a request that only reads runs on the event loop instead of a core thread (ADR 0046)."""
+    def work_on_loop(self) -> bool:
+        """Whether a request runs on the event loop when it would not wait there (ADR 0046, ADR 0055)."""
 
     @property
     def settings(self) -> Settings:

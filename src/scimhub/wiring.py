@@ -76,8 +76,8 @@ class Services:
     """The push into DataHub, when ``SCIMHUB_DATAHUB_GMS_URL`` is set (ADR 0013)."""
 
     @property
-    def reads_on_loop(self) -> bool:
-        """Whether a read runs on the event loop: on SQLite, whose reads never wait (ADR 0046)."""
+    def work_on_loop(self) -> bool:
+        """Whether requests run on the event loop: on SQLite (reads ADR 0046, writes ADR 0055)."""
         return self.engine.dialect.name == "sqlite"
 
     @property

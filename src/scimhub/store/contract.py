@@ -425,11 +425,28 @@ class CommitNotifier(Protocol):
         """Call ``listener`` in the committing thread after each later such commit; return what stops it."""
 
 
+class WouldWait(BaseException):
+    """A write told not to wait found the write lock taken, before it wrote anything (ADR 0055).
+
+    A signal to the caller, not an error: it derives from ``BaseException`` so that the handlers'
+    ``except Exception`` (which turn any error into a response) let it through to whoever asked
+    for ``Store.unwaiting``.
+    """
+
+
 class Store(Protocol):
     """A database."""
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Open a write transaction; commit on success, roll back on any error."""
+
+    def unwaiting(self) -> AbstractContextManager[None]:
+        """Within it, the first write transaction raises ``WouldWait`` rather than wait for the lock.
+
+        Only the first: once one has committed, the work cannot be started again elsewhere, so later
+        ones wait as usual. Where writes never wait on this process (PostgreSQL's are not run
+        unwaiting), it changes nothing.
+        """
 
     def read(self) -> AbstractContextManager[Transaction]:
         """Open a read-only transaction (a consistent snapshot where the engine has one)."""

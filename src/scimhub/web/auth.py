@@ -4,7 +4,8 @@ ADR 0003: the web layer enters the synchronous core once per request. SCIM, the
 JSON API and the events poll all go through ``call_as_bearer``, which
 authenticates the token *and* runs the operation in the same thread of the
 core's own small pool (ADR 0016: a few threads contend less for the GIL than
-Starlette's forty) — or, for a read on SQLite, on the event loop itself (ADR 0046).
+Starlette's forty) — or, on SQLite, on the event loop itself whenever it would not
+wait there (ADR 0046, ADR 0055).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.tokens import Tokens, Verified
 from scimhub.errors import ScimhubError, Unauthorized
 from scimhub.services import Services
+from scimhub.store.contract import WouldWait
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -43,19 +45,15 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-READS = frozenset({"GET", "HEAD"})
-"""The methods whose work only reads (RFC 9110 §9.2.1, safe methods): where the services allow, they
-run on the event loop (ADR 0046)."""
-
-
 async def call_as_bearer(
     request: Request, services: Services, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> R:
     """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
-    A read runs on the event loop itself when ``services.reads_on_loop`` says its database never
-    makes it wait (SQLite, ADR 0046), unless the token's ``last_used`` is due a write; everything
-    else runs in one of the core's threads (ADR 0003, ADR 0016). ``refuse`` renders an
+    Where ``services.work_on_loop`` (SQLite, ADR 0046, ADR 0055) the request runs on the event loop
+    itself, unless it would wait there: a token due its ``last_used`` write, or a first write that
+    finds the write lock taken (``WouldWait``, raised before anything is written), sends it to one
+    of the core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
     authentication failure. The actor's id is left in the request's state for the access log
     (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and the
     failure throttle (``web/ratelimit.py``, ADR 0023).
@@ -63,12 +61,16 @@ async def call_as_bearer(
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
-    if services.reads_on_loop and request.method in READS:
+    if services.work_on_loop:
         verified = _verify(tokens, token)
         if isinstance(verified, Verified) and verified.touch_due:
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)
         else:
-            outcome = _then(verified, work, refuse)
+            try:
+                with services.store.unwaiting():
+                    outcome = _then(verified, work, refuse)
+            except WouldWait:
+                outcome = await _hop(services, _then, verified, work, refuse)
     else:
         outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
     result, actor_id, failure = outcome

@@ -2,9 +2,10 @@
 
 SQLite runs in WAL mode (readers never block the writer), with foreign keys on
 and a busy timeout. Its driver's own transaction handling is switched off so
-that write transactions start with ``BEGIN IMMEDIATE``: the write lock is taken
-up front, so two writers queue on the busy timeout instead of one failing with
-"database is locked" half-way through (the shape of datasette's write path).
+that write transactions start with ``BEGIN IMMEDIATE`` (``begin_writing``): the
+write lock is taken up front, so two writers queue on the busy timeout instead of
+one failing with "database is locked" half-way through (the shape of datasette's
+write path).
 
 A database that cannot be reached (PostgreSQL stopped or restarting, its
 connections cut, no pool slot free in time) or a SQLite file locked beyond the
@@ -18,13 +19,14 @@ next checkout connects afresh; checkouts are not pinged first.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
@@ -223,14 +225,39 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
     def _begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("write"):
-            # Through SQLAlchemy: a lock held beyond the busy timeout must reach handle_error (a 503).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif not options.get("one_statement"):  # a lone statement is its own transaction
+            return  # the store takes the write lock itself: ``begin_writing``
+        if not options.get("one_statement"):  # a lone statement is its own transaction
             # Straight to the driver (ADR 0040): a deferred BEGIN takes no lock and cannot wait,
             # and SQLAlchemy's execution path cost more than the statement itself.
             connection.connection.driver_connection.execute("BEGIN DEFERRED")
 
     return engine
+
+
+def begin_writing(connection: Connection, *, wait: bool) -> bool:
+    """Take SQLite's write lock for the transaction just begun on ``connection`` (``BEGIN IMMEDIATE``).
+
+    Waiting, a lock held beyond the busy timeout is a 503 (through SQLAlchemy, so that it reaches
+    ``handle_error``). Not waiting (ADR 0055), the lock is tried once, with the busy timeout set to
+    zero for that statement alone: the answer is whether it was taken, and a taken lock is no outage.
+    """
+    if wait:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return True
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a live connection: the transaction was just begun on it
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF in _SQLITE_BUSY_CODES:
+            return False
+        begun = False  # another failure: met again below, through SQLAlchemy, it is classified as usual
+    else:
+        begun = True
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    return begun or begin_writing(connection, wait=True)
 
 
 def watch_pool(

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Connection, Engine, QueuePool, text
 
-from scimhub.store.contract import CommitListener
+from scimhub.store.contract import CommitListener, WouldWait
 from scimhub.store.records import Credential
+from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
+from scimhub.store.sql.engine import begin_writing
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.push import SqlPushRows
@@ -45,48 +48,77 @@ class _Connections:
 
     A read on SQLite costs the database about 10 µs; taking a connection from the pool and giving it
     back (the pool's bookkeeping, its listeners, the rollback on return) cost more than that, twice a
-    request. A held thread that is still inside a transaction of its own when it asks again (a
-    stream, ADR 0019, left open across requests) gets one from the pool for the nested use. What a
-    thread held goes back to the pool once the thread has ended (a worker of a thread pool that
-    shrinks), seen when another thread first asks.
+    request. A held thread that is still using its connection when it asks again (a stream, ADR
+    0019, left open across requests) gets one from the pool for the nested use. What a thread held
+    goes back to the pool once the thread has ended (a worker of a thread pool that shrinks), seen
+    when another thread first asks. A held connection is only ever touched by its own thread while
+    in use: ``close`` from another thread leaves it to be closed when that use ends.
     """
 
     def __init__(self, engine: Engine, *, hold: bool) -> None:
         self._engine, self._hold = engine, hold
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
+        self._busy: set[threading.Thread] = set()
+        """The threads using their held connection now: only they may touch it (or close it)."""
+        self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """Yield this thread's held connection, else one from the pool, given back after."""
-        held = self._own() if self._hold else None
-        if held is None or held.in_transaction():
+        thread = threading.current_thread()
+        held = self._take(thread) if self._hold else None
+        if held is None:
             with self._engine.connect() as connection:
                 yield connection
-        else:
+            return
+        try:
             yield held
+        finally:
+            self._give_back(thread)  # the use may end on another thread: a stream's does (ADR 0019)
 
-    def _own(self) -> Connection:
-        thread = threading.current_thread()
-        held = self._held.get(thread)
-        if held is not None and not held.closed:
-            return held
+    def _take(self, thread: threading.Thread) -> Connection | None:
+        """Mark ``thread``'s held connection busy and return it; None for a nested use or a closed store."""
         with self._lock:
-            for ended in [t for t, c in self._held.items() if not t.is_alive() and not c.in_transaction()]:
-                self._held.pop(ended).close()
-            held = self._held[thread] = self._engine.connect()
+            if thread in self._busy or self._closed:
+                return None
+            held = self._held.get(thread)
+            if held is None or held.closed:
+                for ended in [t for t in self._held if not t.is_alive() and t not in self._busy]:
+                    self._held.pop(ended).close()
+                held = self._held[thread] = self._engine.connect()
+            self._busy.add(thread)
         return held
 
+    def _give_back(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._busy.discard(thread)
+            closing = self._held.pop(thread) if self._closed else None
+        if closing is not None:  # the store was closed while this thread used it
+            closing.close()
+
     def idle(self) -> int:
-        """Return how many held connections are not inside a transaction: checked out, but not in use."""
-        return sum(not connection.in_transaction() for connection in list(self._held.values()))
+        """Return how many held connections are not in use: checked out, but not in use."""
+        with self._lock:
+            return len(self._held) - len(self._busy & self._held.keys())
 
     def close(self) -> None:
-        """Give every held connection back to the pool (the engine is about to be disposed of)."""
+        """Give every held connection back to the pool; one in use goes back when its use ends."""
         with self._lock:
-            held, self._held = list(self._held.values()), {}
-        for connection in held:
+            self._closed = True
+            idle = [thread for thread in self._held if thread not in self._busy]
+            closing = [self._held.pop(thread) for thread in idle]
+        for connection in closing:
             connection.close()
+
+
+class _FirstWrite:
+    """A request's work run unwaiting (``SqlStore.unwaiting``): whether a write of it committed yet."""
+
+    committed = False
+
+
+_unwaiting: ContextVar[_FirstWrite | None] = ContextVar("scimhub_unwaiting", default=None)
 
 
 class SqlStore:
@@ -94,12 +126,9 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # SQLite takes one writer at a time, and makes the others poll with growing
-        # sleeps (up to 100 ms): the process's own writers queue on a lock instead,
-        # in order, and only other processes meet the busy timeout (ADR 0016).
-        self._writers: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        sqlite = engine.dialect.name == "sqlite"
+        self._writers = threading.Lock() if sqlite else None
+        self._checkpoints = Checkpointer(engine) if sqlite else None
         # PostgreSQL reads see one snapshot: psycopg opens them with
         # BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, one round trip, not two.
         self._reader = (
@@ -116,11 +145,13 @@ class SqlStore:
             else engine.execution_options(one_statement=True)
         )
         self._commit_listeners: list[CommitListener] = []
-        # SQLite's reads keep a connection per thread: the pool's round costs more than the read.
+        # On SQLite each thread keeps its read connections: the pool's round costs more than a read.
         # PostgreSQL's stay pooled: the pool is what finds a connection a restarted server dropped.
-        hold = engine.dialect.name == "sqlite"
-        self._reads = _Connections(self._reader, hold=hold)
-        self._lone = _Connections(self._single, hold=hold)
+        self._reads = _Connections(self._reader, hold=sqlite)
+        self._lone = _Connections(self._single, hold=sqlite)
+        self._write_engine = engine.execution_options(write=True)
+        self._writer: Connection | None = None
+        """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener`` after each later commit that wrote events; return what stops it."""
@@ -133,19 +164,58 @@ class SqlStore:
 
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
+        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055).
         """
-        with self._writers, self.engine.connect().execution_options(write=True) as connection:
+        first_write = _unwaiting.get()
+        wait = first_write is None or first_write.committed
+        with self._write_connection(wait) as connection:
             with connection.begin():
+                if self._writers is not None and not begin_writing(connection, wait=wait):
+                    raise WouldWait
                 tx = SqlTransaction(connection)
                 yield tx
                 tx.events.flush()
             written = tx.events.written_through
+        if first_write is not None:
+            first_write.committed = True
+        if self._checkpoints is not None:
+            self._checkpoints.wrote()
         if written is not None:
             for listener in tuple(self._commit_listeners):  # the list may change on another thread
                 try:
                     listener(written)
                 except Exception:  # noqa: BLE001 - the change committed; the caller must hear so
                     log.exception("a commit listener failed")
+
+    @contextmanager
+    def _write_connection(self, wait: bool) -> Iterator[Connection]:
+        """Yield the connection to write on: on SQLite the kept one, once it is this thread's turn.
+
+        SQLite writes one at a time, and makes the others poll with growing sleeps: this process's
+        writers queue on a lock instead, in order, and only other processes meet the busy timeout
+        (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
+        """
+        if self._writers is None:
+            with self._write_engine.connect() as connection:
+                yield connection
+            return
+        if not self._writers.acquire(blocking=wait):
+            raise WouldWait
+        try:
+            if self._writer is None or self._writer.closed:
+                self._writer = self._write_engine.connect()
+            yield self._writer
+        finally:
+            self._writers.release()
+
+    @contextmanager
+    def unwaiting(self) -> Iterator[None]:
+        """Within it, the first write transaction raises ``WouldWait`` rather than wait (ADR 0055)."""
+        token = _unwaiting.set(_FirstWrite())
+        try:
+            yield
+        finally:
+            _unwaiting.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
@@ -162,12 +232,21 @@ class SqlStore:
         """Return how many of the pool's connections are in use: checked out, less those held idle."""
         pool = self.engine.pool
         checked_out = pool.checkedout() if isinstance(pool, QueuePool) else 0
-        return checked_out - self._reads.idle() - self._lone.idle()
+        writer = self._writer
+        writer_idle = writer is not None and not writer.closed and not writer.in_transaction()
+        return checked_out - self._reads.idle() - self._lone.idle() - writer_idle
 
     def close(self) -> None:
-        """Give back the connections held for reads; then the engine may be disposed of."""
+        """Stop the checkpoints, give back the connections held; then the engine may be disposed of."""
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._reads.close()
         self._lone.close()
+        if self._writers is not None:
+            with self._writers:  # after the write under way, if one is
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

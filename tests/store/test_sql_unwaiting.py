@@ -1,0 +1,173 @@
+"""Writes that must not wait (ADR 0055): ``WouldWait`` before anything is written, or a commit.
+
+On SQLite the event loop runs a request's work inside ``SqlStore.unwaiting``: its first write
+transaction raises ``WouldWait`` when this process's turn to write (another thread's transaction)
+or SQLite's write lock (another process's) is taken, and the caller runs the work again where it
+may wait. These tests hold the lock both ways and look at what was written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, select
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
+from scimhub.store.contract import WouldWait
+from scimhub.store.sql.checkpoints import Checkpointer
+from scimhub.store.sql.store import SqlStore
+from scimhub.store.sql.tables import users
+from tests.databases import migrated_engine
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    with migrated_engine(database_url) as engine:
+        yield engine
+
+
+@pytest.fixture
+def store(engine: Engine) -> Iterator[SqlStore]:
+    store = SqlStore(engine)
+    yield store
+    store.close()
+
+
+def _names(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(select(users.c.user_name)).scalars())
+
+
+def _create(store: SqlStore, name: str) -> None:
+    Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": name}))
+
+
+class _Writer(threading.Thread):
+    """Another thread of this process inside a write transaction until ``release`` is set."""
+
+    def __init__(self, store: SqlStore) -> None:
+        super().__init__()
+        self.store = store
+        self.inside, self.release, self.committed = threading.Event(), threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        with self.store.transaction():
+            self.inside.set()
+            self.release.wait(10)
+        self.committed.set()
+
+    def __enter__(self) -> _Writer:
+        self.start()
+        assert self.inside.wait(10)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self.join(10)
+        assert self.committed.is_set()
+
+
+def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStore, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's writers do not take turns in the process")
+    with _Writer(store) as writer:
+        done = threading.Thread(target=_create, args=(store, "second"))
+        done.start()
+        time.sleep(0.1)
+        assert done.is_alive()  # waiting for the other thread's transaction
+        writer.release.set()
+    done.join(10)
+    assert "second" in _names(engine)
+
+
+def test_a_first_write_finding_the_turn_taken_raises_before_writing(store: SqlStore, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's writers do not take turns in the process: unwaiting changes nothing there")
+    with _Writer(store):
+        started = time.monotonic()
+        with pytest.raises(WouldWait), store.unwaiting():
+            _create(store, "bob")
+        assert time.monotonic() - started < 1
+    assert "bob" not in _names(engine)
+    with store.unwaiting():  # the turn is free again: it commits on the spot
+        _create(store, "bob")
+    assert "bob" in _names(engine)
+
+
+def test_after_a_first_commit_a_later_write_waits_rather_than_raise(store: SqlStore, engine: Engine) -> None:
+    """The work cannot be run again elsewhere once a part of it committed: the rest waits."""
+    with store.unwaiting():
+        _create(store, "one")
+        with _Writer(store) as writer:
+            threading.Timer(0.2, writer.release.set).start()
+            _create(store, "two")
+    assert _names(engine) >= {"one", "two"}
+
+
+def test_unwaiting_changes_nothing_while_the_lock_is_free(store: SqlStore, engine: Engine) -> None:
+    with store.unwaiting():
+        _create(store, "carol")
+        _create(store, "dave")
+    assert _names(engine) >= {"carol", "dave"}
+
+
+def test_another_process_holding_sqlites_lock_makes_the_first_write_raise_at_once(
+    store: SqlStore, engine: Engine
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's file lock")
+    # The lock as another process would hold it: a connection of SQLite's own, outside the store.
+    other = sqlite3.connect(engine.url.database or "", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(WouldWait), store.unwaiting():
+            _create(store, "erin")
+        assert time.monotonic() - started < 1
+        # The busy timeout is back for the connection's next writer: it waits for the other one.
+        threading.Timer(0.3, other.execute, args=("COMMIT",)).start()
+        started = time.monotonic()
+        _create(store, "erin")
+        assert time.monotonic() - started >= 0.25
+    finally:
+        other.close()
+    assert "erin" in _names(engine)
+
+
+def test_close_leaves_a_connection_in_use_to_its_thread(store: SqlStore, engine: Engine) -> None:
+    """Closing the store while another thread writes must not pull its connection from under it."""
+    with _Writer(store) as writer:
+        store.close()
+        writer.release.set()  # it commits on its connection, closed only then
+    assert store.in_use() == 0
+
+
+def test_the_checkpointer_copies_the_wal_into_the_database_soon_after_writes(tmp_path: object) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/c.db")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        connection.exec_driver_sql("CREATE TABLE t (x)")
+    checkpoints = Checkpointer(engine, pause=0.01)
+    for i in range(20):
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"INSERT INTO t VALUES ({i})")
+        checkpoints.wrote()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            busy, logged, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        if checkpoints.runs and logged == copied:
+            break
+        time.sleep(0.02)
+    assert checkpoints.runs >= 1
+    checkpoints.close()
+    runs = checkpoints.runs
+    checkpoints.wrote()  # after close: no thread starts again
+    time.sleep(0.05)
+    assert checkpoints.runs == runs
+    engine.dispose()
