@@ -171,3 +171,13 @@ def test_the_checkpointer_copies_the_wal_into_the_database_soon_after_writes(tmp
     time.sleep(0.05)
     assert checkpoints.runs == runs
     engine.dispose()
+
+
+def test_leave_loop_moves_the_work_only_while_nothing_is_committed(store: SqlStore, engine: Engine) -> None:
+    store.leave_loop()  # outside unwaiting: nothing to move
+    with pytest.raises(WouldWait), store.unwaiting():
+        store.leave_loop()
+    with store.unwaiting():
+        _create(store, "frank")
+        store.leave_loop()  # a write committed: the work stays where it is
+    assert "frank" in _names(engine)

@@ -99,6 +99,7 @@ class Accounts:
         """
         actor.require(Privilege.MANAGE_USER_CREDENTIALS, "Setting a password")
         check_new_password(password)
+        self._store.leave_loop()  # argon2id off the event loop (ADR 0055)
         self._write_password(user_name, hash_password(password))
 
     def disable_password(self, actor: Actor, user_name: str) -> bool:

@@ -64,6 +64,7 @@ class PasswordResets:
             the link was used already, replaced or has expired.
         """
         check_new_password(password)
+        self._store.leave_loop()  # argon2id off the event loop (ADR 0055)
         password_hash = hash_password(password)  # argon2 before the write lock, not under it
         with self._store.transaction() as tx:
             record = tx.resets.take(digest(secret))

@@ -149,6 +149,8 @@ class Users:
         """
         roles = provisioned_roles(edit.doc)
         now = self._clock()
+        if edit.password:
+            self._store.leave_loop()  # argon2id: tens of ms that must not hold the event loop (ADR 0055)
         user = User(
             id=uuid.uuid4().hex,
             doc=edit.doc,
@@ -193,6 +195,8 @@ class Users:
             if change.doc == user.doc and change.password is None:
                 return UserView(user, groups)
             now = self._clock()
+            if change.password:
+                self._store.leave_loop()  # as in create: nothing is written yet, the work moves whole
             updated = replace(
                 user,
                 doc=change.doc,

@@ -448,6 +448,12 @@ class Store(Protocol):
         unwaiting), it changes nothing.
         """
 
+    def leave_loop(self) -> None:
+        """Say that slow work comes next (a password's hash), to run where it keeps nobody waiting.
+
+        Within ``unwaiting`` and before any write committed, raise ``WouldWait``; else do nothing.
+        """
+
     def read(self) -> AbstractContextManager[Transaction]:
         """Open a read-only transaction (a consistent snapshot where the engine has one)."""
 

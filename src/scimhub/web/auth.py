@@ -46,7 +46,12 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def call_as_bearer(
-    request: Request, services: Services, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
+    request: Request,
+    services: Services,
+    work: Callable[[Actor], R],
+    refuse: Callable[[ScimhubError], R],
+    *,
+    writes_once: bool = True,
 ) -> R:
     """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
@@ -54,14 +59,16 @@ async def call_as_bearer(
     itself, unless it would wait there: a token due its ``last_used`` write, or a first write that
     finds the write lock taken (``WouldWait``, raised before anything is written), sends it to one
     of the core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
-    authentication failure. The actor's id is left in the request's state for the access log
-    (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and the
-    failure throttle (``web/ratelimit.py``, ADR 0023).
+    authentication failure. Work that may write more than once (``writes_once=False``: a bulk
+    request) goes to a core thread from the start: after its first commit it could no longer move,
+    and a later write could wait on the loop for another process's lock. The actor's id is left
+    in the request's state for the access log (an id, never the token), and a failure's reason as
+    ``auth_failure`` for the metrics and the failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
-    if services.work_on_loop:
+    if services.work_on_loop and writes_once:
         verified = _verify(tokens, token)
         if isinstance(verified, Verified) and verified.touch_due:
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)

@@ -182,6 +182,7 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
             services,
             lambda actor: services.scim.handle(replace(scim_request, actor=actor)),
             error_response,
+            writes_once=not bulk,
         )
         return render(response, services.core, request.url.path)
 

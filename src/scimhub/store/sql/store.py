@@ -151,6 +151,7 @@ class SqlStore:
         self._lone = _Connections(self._single, hold=sqlite)
         self._write_engine = engine.execution_options(write=True)
         self._writer: Connection | None = None
+        self._closed = False
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
@@ -195,7 +196,7 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None:
+        if self._writers is None or self._closed:  # PostgreSQL's, or a write after close: pooled
             with self._write_engine.connect() as connection:
                 yield connection
             return
@@ -216,6 +217,12 @@ class SqlStore:
             yield
         finally:
             _unwaiting.reset(token)
+
+    def leave_loop(self) -> None:
+        """Within ``unwaiting`` and before a write committed, raise ``WouldWait`` (ADR 0055)."""
+        first_write = _unwaiting.get()
+        if first_write is not None and not first_write.committed:
+            raise WouldWait
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
@@ -242,6 +249,7 @@ class SqlStore:
             self._checkpoints.close()
         self._reads.close()
         self._lone.close()
+        self._closed = True
         if self._writers is not None:
             with self._writers:  # after the write under way, if one is
                 if self._writer is not None:
