@@ -50,7 +50,15 @@ from scimhub.settings import Settings
 from scimhub.wiring import Services, build
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SCENARIOS = ("GET userName eq", "GET /Users/{id}", "POST /Users", "PATCH add 1 member")
+SCENARIOS = (
+    "GET userName eq",
+    "GET /Users/{id}",
+    "POST /Users",
+    "PATCH add 1 member",
+    "PATCH add 100 members",
+)
+BATCH = 100
+"""Members per PATCH of the last scenario: what bench/entra_cycle.py's initial cycle sends."""
 BASE = "http://bench/scim/v2"
 
 
@@ -97,7 +105,13 @@ def _instructions(backend: str, scenario: str, options: argparse.Namespace) -> f
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if collected is None:
         raise RuntimeError(f"callgrind counted nothing: {done.stderr[-2000:]}")
-    return int(collected.group(1)) / (options.requests - options.requests // 10)
+    calls = _batches(options.requests) if scenario == "PATCH add 100 members" else options.requests
+    return int(collected.group(1)) / (calls - calls // 10)
+
+
+def _batches(requests: int) -> int:
+    """Return how many PATCHes of ``BATCH`` members make the last scenario: a tenth of ``requests``."""
+    return requests // 10
 
 
 class _Core:
@@ -170,6 +184,7 @@ def _measure(
         core, rng = _Core(services, token), random.Random(5)
         names = [u.user_name for u in rng.choices(seeded, k=requests)]
         newcomers = seed_users(services.store, actor, "new", requests)
+        joiners = seed_users(services.store, actor, "join", _batches(requests) * BATCH)
         scenarios: dict[str, list[Callable[[], object]]] = {
             "GET userName eq": [
                 core.call("GET", "/Users", 200, {"filter": f'userName eq "{name}"'}) for name in names
@@ -191,6 +206,20 @@ def _measure(
                     },
                 )
                 for u in newcomers
+            ],
+            "PATCH add 100 members": [
+                core.call(
+                    "PATCH",
+                    f"/Groups/{group.id}",
+                    204,
+                    body={
+                        "schemas": [PATCH_OP],
+                        "Operations": [
+                            {"op": "Add", "path": "members", "value": [{"value": u.id} for u in batch]}
+                        ],
+                    },
+                )
+                for batch in (joiners[i : i + BATCH] for i in range(0, len(joiners), BATCH))
             ],
         }
         if in_reduce is not None:
