@@ -141,6 +141,12 @@ class _Core:
 
         return answer
 
+    def add_members(self, group_id: str, user_ids: list[str]):  # type: ignore[no-untyped-def]
+        """Return the PATCH that adds ``user_ids`` to the group, in one operation, as Entra sends it."""
+        operation = {"op": "Add", "path": "members", "value": [{"value": id} for id in user_ids]}
+        body = {"schemas": [PATCH_OP], "Operations": [operation]}
+        return self.call("PATCH", f"/Groups/{group_id}", 204, body=body)
+
 
 def _raw_lookup(services: Services, names: list[str]) -> list[Callable[[], object]]:
     """Return the baseline: each lookup as one statement on the raw DB-API connection."""
@@ -195,31 +201,10 @@ def _measure(
             "POST /Users": [
                 core.call("POST", "/Users", 201, body=user_body("post", i)) for i in range(requests)
             ],
-            "PATCH add 1 member": [
-                core.call(
-                    "PATCH",
-                    f"/Groups/{group.id}",
-                    204,
-                    body={
-                        "schemas": [PATCH_OP],
-                        "Operations": [{"op": "Add", "path": "members", "value": [{"value": u.id}]}],
-                    },
-                )
-                for u in newcomers
-            ],
+            "PATCH add 1 member": [core.add_members(group.id, [u.id]) for u in newcomers],
             "PATCH add 100 members": [
-                core.call(
-                    "PATCH",
-                    f"/Groups/{group.id}",
-                    204,
-                    body={
-                        "schemas": [PATCH_OP],
-                        "Operations": [
-                            {"op": "Add", "path": "members", "value": [{"value": u.id} for u in batch]}
-                        ],
-                    },
-                )
-                for batch in (joiners[i : i + BATCH] for i in range(0, len(joiners), BATCH))
+                core.add_members(group.id, [u.id for u in joiners[i : i + BATCH]])
+                for i in range(0, len(joiners), BATCH)
             ],
         }
         if in_reduce is not None:

@@ -23,6 +23,7 @@ from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
 from tests.databases import migrated_engine
+from tests.store.turns import TurnHeld
 
 
 @pytest.fixture
@@ -47,35 +48,10 @@ def _create(store: SqlStore, name: str) -> None:
     Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": name}))
 
 
-class _Writer(threading.Thread):
-    """Another thread of this process inside a write transaction until ``release`` is set."""
-
-    def __init__(self, store: SqlStore) -> None:
-        super().__init__()
-        self.store = store
-        self.inside, self.release, self.committed = threading.Event(), threading.Event(), threading.Event()
-
-    def run(self) -> None:
-        with self.store.transaction():
-            self.inside.set()
-            self.release.wait(10)
-        self.committed.set()
-
-    def __enter__(self) -> _Writer:
-        self.start()
-        assert self.inside.wait(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.release.set()
-        self.join(10)
-        assert self.committed.is_set()
-
-
 def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStore, engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's writers do not take turns in the process")
-    with _Writer(store) as writer:
+    with TurnHeld(store) as writer:
         done = threading.Thread(target=_create, args=(store, "second"))
         done.start()
         time.sleep(0.1)
@@ -88,7 +64,7 @@ def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStor
 def test_a_first_write_finding_the_turn_taken_raises_before_writing(store: SqlStore, engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's writers do not take turns in the process: unwaiting changes nothing there")
-    with _Writer(store):
+    with TurnHeld(store):
         started = time.monotonic()
         with pytest.raises(WouldWait), store.unwaiting():
             _create(store, "bob")
@@ -103,7 +79,7 @@ def test_after_a_first_commit_a_later_write_waits_rather_than_raise(store: SqlSt
     """The work cannot be run again elsewhere once a part of it committed: the rest waits."""
     with store.unwaiting():
         _create(store, "one")
-        with _Writer(store) as writer:
+        with TurnHeld(store) as writer:
             threading.Timer(0.2, writer.release.set).start()
             _create(store, "two")
     assert _names(engine) >= {"one", "two"}
@@ -141,7 +117,7 @@ def test_another_process_holding_sqlites_lock_makes_the_first_write_raise_at_onc
 
 def test_close_leaves_a_connection_in_use_to_its_thread(store: SqlStore, engine: Engine) -> None:
     """Closing the store while another thread writes must not pull its connection from under it."""
-    with _Writer(store) as writer:
+    with TurnHeld(store) as writer:
         store.close()
         writer.release.set()  # it commits on its connection, closed only then
     assert store.in_use() == 0
