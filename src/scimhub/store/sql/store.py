@@ -98,7 +98,7 @@ class _Connections:
             closing.close()
 
     def idle(self) -> int:
-        """Return how many held connections are not in use: checked out, but not in use."""
+        """Return how many held connections are checked out but not in use."""
         with self._lock:
             return len(self._held) - len(self._busy & self._held.keys())
 
