@@ -115,6 +115,7 @@ def _follow_naively(database_url: str, stop: threading.Event, seen: set[int]) ->
             break
         else:
             time.sleep(0.001)
+    store.close()
     engine.dispose()
 
 
@@ -134,8 +135,10 @@ def _ordering_run(
         if follow:
             follower.join()
         engine = make_engine(database.url)
-        with SqlStore(engine).read() as tx:
+        store = SqlStore(engine)
+        with store.read() as tx:
             committed = {r.seq for r in tx.events.after(0, 10**9)}
+        store.close()
         engine.dispose()
         missed = len(committed - seen) if follow else 0
         return done / seconds, len(committed), missed

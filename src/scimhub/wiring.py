@@ -36,7 +36,7 @@ from scimhub.scim.handler import ScimHandler
 from scimhub.settings import Settings
 from scimhub.store.contract import CommitNotifier
 from scimhub.store.sql import migrate
-from scimhub.store.sql.engine import make_engine, watch_pool
+from scimhub.store.sql.engine import make_engine, unavailable, watch_pool
 from scimhub.store.sql.notify import listen_for_commits
 from scimhub.store.sql.store import SqlStore
 from scimhub.web.app import SCIM_PREFIXES, create_app
@@ -77,7 +77,15 @@ class Services:
 
     @property
     def work_on_loop(self) -> bool:
-        """Whether requests run on the event loop: on SQLite (reads ADR 0046, writes ADR 0055)."""
+        """Whether requests run on the event loop (ADR 0046, 0055, 0056): while the database answers.
+
+        Away, a new connection may take up to its connect timeout: that wait belongs in a core thread.
+        """
+        return not unavailable(self.engine)
+
+    @property
+    def writes_on_loop(self) -> bool:
+        """Whether a request that writes starts on the event loop too: on SQLite (ADR 0055, ADR 0056)."""
         return self.engine.dialect.name == "sqlite"
 
     @property

@@ -30,7 +30,9 @@ WAIT = 10.0
 def store(postgres_admin_url: str) -> Iterator[SqlStore]:
     with postgres_database(postgres_admin_url, migrated=True) as url:
         engine = make_engine(url)
-        yield SqlStore(engine)
+        store = SqlStore(engine)
+        yield store
+        store.close()  # its held connections go back before the engine goes
         engine.dispose()
 
 

@@ -18,7 +18,9 @@ from tests.store.contract_store import Boom
 def store(database_url: str) -> Iterator[SqlStore]:
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    yield SqlStore(engine)
+    store = SqlStore(engine)
+    yield store
+    store.close()  # its held connections go back before the engine goes
     engine.dispose()
 
 

@@ -8,6 +8,7 @@ every holder (``holding``), ordered by the database over the whole set.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(module_database_url: str) -> Iterator[World]:
-    with migrated_engine(module_database_url) as engine:
-        store, instants = SqlStore(engine), iter([*INSTANTS, *range(100, 10**6)])
+    with migrated_engine(module_database_url) as engine, closing(SqlStore(engine)) as store:
+        instants = iter([*INSTANTS, *range(100, 10**6)])
         clock = instants.__next__
         users, groups, roles = Users(store, clock), Groups(store, clock), Roles(store, clock)
         made = [
@@ -181,8 +182,8 @@ def test_the_upgrade_fills_in_the_creation_times_of_existing_rows(empty_database
 
 def test_every_write_keeps_the_creation_time(database_url: str) -> None:
     """A member added, a role provisioned and a role assigned: each row has its user's ``created``."""
-    with migrated_engine(database_url) as engine:
-        store, clock = SqlStore(engine), iter(range(1000, 10**6)).__next__
+    with migrated_engine(database_url) as engine, closing(SqlStore(engine)) as store:
+        clock = iter(range(1000, 10**6)).__next__
         users_, groups, roles = Users(store, clock), Groups(store, clock), Roles(store, clock)
         alice = users_.create(SYSTEM, UserEdit({"userName": "alice", "roles": [{"value": "Reader"}]}))
         bob = users_.create(SYSTEM, UserEdit({"userName": "bob"}))

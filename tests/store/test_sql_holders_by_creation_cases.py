@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +75,8 @@ def _forward(w: W, descending: bool, limit: int, active: bool | None = None, **m
 
 @pytest.fixture
 def world(database_url: str) -> Iterator[W]:
-    with migrated_engine(database_url) as engine:
-        store, clock = SqlStore(engine), iter(range(1000, 10**6)).__next__
+    with migrated_engine(database_url) as engine, closing(SqlStore(engine)) as store:
+        clock = iter(range(1000, 10**6)).__next__
         yield W(engine, Users(store, clock), Groups(store, clock), Roles(store, clock), [])
 
 
@@ -232,9 +233,10 @@ def test_random_directories_list_the_same_holders_both_ways(database_url: str, s
     with migrated_engine(database_url):
         pass
     engine = make_engine(database_url)
+    store = SqlStore(engine)
     try:
         times = sorted(rnd.randint(1, 15) for _ in range(60))
-        store, clock = SqlStore(engine), iter([*times, *range(1000, 10**6)]).__next__
+        clock = iter([*times, *range(1000, 10**6)]).__next__
         w = W(engine, Users(store, clock), Groups(store, clock), Roles(store, clock), [])
         for n in range(len(times)):
             doc: dict[str, Any] = {"userName": f"r{n}", "active": rnd.random() < 0.7}
@@ -267,6 +269,7 @@ def test_random_directories_list_the_same_holders_both_ways(database_url: str, s
                     assert sum(_forward(w, descending, limit, active), []) == expected
                     assert sum(_backward(w, descending, limit, active), []) == expected
     finally:
+        store.close()
         engine.dispose()
 
 

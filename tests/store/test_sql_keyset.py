@@ -8,6 +8,7 @@ pages joined must equal the one offset-ordered list of ``sort_order``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -28,8 +29,8 @@ COUNT = 23
 
 @pytest.fixture(scope="module")
 def users(module_database_url: str) -> Iterator[Users]:
-    with migrated_engine(module_database_url) as engine:
-        store, clock = SqlStore(engine), iter(range(1, 10**6)).__next__
+    with migrated_engine(module_database_url) as engine, closing(SqlStore(engine)) as store:
+        clock = iter(range(1, 10**6)).__next__
         directory, roles = Users(store, clock), Roles(store, clock)
         for n in range(COUNT):
             doc: dict[str, Any] = {"userName": f"User{n:02d}", "active": n % 3 != 0}

@@ -26,7 +26,9 @@ from tests.store.contract_store import make_group, make_user
 def store(fresh_postgres: str) -> Iterator[SqlStore]:
     engine = make_engine(fresh_postgres)
     migrate.upgrade(engine)
-    yield SqlStore(engine)
+    store = SqlStore(engine)
+    yield store
+    store.close()  # its held connections go back before the engine goes
     engine.dispose()
 
 

@@ -23,7 +23,9 @@ from tests.store.contract_events import append, make_event
 def postgres_store(fresh_postgres: str) -> Iterator[SqlStore]:
     engine = make_engine(fresh_postgres)
     migrate.upgrade(engine)
-    yield SqlStore(engine)
+    store = SqlStore(engine)
+    yield store
+    store.close()  # its held connections go back before the engine goes
     engine.dispose()
 
 

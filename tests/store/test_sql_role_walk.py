@@ -10,6 +10,7 @@ from each user, ``reached_groups``: another walk than either search's), in order
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,8 +48,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(module_database_url: str) -> Iterator[World]:
-    with migrated_engine(module_database_url) as engine:
-        store, clock = SqlStore(engine), iter(range(1, 10**6)).__next__
+    with migrated_engine(module_database_url) as engine, closing(SqlStore(engine)) as store:
+        clock = iter(range(1, 10**6)).__next__
         users, groups, roles = Users(store, clock), Groups(store, clock), Roles(store, clock)
         made = [
             users.create(SYSTEM, UserEdit({"userName": f"u{n:02d}", "active": n % 4 != 1})).id
@@ -135,8 +136,8 @@ def test_a_window_ends_after_the_rows_that_tie_with_its_last(database_url: str) 
     as its last row are inside it, so it is still a prefix of the order, only longer."""
     by_created = resolve(USER, "meta.created")
     instants = iter([5, 7, 7, 7, 7, 9, 9])
-    with migrated_engine(database_url) as engine:
-        users = Users(SqlStore(engine), lambda: next(instants))
+    with migrated_engine(database_url) as engine, closing(SqlStore(engine)) as store:
+        users = Users(store, lambda: next(instants))
         made = [users.create(SYSTEM, UserEdit({"userName": f"t{n}"})).user_name for n in range(7)]
         with engine.connect() as connection:
 

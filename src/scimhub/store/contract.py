@@ -426,7 +426,7 @@ class CommitNotifier(Protocol):
 
 
 class WouldWait(BaseException):
-    """A write told not to wait found the write lock taken, before it wrote anything (ADR 0055).
+    """A write told not to wait could wait, and wrote nothing (ADR 0055, ADR 0056).
 
     A signal to the caller, not an error: it derives from ``BaseException`` so that the handlers'
     ``except Exception`` (which turn any error into a response) let it through to whoever asked
@@ -444,8 +444,8 @@ class Store(Protocol):
         """Within it, the first write transaction raises ``WouldWait`` rather than wait for the lock.
 
         Only the first: once one has committed, the work cannot be started again elsewhere, so later
-        ones wait as usual. Where writes never wait on this process (PostgreSQL's are not run
-        unwaiting), it changes nothing.
+        ones wait as usual. Where no lock can be tried before a transaction begins (PostgreSQL), the
+        first write transaction raises ``WouldWait`` whether or not it would have waited.
         """
 
     def leave_loop(self) -> None:

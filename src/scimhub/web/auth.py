@@ -2,10 +2,10 @@
 
 ADR 0003: the web layer enters the synchronous core once per request. SCIM, the
 JSON API and the events poll all go through ``call_as_bearer``, which
-authenticates the token *and* runs the operation in the same thread of the
+authenticates the token *and* runs the operation on the event loop itself whenever
+it would not wait there (ADR 0046, 0055, 0056), else in the same thread of the
 core's own small pool (ADR 0016: a few threads contend less for the GIL than
-Starlette's forty) — or, on SQLite, on the event loop itself whenever it would not
-wait there (ADR 0046, ADR 0055).
+Starlette's forty).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 NO_TOKEN = "this endpoint needs an Authorization: Bearer <personal access token> header"
+_READS = frozenset({"GET", "HEAD"})
+"""The methods that read (RFC 9110 §9.2.1): where writes do not start on the loop, these still do."""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -55,11 +57,14 @@ async def call_as_bearer(
 ) -> R:
     """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
-    Where ``services.work_on_loop`` (SQLite, ADR 0046, ADR 0055) the request runs on the event loop
-    itself, unless it would wait there: a token due its ``last_used`` write, or a first write that
-    finds the write lock taken (``WouldWait``, raised before anything is written), sends it to one
-    of the core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
-    authentication failure. Work that may write more than once (``writes_once=False``: a bulk
+    While ``services.work_on_loop`` (the database answers; ADR 0046, 0055, 0056) the request runs on
+    the event loop itself, unless it would wait there: a token due its ``last_used`` write, or a
+    first write that could wait for a lock (``WouldWait``, raised before anything is written: on
+    SQLite when the write lock is taken, on PostgreSQL always), sends it to one of the core's
+    threads, where everything else runs (ADR 0003, ADR 0016). Where a write cannot tell up front
+    (``services.writes_on_loop`` false: PostgreSQL), only ``GET`` and ``HEAD`` start on the loop:
+    a request that writes would do its work there only to start again in a thread. ``refuse``
+    renders an authentication failure. Work that may write more than once (``writes_once=False``: a bulk
     request) goes to a core thread from the start: after its first commit it could no longer move,
     and a later write could wait on the loop for another process's lock. The actor's id is left
     in the request's state for the access log (an id, never the token), and a failure's reason as
@@ -68,7 +73,8 @@ async def call_as_bearer(
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
-    if services.work_on_loop and writes_once:
+    on_loop = writes_once and (request.method in _READS or services.writes_on_loop)
+    if on_loop and services.work_on_loop:
         verified = _verify(tokens, token)
         if isinstance(verified, Verified) and verified.touch_due:
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)

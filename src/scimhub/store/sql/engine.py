@@ -169,6 +169,12 @@ def _watch_outages(engine: Engine) -> None:
     event.listen(engine, "commit", outage.heard)
 
 
+def unavailable(engine: Engine) -> bool:
+    """Whether ``engine``'s database is away: a request was refused since its last commit (ADR 0029)."""
+    outage = getattr(engine.pool, "outage", None)
+    return outage is not None and outage.since is not None
+
+
 def _unavailability(context: ExceptionContext) -> str | None:
     """Return why the database is unavailable if ``context``'s error says it is, else None."""
     error = context.original_exception

@@ -44,19 +44,22 @@ class SqlTransaction:
 
 
 class _Connections:
-    """Connections of an engine for one use; with ``hold``, one per thread kept checked out (ADR 0054).
+    """Connections of an engine for one use, one per thread kept checked out (ADR 0054, ADR 0056).
 
     A read on SQLite costs the database about 10 µs; taking a connection from the pool and giving it
-    back (the pool's bookkeeping, its listeners, the rollback on return) cost more than that, twice a
-    request. A held thread that is still using its connection when it asks again (a stream, ADR
-    0019, left open across requests) gets one from the pool for the nested use. What a thread held
-    goes back to the pool once the thread has ended (a worker of a thread pool that shrinks), seen
-    when another thread first asks. A held connection is only ever touched by its own thread while
-    in use: ``close`` from another thread leaves it to be closed when that use ends.
+    back (the pool's bookkeeping, its listeners, the isolation level set and reset, the rollback on
+    return) cost more than that, twice a request, and as much on PostgreSQL. A held thread that is
+    still using its connection when it asks again (a stream, ADR 0019, left open across requests)
+    gets one from the pool for the nested use. What a thread held goes back to the pool once the
+    thread has ended (a worker of a thread pool that shrinks), seen when another thread first asks.
+    A held connection that an error invalidated (PostgreSQL restarted, its connection cut) connects
+    anew at its next use (SQLAlchemy's ``Connection`` does). A held connection is only ever touched
+    by its own thread while in use: ``close`` from another thread leaves it to be closed when that
+    use ends.
     """
 
-    def __init__(self, engine: Engine, *, hold: bool) -> None:
-        self._engine, self._hold = engine, hold
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
         self._busy: set[threading.Thread] = set()
@@ -67,7 +70,7 @@ class _Connections:
     def connection(self) -> Iterator[Connection]:
         """Yield this thread's held connection, else one from the pool, given back after."""
         thread = threading.current_thread()
-        held = self._take(thread) if self._hold else None
+        held = self._take(thread)
         if held is None:
             with self._engine.connect() as connection:
                 yield connection
@@ -83,17 +86,30 @@ class _Connections:
             if thread in self._busy or self._closed:
                 return None
             held = self._held.get(thread)
-            if held is None or held.closed:
-                for ended in [t for t in self._held if not t.is_alive() and t not in self._busy]:
-                    self._held.pop(ended).close()
-                held = self._held[thread] = self._engine.connect()
-            self._busy.add(thread)
+            if held is not None and not held.closed:
+                self._busy.add(thread)
+                return held
+            done = [
+                self._held.pop(t)
+                for t in list(self._held)
+                if t is thread or not (t.is_alive() or t in self._busy)
+            ]
+            self._busy.add(thread)  # connecting may take a while (PostgreSQL): outside the lock
+        try:
+            for connection in done:
+                connection.close()
+            held = self._engine.connect()
+        except BaseException:
+            self._give_back(thread)
+            raise
+        with self._lock:
+            self._held[thread] = held
         return held
 
     def _give_back(self, thread: threading.Thread) -> None:
         with self._lock:
             self._busy.discard(thread)
-            closing = self._held.pop(thread) if self._closed else None
+            closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
             closing.close()
 
@@ -145,10 +161,9 @@ class SqlStore:
             else engine.execution_options(one_statement=True)
         )
         self._commit_listeners: list[CommitListener] = []
-        # On SQLite each thread keeps its read connections: the pool's round costs more than a read.
-        # PostgreSQL's stay pooled: the pool is what finds a connection a restarted server dropped.
-        self._reads = _Connections(self._reader, hold=sqlite)
-        self._lone = _Connections(self._single, hold=sqlite)
+        # Each thread keeps its read connections: the pool's round costs more than a read.
+        self._reads = _Connections(self._reader)
+        self._lone = _Connections(self._single)
         self._write_engine = engine.execution_options(write=True)
         self._writer: Connection | None = None
         self._closed = False
@@ -165,10 +180,14 @@ class SqlStore:
 
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
-        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055).
+        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055); on
+        PostgreSQL always, before it begins: its locks are taken by any statement of a transaction
+        (a row, the events' order), so none can be tried up front (ADR 0056).
         """
         first_write = _unwaiting.get()
         wait = first_write is None or first_write.committed
+        if not wait and self._writers is None:
+            raise WouldWait
         with self._write_connection(wait) as connection:
             with connection.begin():
                 if self._writers is not None and not begin_writing(connection, wait=wait):

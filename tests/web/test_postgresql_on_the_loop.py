@@ -1,0 +1,97 @@
+"""On PostgreSQL a read runs on the event loop, a write in a core thread from the start (ADR 0056).
+
+The app is served in-process with a core executor that counts what it is given (a request that
+stays on the loop gives it nothing), and a store that counts the work run ``unwaiting`` (on the
+loop). While the database is away, reads go to the core's threads too: a new connection may
+take up to its connect timeout, and that wait must not hold the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserRef
+from scimhub.settings import Settings
+from scimhub.store.sql.tables import users
+from scimhub.web.app import create_app
+from scimhub.wiring import Services, build
+from tests.web.test_writes_on_the_loop import SCIM, _CountingCore
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def hub(fresh_postgres: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    services = build(Settings(database_url=fresh_postgres))
+    store: Any = services.store
+    unwaiting = store.unwaiting
+    store.on_loop = 0
+
+    def counted() -> AbstractContextManager[None]:
+        store.on_loop += 1
+        return unwaiting()
+
+    monkeypatch.setattr(store, "unwaiting", counted)
+    try:
+        yield replace(services, core=_CountingCore())
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def client(hub: Services) -> Iterator[TestClient]:
+    hub.accounts.ensure_admin("an admin password for the tests")
+    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "loop")[0].token
+    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
+        client.get(f"{SCIM}/Users", params={"filter": 'userName eq "warm"'})  # the token's first use: a touch
+        yield client
+
+
+def _hops_and_loop_runs(hub: Services) -> tuple[int, int]:
+    core: Any = hub.core
+    store: Any = hub.store
+    return core.given, store.on_loop
+
+
+def test_reads_stay_on_the_loop_and_writes_go_to_a_core_thread_at_once(
+    hub: Services, client: TestClient
+) -> None:
+    before = _hops_and_loop_runs(hub)
+    created = client.post(f"{SCIM}/Users", json={"userName": "ada"})
+    location = created.headers["location"].removeprefix("http://testserver")
+    changed = client.patch(
+        location,
+        json={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Dr"}]},
+    )
+    after_writes = _hops_and_loop_runs(hub)
+    assert (created.status_code, changed.status_code) == (201, 200)
+    # Each write hopped once and was never started on the loop (it would only have started again).
+    assert after_writes == (before[0] + 2, before[1])
+    found = client.get(f"{SCIM}/Users", params={"filter": 'userName eq "ada"'})
+    read = client.get(location)
+    assert found.json()["Resources"][0]["title"] == "Dr" and read.json()["title"] == "Dr"
+    assert _hops_and_loop_runs(hub) == (after_writes[0], after_writes[1] + 2)  # both on the loop
+    with hub.engine.connect() as connection:
+        assert connection.execute(select(func.count()).where(users.c.user_name == "ada")).scalar_one() == 1
+
+
+def test_while_the_database_is_away_reads_go_to_a_core_thread(hub: Services, client: TestClient) -> None:
+    """The outage tracker (ADR 0029) says the database is away: until a commit is heard, nothing runs
+    on the loop. Here the database is back at once, so the first read in a core thread ends the outage."""
+    outage: Any = hub.engine.pool.outage
+    outage.refuse("a stand-in for a refused connection", ConnectionRefusedError())
+    assert not hub.work_on_loop
+    hops, loop_runs = _hops_and_loop_runs(hub)
+    assert client.get(f"{SCIM}/Users", params={"filter": 'userName eq "ada"'}).status_code == 200
+    assert _hops_and_loop_runs(hub) == (hops + 1, loop_runs)
+    assert hub.work_on_loop  # that read committed: the database answers again
+    assert client.get(f"{SCIM}/Users", params={"filter": 'userName eq "ada"'}).status_code == 200
+    assert _hops_and_loop_runs(hub) == (hops + 1, loop_runs + 1)
