@@ -133,3 +133,33 @@ def test_a_held_connection_the_server_dropped_is_replaced(engine: Engine, databa
     store.close()
     assert store.in_use() == 0
     served.dispose()
+
+
+def test_once_a_dropped_connection_is_met_every_held_one_is_replaced(
+    engine: Engine, database_url: str
+) -> None:
+    """A restarted server dropped them all: after the one request that met a dead connection, none fails.
+
+    Each held connection would otherwise fail once of its own (a 503 each, after the outage had
+    ended), as the pool's connections do not: the pool replaces all of them at the first.
+    """
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite connection is a file, not a server's")
+    served = make_engine(database_url)
+    store = SqlStore(served)
+    store.credential("x")
+    with store.read() as tx:
+        tx.users.get_by_name("nobody")
+    with engine.connect() as admin:
+        killed = admin.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    assert killed >= 2
+    with pytest.raises(ServiceUnavailable):
+        store.credential("x")
+    with store.read() as tx:  # another held connection, dropped as well: replaced before use
+        assert tx.users.get_by_name("nobody") is None
+    assert store.credential("x") is None
+    store.close()
+    served.dispose()

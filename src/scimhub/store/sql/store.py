@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import Connection, Engine, QueuePool, text
+from sqlalchemy import Connection, Engine, QueuePool, event, text
 
 from scimhub.store.contract import CommitListener, WouldWait
 from scimhub.store.records import Credential
@@ -52,16 +52,20 @@ class _Connections:
     still using its connection when it asks again (a stream, ADR 0019, left open across requests)
     gets one from the pool for the nested use. What a thread held goes back to the pool once the
     thread has ended (a worker of a thread pool that shrinks), seen when another thread first asks.
-    A held connection that an error invalidated (PostgreSQL restarted, its connection cut) connects
-    anew at its next use (SQLAlchemy's ``Connection`` does). A held connection is only ever touched
-    by its own thread while in use: ``close`` from another thread leaves it to be closed when that
-    use ends.
+    When a connection is found dropped (PostgreSQL restarted, its connections cut), the pool
+    replaces all of its own, and ``forget`` has every held one given back and taken anew at its
+    thread's next use: each would otherwise fail one more request. A held connection is only ever
+    touched by its own thread while in use: ``close`` from another thread leaves it to be closed
+    when that use ends.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
+        self._taken_in: dict[threading.Thread, int] = {}
+        self._generation = 0
+        """Bumped by ``forget``: a connection held since an earlier one may have been dropped."""
         self._busy: set[threading.Thread] = set()
         """The threads using their held connection now: only they may touch it (or close it)."""
         self._closed = False
@@ -86,15 +90,15 @@ class _Connections:
             if thread in self._busy or self._closed:
                 return None
             held = self._held.get(thread)
-            if held is not None and not held.closed:
+            if held is not None and not held.closed and self._taken_in[thread] == self._generation:
                 self._busy.add(thread)
                 return held
-            done = [
-                self._held.pop(t)
-                for t in list(self._held)
-                if t is thread or not (t.is_alive() or t in self._busy)
-            ]
+            gone = [t for t in self._held if t is thread or not (t.is_alive() or t in self._busy)]
+            done = [self._held.pop(t) for t in gone]
+            for t in gone:
+                del self._taken_in[t]
             self._busy.add(thread)  # connecting may take a while (PostgreSQL): outside the lock
+            generation = self._generation
         try:
             for connection in done:
                 connection.close()
@@ -103,8 +107,13 @@ class _Connections:
             self._give_back(thread)
             raise
         with self._lock:
-            self._held[thread] = held
+            self._held[thread], self._taken_in[thread] = held, generation
         return held
+
+    def forget(self) -> None:
+        """Say that the server dropped connections: each held one is given back at its next use."""
+        with self._lock:
+            self._generation += 1
 
     def _give_back(self, thread: threading.Thread) -> None:
         with self._lock:
@@ -164,10 +173,16 @@ class SqlStore:
         # Each thread keeps its read connections: the pool's round costs more than a read.
         self._reads = _Connections(self._reader)
         self._lone = _Connections(self._single)
+        # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
+        event.listen(engine, "invalidate", self._dropped)
         self._write_engine = engine.execution_options(write=True)
         self._writer: Connection | None = None
         self._closed = False
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
+
+    def _dropped(self, *_: object) -> None:
+        self._reads.forget()
+        self._lone.forget()
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener`` after each later commit that wrote events; return what stops it."""
