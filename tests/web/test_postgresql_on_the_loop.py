@@ -17,13 +17,11 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from scimhub.directory.actors import SYSTEM
-from scimhub.directory.users import UserRef
 from scimhub.settings import Settings
 from scimhub.store.sql.tables import users
-from scimhub.web.app import create_app
 from scimhub.wiring import Services, build
 from tests.web.test_writes_on_the_loop import SCIM, _CountingCore
+from tests.web.test_writes_on_the_loop import client as client  # the same fixture, on this module's hub
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -44,15 +42,6 @@ def hub(fresh_postgres: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servic
         yield replace(services, core=_CountingCore())
     finally:
         services.close()
-
-
-@pytest.fixture
-def client(hub: Services) -> Iterator[TestClient]:
-    hub.accounts.ensure_admin("an admin password for the tests")
-    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "loop")[0].token
-    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
-        client.get(f"{SCIM}/Users", params={"filter": 'userName eq "warm"'})  # the token's first use: a touch
-        yield client
 
 
 def _hops_and_loop_runs(hub: Services) -> tuple[int, int]:
