@@ -22,7 +22,7 @@ from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User, user_urn
 from scimhub.errors import Uniqueness
 from scimhub.query.filter.parser import parse_filter
-from scimhub.query.pages import Query
+from scimhub.query.pages import Query, Seek
 from scimhub.query.schema import USER
 from scimhub.store.contract import Store
 from scimhub.store.records import FailureRecord, Revocation, Sealed, SessionRecord, TokenRecord
@@ -221,6 +221,48 @@ class StoreContract:
             page = tx.users.search(query)
         assert page.total == 5
         assert [u.id for u in page.items] == sorted(u.id for u in users)[1:3]
+
+    def test_a_search_reads_each_users_groups_as_groups_of_does(self, store: Store) -> None:
+        """with_groups gives each user of any page its groups, ordered as groups_of orders them.
+
+        By offset, by sort key (a cursor), narrowed as the console narrows, and a lookup in one
+        statement; names whose order differs from their ids' (and from their case-folded order).
+        """
+        tag = uuid.uuid4().hex[:8]
+        users = [make_user(f"{tag}-{i}", title=tag) for i in range(3)]
+        groups = [make_group(f"{tag} {name}") for name in ("beta", "Alpha", "Gamma", "éclair")]
+        with store.transaction() as tx:
+            for record in users:
+                tx.users.insert(record)
+            for group in groups:
+                tx.groups.insert(group)
+            for group in groups:  # the first user is in every group, the second in two, the third in none
+                tx.members.apply(group.id, MemberChange(add=(Member(users[0].id),)))
+            for group in groups[1:3]:
+                tx.members.apply(group.id, MemberChange(add=(Member(users[1].id),)))
+        by_title = parse_filter(USER, f'title eq "{tag}"')
+        queries = [
+            Query(by_title),
+            Query(by_title, offset=1, limit=1),
+            Query(by_title, seek=Seek()),
+            Query(parse_filter(USER, f'userName eq "{users[0].user_name.upper()}"')),
+            Query(parse_filter(USER, f'userName eq "{users[2].user_name}"'), limit=1),
+        ]
+        with store.read() as tx:
+            expected = tx.members.groups_of([u.id for u in users])
+            for query in queries + [Query(by_title, seek=Seek(count=False))]:
+                for narrowing in ({}, {"prefix": tag}, {"active": True}):
+                    page = tx.users.search(query, with_groups=True, **narrowing)  # type: ignore[arg-type]
+                    assert page.items, (query, narrowing)
+                    assert list(page.related) == [expected[u.id] for u in page.items], (query, narrowing)
+                    assert tx.users.search(query, **narrowing).related == ()  # type: ignore[arg-type]
+        in_order = [f"{tag} {name}" for name in ("Alpha", "beta", "Gamma", "éclair")]
+        assert [g.display_name for g in expected[users[0].id]] == in_order
+        for query in queries[3:]:
+            with store.read(one_statement=True) as tx:
+                page = tx.users.search(query, with_groups=True)
+            assert page.total == 1
+            assert list(page.related) == [expected[u.id] for u in page.items]
 
     def test_tokens_are_found_by_hash_and_revoked(self, store: Store) -> None:
         """A token is found by its hash, touched, listed and deleted."""

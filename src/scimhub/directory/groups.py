@@ -160,8 +160,11 @@ class Groups:
         return Page(-1, members, [(m.value,) for m in members], len(rows) > limit)
 
     def search(self, query: Query, *, with_members: bool = False) -> Page[GroupView]:
-        """Return one page of the groups that match ``query``."""
-        with self._store.read() as tx:
+        """Return one page of the groups that match ``query``.
+
+        A lookup without the members is one statement and takes no transaction (ADR 0057).
+        """
+        with self._store.read(one_statement=query.is_lookup and not with_members) as tx:
             page = tx.groups.search(query)
             views = [
                 GroupView(g, list(tx.members.members(g.id)) if with_members else None) for g in page.items

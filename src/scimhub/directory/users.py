@@ -124,11 +124,16 @@ class Users:
         role: Role | None = None,
         walk: Walk | None = None,
     ) -> Page[UserView]:
-        """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says."""
-        with self._store.read() as tx:
-            page = tx.users.search(query, prefix=prefix, active=active, role=role, walk=walk)
-            groups = tx.members.groups_of([u.id for u in page.items]) if with_groups and page.items else {}
-        views = [UserView(u, groups.get(u.id) if with_groups else None) for u in page.items]
+        """Return one page of the users that match ``query``, narrowed as ``UserRows.search`` says.
+
+        A lookup is one statement, its users' groups included, and takes no transaction (ADR 0057).
+        """
+        with self._store.read(one_statement=query.is_lookup) as tx:
+            page = tx.users.search(
+                query, prefix=prefix, active=active, role=role, walk=walk, with_groups=with_groups
+            )
+        groups = page.related if with_groups else [None] * len(page.items)
+        views = [UserView(u, g) for u, g in zip(page.items, groups, strict=True)]
         return Page(page.total, views, page.keys, page.more)
 
     def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:

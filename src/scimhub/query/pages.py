@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from scimhub.query.filter.tree import Filter
+from scimhub.query.filter.tree import Filter, matches_at_most_one
 from scimhub.query.paths import AttrRef
 
 T = TypeVar("T")
@@ -43,6 +43,20 @@ class Query:
     seek: Seek | None = None
     """Page by sort key rather than by offset."""
 
+    @property
+    def is_lookup(self) -> bool:
+        """Tell whether the first page holds every match, so it needs no count: at most one matches.
+
+        Its one statement then needs no transaction around it (ADR 0057).
+        """
+        return (
+            self.seek is None
+            and self.offset == 0
+            and self.limit > 0
+            and self.filter is not None
+            and matches_at_most_one(self.filter)
+        )
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
@@ -54,6 +68,8 @@ class Page(Generic[T]):
     """For a ``seek`` query, the sort key of each item, for the next page to seek from."""
     more: bool = False
     """For a ``seek`` query, whether a matching row lies beyond the page in the direction it was read."""
+    related: Sequence[Any] = ()
+    """What was read with each item, item by item, when asked for (a user's groups); else empty."""
 
 
 @dataclass(frozen=True)

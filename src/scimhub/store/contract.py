@@ -88,6 +88,7 @@ class UserRows(Protocol):
         active: bool | None = None,
         role: Role | None = None,
         walk: Walk | None = None,
+        with_groups: bool = False,
     ) -> Page[User]:
         """Return the users that match ``query``, in its order, narrowed as the console asks.
 
@@ -97,6 +98,8 @@ class UserRows(Protocol):
         Each is read through an index, whatever the number of users. ``walk`` (a keyset
         page, uncounted, of a role without ``prefix``): look for the page among the next
         ``walk.rows`` users of the order first; a hint about cost, never about the answer.
+        ``with_groups``: in ``Page.related``, the groups each user directly belongs to, read with
+        the page: a lookup (``Query.is_lookup``) is then still one statement.
         """
 
     def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:
@@ -454,8 +457,12 @@ class Store(Protocol):
         Within ``unwaiting`` and before any write committed, raise ``WouldWait``; else do nothing.
         """
 
-    def read(self) -> AbstractContextManager[Transaction]:
-        """Open a read-only transaction (a consistent snapshot where the engine has one)."""
+    def read(self, *, one_statement: bool = False) -> AbstractContextManager[Transaction]:
+        """Open a read-only transaction (a consistent snapshot where the engine has one).
+
+        ``one_statement``: what is read in it is one statement, which sees one snapshot by
+        itself: no transaction is opened around it (ADR 0057).
+        """
 
     def credential(self, hash: str) -> Credential | None:
         """Return the token whose hash is ``hash`` with its user and roles, or None.

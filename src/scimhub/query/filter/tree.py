@@ -147,6 +147,24 @@ def filter_terms(node: And | Or) -> list[Filter]:
     return terms
 
 
+def matches_at_most_one(node: Filter) -> bool:
+    """Tell whether ``node`` can match one resource at most: it requires ``eq`` on a unique attribute.
+
+    An attribute whose ``uniqueness`` is ``server`` (``id``, ``userName``, a group's
+    ``displayName``) is held unique by the store, compared as its ``eq`` compares: a search
+    by it (every lookup Entra and Okta send) needs no count beyond its page (ADR 0057).
+    """
+    if isinstance(node, And):
+        return any(matches_at_most_one(term) for term in filter_terms(node))
+    return (
+        isinstance(node, Compare)
+        and node.op == "eq"
+        and node.value is not None  # ``eq null`` is ``not pr``
+        and node.path.sub is None
+        and node.path.attribute.uniqueness == "server"
+    )
+
+
 def count_terms(node: Filter) -> int:
     """Return how many comparisons (``Compare`` and ``Present``) a filter holds, without recursion."""
     count, stack = 0, [node]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -38,6 +39,7 @@ from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
+from scimhub.store.sql.members import GROUPS_OF_USER, group_refs
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.searches import (
     by_creation,
@@ -187,19 +189,37 @@ class _ResourceRows(Generic[R]):
 
     def search(self, query: Query) -> Page[R]:
         """Return the records that match ``query``, in its order: after an offset, or a sort key."""
-        if query.seek is not None:
-            return self._seek(query)
-        total, rows = search_rows(self._connection, self._table, self._resource_type, query)
-        return Page(total, [self._record(row) for row in rows])
+        return self._matching(query, None)
 
-    def _seek(self, query: Query, also: ColumnElement[bool] | None = None) -> Page[R]:
+    def _matching(self, query: Query, related: ColumnElement[Any] | None) -> Page[R]:
+        """Return ``search``'s page, ``related`` read with each record by the same statement."""
+        if query.seek is not None:
+            return self._seek(query, related=related)
+        rt = self._resource_type
+        total, rows = search_rows(self._connection, self._table, rt, query, related=related)
+        return self._page(total, rows, related)
+
+    def _seek(
+        self, query: Query, also: ColumnElement[bool] | None = None, related: ColumnElement[Any] | None = None
+    ) -> Page[R]:
         """Return the page after (or before) ``query``'s sort key of matches of its filter and ``also``."""
         rt = self._resource_type
         filtered = compile_filter(rt, query.filter) if query.filter is not None else None
         where = also if filtered is None else filtered.clause if also is None else and_(filtered.clause, also)
         values = filtered.values if filtered is not None else None
-        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query, values)
-        return Page(total, [self._record(row) for row in rows], keys, more)
+        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query, values, related)
+        return self._page(total, rows, related, keys, more)
+
+    def _page(
+        self,
+        total: int,
+        rows: Sequence[Row[Any]],
+        related: ColumnElement[Any] | None,
+        keys: Sequence[tuple[Any, ...]] = (),
+        more: bool = False,
+    ) -> Page[R]:
+        found = [row.related for row in rows] if related is not None else ()
+        return Page(total, [self._record(row) for row in rows], keys, more, found)
 
     def names(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the name of each of ``ids`` that names a stored record.
@@ -229,6 +249,7 @@ class SqlUserRows(_ResourceRows[User]):
         active: bool | None = None,
         role: Role | None = None,
         walk: Walk | None = None,
+        with_groups: bool = False,
     ) -> Page[User]:
         """Return the users that match ``query`` and the console's narrowing, in order.
 
@@ -244,11 +265,27 @@ class SqlUserRows(_ResourceRows[User]):
         it can be (``_role_page``): by creation from the holders' own rows (ADR 0052); in another
         order, ``walk`` says when the page is likely among the next ``walk.rows`` users of the
         list's order, looked for there first by testing each (ADR 0045).
+
+        ``with_groups``: each user's groups too, into ``Page.related``, read by the statement that
+        reads the page (ADR 0057).
         """
+        related = GROUPS_OF_USER if with_groups else None
+        page = self._search(query, related, prefix, active, role, walk)
+        return replace(page, related=[group_refs(value) for value in page.related]) if with_groups else page
+
+    def _search(
+        self,
+        query: Query,
+        related: ColumnElement[Any] | None,
+        prefix: str | None,
+        active: bool | None,
+        role: Role | None,
+        walk: Walk | None,
+    ) -> Page[User]:
         if prefix is None and active is None and role is None:
-            return super().search(query)  # SCIM's searches, cursors (keyset pages) included
+            return self._matching(query, related)  # SCIM's searches, cursors (keyset pages) included
         if role is not None and prefix is None and query.seek is not None and not query.seek.count:
-            found = self._role_page(query, query.seek, role, active, walk)
+            found = self._role_page(query, query.seek, role, active, walk, related)
             if found is not None:
                 return found
         terms: list[ColumnElement[bool]] = []
@@ -263,14 +300,20 @@ class SqlUserRows(_ResourceRows[User]):
             terms.append((users.c.active if indexed else unindexed(users.c.active)) == active)
         also = and_(*terms) if terms else None
         if query.seek is not None:  # the console's pages: after a sort key, as SCIM's cursors (ADR 0044)
-            return self._seek(query, also)
+            return self._seek(query, also, related)
         # The count of "active" alone reads the index (a count walks no order).
         counted = users.c.active == active if active is not None and len(terms) == 1 else also
-        total, rows = search_rows(self._connection, users, USER, query, also, counted)
-        return Page(total, [self._record(row) for row in rows])
+        total, rows = search_rows(self._connection, users, USER, query, also, counted, related)
+        return self._page(total, rows, related)
 
     def _role_page(
-        self, query: Query, seek: Seek, role: Role, active: bool | None, walk: Walk | None
+        self,
+        query: Query,
+        seek: Seek,
+        role: Role,
+        active: bool | None,
+        walk: Walk | None,
+        related: ColumnElement[Any] | None,
     ) -> Page[User] | None:
         """Return an uncounted keyset page of ``role``'s holders read without their whole set, or None.
 
@@ -283,10 +326,14 @@ class SqlUserRows(_ResourceRows[User]):
         terms = directed_terms(USER, query)
         if by_creation(terms) and query.filter is None:
             ids = first_holders(self._connection, role, terms, seek.after, active, query.limit + 1)
-            return self._seek(query, users.c.id.in_(ids))
-        return self._walk(query, role, active, walk) if walk is not None and walk.rows > 0 else None
+            return self._seek(query, users.c.id.in_(ids), related)
+        if walk is None or walk.rows <= 0:
+            return None
+        return self._walk(query, role, active, walk, related)
 
-    def _walk(self, query: Query, role: Role, active: bool | None, walk: Walk) -> Page[User] | None:
+    def _walk(
+        self, query: Query, role: Role, active: bool | None, walk: Walk, related: ColumnElement[Any] | None
+    ) -> Page[User] | None:
         """Return the keyset page of ``role``'s holders found among the next ``walk.rows`` users, in order.
 
         Costs ``walk.rows`` index entries and two probes each at most, however many hold the role.
@@ -298,7 +345,7 @@ class SqlUserRows(_ResourceRows[User]):
         if last is not None and not _promising(query, last, walk):
             return None
         test = holds(role) if active is None else and_(holds(role), unindexed(users.c.active) == active)
-        found = self._seek(query, test if last is None else and_(test, up_to(USER, query, last)))
+        found = self._seek(query, test if last is None else and_(test, up_to(USER, query, last)), related)
         return found if found.more or last is None else None
 
     def sample_holders(self, role: Role, size: int, orders: Sequence[AttrRef]) -> list[tuple[Any, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -83,3 +84,25 @@ def _compile_rowid(element: row_key, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(row_key, "postgresql")
 def _compile_id(element: row_key, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
+
+
+class json_rows(FunctionElement[Any]):
+    """Aggregate rows into one JSON array of arrays, one per row, of the values given.
+
+    ``json_group_array(json_array(…))`` on SQLite, ``json_agg(json_build_array(…))`` on
+    PostgreSQL; of no rows, SQLite's is ``[]`` and PostgreSQL's NULL. In no stated order.
+    """
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(json_rows)
+def _compile_json_group_array(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "postgresql")
+def _compile_json_agg(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"

@@ -43,16 +43,19 @@ def seek_page(
     where: ColumnElement[bool] | None,
     query: Query,
     values: Mapping[str, Any] | None = None,
+    related: ColumnElement[Any] | None = None,
 ) -> tuple[int, Sequence[Row[Any]], list[tuple[Any, ...]], bool]:
     """Return the total (-1 when not counted), the page's rows, their sort keys and whether more lie beyond.
 
     ``values`` are those of the bind parameters in ``where`` that have none (a filter's,
     ``shapes.BoundFilter``). The rows come in the query's order also when read ``backward``.
+    ``related`` is read with each row, after its columns (``searches.search_rows``).
     """
     seek = query.seek or Seek()
     terms = directed_terms(resource_type, query)
     keys = [key.label(f"sort_key_{n}") for n, (key, _) in enumerate(terms)]
-    statement: Select[Any] = select(table, *keys).order_by(*(k.desc() if d else k.asc() for k, d in terms))
+    columns = (table,) if related is None else (table, related)
+    statement: Select[Any] = select(*columns, *keys).order_by(*(k.desc() if d else k.asc() for k, d in terms))
     if where is not None:
         statement = statement.where(where)
     if seek.after is not None:

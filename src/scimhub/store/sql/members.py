@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.store.records import GroupRef
 from scimhub.store.sql.batches import ForIds, chunks
+from scimhub.store.sql.functions import json_rows
 from scimhub.store.sql.tables import group_members, groups, users
 
 _COUNTS = ForIds(
@@ -33,6 +34,25 @@ _GROUPS_OF = ForIds(
         .order_by(groups.c.display_name_key, groups.c.id)
     )
 )
+
+GROUPS_OF_USER = (
+    select(json_rows(groups.c.display_name_key, groups.c.id, groups.c.display_name, groups.c.urn))
+    .join_from(group_members, groups, groups.c.id == group_members.c.group_id)
+    .where(group_members.c.member_id == users.c.id)
+    .scalar_subquery()
+    .label("related")
+)
+"""The groups a user directly belongs to, read with its row by the statement that reads it: a search's
+page (``searches.search_rows``) is then one statement, the groups included (ADR 0057). ``group_refs``
+reads them."""
+
+
+def group_refs(value: list[list[str]] | None) -> list[GroupRef]:
+    """Return the groups ``GROUPS_OF_USER`` read, in ``groups_of``'s order: by the displayName's key.
+
+    The key is unique and compared by code point in both engines, as Python compares strings.
+    """
+    return [GroupRef(id, display_name, urn) for _, id, display_name, urn in sorted(value or ())]
 
 
 _CREATED = select(users.c.created).where(users.c.id == bindparam("member")).scalar_subquery()

@@ -46,10 +46,13 @@ def search_rows(
     query: Query,
     also: ColumnElement[bool] | None = None,
     counted: ColumnElement[bool] | None = None,
+    related: ColumnElement[Any] | None = None,
 ) -> tuple[int, Sequence[Row[Any]]]:
     """Return the count and one page of the rows matching ``query``'s filter and ``also``.
 
     ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
+    ``related`` is read with each row, after its columns (a user's groups, ``members.GROUPS_OF_USER``).
+    A lookup (``Query.is_lookup``) is one statement: the page.
     """
     filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
     clause = filtered.clause if filtered is not None else None
@@ -59,14 +62,16 @@ def search_rows(
     shape = None
     if also is None:
         by = None if query.sort_by is None else path_key(query.sort_by)
-        shape = (table, resource_type, filtered.shape if filtered else None, by, query.descending)
+        shape = (table, resource_type, filtered.shape if filtered else None, by, query.descending, related)
     page: Sequence[Any] = ()
     if query.limit > 0:
         top = query.offset == 0 and also is None
         where = _both(clause, also)
-        statement = _kept(shape and (*shape, top), lambda: _page(table, resource_type, where, query, top))
+        statement = _kept(
+            shape and (*shape, top), lambda: _page(table, resource_type, where, query, top, related)
+        )
         page = rows(connection, statement, values)
-        if len(page) < query.limit and (page or query.offset == 0):
+        if len(page) < query.limit and (page or query.offset == 0) or query.is_lookup:
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
             return query.offset + len(page), page
@@ -111,7 +116,12 @@ def _both(left: ColumnElement[bool] | None, right: ColumnElement[bool] | None) -
 
 
 def _page(
-    table: Table, resource_type: ResourceType, where: ColumnElement[bool] | None, query: Query, top: bool
+    table: Table,
+    resource_type: ResourceType,
+    where: ColumnElement[bool] | None,
+    query: Query,
+    top: bool,
+    related: ColumnElement[Any] | None,
 ) -> Select[Any]:
     """Return the statement reading one page of ``table``'s matching rows, in ``query``'s order.
 
@@ -126,14 +136,15 @@ def _page(
     by = query.sort_by
     order = [table.c.id] if by is None else sort_order(resource_type, by, query.descending)
     limit = bindparam("page_limit", type_=Integer(), required=True)
+    columns = (table,) if related is None else (table, related)
     if top:
-        selected = select(table).order_by(*order).limit(limit)
+        selected = select(*columns).order_by(*order).limit(limit)
         return selected if where is None else selected.where(where)
     key = row_key(table.c.id)
     offset = bindparam("page_offset", type_=Integer(), required=True)
     keys = select(key.label("key")).order_by(*order).offset(offset).limit(limit)
     page = (keys if where is None else keys.where(where)).subquery("page")
-    return select(table).join(page, key == page.c.key).order_by(*order)
+    return select(*columns).join(page, key == page.c.key).order_by(*order)
 
 
 def starting(low: str, dialect: str) -> ColumnElement[bool]:

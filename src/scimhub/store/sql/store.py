@@ -259,9 +259,13 @@ class SqlStore:
             raise WouldWait
 
     @contextmanager
-    def read(self) -> Iterator[SqlTransaction]:
-        """Open a read transaction: one snapshot for every query in it."""
-        with self._reads.connection() as connection, connection.begin():
+    def read(self, *, one_statement: bool = False) -> Iterator[SqlTransaction]:
+        """Open a read transaction: one snapshot for every query in it.
+
+        ``one_statement``: on the connections of a lone statement, which begin none (ADR 0057).
+        """
+        held = self._lone if one_statement else self._reads
+        with held.connection() as connection, connection.begin():
             yield SqlTransaction(connection)
 
     def credential(self, hash: str) -> Credential | None:
