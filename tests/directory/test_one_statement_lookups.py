@@ -58,6 +58,21 @@ def test_a_user_lookup_is_one_select_groups_included(traced: tuple[Services, lis
     assert run(statements) == ["SELECT"] and page.total == 1
 
 
+def test_a_user_by_id_or_by_name_is_that_lookup(traced: tuple[Services, list[str]]) -> None:
+    """``GET /Users/{id}`` and the CLI's find by userName: one SELECT each, groups included."""
+    hub, statements = traced
+    user = add_user(hub, "bjensen")
+    group = add_group(hub, "readers", user)
+    for found in (
+        lambda: hub.users.get(user.id, with_groups=True),
+        lambda: hub.users.find("BJENSEN", with_groups=True),
+    ):
+        statements.clear()
+        view = found()
+        assert run(statements) == ["SELECT"]
+        assert view.user == user and [g.id for g in view.groups or []] == [group.id]
+
+
 def test_a_group_lookup_without_members_is_one_select(traced: tuple[Services, list[str]]) -> None:
     """``displayName eq``, members left out, as Entra asks: one SELECT."""
     hub, statements = traced

@@ -19,10 +19,11 @@ from scimhub.directory.passwords import hash_password
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
 from scimhub.errors import NotFound
+from scimhub.query.filter.tree import Compare
 from scimhub.query.pages import Page, Query, Walk
 from scimhub.query.paths import AttrRef, resolve
 from scimhub.query.schema import USER
-from scimhub.store.contract import Store, Transaction, UserRows
+from scimhub.store.contract import Store, UserRows
 from scimhub.store.records import GroupRef
 
 Clock = Callable[[], int]
@@ -79,6 +80,7 @@ class UserRef:
 
 
 _BY_USER_NAME = resolve(USER, "userName")
+_ID = resolve(USER, "id")
 
 
 def _not_found(id: str) -> NotFound:
@@ -94,25 +96,21 @@ class Users:
 
     def get(self, id: str, *, with_groups: bool = False) -> UserView:
         """Return one user. :raises NotFound: When there is no such user."""
-        return self._read(lambda tx: tx.users.get(id), _not_found(id), with_groups)
+        return self._lookup(_ID, id, _not_found(id), with_groups)
 
     def find(self, user_name: str, *, with_groups: bool = False) -> UserView:
         """Return the user whose userName is ``user_name`` in any case.
 
         :raises NotFound: When no user has that userName.
         """
-        ref = UserRef.by_name(user_name)
-        return self._read(lambda tx: ref.find(tx.users), ref.missing(), with_groups)
+        return self._lookup(_BY_USER_NAME, user_name, UserRef.by_name(user_name).missing(), with_groups)
 
-    def _read(
-        self, lookup: Callable[[Transaction], User | None], missing: NotFound, with_groups: bool
-    ) -> UserView:
-        with self._store.read() as tx:
-            user = lookup(tx)
-            if user is None:
-                raise missing
-            groups = tx.members.groups_of([user.id])[user.id] if with_groups else None
-        return UserView(user, groups)
+    def _lookup(self, unique: AttrRef, value: str, missing: NotFound, with_groups: bool) -> UserView:
+        """Return the user whose ``unique`` attribute equals ``value``: a lookup, one statement (ADR 0057)."""
+        found = self.search(Query(Compare(unique, "eq", value)), with_groups=with_groups).items
+        if not found:
+            raise missing
+        return found[0]
 
     def search(
         self,
