@@ -32,15 +32,7 @@ class Services(Protocol):
 
     @property
     def work_on_loop(self) -> bool:
-        """Whether a request runs on the event loop when it would not wait there (ADR 0046, 0055, 0056)."""
-
-    @property
-    def writes_on_loop(self) -> bool:
-        """Whether a request that writes starts on the event loop too (ADR 0055, ADR 0056).
-
-        Only where the store can tell, before a write begins, that it would wait (SQLite); else such
-        a request goes to a core thread at once.
-        """
+        """Whether a request runs on the event loop when it would not wait there (ADR 0046, 0055, 0058)."""
 
     @property
     def settings(self) -> Settings:

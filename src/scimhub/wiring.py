@@ -84,11 +84,6 @@ class Services:
         return not unavailable(self.engine)
 
     @property
-    def writes_on_loop(self) -> bool:
-        """Whether a request that writes starts on the event loop too: on SQLite (ADR 0055, ADR 0056)."""
-        return self.engine.dialect.name == "sqlite"
-
-    @property
     def commits(self) -> CommitNotifier:
         """Who tells this process's listeners of its commits: the store."""
         return self.store

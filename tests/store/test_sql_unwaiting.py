@@ -1,10 +1,11 @@
-"""Writes that must not wait (ADR 0055, ADR 0056): ``WouldWait`` before anything is written, or a commit.
+"""Writes that must not wait (ADR 0055, ADR 0058): ``WouldWait`` with nothing written, or a commit.
 
-The event loop runs a request's work inside ``SqlStore.unwaiting``. On SQLite its first write
-transaction raises ``WouldWait`` when this process's turn to write (another thread's transaction)
-or SQLite's write lock (another process's) is taken; on PostgreSQL, where no lock can be tried
-before a transaction begins, always. The caller then runs the work again where it may wait. These
-tests hold the lock both ways and look at what was written.
+The event loop runs a request's work inside ``SqlStore.unwaiting``. Its first write transaction
+raises ``WouldWait`` when it would wait for a lock: on SQLite, this process's turn to write
+(another thread's transaction) or SQLite's write lock (another process's), tried before it
+begins; on PostgreSQL, any lock not had within ``LOOP_LOCK_WAIT_MS`` (a row, the events' commit
+order), after which it is rolled back whole. The caller then runs the work again where it may
+wait. These tests hold the locks both ways and look at what was written.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ def _create(store: SqlStore, name: str) -> None:
 
 
 def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStore, engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's writers do not take turns in the process")
     with TurnHeld(store) as writer:
         done = threading.Thread(target=_create, args=(store, "second"))
         done.start()
@@ -62,9 +61,9 @@ def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStor
     assert "second" in _names(engine)
 
 
-def test_a_first_write_finding_the_turn_taken_raises_before_writing(store: SqlStore, engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's writers do not take turns in the process: unwaiting changes nothing there")
+def test_a_first_write_finding_the_turn_taken_raises_and_writes_nothing(
+    store: SqlStore, engine: Engine
+) -> None:
     with TurnHeld(store):
         started = time.monotonic()
         with pytest.raises(WouldWait), store.unwaiting():
@@ -78,8 +77,6 @@ def test_a_first_write_finding_the_turn_taken_raises_before_writing(store: SqlSt
 
 def test_after_a_first_commit_a_later_write_waits_rather_than_raise(store: SqlStore, engine: Engine) -> None:
     """The work cannot be run again elsewhere once a part of it committed: the rest waits."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("on PostgreSQL no write commits within unwaiting: the first one raises")
     with store.unwaiting():
         _create(store, "one")
         with TurnHeld(store) as writer:
@@ -89,30 +86,53 @@ def test_after_a_first_commit_a_later_write_waits_rather_than_raise(store: SqlSt
 
 
 def test_unwaiting_changes_nothing_while_the_lock_is_free(store: SqlStore, engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's write turn")
     with store.unwaiting():
         _create(store, "carol")
         _create(store, "dave")
     assert _names(engine) >= {"carol", "dave"}
 
 
-def test_on_postgresql_the_first_write_raises_before_it_begins(store: SqlStore, engine: Engine) -> None:
-    """A row lock can be met at any statement of a transaction: none is tried; the write moves whole."""
+def test_on_postgresql_a_row_held_elsewhere_sends_the_first_write_away_unchanged(
+    store: SqlStore, engine: Engine
+) -> None:
+    """A row lock is met in the middle of a transaction: the write gives up soon, rolled back whole."""
     if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite tries its locks up front")
-    _create(store, "reader")
-    with store.unwaiting():
-        with store.read() as tx:  # reads never wait for a lock: they run where they are
-            assert tx.users.get_by_name("reader") is not None
-        with pytest.raises(WouldWait):
-            _create(store, "carol")
-        with pytest.raises(WouldWait):  # still nothing committed: the next write raises too
-            _create(store, "carol")
-    assert "carol" not in _names(engine)
+        pytest.skip("SQLite tries its lock up front")
+    users_ = Users(store, lambda: 1_000_000)
+    ada = users_.create(SYSTEM, UserEdit({"userName": "ada"}))
+    retitled = lambda user: UserEdit({**user.doc, "title": "Dr"})  # noqa: E731
+    with engine.connect() as other:  # another process's transaction, holding ada's row
+        other.execute(select(users.c.id).where(users.c.id == ada.id).with_for_update())
+        started = time.monotonic()
+        with pytest.raises(WouldWait), store.unwaiting():
+            users_.update(SYSTEM, ada.id, retitled)
+        assert time.monotonic() - started < 1
+        other.rollback()
+    assert "title" not in users_.get(ada.id).user.doc
     assert store.in_use() == 0
-    _create(store, "carol")  # where it may wait, it commits
-    assert "carol" in _names(engine)
+    with store.unwaiting():  # the row is free again: it commits on the spot
+        users_.update(SYSTEM, ada.id, retitled)
+    assert users_.get(ada.id).user.doc["title"] == "Dr"
+
+
+def test_on_postgresql_the_brief_lock_wait_stays_with_the_loops_connection(
+    store: SqlStore, engine: Engine
+) -> None:
+    """The loop's connection gives up a lock after a few milliseconds; none of the pool's ever does."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's lock_timeout")
+    with store.unwaiting():
+        _create(store, "grace")
+    with TurnHeld(store), pytest.raises(WouldWait), store.unwaiting():
+        _create(store, "heidi")
+    store.close()  # gives every held connection back: the loop's is closed, not pooled
+    pooled = [engine.connect() for _ in range(3)]
+    try:
+        assert {c.exec_driver_sql("SHOW lock_timeout").scalar() for c in pooled} == {"0"}
+    finally:
+        for connection in pooled:
+            connection.close()
+    assert _names(engine) >= {"grace"} and "heidi" not in _names(engine)
 
 
 def test_another_process_holding_sqlites_lock_makes_the_first_write_raise_at_once(
@@ -156,7 +176,7 @@ def test_close_leaves_a_connection_in_use_to_its_thread(store: SqlStore, engine:
     reader = threading.Thread(target=reading)
     reader.start()
     assert inside.wait(10)
-    if engine.dialect.name == "sqlite":  # the one kept write connection (PostgreSQL's writes are pooled)
+    if engine.dialect.name == "sqlite":  # the one kept write connection
         with TurnHeld(store) as writer:
             threading.Timer(0.2, writer.release.set).start()
             store.close()
@@ -199,8 +219,6 @@ def test_leave_loop_moves_the_work_only_while_nothing_is_committed(store: SqlSto
     store.leave_loop()  # outside unwaiting: nothing to move
     with pytest.raises(WouldWait), store.unwaiting():
         store.leave_loop()
-    if engine.dialect.name != "sqlite":
-        return  # on PostgreSQL no write commits within unwaiting
     with store.unwaiting():
         _create(store, "frank")
         store.leave_loop()  # a write committed: the work stays where it is

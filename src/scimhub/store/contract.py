@@ -429,7 +429,7 @@ class CommitNotifier(Protocol):
 
 
 class WouldWait(BaseException):
-    """A write told not to wait could wait, and wrote nothing (ADR 0055, ADR 0056).
+    """A write told not to wait would wait, and wrote nothing (ADR 0055, ADR 0058).
 
     A signal to the caller, not an error: it derives from ``BaseException`` so that the handlers'
     ``except Exception`` (which turn any error into a response) let it through to whoever asked
@@ -444,11 +444,12 @@ class Store(Protocol):
         """Open a write transaction; commit on success, roll back on any error."""
 
     def unwaiting(self) -> AbstractContextManager[None]:
-        """Within it, the first write transaction raises ``WouldWait`` rather than wait for the lock.
+        """Within it, the first write transaction raises ``WouldWait`` rather than wait for a lock.
 
         Only the first: once one has committed, the work cannot be started again elsewhere, so later
-        ones wait as usual. Where no lock can be tried before a transaction begins (PostgreSQL), the
-        first write transaction raises ``WouldWait`` whether or not it would have waited.
+        ones wait as usual. Where locks are met only inside a transaction (PostgreSQL: a row, the
+        events' order), it waits for one a few milliseconds at most, then rolls back whole and
+        raises (ADR 0058).
         """
 
     def leave_loop(self) -> None:

@@ -27,8 +27,6 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 NO_TOKEN = "this endpoint needs an Authorization: Bearer <personal access token> header"
-_READS = frozenset({"GET", "HEAD"})
-"""The methods that read (RFC 9110 §9.2.1): where writes do not start on the loop, these still do."""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -59,22 +57,20 @@ async def call_as_bearer(
 
     While ``services.work_on_loop`` (the database answers; ADR 0046, 0055, 0056) the request runs on
     the event loop itself, unless it would wait there: a token due its ``last_used`` write, or a
-    first write that could wait for a lock (``WouldWait``, raised before anything is written: on
-    SQLite when the write lock is taken, on PostgreSQL always), sends it to one of the core's
-    threads, where everything else runs (ADR 0003, ADR 0016). Where a write cannot tell up front
-    (``services.writes_on_loop`` false: PostgreSQL), only ``GET`` and ``HEAD`` start on the loop:
-    a request that writes would do its work there only to start again in a thread. ``refuse``
-    renders an authentication failure. Work that may write more than once (``writes_once=False``: a bulk
-    request) goes to a core thread from the start: after its first commit it could no longer move,
-    and a later write could wait on the loop for another process's lock. The actor's id is left
+    first write that would wait for a lock (``WouldWait``, with nothing written: on SQLite when the
+    write lock is taken, on PostgreSQL when a lock is not had within ``LOOP_LOCK_WAIT_MS``,
+    ADR 0058), sends it to one of the core's threads, where everything else runs (ADR 0003,
+    ADR 0016). ``refuse`` renders an authentication failure. Work that may write more than once
+    (``writes_once=False``: a bulk request) goes to a core thread from the start: after its first
+    commit it could no longer move, and a later write could wait on the loop for another process's
+    lock. The actor's id is left
     in the request's state for the access log (an id, never the token), and a failure's reason as
     ``auth_failure`` for the metrics and the failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
-    on_loop = writes_once and (request.method in _READS or services.writes_on_loop)
-    if on_loop and services.work_on_loop:
+    if writes_once and services.work_on_loop:
         verified = _verify(tokens, token)
         if isinstance(verified, Verified) and verified.touch_due:
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import Connection, Engine, QueuePool, event, text
+from sqlalchemy.exc import OperationalError
 
 from scimhub.store.contract import CommitListener, WouldWait
 from scimhub.store.records import Credential
@@ -23,6 +24,12 @@ from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, read_credential
 
 log = logging.getLogger("scimhub.store")
+
+LOOP_LOCK_WAIT_MS = 10
+"""How long a PostgreSQL write on the event loop waits for a lock before it moves to a core thread
+(ADR 0058): its holders commit within a round trip or two unless they are long writes themselves."""
+_LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
 
 
 class SqlTransaction:
@@ -59,8 +66,10 @@ class _Connections:
     when that use ends.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, session: str | None = None) -> None:
         self._engine = engine
+        self._session = session
+        """A ``SET`` run on each connection when taken: then it is closed for good rather than pooled."""
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
         self._taken_in: dict[threading.Thread, int] = {}
@@ -101,14 +110,31 @@ class _Connections:
             generation = self._generation
         try:
             for connection in done:
-                connection.close()
-            held = self._engine.connect()
+                self._release(connection)
+            held = self._connect()
         except BaseException:
             self._give_back(thread)
             raise
         with self._lock:
             self._held[thread], self._taken_in[thread] = held, generation
         return held
+
+    def _connect(self) -> Connection:
+        connection = self._engine.connect()
+        if self._session is not None:
+            try:
+                connection.exec_driver_sql(self._session)
+                connection.commit()
+            except BaseException:
+                self._release(connection)
+                raise
+        return connection
+
+    def _release(self, connection: Connection) -> None:
+        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends."""
+        if self._session is not None and not connection.invalidated:
+            connection.invalidate()
+        connection.close()
 
     def forget(self) -> None:
         """Say that the server dropped connections: each held one is given back at its next use."""
@@ -120,7 +146,7 @@ class _Connections:
             self._busy.discard(thread)
             closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
-            closing.close()
+            self._release(closing)
 
     def idle(self) -> int:
         """Return how many held connections are checked out but not in use."""
@@ -134,7 +160,7 @@ class _Connections:
             idle = [thread for thread in self._held if thread not in self._busy]
             closing = [self._held.pop(thread) for thread in idle]
         for connection in closing:
-            connection.close()
+            self._release(connection)
 
 
 class _FirstWrite:
@@ -176,13 +202,20 @@ class SqlStore:
         # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
         event.listen(engine, "invalidate", self._dropped)
         self._write_engine = engine.execution_options(write=True)
+        # PostgreSQL's writers keep their connections per thread too; the event loop's first write
+        # of a request gives up a lock it would wait for, and moves to a core thread (ADR 0058).
+        self._writes = None if sqlite else _Connections(self._write_engine)
+        self._brief_writes = (
+            None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
+        )
         self._writer: Connection | None = None
         self._closed = False
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
 
     def _dropped(self, *_: object) -> None:
-        self._reads.forget()
-        self._lone.forget()
+        for held in (self._reads, self._lone, self._writes, self._brief_writes):
+            if held is not None:
+                held.forget()
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener`` after each later commit that wrote events; return what stops it."""
@@ -195,21 +228,25 @@ class SqlStore:
 
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
-        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055); on
-        PostgreSQL always, before it begins: its locks are taken by any statement of a transaction
-        (a row, the events' order), so none can be tried up front (ADR 0056).
+        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
+        PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
+        order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
+        had by then rolls it back whole, and it raises then (ADR 0058).
         """
         first_write = _unwaiting.get()
         wait = first_write is None or first_write.committed
-        if not wait and self._writers is None:
-            raise WouldWait
         with self._write_connection(wait) as connection:
-            with connection.begin():
-                if self._writers is not None and not begin_writing(connection, wait=wait):
-                    raise WouldWait
-                tx = SqlTransaction(connection)
-                yield tx
-                tx.events.flush()
+            try:
+                with connection.begin():
+                    if self._writers is not None and not begin_writing(connection, wait=wait):
+                        raise WouldWait
+                    tx = SqlTransaction(connection)
+                    yield tx
+                    tx.events.flush()
+            except OperationalError as error:
+                if not wait and getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                    raise WouldWait from None  # rolled back whole: nothing was written
+                raise
             written = tx.events.written_through
         if first_write is not None:
             first_write.committed = True
@@ -230,7 +267,13 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None or self._closed:  # PostgreSQL's, or a write after close: pooled
+        if self._writers is None:  # PostgreSQL's: the thread's own, brief about locks if it must not wait
+            held = self._writes if wait else self._brief_writes
+            assert held is not None
+            with held.connection() as connection:
+                yield connection
+            return
+        if self._closed:  # a write after close: pooled
             with self._write_engine.connect() as connection:
                 yield connection
             return
@@ -279,14 +322,16 @@ class SqlStore:
         checked_out = pool.checkedout() if isinstance(pool, QueuePool) else 0
         writer = self._writer
         writer_idle = writer is not None and not writer.closed and not writer.in_transaction()
-        return checked_out - self._reads.idle() - self._lone.idle() - writer_idle
+        held = (self._reads, self._lone, self._writes, self._brief_writes)
+        return checked_out - sum(h.idle() for h in held if h is not None) - writer_idle
 
     def close(self) -> None:
         """Stop the checkpoints, give back the connections held; then the engine may be disposed of."""
         if self._checkpoints is not None:
             self._checkpoints.close()
-        self._reads.close()
-        self._lone.close()
+        for held in (self._reads, self._lone, self._writes, self._brief_writes):
+            if held is not None:
+                held.close()
         self._closed = True
         if self._writers is not None:
             with self._writers:  # after the write under way, if one is
