@@ -13,8 +13,10 @@ On SQLite a lone event goes in through a prepared ``INSERT`` on the driver's
 cursor (ADR 0047); several through one prebuilt ``INSERT … RETURNING seq`` run
 with the list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row
 INSERTs of at most 1,000 rows, in order (ADR 0015). On PostgreSQL the lock, the
-INSERT (once per event) and the NOTIFY go out together in psycopg's pipeline
-mode (``prepared.in_turn``, ADR 0047): one round trip under the lock, not three.
+INSERT (once per event), the NOTIFY and the ``COMMIT`` go out together in
+psycopg's pipeline mode (``prepared.in_turn``, ADR 0047, ADR 0058): the server
+runs them one after the other, and the lock is released by the commit without
+waiting for a round trip to the client, nor for the client's own turn on a CPU.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 
@@ -53,6 +56,7 @@ _APPEND = insert(events).values({c.name: bindparam(c.name) for c in events.c if 
 _LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
 """The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
 _NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
+_COMMIT = text("COMMIT")
 
 
 def _row(event: ChangeEvent) -> dict[str, Any]:
@@ -96,20 +100,22 @@ class SqlEventLog:
         self._pending.extend(_row(event) for event in batch)
 
     def flush(self) -> None:
-        """Write the appended events; the caller commits right after (ADR 0011).
+        """Write the appended events, as the transaction's last statements (ADR 0011).
 
         Buffering until here keeps the commit-order lock out of the use case's own
         work: it is held for the INSERTs (one per 1,000 events), one NOTIFY and
-        the COMMIT.
+        the COMMIT. On PostgreSQL this commits, in the same round trip; on SQLite
+        the caller commits right after.
         """
         if not self._pending:
             return
         if self._connection.dialect.name == "postgresql":
             # In one round trip (psycopg's pipeline): wait until no other transaction is between
-            # its INSERT and its COMMIT, insert, notify with the last number taken. Round trips
-            # under the lock would hold every other writer back.
-            *_, (notified,) = in_turn(
-                self._connection, [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None)]
+            # its INSERT and its COMMIT, insert, notify with the last number taken, commit. A
+            # round trip under the lock would hold every other writer back (ADR 0058); the
+            # caller's own COMMIT then finds the transaction ended and sends nothing.
+            _, _, (notified,), _ = in_turn(
+                self._connection, [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (_COMMIT, None)]
             )
             written = notified.seq
         elif len(self._pending) == 1:
