@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection
@@ -87,6 +87,9 @@ class _RecordingConnection:
 
     def cursor(self) -> _RecordingConnection:
         return self
+
+    def pipeline(self) -> AbstractContextManager[None]:
+        return nullcontext()  # every statement is recorded at once: nothing to send together
 
     def execute(self, sql: str, values: Any) -> None:
         self.executemany(sql, [values])

@@ -8,6 +8,7 @@ an expanding ``IN`` takes SQLAlchemy's own path; a driver error takes SQLAlchemy
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +119,19 @@ def test_an_error_in_turn_is_sqlalchemys_and_stops_the_rest(connection: Connecti
     taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
     with pytest.raises(IntegrityError), connection.begin():
         in_turn(connection, [(insert(users).values(_user("c", "Carl", True)), None), (taken, None)])
+    assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
+
+
+def test_the_first_error_in_turn_is_the_one_raised_and_nothing_more_is_logged(
+    connection: Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement fails with others behind it (a user's row, then its mirrors): psycopg meets the
+    error while it sends the rest, then again as the pipeline ends, and would log that second one."""
+    taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
+    more = [(select(literal(n)), None) for n in range(50)]  # long enough for the error to come back meanwhile
+    with pytest.raises(IntegrityError, match="user_name_key"), connection.begin():
+        in_turn(connection, [(taken, None), *more])
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Executable,
     Insert,
     Row,
     Select,
@@ -40,7 +41,7 @@ from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.members import GROUPS_OF_USER, group_refs
-from scimhub.store.sql.prepared import rows
+from scimhub.store.sql.prepared import Params, in_turn, rows
 from scimhub.store.sql.searches import (
     by_creation,
     first_holders,
@@ -88,6 +89,12 @@ def _lookup(table: Table, column: str, lock: RowLock = RowLock.NONE) -> Select[A
 def _inserting(table: Table) -> Insert:
     """Return ``INSERT INTO table`` of every column, each value a parameter named after it, built once."""
     return insert(table).values({c.name: bindparam(c.name) for c in table.c})
+
+
+_EMAILS_OF = delete(user_emails).where(user_emails.c.user_id == bindparam("user_id"))
+_PROVISIONED_ROLES_OF = delete(user_roles).where(
+    user_roles.c.user_id == bindparam("user_id"), user_roles.c.source == PROVISIONED
+)
 
 
 @cache
@@ -148,14 +155,15 @@ class _ResourceRows(Generic[R]):
         found = rows(self._connection, statement, {"key": key})
         return self._record(found[0]) if found else None
 
-    def _write(self, statement: Any, record: R) -> None:
-        """Insert or update; a taken name aborts the transaction as ``Uniqueness``.
+    def _write(self, statement: Any, record: R, *, replacing: bool) -> None:
+        """Insert or update, with the record's mirrors; a taken name aborts the transaction as ``Uniqueness``.
 
-        No savepoint guards the write: the caller rolls the whole transaction back anyway.
+        The statements go out together (one round trip on PostgreSQL). No savepoint guards the
+        write: the caller rolls the whole transaction back anyway.
         """
         columns = self._columns(record)
         try:
-            rows(self._connection, statement, columns)
+            in_turn(self._connection, [(statement, columns), *self._mirrors(record, replacing=replacing)])
         except IntegrityError as error:
             for markers, detail in self._unique_columns(columns):
                 if any(marker in str(error.orig) for marker in markers):
@@ -167,13 +175,17 @@ class _ResourceRows(Generic[R]):
         name = columns[self._name_column]
         return [((f"{self._name_column}_key",), f"{self._name_attribute} '{name}' is already taken")]
 
+    def _mirrors(self, record: R, *, replacing: bool) -> list[tuple[Executable, Params]]:
+        """Return the statements that keep the record's indexed copies (a user's emails) with it."""
+        return []
+
     def insert(self, record: R) -> None:
         """Store a new record. :raises Uniqueness: When its name is taken, in any case."""
-        self._write(_inserting(self._table), record)
+        self._write(_inserting(self._table), record, replacing=False)
 
     def update(self, record: R) -> None:
         """Overwrite a stored record. :raises Uniqueness: When its new name is taken, in any case."""
-        self._write(_updating(self._table), record)
+        self._write(_updating(self._table), record, replacing=True)
 
     def delete(self, id: str) -> bool:
         """Delete a record and every membership row naming it; tell whether it existed.
@@ -389,31 +401,21 @@ class SqlUserRows(_ResourceRows[User]):
         """Return the DataHub URN of each of ``ids`` that names a stored user (``refer``: as in ``names``)."""
         return _names(self._connection, users.c.urn, ids, RowLock.REFER if refer else RowLock.NONE)
 
-    def insert(self, user: User) -> None:
-        """Store a new user. :raises Uniqueness: When the userName or its URN is taken."""
-        super().insert(user)
-        self._write_mirrors(user)
-
-    def update(self, user: User) -> None:
-        """Overwrite a stored user. :raises Uniqueness: When the new userName is taken."""
-        super().update(user)
-        self._connection.execute(delete(user_emails).where(user_emails.c.user_id == user.id))
-        self._connection.execute(
-            delete(user_roles).where(user_roles.c.user_id == user.id, user_roles.c.source == PROVISIONED)
-        )
-        self._write_mirrors(user)
-
-    def _write_mirrors(self, user: User) -> None:
-        """Mirror the user's emails and provisioned roles into their indexed tables."""
+    def _mirrors(self, user: User, *, replacing: bool) -> list[tuple[Executable, Params]]:
+        """Copy the user's emails and provisioned roles into their indexed tables, the old ones out first."""
+        steps: list[tuple[Executable, Params]] = []
+        if replacing:
+            steps += [(_EMAILS_OF, {"user_id": user.id}), (_PROVISIONED_ROLES_OF, {"user_id": user.id})]
         emails = _email_rows(user)
         if emails:
-            rows(self._connection, _inserting(user_emails), emails)
+            steps.append((_inserting(user_emails), emails))
         roles = [
             {"user_id": user.id, "role": r.value, "source": PROVISIONED, "user_created": user.created}
             for r in sorted(user.provisioned_roles)
         ]
         if roles:
-            rows(self._connection, _inserting(user_roles), roles)
+            steps.append((_inserting(user_roles), roles))
+        return steps
 
 
 class SqlGroupRows(_ResourceRows[Group]):

@@ -79,20 +79,28 @@ def in_turn(connection: Connection, steps: Sequence[tuple[Executable, Params]]) 
     together = len(runs) > 1 and connection.dialect.name == "postgresql"
     cursors = [driver.cursor() for _ in runs]
     fetched: list[list[Any]] = []
+    first: Exception | None = None
     try:
         with driver.pipeline() if together else nullcontext():
-            for cursor, (plan, bound, many) in zip(cursors, runs, strict=True):
-                if many:
-                    cursor.executemany(plan.sql, bound)
-                else:
-                    cursor.execute(plan.sql, bound)
-                if not together:  # read before the next step runs on this connection
-                    fetched.append(_fetched(plan, cursor))
+            try:
+                for cursor, (plan, bound, many) in zip(cursors, runs, strict=True):
+                    if many:
+                        cursor.executemany(plan.sql, bound)
+                    else:
+                        cursor.execute(plan.sql, bound)
+                    if not together:  # read before the next step runs on this connection
+                        fetched.append(_fetched(plan, cursor))
+            except Exception as error:  # noqa: BLE001 - raised below, once the pipeline has ended
+                # psycopg may meet a statement's error while it sends the next ones; the pipeline
+                # then fails again as it ends, and would log that second error as a warning.
+                first = error
+        if first is not None:
+            raise first
         if together:  # the pipeline has ended: every result is in
             fetched = [_fetched(plan, cursor) for cursor, (plan, _, _) in zip(cursors, runs, strict=True)]
     except Exception as error:  # noqa: BLE001 - the driver's error, through SQLAlchemy's error path
         sql = "; ".join(plan.sql for plan, _, _ in runs)
-        connection._handle_dbapi_exception(error, sql, [bound for _, bound, _ in runs], None, None)
+        connection._handle_dbapi_exception(first or error, sql, [bound for _, bound, _ in runs], None, None)
     finally:
         for cursor in cursors:
             cursor.close()
