@@ -28,12 +28,16 @@ It prints, per scenario and server, the median over rounds of req/s, p50 and p99
 server's CPU per request (utime + stime of its process tree from /proc, all threads, around each
 run), PostgreSQL's backends' CPU per request, the responses that were not 2xx (any makes the figure
 suspect: a refused request is cheaper than a served one), and the ratios scimhub ÷ peer and
-scimhub ÷ floor; and the CPU other processes took meanwhile (the machine is shared).
+scimhub ÷ floor; and the CPU other processes took meanwhile (the machine is shared). For several
+processes it lists how wrk's connections fell between them in each run (read with ``ss``): the
+kernel hands a burst of new connections to whichever process accepts first, and a run whose 16
+connections all went to one process measures one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -87,6 +91,10 @@ class Run:
     database_cpu_ms: float
     other_cores: float
     """The cores the rest of the machine (neither the server, nor its database, nor wrk) kept busy."""
+    spread: str = ""
+    """wrk's connections per server process, half-way through the run (e.g. "9+7"): the kernel
+    hands a burst of new connections to whichever process accepts first, so two processes may
+    serve 16 connections as 16+0."""
 
 
 @dataclass
@@ -200,15 +208,17 @@ def wrk(wrk_path: str, target: Target, scenario: str, seconds: int, args: argpar
         command += ["-H", f"Authorization: Bearer {target.token}"]
     before_cpu, before_db, busy = target.process.cpu_seconds(), _db_cpu(target), machine_busy()
     started = os.times()
-    done = subprocess.run(
-        [*command, target.process.url], env=env, capture_output=True, text=True, timeout=120
+    running = subprocess.Popen(
+        [*command, target.process.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    time.sleep(seconds / 2)
+    spread = _spread(target.process.url)
+    output, stderr = running.communicate(timeout=120)
     ended = os.times()
     busy = machine_busy() - busy
     server, database = target.process.cpu_seconds() - before_cpu, _db_cpu(target) - before_db
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed: {done.stderr}")
-    output = done.stdout
+    if running.returncode != 0:
+        raise RuntimeError(f"wrk failed: {stderr}")
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     not_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -227,7 +237,18 @@ def wrk(wrk_path: str, target: Target, scenario: str, seconds: int, args: argpar
         server / max(requests, 1) * 1e3,
         database / max(requests, 1) * 1e3,
         max(busy - server - database - client, 0.0) / wall,
+        spread,
     )
+
+
+def _spread(url: str) -> str:
+    """Return how many established connections each process serving ``url``'s port holds, as "9+7"."""
+    port = urlsplit(url).port
+    listed = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
+    ).stdout
+    per_process = collections.Counter(re.findall(r"pid=(\d+)", listed))
+    return "+".join(str(n) for n in sorted(per_process.values(), reverse=True))
 
 
 def _db_cpu(target: Target) -> float:
@@ -279,7 +300,7 @@ def measure(backend: str, args: argparse.Namespace, wrk_path: str) -> dict[str, 
                         print(
                             f"{backend} {scenario} round {round_ + 1} {target.label}: {run.rps:,.0f} req/s, "
                             f"{run.server_cpu_ms:.3f} ms CPU/req, {run.not_2xx} not 2xx, "
-                            f"other processes {run.other_cores:.2f} cores",
+                            f"other processes {run.other_cores:.2f} cores, connections {run.spread}",
                             file=sys.stderr,
                             flush=True,
                         )
@@ -306,7 +327,7 @@ def report(backend: str, runs: dict[str, dict[str, list[Run]]], args: argparse.N
         medians = {}
         for label, found in by_server.items():
             medians[label] = m = {
-                k: statistics.median(getattr(r, k) for r in found) for k in asdict(found[0])
+                k: statistics.median(getattr(r, k) for r in found) for k in asdict(found[0]) if k != "spread"
             }
             print(
                 f"| {scenario} | {label} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.1f} | "
@@ -321,6 +342,12 @@ def report(backend: str, runs: dict[str, dict[str, list[Run]]], args: argparse.N
         if len(mine) == 2:
             ratio = medians[mine[1]]["rps"] / medians[mine[0]]["rps"]
             print(f"| {scenario} | {mine[1]} ÷ {mine[0]} | **{ratio:.3f}×** | | | | | | |")
+    several = {
+        label for by_server in runs.values() for label in by_server if "×" in label and label[-1] != "1"
+    }
+    for label in sorted(several):
+        spreads = "; ".join(f"{s} {', '.join(r.spread for r in by[label])}" for s, by in runs.items())
+        print(f"\n{label}: wrk's connections per process, each run: {spreads}")
 
 
 def main() -> None:
