@@ -131,9 +131,14 @@ class _Connections:
         return connection
 
     def _release(self, connection: Connection) -> None:
-        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends."""
+        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends.
+
+        Detached, not invalidated: invalidating fires the pool's ``invalidate``, which says the
+        server dropped connections, and every held one would be taken anew, this one's
+        replacement with them, at each use (found by an adversarial run of ADR 0058).
+        """
         if self._session is not None and not connection.invalidated:
-            connection.invalidate()
+            connection.detach()
         connection.close()
 
     def forget(self) -> None:
