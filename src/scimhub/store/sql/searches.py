@@ -71,7 +71,7 @@ def search_rows(
             shape and (*shape, top), lambda: _page(table, resource_type, where, query, top, related)
         )
         page = rows(connection, statement, values)
-        if len(page) < query.limit and (page or query.offset == 0) or query.is_lookup:
+        if query.is_lookup or (len(page) < query.limit and (page or query.offset == 0)):
             # The page reaches the last match (both reads share one snapshot): no count
             # needed. This is every lookup Entra sends (`userName eq …`: 0 or 1 match).
             return query.offset + len(page), page

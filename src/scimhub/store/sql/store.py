@@ -213,14 +213,15 @@ class SqlStore:
         self._brief_writes = (
             None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
         )
+        self._held = [h for h in (self._reads, self._lone, self._writes, self._brief_writes) if h is not None]
+        """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._writer: Connection | None = None
-        self._closed = False
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
+        self._closed = False
 
     def _dropped(self, *_: object) -> None:
-        for held in (self._reads, self._lone, self._writes, self._brief_writes):
-            if held is not None:
-                held.forget()
+        for held in self._held:
+            held.forget()
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener`` after each later commit that wrote events; return what stops it."""
@@ -327,16 +328,14 @@ class SqlStore:
         checked_out = pool.checkedout() if isinstance(pool, QueuePool) else 0
         writer = self._writer
         writer_idle = writer is not None and not writer.closed and not writer.in_transaction()
-        held = (self._reads, self._lone, self._writes, self._brief_writes)
-        return checked_out - sum(h.idle() for h in held if h is not None) - writer_idle
+        return checked_out - sum(held.idle() for held in self._held) - writer_idle
 
     def close(self) -> None:
         """Stop the checkpoints, give back the connections held; then the engine may be disposed of."""
         if self._checkpoints is not None:
             self._checkpoints.close()
-        for held in (self._reads, self._lone, self._writes, self._brief_writes):
-            if held is not None:
-                held.close()
+        for held in self._held:
+            held.close()
         self._closed = True
         if self._writers is not None:
             with self._writers:  # after the write under way, if one is
