@@ -9,7 +9,9 @@ an expanding ``IN`` takes SQLAlchemy's own path; a driver error takes SQLAlchemy
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, bindparam, func, insert, literal, select
@@ -17,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
 from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql import prepared
 from scimhub.store.sql.prepared import in_turn, rows
 from scimhub.store.sql.tables import users
 from tests.databases import migrated_engine
@@ -52,6 +55,23 @@ def test_statements_of_one_shape_share_a_plan_and_keep_their_own_values(connecti
         return [row.id for row in rows(connection, select(users.c.id).where(users.c.user_name_key == name))]
 
     assert (named("ada"), named("bob"), named("carl"), named("ada")) == (["a"], ["b"], [], ["a"])
+
+
+def test_a_kept_statement_finds_its_plan_without_its_cache_key(
+    connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement built once is known by the object: its cache key, a deep tuple, is not hashed again."""
+    looked_up: list[object] = []
+
+    class Plans(OrderedDict[Any, Any]):
+        def get(self, key: Any, default: Any = None) -> Any:
+            looked_up.append(key)
+            return super().get(key, default)
+
+    monkeypatch.setattr(prepared, "_plans", Plans())
+    by_name = select(users.c.id).where(users.c.user_name_key == bindparam("name"))
+    assert [rows(connection, by_name, {"name": n})[0].id for n in ("ada", "bob", "ada")] == ["a", "b", "a"]
+    assert len(looked_up) == 1
 
 
 def test_rows_come_converted_and_read_by_name_and_position(connection: Connection) -> None:

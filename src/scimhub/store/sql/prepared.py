@@ -18,6 +18,7 @@ Statements with an expanding ``IN`` (whose SQL changes with the number of values
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -53,6 +54,10 @@ class _Plan:
 
 _plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
 _lock = threading.Lock()
+_by_statement: weakref.WeakKeyDictionary[ClauseElement, dict[str, _Plan]] = weakref.WeakKeyDictionary()
+"""Each live statement's plans by dialect. Most statements are built once and kept (module constants,
+``searches``' statements per filter shape): found by the object, their cache key (a deep tuple,
+4–10 µs to hash) is never hashed per request."""
 
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -110,12 +115,10 @@ def in_turn(connection: Connection, steps: Sequence[tuple[Executable, Params]]) 
 def _prepare(dialect: Dialect, statement: Executable, params: Params) -> tuple[_Plan, Any, bool] | None:
     """Return the plan of ``statement`` for ``dialect`` and its values in the plan's order (None: no plan)."""
     assert isinstance(statement, ClauseElement)
-    key = statement._generate_cache_key()
-    plan = _plans.get((dialect.name, key.key)) if key is not None else None
+    key = statement._generate_cache_key()  # memoized by the statement; its values are extracted anew
+    plan = _plan_of(statement, dialect, key)
     if plan is None:
-        plan = _plan(statement, dialect, key)
-        if plan is None:
-            return None
+        return None
     extracted = key.bindparams if key is not None else None
     construct = plan.compiled.construct_params
     if isinstance(params, Sequence):  # one run per mapping: executemany
@@ -154,6 +157,21 @@ def _bound(plan: _Plan, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, 
         for bind, value in zip(plan.bind, [values[n] for n in plan.names], strict=True)
     ]
     return list(converted) if plan.positional else dict(zip(plan.names, converted, strict=True))
+
+
+def _plan_of(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
+    """Return the plan of ``statement``: known by the statement, else by its cache key, else made."""
+    known = _by_statement.get(statement)
+    plan = known.get(dialect.name) if known else None
+    if plan is not None:
+        return plan
+    plan = _plans.get((dialect.name, key.key)) if key is not None else None
+    if plan is None:
+        plan = _plan(statement, dialect, key)
+    if plan is not None:
+        with _lock:
+            _by_statement.setdefault(statement, {})[dialect.name] = plan
+    return plan
 
 
 def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
