@@ -17,7 +17,8 @@ from scimhub.web.bodies import read_body
 
 
 def http_scope(method: str = "POST", path: str = "/scim/v2/Users") -> Scope:
-    return {"type": "http", "method": method, "path": path, "headers": [], "client": ("127.0.0.1", 1)}
+    headers = [(b"transfer-encoding", b"chunked")]  # a body follows, in parts
+    return {"type": "http", "method": method, "path": path, "headers": headers, "client": ("127.0.0.1", 1)}
 
 
 async def read_then_answer(scope: Scope, receive: Receive, send: Send) -> None:

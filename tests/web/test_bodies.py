@@ -23,7 +23,13 @@ def trickling_request() -> Request:
         await asyncio.sleep(0.05)
         return {"type": "http.request", "body": b" ", "more_body": True}
 
-    return Request({"type": "http", "method": "POST", "path": "/scim/v2/Users", "headers": []}, receive)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/scim/v2/Users",
+        "headers": [(b"transfer-encoding", b"chunked")],
+    }
+    return Request(scope, receive)
 
 
 def test_a_trickled_body_is_refused_at_its_deadline() -> None:
@@ -31,6 +37,16 @@ def test_a_trickled_body_is_refused_at_its_deadline() -> None:
     settings = replace(Settings(), body_timeout_seconds=1)
     with pytest.raises(RequestTimeout, match="did not arrive within 1 seconds"):
         asyncio.run(read_body(trickling_request(), settings))
+
+
+def test_a_request_declaring_no_body_is_not_waited_for() -> None:
+    """Neither Content-Length nor Transfer-Encoding: no body (RFC 9112 §6.3), and nothing is received."""
+
+    async def receive() -> Message:
+        raise AssertionError("a request without a body was waited for")
+
+    request = Request({"type": "http", "method": "GET", "path": "/scim/v2/Users", "headers": []}, receive)
+    assert asyncio.run(read_body(request, Settings())) == b""
 
 
 def test_a_request_timeout_is_a_408_that_closes_the_connection() -> None:

@@ -26,7 +26,10 @@ async def read_body(request: Request, settings: Settings, limit: int | None = No
     limit = settings.max_body_bytes if limit is None else limit
     timeout = settings.body_timeout_seconds
     too_large = f"the request body is larger than {f'{name} ({limit} bytes)' if name else f'{limit} bytes'}"
-    declared = request.headers.get("content-length")
+    headers = request.headers
+    declared = headers.get("content-length")
+    if declared is None and "transfer-encoding" not in headers:
+        return b""  # a request with neither has no body (RFC 9112 §6.3): nothing to wait for
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large)
     try:
