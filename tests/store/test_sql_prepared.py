@@ -18,8 +18,8 @@ from sqlalchemy import Connection, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
-from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql import prepared
+from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.prepared import in_turn, rows
 from scimhub.store.sql.tables import users
 from tests.databases import migrated_engine
