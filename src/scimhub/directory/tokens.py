@@ -179,8 +179,9 @@ class Tokens:
             detail = "the bearer token is malformed or was not issued by this server"
             raise Unauthorized(detail, "malformed") from None
         now = self._clock()
-        # One statement, read afresh on every request (ADR 0040): no cache could hear of a
-        # revocation, an expiry or a suspension made by another process.
+        # One statement (ADR 0040), read afresh unless nothing at all was committed since the
+        # same connection last read it (SQLite, ADR 0059): a revocation, a suspension or a role
+        # change made by any process is seen at the next request. Expiry is checked here, each time.
         found = self._store.credential(hash_token(token, self._keys.salt))
         if found is None:
             raise self._refusal(token)

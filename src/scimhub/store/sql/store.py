@@ -21,7 +21,7 @@ from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
-from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, read_credential
+from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credential, read_credential
 
 log = logging.getLogger("scimhub.store")
 
@@ -200,6 +200,9 @@ class SqlStore:
             if engine.dialect.name == "postgresql"
             else engine.execution_options(one_statement=True)
         )
+        # SQLite says at the cost of a pragma whether anything was committed since: a credential
+        # is read again only then (ADR 0059). PostgreSQL cannot say so without a round trip.
+        self._read_credential = kept_credential if sqlite else read_credential
         self._commit_listeners: list[CommitListener] = []
         # Each thread keeps its read connections: the pool's round costs more than a read.
         self._reads = _Connections(self._reader)
@@ -320,7 +323,7 @@ class SqlStore:
     def credential(self, hash: str) -> Credential | None:
         """Return the token whose hash is ``hash`` with its user and roles, by one statement; or None."""
         with self._lone.connection() as connection:
-            return read_credential(connection, hash)
+            return self._read_credential(connection, hash)
 
     def in_use(self) -> int:
         """Return how many of the pool's connections are in use: checked out, less those held idle."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -61,6 +62,42 @@ _CREDENTIAL: CompoundSelect = union_all(
 """Every request's authentication, one statement built once (ADR 0040): the token and its user
 (the one row with a token id), then one row per role, direct or through a group it reaches. Each part finds
 the token by its unique hash, so each is a few index lookups on either engine."""
+
+
+KEPT_CREDENTIALS = 1_000
+"""Credentials a SQLite connection keeps between changes of the database (ADR 0059)."""
+
+
+@dataclass
+class _Kept:
+    """The credentials read on one SQLite connection while the database stood at ``version``."""
+
+    version: tuple[int, int]
+    credentials: dict[str, Credential] = field(default_factory=dict)
+
+
+def kept_credential(connection: Connection, hash: str) -> Credential | None:
+    """On SQLite: ``read_credential``, answered again from memory while nothing was committed (ADR 0059).
+
+    ``PRAGMA data_version`` moves whenever another connection, of this process or another, commits
+    to the database; ``total_changes`` counts the rows this connection changed itself. While both
+    stand still, nothing a credential is made of (the token, its user, a role, a membership) can
+    have changed, and a credential read since answers as the statement would. Both are read before
+    the statement, so a kept credential is never older than the version it is kept under. A
+    revocation, suspension or role change anywhere drops every kept credential at the next request.
+    """
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    version = (driver.execute("PRAGMA data_version").fetchone()[0], driver.total_changes)
+    kept: _Kept | None = connection.info.get(_Kept)
+    if kept is None or kept.version != version or len(kept.credentials) >= KEPT_CREDENTIALS:
+        kept = connection.info[_Kept] = _Kept(version)
+    found = kept.credentials.get(hash)
+    if found is None:
+        found = read_credential(connection, hash)
+        if found is not None:  # an unknown hash is read each time: nobody fills this with guesses
+            kept.credentials[hash] = found
+    return found
 
 
 def read_credential(connection: Connection, hash: str) -> Credential | None:
