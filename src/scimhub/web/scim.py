@@ -17,9 +17,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -34,10 +37,32 @@ from scimhub.web.bodies import read_body
 log = logging.getLogger("scimhub.web")
 
 
-def _base_url(request: Request, prefix: str, public_base_url: str | None) -> str:
+def _base_url(scope: Scope, prefix: str, public_base_url: str | None) -> str:
     if public_base_url:
         return public_base_url.rstrip("/") + prefix
-    return f"{request.url.scheme}://{request.url.netloc}{prefix}"
+    host = next((value for key, value in scope["headers"] if key == b"host"), None)  # the first, as Starlette
+    server = scope.get("server")  # an iterable, a list in some servers: the cache needs a tuple
+    return _origin(scope.get("scheme", "http"), host, None if server is None else tuple(server)) + prefix
+
+
+@lru_cache(maxsize=64)
+def _origin(scheme: str, host: bytes | None, server: tuple[str, int | None] | None) -> str:
+    """Return ``scheme://netloc`` as Starlette reads it off a request (``request.url``), once per Host.
+
+    Starlette builds and splits the whole URL, query string and all, for each request: 11 µs.
+    The origin depends on these three alone; the cache is bounded, as the Host header is the client's.
+    """
+    headers = [] if host is None else [(b"host", host)]
+    url = URL(scope={"type": "http", "scheme": scheme, "server": server, "path": "/", "headers": headers})
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    """Return the query's parameters as ``dict(request.query_params)`` gives them.
+
+    The last of a repeated name, as there; without Starlette's multi-dict around them: half the cost.
+    """
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
 
 
 def render(response: ScimResponse, core: Executor, path: str = "") -> Response:
@@ -169,12 +194,13 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
                 body = await read_body(request, settings)
         except ScimhubError as error:
             return render(error_response(error), services.core, request.url.path)
+        scope = request.scope
         scim_request = ScimRequest(
             method=request.method,
             path=path,
-            base_url=_base_url(request, prefix, settings.public_base_url),
-            query=dict(request.query_params),
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
+            base_url=_base_url(scope, prefix, settings.public_base_url),
+            query=_query(scope),
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
             body=body,
         )
         response = await call_as_bearer(
