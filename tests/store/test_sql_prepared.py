@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
@@ -172,5 +173,23 @@ def test_a_lost_connection_is_an_outage_and_the_next_one_serves(fresh_postgres: 
                 rows(victim, select(literal(1)))
         with engine.connect() as connection:
             assert rows(connection, select(literal(1)))[0][0] == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_client_side_failure_of_a_live_connection_drops_it(fresh_postgres: str) -> None:
+    """PostgreSQL: an error without a SQLSTATE on an established connection (psycopg's "couldn't exit
+    pipeline mode" when the server went away mid-pipeline, before libpq noticed) is an outage and
+    drops the connection at once, so that the next request does not meet it again."""
+    engine = make_engine(fresh_postgres)
+    try:
+        with engine.connect() as connection:
+            rows(connection, select(literal(1)))
+            failure = psycopg.OperationalError(
+                "couldn't exit pipeline mode: cannot exit pipeline mode while busy"
+            )
+            with pytest.raises(ServiceUnavailable, match="connection lost"):
+                connection._handle_dbapi_exception(failure, "SELECT 1", {}, None, None)
+            assert connection.invalidated
     finally:
         engine.dispose()

@@ -189,6 +189,12 @@ def _unavailability(context: ExceptionContext) -> str | None:
     if isinstance(error, dbapi.OperationalError):
         state = getattr(error, "sqlstate", None)
         if state is None:
+            if context.connection is not None:
+                # An established connection failing without a server's SQLSTATE failed on the
+                # client's side: its server went away mid-pipeline ("couldn't exit pipeline mode"),
+                # before libpq marked it broken. Dropped now, not at its next use (a second 503).
+                context.is_disconnect = True
+                return "connection lost"
             return "cannot connect"  # refused, timed out, name not resolved: libpq says so without a state
         if state.startswith(_POSTGRES_UNAVAILABLE_STATES):
             return f"server says {state}"
