@@ -12,6 +12,7 @@ import uvicorn
 
 from scimhub.cli.options import DatabaseUrl, build_services, ensure_admin, settings
 from scimhub.cli.summary import startup_summary
+from scimhub.cli.workers import serve_workers
 from scimhub.logs import configure_logging
 from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
@@ -88,4 +89,4 @@ def serve(
     # Worker processes rebuild the services from the environment: hand them the resolved URL.
     os.environ["SCIMHUB_DATABASE_URL"] = config.database_url
     with multiprocess_directory():  # the workers' metrics, merged at /metrics (ADR 0024)
-        uvicorn.run("scimhub.wiring:app_from_environ", factory=True, workers=config.workers, **common)
+        serve_workers(config.workers, common)  # each on a socket of its own (ADR 0060)
