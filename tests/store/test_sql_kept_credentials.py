@@ -128,6 +128,23 @@ def test_a_write_on_the_reading_connection_itself_is_seen(url: str) -> None:
     store.engine.dispose()
 
 
+def test_nothing_read_inside_a_transaction_is_kept() -> None:
+    """One connection for reads and writes (an in-memory database): a credential read inside a write
+    transaction that is rolled back must not outlive it, though the rollback moves neither number.
+    Found by an adversarial run of ADR 0059."""
+    store = SqlStore(make_engine("sqlite://"))
+    migrate.upgrade(store.engine)
+    user_id, hash = _token_of_a_new_user(store)
+    assert store.credential(hash).roles == ()  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.roles.assign("user", user_id, Role.ADMIN)
+        assert store.credential(hash).roles == ("Admin",)  # type: ignore[union-attr]
+        raise RuntimeError("roll back")
+    assert store.credential(hash).roles == ()  # type: ignore[union-attr]
+    store.close()
+    store.engine.dispose()
+
+
 def test_what_a_connection_keeps_is_bounded(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "KEPT_CREDENTIALS", 2)
     store = SqlStore(make_engine(url))

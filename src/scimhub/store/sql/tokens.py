@@ -88,6 +88,10 @@ def kept_credential(connection: Connection, hash: str) -> Credential | None:
     """
     driver = connection.connection.driver_connection
     assert driver is not None
+    if driver.in_transaction:
+        # What an open transaction sees may be rolled back, and a rollback moves neither number
+        # (a store whose one connection both writes and reads, such as an in-memory database's).
+        return read_credential(connection, hash)
     version = (driver.execute("PRAGMA data_version").fetchone()[0], driver.total_changes)
     kept: _Kept | None = connection.info.get(_Kept)
     if kept is None or kept.version != version or len(kept.credentials) >= KEPT_CREDENTIALS:
