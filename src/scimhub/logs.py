@@ -36,7 +36,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info") -> None:
-    """Send scimhub's and uvicorn's logs to stderr as JSON lines."""
+    """Send scimhub's and uvicorn's logs to stderr as JSON lines.
+
+    The JSON line names no thread, process or source line, so no record looks them up: the caller's
+    frame walk and the thread and process names cost about 3.5 µs of every request's access-log line
+    (``bench/access_log.py``, 18.5 against 15.1 µs).
+    """
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # type: ignore[attr-defined]  # the logging HOWTO's "Optimization"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
