@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scimhub.domain.text import check_no_nul
 from scimhub.errors import InvalidInput
 
 NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 """A JSON number (RFC 8259 §6)."""
-_PUNCTUATION = "()[]"
-_WORD_END = frozenset(_PUNCTUATION + '"')
+_TOKEN = re.compile(r'(\s*)(?:([()\[\]])|("(?:[^"\\]++|\\.)*+")|([^\s()\[\]"]++)|("))', re.DOTALL)
+"""Whitespace, then one token: punctuation, a quoted string (a backslash escapes any character), a
+word, or a quote that opens no terminated string. ``\\s`` is ``str.isspace``'s whitespace."""
 
 
-@dataclass(frozen=True)
-class Token:
-    """A piece of filter or path text."""
+class Token(NamedTuple):
+    """A piece of filter or path text (a tuple: a filter is read into several per request)."""
 
     kind: str
     """One of ``( ) [ ]``, ``string`` (a quoted literal), ``word`` or ``end``."""
@@ -40,36 +40,34 @@ def tokenize(text: str, error: type[InvalidInput], what: str) -> list[Token]:
     read as a string, which is why words may hold ``-``, ``:``, ``.`` or ``@``.
     """
     tokens: list[Token] = []
-    i, n, glued = 0, len(text), True
-    while i < n:
-        char = text[i]
-        if char.isspace():
-            i, glued = i + 1, False
-            continue
-        if char in _PUNCTUATION:
-            tokens.append(Token(char, char, i, glued))
-            i += 1
-        elif char == '"':
-            end = _string_end(text, i)
-            if end < 0:
-                raise error(f"unterminated string starting at position {i + 1} of the {what}")
-            try:
-                value = json.loads(text[i : end + 1])
-            except ValueError:
-                raise error(f"malformed string literal at position {i + 1} of the {what}") from None
-            if not _is_unicode(value):
-                raise error(f"the string literal at position {i + 1} of the {what} holds a lone surrogate")
-            check_no_nul(value, f"the string literal at position {i + 1} of the {what}", error)  # \u0000
-            tokens.append(Token("string", value, i, glued))
-            i = end + 1
+    pos, n = 0, len(text)
+    match = _TOKEN.match
+    while (found := match(text, pos)) is not None:
+        space, punctuation, quoted, word, lone_quote = found.groups()
+        start, glued = found.start(2 if punctuation else 3 if quoted else 4 if word else 5), not space
+        if punctuation:
+            tokens.append(Token(punctuation, punctuation, start, glued))
+        elif word:
+            tokens.append(Token("word", word, start, glued))
+        elif quoted:
+            tokens.append(Token("string", _decoded(quoted, start, error, what), start, glued))
         else:
-            start = i
-            while i < n and not text[i].isspace() and text[i] not in _WORD_END:
-                i += 1
-            tokens.append(Token("word", text[start:i], start, glued))
-        glued = True
-    tokens.append(Token("end", "", n, glued))
+            raise error(f"unterminated string starting at position {start + 1} of the {what}")
+        pos = found.end()
+    tokens.append(Token("end", "", n, pos == n))
     return tokens
+
+
+def _decoded(quoted: str, start: int, error: type[InvalidInput], what: str) -> str:
+    """Return the value of the JSON string ``quoted`` found at ``start``; raise ``error`` if it is none."""
+    try:
+        value = json.loads(quoted)
+    except ValueError:
+        raise error(f"malformed string literal at position {start + 1} of the {what}") from None
+    if not _is_unicode(value):
+        raise error(f"the string literal at position {start + 1} of the {what} holds a lone surrogate")
+    check_no_nul(value, f"the string literal at position {start + 1} of the {what}", error)  # \u0000
+    return value
 
 
 def _is_unicode(value: str) -> bool:
@@ -83,16 +81,3 @@ def _is_unicode(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _string_end(text: str, start: int) -> int:
-    """Return the offset of the quote closing the string opened at ``start``, or -1."""
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == '"':
-            return i
-        else:
-            i += 1
-    return -1
