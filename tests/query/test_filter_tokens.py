@@ -13,7 +13,7 @@ from scimhub.query.filter.tokens import Token, tokenize
 
 
 def _by_character(text: str) -> list[tuple[str, str, int, bool]] | str:
-    """The reading tokenize had before its regular expression: the oracle. A failure is its message's start."""
+    """The reading tokenize had before its regular expression (the oracle); a failure as part of its text."""
     tokens, i, n, glued = [], 0, len(text), True
     while i < n:
         char = text[i]
@@ -80,7 +80,7 @@ def test_it_reads_any_text_as_the_character_reading_did(text: str) -> None:
     [
         'userName eq "bjensen@example.com"',
         'emails[type eq "work" and value co "@x"] or (title pr)',
-        '  leading and trailing  ',
+        "  leading and trailing  ",
         'a eq "esc\\"aped" ',
         'a eq "unterminated',
         'a eq "ends in a backslash\\',
@@ -98,6 +98,8 @@ def test_known_texts_read_as_the_character_reading_did(text: str) -> None:
 
 
 def test_a_token_reads_by_name_and_tells_what_touches_what() -> None:
-    first, second, end = tokenize('x[y', InvalidFilter, "filter")[:2] + [tokenize("x ", InvalidFilter, "f")[-1]]
+    first, second, end = tokenize("x[y", InvalidFilter, "filter")[:2] + [
+        tokenize("x ", InvalidFilter, "f")[-1]
+    ]
     assert first == Token("word", "x", 0, True) and (second.kind, second.glued) == ("[", True)
     assert (end.kind, end.pos, end.glued) == ("end", 2, False)

@@ -1,5 +1,7 @@
 """On SQLite a write runs on the event loop when its turn is free, in a core thread when not (ADR 0055).
 
+The writes of one turn of the loop share one COMMIT, and no answer leaves before it (ADR 0061).
+
 The app is served in-process with a core executor that counts what it is given: a request that
 stays on the loop gives it nothing. Another thread's open write transaction takes the turn. Slow
 work (a password's hash) and work that writes more than once (a bulk request) must leave the loop
@@ -8,6 +10,7 @@ before anything is written: a lookup sent meanwhile must not wait for them.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -17,8 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 import scimhub.directory.users as users_module
@@ -227,3 +231,30 @@ def test_a_create_that_falls_back_to_a_core_thread_hashes_its_password_once(
     assert created.status_code == 201
     assert _count(hub, "grace") == 1
     assert len(calls) == 1, f"the password was hashed {len(calls)} times, in threads {calls}"
+
+
+def test_creates_of_one_turn_share_a_commit_and_answer_after_it(hub: Services) -> None:
+    hub.accounts.ensure_admin("an admin password for the tests")
+    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "shared")[0].token
+    commits: list[int] = []
+    seen_at_answer: list[int] = []
+    event.listen(hub.engine, "commit", lambda _connection: commits.append(1))
+
+    async def create(client: httpx.AsyncClient, name: str) -> int:
+        answer = await client.post(f"{SCIM}/Users", json={"userName": name})
+        seen_at_answer.append(_count(hub, name))  # committed by the time the answer is read
+        return answer.status_code
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=create_app(hub))
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
+            await client.get(f"{SCIM}/Users", params={"filter": 'userName eq "warm"'})  # the token's touch
+            commits.clear()
+            return list(await asyncio.gather(*(create(client, f"burst{n}") for n in range(8))))
+
+    assert asyncio.run(burst()) == [201] * 8
+    assert seen_at_answer == [1] * 8
+    assert len(commits) < 8, commits  # at least two of the eight shared one

@@ -437,14 +437,27 @@ class WouldWait(BaseException):
     """
 
 
+class LoopWork(Protocol):
+    """A request's work run on the event loop (``Store.unwaiting``): what its answer must wait for."""
+
+    async def committed(self) -> None:
+        """Return once every write of the work is committed (ADR 0061: its loop turn's shared commit).
+
+        :raises ScimhubError: When that commit failed: nothing of the work was written.
+        """
+
+
 class Store(Protocol):
     """A database."""
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Open a write transaction; commit on success, roll back on any error."""
 
-    def unwaiting(self) -> AbstractContextManager[None]:
+    def unwaiting(self) -> AbstractContextManager[LoopWork]:
         """Within it, the first write transaction raises ``WouldWait`` rather than wait for a lock.
+
+        Its answer waits for ``LoopWork.committed``: on SQLite the writes of one turn of the event
+        loop commit together after it (ADR 0061).
 
         Only the first: once one has committed, the work cannot be started again elsewhere, so later
         ones wait as usual. Where locks are met only inside a transaction (PostgreSQL: a row, the

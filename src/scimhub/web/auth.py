@@ -76,10 +76,15 @@ async def call_as_bearer(
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)
         else:
             try:
-                with services.store.unwaiting():
+                with services.store.unwaiting() as on_loop:
                     outcome = _then(verified, work, refuse)
             except WouldWait:
                 outcome = await _hop(services, _then, verified, work, refuse)
+            else:
+                try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
+                    await on_loop.committed()
+                except ScimhubError as error:
+                    outcome = (refuse(error), outcome[1], None)
     else:
         outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
     result, actor_id, failure = outcome

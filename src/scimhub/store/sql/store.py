@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
+from scimhub.store.sql.shared_commits import SharedCommit
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credential, read_credential
 
 log = logging.getLogger("scimhub.store")
@@ -168,13 +170,24 @@ class _Connections:
             self._release(connection)
 
 
-class _FirstWrite:
-    """A request's work run unwaiting (``SqlStore.unwaiting``): whether a write of it committed yet."""
+class _LoopWork:
+    """A request's work run unwaiting (``SqlStore.unwaiting``): what it wrote, and where."""
 
-    committed = False
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.loop = loop
+        """The event loop running it, whose turn its SQLite writes share a commit with (ADR 0061)."""
+        self.wrote = False
+        """Whether a write of it succeeded: the work can no longer be run again elsewhere."""
+        self.shared: SharedCommit | None = None
+        """The shared transaction it ran statements in: its answer waits for that commit."""
+
+    async def committed(self) -> None:
+        """Return once its writes are committed; raise ``ScimhubError`` if their shared commit failed."""
+        if self.shared is not None:
+            await self.shared.done
 
 
-_unwaiting: ContextVar[_FirstWrite | None] = ContextVar("scimhub_unwaiting", default=None)
+_unwaiting: ContextVar[_LoopWork | None] = ContextVar("scimhub_unwaiting", default=None)
 
 
 class SqlStore:
@@ -220,6 +233,9 @@ class SqlStore:
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._writer: Connection | None = None
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
+        self._shared: SharedCommit | None = None
+        """SQLite's transaction open for the writes of this turn of the event loop; it holds ``_writers``
+        (ADR 0061)."""
         self._closed = False
 
     def _dropped(self, *_: object) -> None:
@@ -240,10 +256,16 @@ class SqlStore:
         Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
         PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
         order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
-        had by then rolls it back whole, and it raises then (ADR 0058).
+        had by then rolls it back whole, and it raises then (ADR 0058). On SQLite, within
+        ``unwaiting`` on the event loop, it is a savepoint of the transaction that the loop's writes
+        of one turn share, committed after the turn (ADR 0061).
         """
-        first_write = _unwaiting.get()
-        wait = first_write is None or first_write.committed
+        work = _unwaiting.get()
+        if work is not None and work.loop is not None and self._writers is not None and not self._closed:
+            with self._shared_write(work) as tx:
+                yield tx
+            return
+        wait = work is None or work.wrote
         with self._write_connection(wait) as connection:
             try:
                 with connection.begin():
@@ -257,8 +279,12 @@ class SqlStore:
                     raise WouldWait from None  # rolled back whole: nothing was written
                 raise
             written = tx.events.written_through
-        if first_write is not None:
-            first_write.committed = True
+        if work is not None:
+            work.wrote = True
+        self._committed(written)
+
+    def _committed(self, written: int | None) -> None:
+        """Say that a transaction committed: to the checkpoints, and to the listeners if it wrote events."""
         if self._checkpoints is not None:
             self._checkpoints.wrote()
         if written is not None:
@@ -267,6 +293,59 @@ class SqlStore:
                     listener(written)
                 except Exception:  # noqa: BLE001 - the change committed; the caller must hear so
                     log.exception("a commit listener failed")
+
+    @contextmanager
+    def _shared_write(self, work: _LoopWork) -> Iterator[SqlTransaction]:
+        """Run a write of ``work`` in a savepoint of the loop turn's shared transaction (ADR 0061).
+
+        The first write of the turn opens it, taking the process's turn and SQLite's lock as any
+        write would, without waiting unless ``work`` already wrote (``WouldWait``, ADR 0055), and
+        has it committed by a callback after the turn.
+        """
+        shared = self._shared
+        if shared is None:
+            shared = self._open_shared(work)
+        work.shared = shared
+        with shared.member(SqlTransaction) as tx:
+            yield tx
+        work.wrote = True
+
+    def _open_shared(self, work: _LoopWork) -> SharedCommit:
+        assert self._writers is not None and work.loop is not None
+        if not self._writers.acquire(blocking=work.wrote):
+            raise WouldWait
+        try:
+            if self._writer is None or self._writer.closed:
+                self._writer = self._write_engine.connect()
+            writer = self._writer
+            writer.begin()
+            begun = False
+            try:
+                begun = begin_writing(writer, wait=work.wrote)
+            finally:
+                if not begun:  # SQLAlchemy's transaction ends with SQLite's that did not begin
+                    writer.rollback()
+            if not begun:
+                raise WouldWait
+        except BaseException:
+            self._writers.release()
+            raise
+        self._shared = SharedCommit(writer, work.loop)
+        work.loop.call_soon(self._commit_shared)
+        return self._shared
+
+    def _commit_shared(self) -> None:
+        """Commit the loop turn's shared transaction, if one is open, and give the turn back."""
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        assert self._writers is not None
+        try:
+            committed = shared.commit()
+        finally:
+            self._writers.release()
+        if committed:
+            self._committed(shared.written_through)
 
     @contextmanager
     def _write_connection(self, wait: bool) -> Iterator[Connection]:
@@ -286,6 +365,8 @@ class SqlStore:
             with self._write_engine.connect() as connection:
                 yield connection
             return
+        if self._shared is not None and self._shared.loop_thread == threading.get_ident():
+            self._commit_shared()  # a write on the loop outside a request's work: the turn's writes go first
         if not self._writers.acquire(blocking=wait):
             raise WouldWait
         try:
@@ -296,18 +377,27 @@ class SqlStore:
             self._writers.release()
 
     @contextmanager
-    def unwaiting(self) -> Iterator[None]:
-        """Within it, the first write transaction raises ``WouldWait`` rather than wait (ADR 0055)."""
-        token = _unwaiting.set(_FirstWrite())
+    def unwaiting(self) -> Iterator[_LoopWork]:
+        """Within it, the first write transaction raises ``WouldWait`` rather than wait (ADR 0055).
+
+        On SQLite and on a running event loop, its writes join the turn's shared commit (ADR 0061):
+        the work's answer awaits ``committed()``.
+        """
         try:
-            yield
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        work = _LoopWork(loop if self._writers is not None else None)
+        token = _unwaiting.set(work)
+        try:
+            yield work
         finally:
             _unwaiting.reset(token)
 
     def leave_loop(self) -> None:
         """Within ``unwaiting`` and before a write committed, raise ``WouldWait`` (ADR 0055)."""
-        first_write = _unwaiting.get()
-        if first_write is not None and not first_write.committed:
+        work = _unwaiting.get()
+        if work is not None and not work.wrote:
             raise WouldWait
 
     @contextmanager
@@ -316,6 +406,11 @@ class SqlStore:
 
         ``one_statement``: on the connections of a lone statement, which begin none (ADR 0057).
         """
+        work = _unwaiting.get()
+        if work is not None and work.shared is not None and work.shared is self._shared:
+            # After a write of this work not yet committed: read it, in the shared transaction.
+            yield SqlTransaction(work.shared.connection)
+            return
         held = self._lone if one_statement else self._reads
         with held.connection() as connection, connection.begin():
             yield SqlTransaction(connection)
@@ -335,6 +430,8 @@ class SqlStore:
 
     def close(self) -> None:
         """Stop the checkpoints, give back the connections held; then the engine may be disposed of."""
+        if self._shared is not None and self._shared.loop_thread == threading.get_ident():
+            self._commit_shared()
         if self._checkpoints is not None:
             self._checkpoints.close()
         for held in self._held:
