@@ -175,6 +175,13 @@ def unavailable(engine: Engine) -> bool:
     return outage is not None and outage.since is not None
 
 
+def answered(engine: Engine) -> None:
+    """Note that ``engine``'s database answered outside any transaction: an outage ends as at a commit."""
+    outage = getattr(engine.pool, "outage", None)
+    if outage is not None:
+        outage.heard()
+
+
 def _unavailability(context: ExceptionContext) -> str | None:
     """Return why the database is unavailable if ``context``'s error says it is, else None."""
     error = context.original_exception
