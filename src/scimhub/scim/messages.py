@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from scimhub.directory.actors import Actor
@@ -34,9 +35,13 @@ class ScimRequest:
     """The authenticated caller; None only for requests that need no authentication."""
 
     def param(self, name: str) -> str | None:
-        """Return query parameter ``name`` (any case), or None."""
-        wanted = name.lower()
-        return next((v for k, v in self.query.items() if k.lower() == wanted), None)
+        """Return query parameter ``name`` (any case), or None; the first sent of names alike but for case."""
+        return self._params.get(name.lower())
+
+    @cached_property
+    def _params(self) -> dict[str, str]:
+        # A search asks for eight parameters: the names are folded once, not at each.
+        return {k.lower(): v for k, v in reversed(list(self.query.items()))}
 
     def header(self, name: str) -> str | None:
         """Return header ``name`` (lower case), or None."""

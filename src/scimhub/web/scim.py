@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -195,18 +195,14 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
                 body = await read_body(request, settings)
         except ScimhubError as error:
             return render(error_response(error), services.core, scope["path"])
-        scim_request = ScimRequest(
-            method=request.method,
-            path=path,
-            base_url=_base_url(scope, prefix, settings.public_base_url),
-            query=_query(scope),
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
-            body=body,
-        )
+        base_url, query = _base_url(scope, prefix, settings.public_base_url), _query(scope)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         response = await call_as_bearer(
             request,
             services,
-            lambda actor: services.scim.handle(replace(scim_request, actor=actor)),
+            lambda actor: services.scim.handle(
+                ScimRequest(request.method, path, base_url, query, headers, body, actor)
+            ),
             error_response,
             writes_once=not bulk,
         )
