@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from scimhub.errors import InvalidInput
@@ -172,6 +173,7 @@ def expand_dotted_keys(resource_type: ResourceType, obj: dict[str, object]) -> d
     return {expanded(key): value for key, value in obj.items()}
 
 
+@lru_cache(maxsize=4096)  # a few names a body, the same in every body of a client; the types are constants
 def _qualified(resource_type: ResourceType, text: str) -> str | None:
     """Return ``text`` prefixed with the URN of the one extension its leading name belongs to, or None."""
     match = _HEAD.match(text)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
@@ -247,13 +248,10 @@ def check_required(resource_type: ResourceType, doc: dict[str, object]) -> None:
 def _refs(resource_type: ResourceType, key: str, value: object) -> list[tuple[AttrRef, object]]:
     """Return what one key of a resource-level object assigns: zero, one or many refs."""
     if key[:4].lower() != "urn:":
-        attribute = next((a for a in COMMON if a.name.lower() == key.lower()), None)
-        if attribute is not None:
-            return [(AttrRef(None, attribute), value)]
-        attribute = resource_type.schema.attribute(key)
-        if attribute is None:
+        ref = _named(resource_type, key)
+        if ref is None:
             raise InvalidValue(f"'{key}' is not an attribute of {resource_type.name}")
-        return [(AttrRef(resource_type.schema, attribute), value)]
+        return [(ref, value)]
     try:
         schema, rest = split_urn(resource_type, key)
     except LookupError:
@@ -262,6 +260,16 @@ def _refs(resource_type: ResourceType, key: str, value: object) -> list[tuple[At
         return [(resolve(resource_type, key, error=InvalidValue), value)]
     assert schema is not None
     return _nested(schema, key, value)
+
+
+@lru_cache(maxsize=4096)  # as entra._qualified: few names, the same in every body
+def _named(resource_type: ResourceType, key: str) -> AttrRef | None:
+    """Return the attribute a key without a URN names, a common one (``id``, ``meta``) first; or None."""
+    attribute = next((a for a in COMMON if a.name.lower() == key.lower()), None)
+    if attribute is not None:
+        return AttrRef(None, attribute)
+    attribute = resource_type.schema.attribute(key)
+    return None if attribute is None else AttrRef(resource_type.schema, attribute)
 
 
 def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, object]]:
