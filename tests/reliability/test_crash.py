@@ -16,10 +16,10 @@ import pytest
 from bench import crash
 from bench.crash_checks import Tally, check_client, check_database
 from bench.crash_load import Client
-from sqlalchemy import create_engine, delete, insert, select
+from sqlalchemy import Connection, create_engine, delete, insert, select
 
 from scimhub.domain.users import user_urn
-from scimhub.store.sql.tables import events, group_members
+from scimhub.store.sql.tables import events, group_members, users
 from tests.datahub.gms import StandInGms
 
 SHORT = ["--rounds", "2", "--clients", "3", "--min-load", "1", "--max-load", "3", "--seed", "11"]
@@ -58,6 +58,23 @@ def _acknowledged(client: Client, kind: str) -> list:  # type: ignore[type-arg]
     return [o.write for o in client.outcomes if o.acknowledged and o.write.kind == kind]
 
 
+def _damage_a_membership(connection: Connection, clients: list[Client]) -> Client:
+    """Delete one member row of a client's group, or, if the kill left both groups empty (the load's
+    removes and deletes can undo its adds), add one for a live user; return the client damaged."""
+    groups = {c.group_id: c for c in clients}
+    row = connection.execute(select(group_members).where(group_members.c.group_id.in_(groups))).first()
+    if row is not None:
+        connection.execute(delete(group_members).where(group_members.c.member_id == row.member_id))
+        return groups[row.group_id]
+    client = clients[0]
+    live = set(connection.execute(select(users.c.id)).scalars())
+    member_id = next(client.ids[n] for n in sorted(client.model.users) if client.ids.get(n) in live)
+    connection.execute(
+        insert(group_members).values(group_id=client.group_id, member_id=member_id, member_type="User")
+    )
+    return client
+
+
 def test_checks_find_a_lost_event_half_a_patch_and_an_orphan(crashed) -> None:  # type: ignore[no-untyped-def]
     """The checks pass on what the crash left, then fail on each kind of damage done to it."""
     engine, clients = crashed
@@ -75,12 +92,8 @@ def test_checks_find_a_lost_event_half_a_patch_and_an_orphan(crashed) -> None:  
     lost = Tally()
     check_client(engine, client, lost)
     assert any(user_urn(created) in v for v in lost.violations), lost.violations
-    with engine.begin() as connection:  # half a PATCH: one member of a client's group rows goes
-        groups = {c.group_id: c for c in clients}
-        row = connection.execute(select(group_members).where(group_members.c.group_id.in_(groups))).first()
-        assert row is not None, "the load added no member: the check below would prove nothing"
-        connection.execute(delete(group_members).where(group_members.c.member_id == row.member_id))
-    patched = groups[row.group_id]  # whichever client's group the crash left with members
+    with engine.begin() as connection:  # half a PATCH: a member row goes, or one no PATCH wrote comes
+        patched = _damage_a_membership(connection, clients)
     half = Tally()
     check_client(engine, patched, half)
     assert any("members" in v for v in half.violations), half.violations
