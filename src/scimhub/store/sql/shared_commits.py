@@ -99,14 +99,14 @@ class SharedCommit:
         return True
 
     def _roll_back(self) -> None:
+        # A COMMIT that failed ends SQLAlchemy's transaction, not always SQLite's: both are ended.
         try:
             self.connection.rollback()
-            if (
-                self._driver.in_transaction
-            ):  # a COMMIT that failed ended SQLAlchemy's transaction, not SQLite's
+            if self._driver.in_transaction:
                 self._driver.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - the connection is closed below by its owner if unusable
-            log.exception("rolling back a failed shared commit failed")
+        except Exception:  # noqa: BLE001 - closed, the store connects anew for the next write
+            log.exception("rolling back a failed shared commit failed; its connection is closed")
+            self.connection.close()
 
     def _failure(self) -> ScimhubError:
         if isinstance(self._undone, ScimhubError):
