@@ -16,10 +16,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
 from scimhub.errors import ServiceUnavailable
 from scimhub.scim.messages import ScimRequest
 from scimhub.settings import Settings
@@ -131,3 +132,26 @@ def test_a_postgresql_deadlock_is_a_503_to_retry_not_a_500(fresh_postgres: str) 
     finally:
         first.close(), second.close()
         engine.dispose()
+
+
+def test_a_write_the_disk_refuses_is_a_503_not_a_500(tmp_path: Path) -> None:
+    """A full disk (here SQLite's page limit, which answers SQLITE_FULL as a full disk does) is no
+    fault of the request: the write in a core thread, as a bulk or a hop runs it, gets a 503."""
+    services = build(Settings(database_url=f"sqlite:///{tmp_path}/full.db"))
+    try:
+        with services.engine.connect() as connection:
+            pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+        event.listen(
+            services.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
+        )
+        services.engine.dispose()  # every connection from here on has the limit
+        services.store.close()
+        store = type(services.store)(services.engine)
+        with pytest.raises(ServiceUnavailable, match="the disk is full"):
+            for n in range(200):
+                Users(store, lambda: 1_000_000).create(
+                    SYSTEM, UserEdit({"userName": f"u{n}", "title": "x" * 2000})
+                )
+        store.close()
+    finally:
+        services.close()

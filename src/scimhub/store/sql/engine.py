@@ -44,6 +44,8 @@ RETRY_AFTER_SECONDS = 5
 """The ``Retry-After`` of a 503 for a database that is away or locked."""
 _SQLITE_BUSY_CODES = frozenset({5, 6})
 """SQLITE_BUSY and SQLITE_LOCKED, the primary codes (low byte) of a lock held too long."""
+_SQLITE_STORAGE_CODES = {sqlite3.SQLITE_FULL: "the disk is full", sqlite3.SQLITE_IOERR: "an I/O error"}
+"""The primary codes of a write the disk refused: no fault of the request, answered 503 like a lock."""
 _POSTGRES_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
 _POSTGRES_ROLLED_BACK_STATES = ("40001", "40P01")
 """Serialization failure and deadlock: the server undid the transaction whole; the same request may
@@ -189,6 +191,8 @@ def _unavailability(context: ExceptionContext) -> str | None:
         code = getattr(error, "sqlite_errorcode", None)
         if code is not None and code & 0xFF in _SQLITE_BUSY_CODES:
             return f"locked for longer than the {SQLITE_BUSY_TIMEOUT_MS // 1000} s busy timeout"
+        if code is not None and code & 0xFF in _SQLITE_STORAGE_CODES:  # the disk, not the request
+            return _SQLITE_STORAGE_CODES[code & 0xFF]
         return None
     if context.is_disconnect:
         return "connection lost"
