@@ -47,12 +47,13 @@ _SQLITE_BUSY_CODES = frozenset({5, 6})
 _SQLITE_STORAGE_CODES = {sqlite3.SQLITE_FULL: "the disk is full", sqlite3.SQLITE_IOERR: "an I/O error"}
 """The primary codes of a write the disk refused: no fault of the request, answered 503 like a lock."""
 _POSTGRES_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+"""SQLSTATE prefixes of an unreachable server: connection exceptions, insufficient
+resources (too many connections), and shutdown or start-up (PostgreSQL appendix A)."""
 _POSTGRES_ROLLED_BACK_STATES = ("40001", "40P01")
 """Serialization failure and deadlock: the server undid the transaction whole; the same request may
 succeed at once (two PATCHes that each add the other's group as a member can meet so, ADR 0020)."""
 RETRY_COLLISION_SECONDS = 1
-"""SQLSTATE prefixes of an unreachable server: connection exceptions, insufficient
-resources (too many connections), and shutdown or start-up (PostgreSQL appendix A)."""
+"""The ``Retry-After`` of a 503 for a write undone through no fault of its own, which may succeed at once."""
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -189,11 +190,10 @@ def _unavailability(context: ExceptionContext) -> str | None:
     error = context.original_exception
     if context.dialect.name == "sqlite":
         code = getattr(error, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _SQLITE_BUSY_CODES:
+        primary = None if code is None else code & 0xFF
+        if primary in _SQLITE_BUSY_CODES:
             return f"locked for longer than the {SQLITE_BUSY_TIMEOUT_MS // 1000} s busy timeout"
-        if code is not None and code & 0xFF in _SQLITE_STORAGE_CODES:  # the disk, not the request
-            return _SQLITE_STORAGE_CODES[code & 0xFF]
-        return None
+        return _SQLITE_STORAGE_CODES.get(primary)  # the disk, not the request, or None
     if context.is_disconnect:
         return "connection lost"
     dbapi = context.dialect.loaded_dbapi

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from scimhub.errors import ScimhubError, ServiceUnavailable
+from scimhub.store.sql.engine import RETRY_COLLISION_SECONDS
 
 if TYPE_CHECKING:
     from scimhub.store.sql.store import SqlTransaction
 
 log = logging.getLogger("scimhub.store")
 
-RETRY_SECONDS = 1
 _SAVEPOINT = "scimhub_write"
 
 
@@ -113,6 +113,6 @@ class SharedCommit:
             return self._undone
         return ServiceUnavailable(
             f"the database did not commit this request's write, which was undone; "
-            f"retry in {RETRY_SECONDS} seconds",
-            RETRY_SECONDS,
+            f"retry in {RETRY_COLLISION_SECONDS} seconds",
+            RETRY_COLLISION_SECONDS,
         )
