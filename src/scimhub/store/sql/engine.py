@@ -189,8 +189,10 @@ def _unavailability(context: ExceptionContext) -> str | None:
     """Return why the database is unavailable if ``context``'s error says it is, else None."""
     error = context.original_exception
     if context.dialect.name == "sqlite":
-        code = getattr(error, "sqlite_errorcode", None)
-        primary = None if code is None else code & 0xFF
+        code: int | None = getattr(error, "sqlite_errorcode", None)
+        if code is None:
+            return None
+        primary = code & 0xFF
         if primary in _SQLITE_BUSY_CODES:
             return f"locked for longer than the {SQLITE_BUSY_TIMEOUT_MS // 1000} s busy timeout"
         return _SQLITE_STORAGE_CODES.get(primary)  # the disk, not the request, or None
