@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Collection, Generator, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -277,13 +277,10 @@ class Groups:
         """Check and apply a membership delta; append one event per member really changed."""
         if change.is_empty:
             return False
-        typed = _typed_members(tx, group.id, change.add)
+        typed, members = _typed_members(tx, group.id, change.add)
         added, removed = tx.members.apply(group.id, replace(change, add=typed))
-        changed = added | removed
-        members = {id: ("corpuser", urn) for id, urn in tx.users.urns(changed).items()}
-        # A nested group is no DataHub membership, but it is a change: it is recorded too (ADR 0010).
-        nested = tx.groups.urns(changed - set(members))
-        members |= {id: ("corpGroup", urn) for id, urn in nested.items()}
+        if not removed <= members.keys():  # the added were read by _typed_members
+            members |= _entities(tx, removed - members.keys())
         tx.events.append(membership_events(group.urn, members, added, removed, actor.urn, now))
         return bool(added or removed)
 
@@ -308,22 +305,34 @@ def _unknown_members(ids: list[str]) -> str:
     )
 
 
-def _typed_members(tx: Transaction, group_id: str, members: tuple[Member, ...]) -> tuple[Member, ...]:
-    """Return the members with their type set from what their ids name.
+def _typed_members(
+    tx: Transaction, group_id: str, members: tuple[Member, ...]
+) -> tuple[tuple[Member, ...], dict[str, tuple[str, str]]]:
+    """Return the members with their type set from what their ids name, and ``_entities`` of their ids.
 
     :raises InvalidValue: When an id names no stored user or group (deleted meanwhile included), or the
         group itself.
     """
     if not members:
-        return ()
-    ids = [m.value for m in members]
+        return (), {}
     # Held until the commit, so no member is deleted between this check and its row (ADR 0020):
     # member_id has no foreign key to do it, since a member is a user or a group.
-    users = tx.users.names(ids, refer=True)
-    groups = tx.groups.names((i for i in ids if i not in users), refer=True)
-    unknown = sorted({i for i in ids if i not in users and i not in groups})
+    found = _entities(tx, [m.value for m in members], refer=True)
+    unknown = sorted({m.value for m in members if m.value not in found})
     if unknown:
         raise InvalidValue(_unknown_members(unknown))
-    if group_id in groups:
+    if group_id in found:
         raise InvalidValue("members: a group cannot be a member of itself")
-    return tuple(replace(m, type="User" if m.value in users else "Group") for m in members)
+    kinds = {"corpuser": "User", "corpGroup": "Group"}
+    return tuple(Member(m.value, kinds[found[m.value][0]], m.display) for m in members), found
+
+
+def _entities(tx: Transaction, ids: Collection[str], *, refer: bool = False) -> dict[str, tuple[str, str]]:
+    """Return the DataHub entity type and URN of each of ``ids`` that names a stored user or group.
+
+    A nested group is no DataHub membership, but its change is recorded too (ADR 0010).
+    ``refer``: as in ``UserRows.names``.
+    """
+    found = {id: ("corpuser", urn) for id, urn in tx.users.urns(ids, refer=refer).items()}
+    nested = tx.groups.urns([i for i in ids if i not in found], refer=refer)
+    return found | {id: ("corpGroup", urn) for id, urn in nested.items()}
