@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import get_type_hints
 
 from sqlalchemy import Connection, Engine, QueuePool, event, text
 from sqlalchemy.exc import OperationalError
@@ -35,21 +36,40 @@ _LOCK_NOT_AVAILABLE = "55P03"
 
 
 class SqlTransaction:
-    """Every kind of row, bound to one connection inside one transaction."""
+    """Every kind of row, bound to one connection inside one transaction.
+
+    Each kind is made at its first use: a request uses two or three of the eleven, and making them
+    all cost every transaction about as much as the lookup's statement.
+    """
+
+    users: SqlUserRows
+    groups: SqlGroupRows
+    members: SqlMemberRows
+    roles: SqlRoleRows
+    tokens: SqlTokenRows
+    secrets: SqlSecretRows
+    events: SqlEventLog
+    push: SqlPushRows
+    sessions: SqlSessionRows
+    resets: SqlResetRows
+    failures: SqlFailureRows
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.users = SqlUserRows(connection)
-        self.groups = SqlGroupRows(connection)
-        self.members = SqlMemberRows(connection)
-        self.roles = SqlRoleRows(connection)
-        self.tokens = SqlTokenRows(connection)
-        self.secrets = SqlSecretRows(connection)
-        self.events = SqlEventLog(connection)
-        self.push = SqlPushRows(connection)
-        self.sessions = SqlSessionRows(connection)
-        self.resets = SqlResetRows(connection)
-        self.failures = SqlFailureRows(connection)
+
+    def __getattr__(self, name: str) -> object:
+        """Make the rows ``name`` stands for, once: later reads find them in the instance."""
+        try:
+            kind = _KINDS[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        rows = kind(self.connection)
+        setattr(self, name, rows)
+        return rows
+
+
+_KINDS: dict[str, Callable[[Connection], object]] = get_type_hints(SqlTransaction)
+"""The class of each kind of row, by its attribute's name."""
 
 
 class _Connections:
