@@ -147,6 +147,25 @@ def test_a_nested_group_membership_is_recorded_with_the_group_as_entity(hub: Ser
     ]
 
 
+def test_one_change_that_adds_and_removes_names_every_member_it_changed(hub: Services) -> None:
+    """The URNs of the added come from the check that they exist; those of the removed, of either type,
+    are read after; a member removed and added back in the same change is neither."""
+    alice, bob, carol = add_user(hub, "alice"), add_user(hub, "bob"), add_user(hub, "carol")
+    inner, outer = add_group(hub, "Inner"), add_group(hub, "Outer")
+    before = (Member(alice.id), Member(bob.id), Member(inner.id))
+    hub.groups.update(ADMIN, outer.id, lambda g: GroupEdit(g.doc, MemberChange(add=before)))
+    start = head(hub)
+    change = MemberChange(
+        remove=frozenset({alice.id, bob.id, inner.id}), add=(Member(bob.id), Member(carol.id))
+    )
+    hub.groups.update(ADMIN, outer.id, lambda g: GroupEdit(g.doc, change))
+    assert sorted((r[0], r[1], r[3], r[4]) for r in events_since(hub, start)) == [
+        ("corpGroup", "urn:li:corpGroup:Inner", "REMOVE", "urn:li:corpGroup:Outer"),
+        ("corpuser", "urn:li:corpuser:alice", "REMOVE", "urn:li:corpGroup:Outer"),
+        ("corpuser", "urn:li:corpuser:carol", "ADD", "urn:li:corpGroup:Outer"),
+    ]
+
+
 def test_assigning_roles_records_role_membership_with_source_assigned(hub: Services) -> None:
     """Role assign/unassign (API and CLI) on users and groups: ROLE_MEMBERSHIP ADD/REMOVE, once."""
     user = add_user(hub, "helper")
