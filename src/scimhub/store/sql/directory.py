@@ -41,7 +41,7 @@ from scimhub.store.sql.batches import ForIds
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.members import GROUPS_OF_USER, group_refs
-from scimhub.store.sql.prepared import Params, in_turn, rows
+from scimhub.store.sql.prepared import Params, ahead, rows
 from scimhub.store.sql.searches import (
     by_creation,
     first_holders,
@@ -158,17 +158,19 @@ class _ResourceRows(Generic[R]):
     def _write(self, statement: Any, record: R, *, replacing: bool) -> None:
         """Insert or update, with the record's mirrors; a taken name aborts the transaction as ``Uniqueness``.
 
-        The statements go out together (one round trip on PostgreSQL). No savepoint guards the
-        write: the caller rolls the whole transaction back anyway.
+        The statements go out together, and on PostgreSQL in the round trip of whatever the
+        transaction runs next: its events and ``COMMIT`` (``ahead``, ADR 0063). No savepoint guards
+        the write: the caller rolls the whole transaction back anyway.
         """
         columns = self._columns(record)
-        try:
-            in_turn(self._connection, [(statement, columns), *self._mirrors(record, replacing=replacing)])
-        except IntegrityError as error:
+
+        def taken(error: IntegrityError) -> Uniqueness | None:
             for markers, detail in self._unique_columns(columns):
                 if any(marker in str(error.orig) for marker in markers):
-                    raise Uniqueness(detail) from None
-            raise
+                    return Uniqueness(detail)
+            return None
+
+        ahead(self._connection, [(statement, columns), *self._mirrors(record, replacing=replacing)], taken)
 
     def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
         """Return, per unique column, how its violation reads (SQLite, PostgreSQL) and the detail to raise."""

@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
-from scimhub.store.sql.prepared import in_turn
+from scimhub.store.sql.prepared import in_turn, send_ahead
 from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"
@@ -108,6 +108,7 @@ class SqlEventLog:
         the caller commits right after.
         """
         if not self._pending:
+            send_ahead(self._connection)  # a write with no events: its rows, before the commit
             return
         if self._connection.dialect.name == "postgresql":
             # In one round trip (psycopg's pipeline): wait until no other transaction is between

@@ -25,8 +25,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Connection, Engine, Executable, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -64,17 +65,106 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 """One statement's values: a mapping, or a list of mappings to run it once for each (no rows returned)."""
 
 
+Steps = Sequence[tuple[Executable, Params]]
+Translate = Callable[[IntegrityError], Exception | None]
+"""Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
+_AHEAD = "scimhub_ahead"
+"""``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
+
+
+@dataclass
+class _Ahead:
+    """Writes whose results no one reads, to be sent in the round trip of the statements after them."""
+
+    steps: list[tuple[Executable, Params]]
+    translate: Translate
+
+
 def rows(connection: Connection, statement: Executable, params: Params = None) -> list[Any]:
     """Run ``statement`` with ``params`` on ``connection``; return its rows (read by name or position)."""
     return in_turn(connection, [(statement, params)])[0]
 
 
-def in_turn(connection: Connection, steps: Sequence[tuple[Executable, Params]]) -> list[list[Any]]:
+def ahead(connection: Connection, steps: Steps, translate: Translate) -> None:
+    """Run ``steps``, whose rows no one reads, before anything else runs on ``connection`` (ADR 0063).
+
+    On PostgreSQL they wait and go out in the round trip of the transaction's next statements (a
+    write's own: the events, the ``COMMIT``), which run only if they succeed; a commit or any other
+    statement sends them first (``keep_writes_ahead``). An ``IntegrityError`` they meet is raised as
+    ``translate`` reads it, wherever it is met. Elsewhere they run now.
+    """
+    if connection.dialect.name != "postgresql":
+        try:
+            in_turn(connection, steps)
+        except IntegrityError as error:
+            raise translate(error) or error from None
+        return
+    connection.info.setdefault(_AHEAD, []).append(_Ahead(list(steps), translate))
+
+
+def send_ahead(connection: Connection) -> None:
+    """Send the writes waiting on ``connection`` (``ahead``) now, if any."""
+    if connection.info.get(_AHEAD):
+        in_turn(connection, [])
+
+
+def keep_writes_ahead(engine: Engine) -> None:
+    """Have ``engine``'s connections send their waiting writes (``ahead``) before anything else.
+
+    ``in_turn`` sends them with its own statements, and a transaction's events with its commit
+    (``SqlEventLog.flush``); these listeners cover the rest: a statement SQLAlchemy executes, and a
+    commit, send them before they run; a rollback forgets them.
+    """
+    if not event.contains(engine, "commit", _send_before_commit):
+        event.listen(engine, "before_cursor_execute", _send_before_statement)
+        event.listen(engine, "commit", _send_before_commit)
+        event.listen(engine, "rollback", _drop_ahead)
+
+
+def _send_before_statement(connection: Connection, *_: object) -> None:
+    send_ahead(connection)
+
+
+def _send_before_commit(connection: Connection) -> None:
+    try:
+        send_ahead(connection)
+    except BaseException:
+        # SQLAlchemy ends its transaction, without a rollback, when a listener of its commit raises.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.rollback()
+        raise
+
+
+def _drop_ahead(connection: Connection) -> None:
+    if not connection.invalidated:  # an invalidated one has its info cleared as it reconnects
+        connection.info.pop(_AHEAD, None)
+
+
+def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     """Run each statement with its values, in order; return each one's rows.
 
     On PostgreSQL they go out together in psycopg's pipeline mode, one round trip for all (the
-    server still runs them one after the other, and the first error stops the rest).
+    server still runs them one after the other, and the first error stops the rest), behind the
+    writes waiting to go ``ahead`` of them.
     """
+    waiting: list[_Ahead] | None = (
+        connection.info.pop(_AHEAD, None) if connection.dialect.name == "postgresql" else None
+    )
+    if not waiting:
+        return _in_turn(connection, steps)
+    sent = [step for ahead in waiting for step in ahead.steps]
+    try:
+        return _in_turn(connection, [*sent, *steps])[len(sent) :]
+    except IntegrityError as error:
+        for ahead in waiting:
+            translated = ahead.translate(error)
+            if translated is not None:
+                raise translated from None
+        raise
+
+
+def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     planned = [_prepare(connection.dialect, statement, params) for statement, params in steps]
     runs = [run for run in planned if run is not None]
     if len(runs) < len(planned):  # an expanding IN: its SQL depends on its values; SQLAlchemy renders it

@@ -21,6 +21,7 @@ from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.engine import answered, begin_writing
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
+from scimhub.store.sql.prepared import keep_writes_ahead
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.shared_commits import SharedCommit
@@ -246,6 +247,8 @@ class SqlStore:
         # PostgreSQL's writers keep their connections per thread too; the event loop's first write
         # of a request gives up a lock it would wait for, and moves to a core thread (ADR 0058).
         self._writes = None if sqlite else _Connections(self._write_engine)
+        if not sqlite:
+            keep_writes_ahead(engine)  # a write's rows go out with its COMMIT (ADR 0063)
         self._brief_writes = (
             None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
         )

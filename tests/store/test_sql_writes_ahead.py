@@ -1,0 +1,118 @@
+"""A user's or group's row goes out with what its transaction runs next, on PostgreSQL its COMMIT (ADR 0063).
+
+On both engines: what the transaction reads after the write sees it, whichever way the read is run;
+a taken name is ``Uniqueness`` wherever it is met, and leaves the connection fit for the next
+transaction; a rolled-back write is never sent later. On PostgreSQL: the row, its events and the
+``COMMIT`` go out in one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, insert, select
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
+from scimhub.errors import Uniqueness
+from scimhub.store.sql import prepared
+from scimhub.store.sql.store import SqlStore
+from scimhub.store.sql.tables import group_members, users
+from tests.store.contract_store import make_group, make_user
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> Iterator[SqlStore]:
+    store = SqlStore(engine)
+    yield store
+    store.close()
+
+
+def _names(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.execute(select(users.c.user_name)).scalars())
+
+
+def _what(statement: Any) -> str:
+    """The table a statement writes, else the function it calls, else its SQL."""
+    table = getattr(statement, "table", None)
+    if table is not None:
+        return str(table.name)
+    function = next(iter(getattr(statement, "selected_columns", ())), None)
+    return str(getattr(function, "name", None) or statement)
+
+
+def test_a_read_after_the_write_sees_it_by_either_path(store: SqlStore) -> None:
+    user = make_user("ahead")
+    with store.transaction() as tx:
+        tx.users.insert(user)
+        found = tx.users.get_by_name("AHEAD")  # the driver's cursor (prepared.rows)
+        counted = tx.connection.execute(select(func.count()).select_from(users)).scalar()  # SQLAlchemy
+    assert found is not None and found.id == user.id
+    assert counted == 1
+
+
+def test_a_row_that_refers_to_the_written_one_finds_it(store: SqlStore, engine: Engine) -> None:
+    """A membership's foreign key needs the group's row sent first, through SQLAlchemy's execution too."""
+    group, user = make_group("ahead group"), make_user("member")
+    with store.transaction() as tx:
+        tx.users.insert(user)
+        tx.groups.insert(group)
+        row = {"group_id": group.id, "member_id": user.id, "member_type": "User", "display": None}
+        tx.connection.execute(insert(group_members), row)
+    with engine.connect() as connection:
+        assert connection.execute(select(group_members.c.member_id)).scalars().all() == [user.id]
+
+
+@pytest.mark.parametrize("with_events", [True, False])
+def test_a_taken_name_is_uniqueness_and_the_next_transaction_commits(
+    store: SqlStore, engine: Engine, with_events: bool
+) -> None:
+    users_ = Users(store, lambda: 1_000_000)
+    users_.create(SYSTEM, UserEdit({"userName": "taken"}))
+    with pytest.raises(Uniqueness, match="taken"):
+        if with_events:
+            users_.create(SYSTEM, UserEdit({"userName": "TAKEN"}))
+        else:
+            with store.transaction() as tx:
+                tx.users.insert(make_user("Taken"))
+    users_.create(SYSTEM, UserEdit({"userName": "next"}))
+    assert _names(engine) == ["next", "taken"]
+
+
+def test_a_write_rolled_back_is_never_sent(store: SqlStore, engine: Engine) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.users.insert(make_user("undone"))
+        raise RuntimeError("the use case fails after its write")
+    with store.transaction() as tx:
+        tx.users.insert(make_user("kept"))
+    assert _names(engine) == ["kept"]
+
+
+def test_on_postgresql_the_row_goes_out_with_the_events_and_the_commit(
+    store: SqlStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trips: it writes the row at once")
+    round_trips: list[list[str]] = []
+    sent = prepared._in_turn
+
+    def counted(connection: Any, steps: Any) -> list[list[Any]]:
+        round_trips.append([_what(statement) for statement, _ in steps])
+        return sent(connection, steps)
+
+    monkeypatch.setattr(prepared, "_in_turn", counted)
+    Users(store, lambda: 1_000_000).create(
+        SYSTEM, UserEdit({"userName": "one.trip", "emails": [{"value": "a@b"}]})
+    )
+    assert round_trips == [["users", "user_emails", "pg_advisory_xact_lock", "events", "pg_notify", "COMMIT"]]
+    assert _names(engine) == ["one.trip"]
