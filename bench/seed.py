@@ -27,6 +27,7 @@ from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
 from scimhub.query.schema import GROUP, USER
 from scimhub.scim.values import read_resource
+from scimhub.store.sql.prepared import send_ahead
 from scimhub.store.sql.store import SqlStore, SqlTransaction
 from scimhub.wiring import now_micros
 
@@ -76,6 +77,8 @@ class _RecordingConnection:
     def __init__(self, dialect: Any) -> None:
         self.dialect = dialect
         self.rows: dict[str, list[Any]] = {}
+        self.info: dict[str, Any] = {}
+        """Where the writes that wait for the next statement wait (``prepared.ahead``, ADR 0063)."""
 
     @property
     def connection(self) -> _RecordingConnection:
@@ -107,6 +110,7 @@ class _RecordingConnection:
 
     def flush(self, connection: Connection) -> int:
         """Send the recorded rows, one executemany per statement, parents first; return the row count."""
+        send_ahead(self)  # type: ignore[arg-type]  # on PostgreSQL the last rows still wait: recorded now
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         count = 0
         for sql, values in self.rows.items():  # insertion order: users before their children
