@@ -13,7 +13,17 @@ import pytest
 
 from scimhub.errors import InvalidPath, InvalidValue, NoTarget
 from scimhub.query.filter.parser import parse_patch_path
-from scimhub.query.schema import CORE_USER, ENTERPRISE_USER, GROUP, USER, Attribute, ResourceType, Schema
+from scimhub.query.schema import (
+    COMMON,
+    CORE_USER,
+    ENTERPRISE_USER,
+    GROUP,
+    RESOURCE_TYPES,
+    USER,
+    Attribute,
+    ResourceType,
+    Schema,
+)
 from scimhub.scim import entra
 from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
 from scimhub.scim.patch import PatchResult, apply_patch, read_patch
@@ -410,6 +420,48 @@ def test_primary_role_is_replaced_not_appended() -> None:
         "roles"
     ]
     assert roles == [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Editor"}]
+
+
+def _every_attribute() -> list[Attribute]:
+    tops = [*COMMON, *(a for t in RESOURCE_TYPES for schema in t.schemas() for a in schema.attributes)]
+    return [*tops, *(sub for a in tops for sub in a.sub_attributes)]
+
+
+_ANY_VALUES: list[object] = [
+    None,
+    True,
+    "True",
+    "false",
+    "",
+    "id-1",
+    '{"id": "06b0", "value": "Admin", "displayName": "Admin"}',
+    [],
+    ["id-1"],
+    [{"value": "id-1"}],
+    {},
+    {"value": ""},
+    {"value": "id-1", "displayName": "Jane"},
+    {"Value": '{"value": "Admin"}', "DisplayName": "Admin"},
+]
+
+
+@pytest.mark.parametrize("rule", entra.VALUE_RULES, ids=lambda r: r.rewrite.__name__)
+def test_a_value_rule_leaves_alone_every_attribute_it_does_not_apply_to(rule: Any) -> None:
+    """``Dialect.coerce`` skips a rule for the attributes ``applies`` turns down: it would change none."""
+    skipped = [a for a in _every_attribute() if not rule.applies(a)]
+    assert skipped, "a rule that applies to every attribute needs no test of what it skips"
+    for attribute in skipped:
+        for value in _ANY_VALUES:
+            assert rule.rewrite(attribute, value) == value, (attribute.name, value)
+
+
+def test_a_value_rule_runs_only_for_the_attributes_it_applies_to() -> None:
+    """The values of a string are met by no rule; a member's by the two that read Entra's members."""
+    members = GROUP.schema.attribute("members")
+    assert members is not None and members.sub("value") is not None
+    names = [rule.rewrite.__name__ for rule in DEFAULT.value_rules if rule.applies(members)]
+    assert names == ["read_bare_values", "read_display_name_as_display"]
+    assert not [rule for rule in DEFAULT.value_rules if rule.applies(members.sub("value"))]
 
 
 def test_default_dialect_hooks_every_rule() -> None:

@@ -15,6 +15,7 @@ from scimhub.query.schema import (
     Schema,
 )
 from scimhub.scim.dialects import DEFAULT, STRICT, Dialect
+from scimhub.scim.rules import ValueRule
 from scimhub.scim.scalars import MAX_STRING_BYTES
 from scimhub.scim.values import read_assignments, read_members, read_resource, read_value
 
@@ -474,7 +475,7 @@ def test_value_rules_run_in_order_before_type_checks() -> None:
     def read_yes(attribute: Attribute, value: object) -> object:
         return "true" if attribute.type == "boolean" and value == "yes" else value
 
-    dialect = Dialect("test", value_rules=(read_yes, *DEFAULT.value_rules))
+    dialect = Dialect("test", value_rules=(ValueRule(read_yes), *DEFAULT.value_rules))
     assert read_resource(USER, user(active="yes"), dialect=dialect).doc["active"] is True
 
 

@@ -22,31 +22,11 @@ request the RFC defines; ``tests/scim/test_entra_properties.py`` checks it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from scimhub.query.filter.tree import Filter
 from scimhub.query.schema import Attribute, ResourceType
 from scimhub.scim import entra
-
-RawOperation = dict[str, object]
-"""One PATCH operation as sent, its member names lower-cased (``op``, ``path``, ``value``)."""
-
-OperationRule = Callable[[ResourceType, RawOperation], list[RawOperation]]
-"""Rewrite one raw PATCH operation into the operations it stands for; return
-``[operation]`` unchanged when the rule does not apply."""
-
-ObjectRule = Callable[[ResourceType, dict[str, object]], dict[str, object]]
-"""Rewrite a resource-level object before its keys are read; return it unchanged
-when the rule does not apply."""
-
-ValueRule = Callable[[Attribute, object], object]
-"""Rewrite one value of an attribute before its type is checked; return it
-unchanged when the rule does not apply."""
-
-UnmatchedRule = Callable[[Filter], dict[str, object] | None]
-"""Return the sub-attribute values a value filter pins (the element it describes),
-or None when it describes none."""
+from scimhub.scim.rules import ObjectRule, OperationRule, RawOperation, UnmatchedRule, ValueRule
 
 
 @dataclass(frozen=True)
@@ -63,6 +43,11 @@ class Dialect:
     unmatched: UnmatchedRule | None = None
     """Describe the element an unmatched PATCH filter asks for; None: such a filter is
     noTarget, as RFC 7644 §3.5.2.3 says."""
+    _rules_for: dict[int, tuple[Attribute, tuple[ValueRule, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The value rules that apply to each attribute met so far, by its id (the schemas' attributes
+    are constants; the attribute is kept beside its rules, so its id is never another's)."""
 
     def rewrite_operation(self, resource_type: ResourceType, operation: RawOperation) -> list[RawOperation]:
         """Return the raw operations ``operation`` stands for after every operation rule."""
@@ -78,9 +63,13 @@ class Dialect:
         return obj
 
     def coerce(self, attribute: Attribute, value: object) -> object:
-        """Return ``value`` after every value rule had its say."""
-        for rule in self.value_rules:
-            value = rule(attribute, value)
+        """Return ``value`` after every value rule that applies to ``attribute`` had its say."""
+        known = self._rules_for.get(id(attribute))
+        if known is None:
+            rules = tuple(rule for rule in self.value_rules if rule.applies(attribute))
+            known = self._rules_for[id(attribute)] = (attribute, rules)
+        for rule in known[1]:
+            value = rule.rewrite(attribute, value)
         return value
 
 

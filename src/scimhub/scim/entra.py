@@ -37,15 +37,12 @@ import json
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from scimhub.errors import InvalidInput
 from scimhub.query.filter.tree import And, Compare, Filter
 from scimhub.query.paths import resolve, split_urn
 from scimhub.query.schema import COMMON, Attribute, ResourceType
-
-if TYPE_CHECKING:  # dialects.py imports this module to build DEFAULT
-    from scimhub.scim.dialects import RawOperation
+from scimhub.scim.rules import RawOperation, ValueRule
 
 _OPS = ("add", "remove", "replace")
 _HEAD = re.compile(r"[A-Za-z$][\w$-]*")
@@ -272,16 +269,14 @@ def read_display_name_as_display(attribute: Attribute, value: object) -> object:
     §2.4 names the sub-attribute ``display``, and Microsoft's reference suite adds
     members the same way (§7.1). ``display`` wins when both are sent.
     """
-    if not (isinstance(value, dict) and attribute.is_complex and attribute.sub("displayName") is None):
+    if not isinstance(value, dict):
         return value
-    if attribute.sub("display") is None:
+    sent = next((key for key in value if key.lower() == "displayname"), None)
+    if sent is None or not _complex_with_display_only(attribute):
         return value
-    keys = {key.lower(): key for key in value}
-    if "displayname" not in keys:
-        return value
-    renamed = {k: v for k, v in value.items() if k != keys["displayname"]}
-    if "display" not in keys:
-        renamed["display"] = value[keys["displayname"]]
+    renamed = {k: v for k, v in value.items() if k != sent}
+    if not any(key.lower() == "display" for key in value):
+        renamed["display"] = value[sent]
     return renamed
 
 
@@ -303,13 +298,27 @@ def read_string_booleans(attribute: Attribute, value: object) -> object:
     return value
 
 
+def _single_complex(attribute: Attribute) -> bool:
+    return attribute.is_complex and not attribute.multi_valued
+
+
+def _complex_with_value(attribute: Attribute) -> bool:
+    return attribute.is_complex and attribute.sub("value") is not None
+
+
+def _complex_with_display_only(attribute: Attribute) -> bool:
+    return (
+        attribute.is_complex and attribute.sub("display") is not None and attribute.sub("displayName") is None
+    )
+
+
 VALUE_RULES = (
-    read_single_element_lists,
-    read_bare_values,
-    read_empty_reference_as_unassigned,
-    decode_json_encoded_roles,
-    read_display_name_as_display,
-    read_string_booleans,
+    ValueRule(read_single_element_lists, _single_complex),
+    ValueRule(read_bare_values, _complex_with_value),
+    ValueRule(read_empty_reference_as_unassigned, lambda a: _single_complex(a) and _complex_with_value(a)),
+    ValueRule(decode_json_encoded_roles, lambda a: a.name == "roles" and a.is_complex),
+    ValueRule(read_display_name_as_display, _complex_with_display_only),
+    ValueRule(read_string_booleans, lambda a: a.type == "boolean"),
 )
 """In this order: an array of one becomes its element before a bare id becomes
 ``{"value": id}``, which may then be empty or JSON-encoded."""
