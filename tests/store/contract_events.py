@@ -62,6 +62,21 @@ class EventLogContract:
         seqs = [r.seq for r in recorded]
         assert seqs == sorted(set(seqs)) and head == seqs[-1]
 
+    def test_events_of_one_transaction_keep_every_value_exactly(self, store: Store) -> None:
+        """Several events at once (a PATCH's members) read back as appended: text, numbers, nulls, nesting."""
+        hostile = 'quote " backslash \\ null "null" emoji \U0001f600 \u00e9'
+        many = [
+            make_event(modifier=None, parameters={}),
+            make_event(modifier=hostile, parameters={"fieldPath": hostile, "n": 2**53, "x": 0.1, "ok": True}),
+            make_event(parameters={"nested": {"list": [1, "two", None], "empty": {}}, "none": None}),
+            make_event(hostile, time=2**62, parameters={"": ""}),
+        ]
+        append(store, *many)
+        append(store, many[1])  # alone: the one-event path stores it the same
+        with store.read() as tx:
+            recorded = [r.event for r in tx.events.after(0, 10)]
+        assert recorded == [*many, many[1]]
+
     def test_a_rolled_back_transaction_publishes_nothing(self, store: Store) -> None:
         """Events appended in a transaction that raises are not stored, and the head does not move."""
         append(store, make_event())
