@@ -103,14 +103,14 @@ class Settings:
     """Threads per process that run requests in the synchronous core (ADR 0016): more only
     overlap database waits, fewer contend less for the GIL. Default: 1 on SQLite, whose
     queries never wait on a network; 4 on PostgreSQL."""
-    # Abuse and overload (ADR 0023, defaults ADR 0043): token buckets per process; 0 turns one off.
-    rate_limit_per_token: int = 2000
+    # Abuse and overload (ADR 0023, defaults ADR 0065): token buckets per process; 0 turns one off.
+    rate_limit_per_token: int = 5000
     """Requests per second one bearer token may sustain, per process; beyond it, 429 + Retry-After."""
-    rate_limit_per_token_burst: int = 20000
+    rate_limit_per_token_burst: int = 50000
     """Requests one bearer token may send at once above its rate (the bucket's size)."""
-    rate_limit_per_address: int = 4000
+    rate_limit_per_address: int = 10000
     """Requests per second one client address (an IPv6 /64) may sustain, per process."""
-    rate_limit_per_address_burst: int = 40000
+    rate_limit_per_address_burst: int = 100000
     auth_failure_limit: int = 20
     """Refused tokens one address may present per ``auth_failure_window_seconds`` before its requests
     get 429 (a token-guessing defence); a success from the address forgets its failures."""
