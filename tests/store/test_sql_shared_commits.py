@@ -35,13 +35,6 @@ def engine(tmp_path: Any) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def store(engine: Engine) -> Iterator[SqlStore]:
-    store = SqlStore(engine)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def commits(engine: Engine) -> list[int]:
     """One entry per COMMIT any connection of the engine makes."""
     made: list[int] = []

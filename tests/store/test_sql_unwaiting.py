@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, select
@@ -24,21 +23,7 @@ from scimhub.store.contract import WouldWait
 from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
-from tests.databases import migrated_engine
 from tests.store.turns import TurnHeld
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    with migrated_engine(database_url) as engine:
-        yield engine
-
-
-@pytest.fixture
-def store(engine: Engine) -> Iterator[SqlStore]:
-    store = SqlStore(engine)
-    yield store
-    store.close()
 
 
 def _names(engine: Engine) -> set[str]:

@@ -8,11 +8,10 @@ transaction; a rolled-back write is never sent later. On PostgreSQL: the row, it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
@@ -21,20 +20,6 @@ from scimhub.store.sql import prepared
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import group_members, users
 from tests.store.contract_store import make_group, make_user
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> Iterator[SqlStore]:
-    store = SqlStore(engine)
-    yield store
-    store.close()
 
 
 def _names(engine: Engine) -> list[str]:
