@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.groups import GroupEdit, Groups
 from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.groups import Member, MemberChange
 from scimhub.errors import Uniqueness
 from scimhub.store.sql import prepared
 from scimhub.store.sql.store import SqlStore
@@ -72,6 +74,18 @@ def test_a_taken_name_is_uniqueness_and_the_next_transaction_commits(
                 tx.users.insert(make_user("Taken"))
     users_.create(SYSTEM, UserEdit({"userName": "next"}))
     assert _names(engine) == ["next", "taken"]
+
+
+def test_a_taken_name_met_by_the_next_statement_sqlalchemy_runs_is_uniqueness(store: SqlStore) -> None:
+    """A group with members: its row goes out ahead of the membership rows' statement, and fails there."""
+    member = Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "member"}))
+    groups = Groups(store, lambda: 1_000_000)
+    groups.create(SYSTEM, GroupEdit({"displayName": "taken"}, MemberChange()))
+    with pytest.raises(Uniqueness, match="TAKEN"):
+        groups.create(SYSTEM, GroupEdit({"displayName": "TAKEN"}, MemberChange(add=(Member(member.id),))))
+    made = groups.create(SYSTEM, GroupEdit({"displayName": "next"}, MemberChange(add=(Member(member.id),))))
+    with store.read() as tx:
+        assert tx.members.counts([made.id]) == {made.id: 1}
 
 
 def test_a_write_rolled_back_is_never_sent(store: SqlStore, engine: Engine) -> None:
