@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scimhub.errors import InvalidInput, InvalidPath
-from scimhub.query.schema import COMMON, Attribute, ResourceType, Schema
+from scimhub.query.schema import COMMON_BY_KEY, Attribute, ResourceType, Schema
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def resolve(
     name, _, sub_name = rest.partition(".")
     attribute: Attribute | None = None
     if schema is None:
-        attribute = next((a for a in COMMON if a.name.lower() == name.lower()), None)
+        attribute = COMMON_BY_KEY.get(name.lower())
         owner = None if attribute else resource_type.schema
         attribute = attribute or resource_type.schema.attribute(name)
     else:

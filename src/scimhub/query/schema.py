@@ -175,6 +175,8 @@ META = Attribute(
 )
 COMMON = (ID, EXTERNAL_ID, META)
 """Attributes every resource has (RFC 7643 §3.1); they belong to no schema's list."""
+COMMON_BY_KEY = {attribute.name.lower(): attribute for attribute in COMMON}
+"""The common attributes by lower-cased name: how a name in any case finds one."""
 
 _NAME = Attribute(
     "name",

@@ -41,7 +41,7 @@ from functools import lru_cache
 from scimhub.errors import InvalidInput
 from scimhub.query.filter.tree import And, Compare, Filter
 from scimhub.query.paths import resolve, split_urn
-from scimhub.query.schema import COMMON, Attribute, ResourceType
+from scimhub.query.schema import COMMON_BY_KEY, Attribute, ResourceType
 from scimhub.scim.rules import RawOperation, ValueRule
 
 _OPS = ("add", "remove", "replace")
@@ -181,7 +181,7 @@ def _qualified(resource_type: ResourceType, text: str) -> str | None:
     ):
         return None
     name = match.group()
-    if any(a.name.lower() == name.lower() for a in COMMON) or resource_type.schema.attribute(name):
+    if name.lower() in COMMON_BY_KEY or resource_type.schema.attribute(name):
         return None
     owners = [schema for schema in resource_type.extensions if schema.attribute(name) is not None]
     return f"{owners[0].id}:{text}" if len(owners) == 1 else None

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
 from scimhub.query.paths import AttrRef, resolve, split_urn
-from scimhub.query.schema import COMMON, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
+from scimhub.query.schema import COMMON_BY_KEY, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 from scimhub.scim.dialects import DEFAULT, Dialect
 from scimhub.scim.scalars import json_kind, read_scalar, shorten
 
@@ -265,7 +265,7 @@ def _refs(resource_type: ResourceType, key: str, value: object) -> list[tuple[At
 @lru_cache(maxsize=4096)  # as entra._qualified: few names, the same in every body
 def _named(resource_type: ResourceType, key: str) -> AttrRef | None:
     """Return the attribute a key without a URN names, a common one (``id``, ``meta``) first; or None."""
-    attribute = next((a for a in COMMON if a.name.lower() == key.lower()), None)
+    attribute = COMMON_BY_KEY.get(key.lower())
     if attribute is not None:
         return AttrRef(None, attribute)
     attribute = resource_type.schema.attribute(key)
