@@ -107,14 +107,17 @@ def _authenticate_then(
 ) -> tuple[R, str | None, str | None]:
     verified = _verify(tokens, token)
     if isinstance(verified, Verified) and verified.touch_due:
-        tokens.touch(verified)
+        return _touch_then(tokens, verified, work, refuse)
     return _then(verified, work, refuse)
 
 
 def _touch_then(
     tokens: Tokens, verified: Verified, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> tuple[R, str | None, str | None]:
-    tokens.touch(verified)
+    try:
+        tokens.touch(verified)
+    except ScimhubError as error:  # the database away (503): an answer, not a failed authentication
+        return refuse(error), verified.actor.user_id, None
     return _then(verified, work, refuse)
 
 

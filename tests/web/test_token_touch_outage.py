@@ -1,0 +1,60 @@
+"""A token's ``last_used`` write that meets an unavailable database is a 503, never a 500.
+
+Found by an adversarial run (session 23): with PostgreSQL's backends terminated, the minute's first
+request of a token answered 500, the touch's ``ServiceUnavailable`` escaping the request. It is now
+the request's answer, on the loop's path and on a bulk request's, and not a failed authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.tokens import Verified
+from scimhub.directory.users import UserRef
+from scimhub.errors import ServiceUnavailable
+from scimhub.settings import Settings
+from scimhub.web.app import create_app
+from scimhub.wiring import Services, build
+
+SCIM = "/scim/v2"
+BULK = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []}
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Services]:
+    services = build(Settings(database_url=f"sqlite:///{tmp_path}/touch.db"))
+    services.accounts.ensure_admin("an admin password for the tests")
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def client(hub: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "touch")[0].token
+
+    def away(_verified: Verified) -> None:
+        raise ServiceUnavailable("the database is unavailable (connection lost); retry in 5 seconds", 5)
+
+    monkeypatch.setattr(hub.tokens, "touch", away)  # the token is new: its first request touches it
+    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [("GET", "/Users", None), ("POST", "/Bulk", BULK)],
+    ids=["on the loop", "a bulk request, in a core thread"],
+)
+def test_a_touch_that_meets_an_outage_answers_503(
+    client: TestClient, request_: tuple[str, str, object]
+) -> None:
+    method, path, body = request_
+    answer = client.request(method, SCIM + path, json=body)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
