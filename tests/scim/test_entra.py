@@ -370,6 +370,14 @@ def test_read_display_name_as_display() -> None:
         "displayName": "M"
     }  # its own sub-attribute
     assert entra.read_display_name_as_display(NAME, {"displayName": "x"}) == {"displayName": "x"}
+    # Two spellings: the last is read (as a dict keyed in lower case keeps it), the other stays.
+    assert entra.read_display_name_as_display(
+        MEMBERS, {"value": "u", "displayName": "A", "DisplayName": "B"}
+    ) == {
+        "value": "u",
+        "displayName": "A",
+        "display": "B",
+    }
 
 
 # -- the unmatched rule ---------------------------------------------------------------------

@@ -271,7 +271,10 @@ def read_display_name_as_display(attribute: Attribute, value: object) -> object:
     """
     if not isinstance(value, dict):
         return value
-    sent = next((key for key in value if key.lower() == "displayname"), None)
+    sent = None
+    for key in value:  # the last spelling sent wins, as it would in a dict keyed in lower case
+        if key.lower() == "displayname":
+            sent = key
     if sent is None or not _complex_with_display_only(attribute):
         return value
     renamed = {k: v for k, v in value.items() if k != sent}
