@@ -88,6 +88,18 @@ class StoreContract:
         with pytest.raises(Uniqueness, match="urn:li:corpuser:jdoe"), store.transaction() as tx:
             tx.users.insert(make_user("jdoe"))
 
+    @pytest.mark.parametrize("name", ["user_name_key.jdoe", "users.user_name_key"])
+    def test_a_kept_urn_is_told_apart_from_a_taken_name_whatever_the_name_holds(
+        self, store: Store, name: str
+    ) -> None:
+        """A URN's violation reads as one though the name spells the other constraint's name."""
+        user = make_user(name)
+        with store.transaction() as tx:
+            tx.users.insert(user)
+            tx.users.update(replace(user, doc={"userName": "renamed"}, version=2))
+        with pytest.raises(Uniqueness, match="still names a user renamed since"), store.transaction() as tx:
+            tx.users.insert(make_user(name))
+
     def test_get_by_urn_finds_the_user_that_kept_it(self, store: Store) -> None:
         """get_by_urn() finds a renamed user by its URN from creation, not whoever has its old userName."""
         user, other = make_user("jdoe"), make_user("other")

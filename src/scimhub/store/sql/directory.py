@@ -165,17 +165,23 @@ class _ResourceRows(Generic[R]):
         columns = self._columns(record)
 
         def taken(error: IntegrityError) -> Uniqueness | None:
+            # PostgreSQL names the constraint apart from its message, which quotes the values (a URN
+            # may hold a column's name); SQLite's message names the table's column, never the value.
+            violated = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or str(error.orig)
             for markers, detail in self._unique_columns(columns):
-                if any(marker in str(error.orig) for marker in markers):
+                if any(marker in violated for marker in markers):
                     return Uniqueness(detail)
             return None
 
         ahead(self._connection, [(statement, columns), *self._mirrors(record, replacing=replacing)], taken)
 
     def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-        """Return, per unique column, how its violation reads (SQLite, PostgreSQL) and the detail to raise."""
-        name = columns[self._name_column]
-        return [((f"{self._name_column}_key",), f"{self._name_attribute} '{name}' is already taken")]
+        """Return, per unique column, the names its violation goes by, and the detail to raise.
+
+        The names: the column as SQLite's message gives it, the constraint as PostgreSQL's does.
+        """
+        name, key = columns[self._name_column], f"{self._table.name}.{self._name_column}_key"
+        return [((key, f"uq_{key.replace('.', '_')}"), f"{self._name_attribute} '{name}' is already taken")]
 
     def _mirrors(self, record: R, *, replacing: bool) -> list[tuple[Executable, Params]]:
         """Return the statements that keep the record's indexed copies (a user's emails) with it."""
