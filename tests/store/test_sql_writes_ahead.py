@@ -2,8 +2,8 @@
 
 On both engines: what the transaction reads after the write sees it, whichever way the read is run;
 a taken name is ``Uniqueness`` wherever it is met, and leaves the connection fit for the next
-transaction; a rolled-back write is never sent later. On PostgreSQL: the row, its events and the
-``COMMIT`` go out in one round trip.
+transaction; a rolled-back write is never sent later. On PostgreSQL: the ``BEGIN``, the row, its
+events and the ``COMMIT`` go out in one round trip.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_a_write_rolled_back_is_never_sent(store: SqlStore, engine: Engine) -> N
     assert _names(engine) == ["kept"]
 
 
-def test_on_postgresql_the_row_goes_out_with_the_events_and_the_commit(
+def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
     store: SqlStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if engine.dialect.name != "postgresql":
@@ -106,6 +106,7 @@ def test_on_postgresql_the_row_goes_out_with_the_events_and_the_commit(
     sent = prepared._in_turn
 
     def counted(connection: Any, steps: Any) -> list[list[Any]]:
+        assert connection.connection.driver_connection.autocommit  # psycopg sends no BEGIN of its own
         round_trips.append([_what(statement) for statement, _ in steps])
         return sent(connection, steps)
 
@@ -113,5 +114,7 @@ def test_on_postgresql_the_row_goes_out_with_the_events_and_the_commit(
     Users(store, lambda: 1_000_000).create(
         SYSTEM, UserEdit({"userName": "one.trip", "emails": [{"value": "a@b"}]})
     )
-    assert round_trips == [["users", "user_emails", "pg_advisory_xact_lock", "events", "pg_notify", "COMMIT"]]
+    begin, *rest = round_trips[0]
+    assert (len(round_trips), begin) == (1, "BEGIN")
+    assert rest == ["users", "user_emails", "pg_advisory_xact_lock", "events", "pg_notify", "COMMIT"]
     assert _names(engine) == ["one.trip"]

@@ -25,7 +25,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, event
+from sqlalchemy import Connection, Engine, Executable, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -68,6 +68,7 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Steps = Sequence[tuple[Executable, Params]]
 Translate = Callable[[IntegrityError], Exception | None]
 """Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
+_BEGIN = text("BEGIN")
 _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
 
@@ -119,6 +120,23 @@ def keep_writes_ahead(engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", _send_before_statement)
         event.listen(engine, "commit", _send_before_commit)
         event.listen(engine, "rollback", _drop_ahead)
+
+
+def begin_ahead(engine: Engine) -> Engine:
+    """Return ``engine`` with its transactions begun by a ``BEGIN`` that waits for their first statement.
+
+    psycopg begins a transaction with a ``BEGIN`` of its own, a round trip before the first
+    statement, in pipeline mode too. On the returned engine the driver is in autocommit and each
+    transaction's ``BEGIN`` goes ``ahead`` of its first statements, in their round trip; the
+    ``COMMIT`` or ``ROLLBACK`` that ends it is sent as before (ADR 0063).
+    """
+    beginning = engine.execution_options(isolation_level="AUTOCOMMIT")
+    event.listen(beginning, "begin", _begin_ahead)
+    return beginning
+
+
+def _begin_ahead(connection: Connection) -> None:
+    ahead(connection, [(_BEGIN, None)], lambda _: None)
 
 
 def _send_before_statement(connection: Connection, *_: object) -> None:

@@ -21,7 +21,7 @@ from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.engine import answered, begin_writing
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
-from scimhub.store.sql.prepared import keep_writes_ahead
+from scimhub.store.sql.prepared import begin_ahead, keep_writes_ahead
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.shared_commits import SharedCommit
@@ -244,6 +244,8 @@ class SqlStore:
         # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
         event.listen(engine, "invalidate", self._dropped)
         self._write_engine = engine.execution_options(write=True)
+        if not sqlite:  # a write's BEGIN goes with its first statements (ADR 0063)
+            self._write_engine = begin_ahead(self._write_engine)
         # PostgreSQL's writers keep their connections per thread too; the event loop's first write
         # of a request gives up a lock it would wait for, and moves to a core thread (ADR 0058).
         self._writes = None if sqlite else _Connections(self._write_engine)
