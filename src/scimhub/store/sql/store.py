@@ -243,14 +243,13 @@ class SqlStore:
         self._lone = _Connections(self._single)
         # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
         event.listen(engine, "invalidate", self._dropped)
-        self._write_engine = engine.execution_options(write=True)
-        if not sqlite:  # a write's BEGIN goes with its first statements (ADR 0063)
+        self._write_engine: Engine = engine.execution_options(write=True)
+        if not sqlite:  # a write's BEGIN and rows go out with its next statements (ADR 0063)
+            keep_writes_ahead(engine)
             self._write_engine = begin_ahead(self._write_engine)
         # PostgreSQL's writers keep their connections per thread too; the event loop's first write
         # of a request gives up a lock it would wait for, and moves to a core thread (ADR 0058).
         self._writes = None if sqlite else _Connections(self._write_engine)
-        if not sqlite:
-            keep_writes_ahead(engine)  # a write's rows go out with its COMMIT (ADR 0063)
         self._brief_writes = (
             None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
         )
