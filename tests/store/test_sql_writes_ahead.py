@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.groups import GroupEdit, Groups
@@ -111,10 +111,14 @@ def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
         return sent(connection, steps)
 
     monkeypatch.setattr(prepared, "_in_turn", counted)
+    through_sqlalchemy: list[str] = []  # any statement sent otherwise would be a round trip of its own
+    event.listen(engine, "before_cursor_execute", lambda *sent: through_sqlalchemy.append(sent[2]))
     Users(store, lambda: 1_000_000).create(
         SYSTEM, UserEdit({"userName": "one.trip", "emails": [{"value": "a@b"}]})
     )
+    assert through_sqlalchemy == []
     begin, *rest = round_trips[0]
     assert (len(round_trips), begin) == (1, "BEGIN")
     assert rest == ["users", "user_emails", "pg_advisory_xact_lock", "events", "pg_notify", "COMMIT"]
     assert _names(engine) == ["one.trip"]
+    assert through_sqlalchemy, "the listener hears what SQLAlchemy sends"
