@@ -15,6 +15,7 @@ from functools import partial
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from scimhub.collector import tune_for_serving
 from scimhub.datahub.emitter import EmitterSink
 from scimhub.datahub.pusher import Pusher, PushOptions
 from scimhub.datahub.status import PushStatus, read_status
@@ -171,4 +172,6 @@ def app_from_environ() -> Starlette:
     settings = Settings.from_environ(os.environ)
     configure_logging(settings.log_level)
     GuardedHttpToolsProtocol.configure(settings, SCIM_PREFIXES)
-    return create_app(build(settings, upgrade=False))
+    app = create_app(build(settings, upgrade=False))
+    tune_for_serving()
+    return app

@@ -13,6 +13,7 @@ import uvicorn
 from scimhub.cli.options import DatabaseUrl, build_services, ensure_admin, settings
 from scimhub.cli.summary import startup_summary
 from scimhub.cli.workers import serve_workers
+from scimhub.collector import tune_for_serving
 from scimhub.logs import configure_logging
 from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
@@ -83,7 +84,9 @@ def serve(
     ensure_admin(services, generate=False)  # a service log is no place for a password
     common = uvicorn_settings(config)
     if config.workers <= 1:
-        uvicorn.run(create_app(services), **common)
+        app = create_app(services)
+        tune_for_serving()
+        uvicorn.run(app, **common)
         return
     services.close()
     # Worker processes rebuild the services from the environment: hand them the resolved URL.

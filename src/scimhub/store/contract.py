@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from scimhub.domain.events import ChangeEvent, RecordedEvent
 from scimhub.domain.groups import Group, Member, MemberChange
@@ -53,6 +53,8 @@ from scimhub.store.records import (
     SessionRecord,
     TokenRecord,
 )
+
+T = TypeVar("T")
 
 
 class UserRows(Protocol):
@@ -461,8 +463,15 @@ class Store(Protocol):
 
         Only the first: once one has committed, the work cannot be started again elsewhere, so later
         ones wait as usual. Where locks are met only inside a transaction (PostgreSQL: a row, the
-        events' order), it waits for one a few milliseconds at most, then rolls back whole and
-        raises (ADR 0058).
+        events' order), they are waited for where they are met: the work runs in ``cooperate``,
+        whose waits let the loop serve others (ADR 0066).
+        """
+
+    async def cooperate(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)``, a request's work, on the running event loop.
+
+        Where the database is reached over a network (PostgreSQL), each wait for it lets the loop
+        serve other requests meanwhile (ADR 0066); elsewhere it runs at once.
         """
 
     def leave_loop(self) -> None:

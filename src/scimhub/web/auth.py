@@ -21,7 +21,7 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.tokens import Tokens, Verified
 from scimhub.errors import ScimhubError, Unauthorized
 from scimhub.services import Services
-from scimhub.store.contract import WouldWait
+from scimhub.store.contract import LoopWork, Store, WouldWait
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -56,35 +56,33 @@ async def call_as_bearer(
     """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
     While ``services.work_on_loop`` (the database answers; ADR 0046, 0055, 0056) the request runs on
-    the event loop itself, unless it would wait there: a token due its ``last_used`` write, or a
-    first write that would wait for a lock (``WouldWait``, with nothing written: on SQLite when the
-    write lock is taken, on PostgreSQL when a lock is not had within ``LOOP_LOCK_WAIT_MS``,
-    ADR 0058), sends it to one of the core's threads, where everything else runs (ADR 0003,
-    ADR 0016). ``refuse`` renders an authentication failure. Work that may write more than once
-    (``writes_once=False``: a bulk request) goes to a core thread from the start: after its first
-    commit it could no longer move, and a later write could wait on the loop for another process's
-    lock. The actor's id is left
-    in the request's state for the access log (an id, never the token), and a failure's reason as
-    ``auth_failure`` for the metrics and the failure throttle (``web/ratelimit.py``, ADR 0023).
+    the event loop itself (on PostgreSQL in a greenlet, whose every wait for the server, a lock's
+    included, lets the loop serve others: ``Store.cooperate``, ADR 0066), unless it would hold the
+    loop: a token due its ``last_used`` write, a password to hash, or on SQLite a first write that
+    would wait for the write lock (``WouldWait``, with nothing written) sends it to one of the
+    core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
+    authentication failure. Work that may write more than once (``writes_once=False``: a bulk
+    request) goes to a core thread from the start: after its first commit it could no longer move.
+    The actor's id is left in the request's state for the access log (an id, never the token), and
+    a failure's reason as ``auth_failure`` for the metrics and the failure throttle
+    (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
     if writes_once and services.work_on_loop:
-        verified = _verify(tokens, token)
-        if isinstance(verified, Verified) and verified.touch_due:
+        store = services.store
+        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
+        if done is not None:
+            outcome = done
+            try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
+                await on_loop.committed()
+            except ScimhubError as error:
+                outcome = (refuse(error), outcome[1], None)
+        elif isinstance(verified, Verified) and verified.touch_due:
             outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)
         else:
-            try:
-                with services.store.unwaiting() as on_loop:
-                    outcome = _then(verified, work, refuse)
-            except WouldWait:
-                outcome = await _hop(services, _then, verified, work, refuse)
-            else:
-                try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
-                    await on_loop.committed()
-                except ScimhubError as error:
-                    outcome = (refuse(error), outcome[1], None)
+            outcome = await _hop(services, _then, verified, work, refuse)
     else:
         outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
     result, actor_id, failure = outcome
@@ -100,6 +98,24 @@ async def _hop(services: Services, function: Callable[..., T], *args: object) ->
     return await asyncio.get_running_loop().run_in_executor(
         services.core, copy_context().run, function, *args
     )
+
+
+def _on_loop(
+    store: Store,
+    tokens: Tokens,
+    token: str | None,
+    work: Callable[[Actor], R],
+    refuse: Callable[[ScimhubError], R],
+) -> tuple[Verified | ScimhubError, LoopWork, tuple[R, str | None, str | None] | None]:
+    """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there."""
+    verified = _verify(tokens, token)
+    with store.unwaiting() as on_loop:
+        if isinstance(verified, Verified) and verified.touch_due:
+            return verified, on_loop, None
+        try:
+            return verified, on_loop, _then(verified, work, refuse)
+        except WouldWait:
+            return verified, on_loop, None
 
 
 def _authenticate_then(

@@ -80,10 +80,18 @@ def make_engine(url: str, **options: Any) -> Engine:
         if "connect_timeout" not in parsed.query:
             options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         engine = create_engine(parsed, **options)
+        event.listen(engine, "do_connect", _connect_cooperatively)
     else:
         raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
     _watch_outages(engine)
     return engine
+
+
+def _connect_cooperatively(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect as psycopg would, with a connection whose waits a request's greenlet awaits (ADR 0066)."""
+    from scimhub.store.sql.cooperative import CooperativeConnection  # noqa: PLC0415 - psycopg is an extra
+
+    return CooperativeConnection.connect(*cargs, **cparams)
 
 
 class _FailFastPool(QueuePool):

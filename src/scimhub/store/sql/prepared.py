@@ -190,7 +190,10 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     driver = connection.connection.driver_connection
     assert driver is not None
     together = len(runs) > 1 and connection.dialect.name == "postgresql"
-    cursors = [driver.cursor() for _ in runs]
+    # A cursor each for the statements whose rows are read; one for all of those whose rows no one
+    # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
+    unread: Any = driver.cursor() if any(plan.row is None for plan, _, _ in runs) else None
+    cursors: list[Any] = [unread if plan.row is None else driver.cursor() for plan, _, _ in runs]
     fetched: list[list[Any]] = []
     first: Exception | None = None
     try:
@@ -215,7 +218,7 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
         sql = "; ".join(plan.sql for plan, _, _ in runs)
         connection._handle_dbapi_exception(first or error, sql, [bound for _, bound, _ in runs], None, None)
     finally:
-        for cursor in cursors:
+        for cursor in set(cursors):
             cursor.close()
     return fetched
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from sqlalchemy import Connection, Engine, QueuePool, event, text
-from sqlalchemy.exc import OperationalError
 
 from scimhub.store.contract import CommitListener, WouldWait
 from scimhub.store.records import Credential
@@ -25,15 +25,12 @@ from scimhub.store.sql.prepared import begin_ahead, keep_writes_ahead
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.shared_commits import SharedCommit
+from scimhub.store.sql.slots import Owner, Slots, owner
 from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credential, read_credential
 
 log = logging.getLogger("scimhub.store")
 
-LOOP_LOCK_WAIT_MS = 10
-"""How long a PostgreSQL write on the event loop waits for a lock before it moves to a core thread
-(ADR 0058): its holders commit within a round trip or two unless they are long writes themselves."""
-_LOCK_NOT_AVAILABLE = "55P03"
-"""PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
+T = TypeVar("T")
 
 
 class SqlTransaction:
@@ -74,7 +71,10 @@ _KINDS: dict[str, Callable[[Connection], object]] = get_type_hints(SqlTransactio
 
 
 class _Connections:
-    """Connections of an engine for one use, one per thread kept checked out (ADR 0054, ADR 0056).
+    """Connections of an engine for one use, one per owner kept checked out (ADR 0054, ADR 0056).
+
+    The owner is a thread, or a slot of the event loop's work in greenlets (ADR 0066, ``slots``):
+    below, "thread" stands for either.
 
     A read on SQLite costs the database about 10 µs; taking a connection from the pool and giving it
     back (the pool's bookkeeping, its listeners, the isolation level set and reset, the rollback on
@@ -89,23 +89,21 @@ class _Connections:
     when that use ends.
     """
 
-    def __init__(self, engine: Engine, session: str | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._session = session
-        """A ``SET`` run on each connection when taken: then it is closed for good rather than pooled."""
         self._lock = threading.Lock()
-        self._held: dict[threading.Thread, Connection] = {}
-        self._taken_in: dict[threading.Thread, int] = {}
+        self._held: dict[Owner, Connection] = {}
+        self._taken_in: dict[Owner, int] = {}
         self._generation = 0
         """Bumped by ``forget``: a connection held since an earlier one may have been dropped."""
-        self._busy: set[threading.Thread] = set()
+        self._busy: set[Owner] = set()
         """The threads using their held connection now: only they may touch it (or close it)."""
         self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """Yield this thread's held connection, else one from the pool, given back after."""
-        thread = threading.current_thread()
+        thread = owner()
         held = self._take(thread)
         if held is None:
             with self._engine.connect() as connection:
@@ -116,7 +114,7 @@ class _Connections:
         finally:
             self._give_back(thread)  # the use may end on another thread: a stream's does (ADR 0019)
 
-    def _take(self, thread: threading.Thread) -> Connection | None:
+    def _take(self, thread: Owner) -> Connection | None:
         """Mark ``thread``'s held connection busy and return it; None for a nested use or a closed store."""
         with self._lock:
             if thread in self._busy or self._closed:
@@ -133,8 +131,8 @@ class _Connections:
             generation = self._generation
         try:
             for connection in done:
-                self._release(connection)
-            held = self._connect()
+                connection.close()
+            held = self._engine.connect()
         except BaseException:
             self._give_back(thread)
             raise
@@ -142,39 +140,17 @@ class _Connections:
             self._held[thread], self._taken_in[thread] = held, generation
         return held
 
-    def _connect(self) -> Connection:
-        connection = self._engine.connect()
-        if self._session is not None:
-            try:
-                connection.exec_driver_sql(self._session)
-                connection.commit()
-            except BaseException:
-                self._release(connection)
-                raise
-        return connection
-
-    def _release(self, connection: Connection) -> None:
-        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends.
-
-        Detached, not invalidated: invalidating fires the pool's ``invalidate``, which says the
-        server dropped connections, and every held one would be taken anew, this one's
-        replacement with them, at each use (found by an adversarial run of ADR 0058).
-        """
-        if self._session is not None and not connection.invalidated:
-            connection.detach()
-        connection.close()
-
     def forget(self) -> None:
         """Say that the server dropped connections: each held one is given back at its next use."""
         with self._lock:
             self._generation += 1
 
-    def _give_back(self, thread: threading.Thread) -> None:
+    def _give_back(self, thread: Owner) -> None:
         with self._lock:
             self._busy.discard(thread)
             closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
-            self._release(closing)
+            closing.close()
 
     def idle(self) -> int:
         """Return how many held connections are checked out but not in use."""
@@ -188,7 +164,7 @@ class _Connections:
             idle = [thread for thread in self._held if thread not in self._busy]
             closing = [self._held.pop(thread) for thread in idle]
         for connection in closing:
-            self._release(connection)
+            connection.close()
 
 
 class _LoopWork:
@@ -226,35 +202,30 @@ class SqlStore:
             if engine.dialect.name == "postgresql"
             else engine
         )
-        # One statement needs no transaction around it: it sees one snapshot by itself. PostgreSQL
-        # then runs it in one round trip instead of three (BEGIN, the statement, ROLLBACK); SQLite's
-        # connection issues no BEGIN when told ``one_statement`` (engine.py), ADR 0040.
-        self._single = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine.execution_options(one_statement=True)
-        )
         # SQLite says at the cost of a pragma whether anything was committed since: a credential
         # is read again only then (ADR 0059). PostgreSQL cannot say so without a round trip.
         self._read_credential = kept_credential if sqlite else read_credential
         self._commit_listeners: list[CommitListener] = []
-        # Each thread keeps its read connections: the pool's round costs more than a read.
-        self._reads = _Connections(self._reader)
-        self._lone = _Connections(self._single)
         # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
         event.listen(engine, "invalidate", self._dropped)
         self._write_engine: Engine = engine.execution_options(write=True)
         if not sqlite:  # a write's BEGIN and rows go out with its next statements (ADR 0063)
             keep_writes_ahead(engine)
             self._write_engine = begin_ahead(self._write_engine)
-        # PostgreSQL's writers keep their connections per thread too; the event loop's first write
-        # of a request gives up a lock it would wait for, and moves to a core thread (ADR 0058).
+        # Each thread (or slot of the loop's work, ADR 0066) keeps its connections: the pool's round
+        # costs more than a read.
+        self._reads = _Connections(self._reader)
         self._writes = None if sqlite else _Connections(self._write_engine)
-        self._brief_writes = (
-            None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
-        )
-        self._held = [h for h in (self._reads, self._lone, self._writes, self._brief_writes) if h is not None]
+        # One statement needs no transaction around it: it sees one snapshot by itself (ADR 0040,
+        # 0057). SQLite's connection issues no BEGIN when told ``one_statement`` (engine.py).
+        # PostgreSQL runs it on a write connection, in the driver's autocommit: one round trip, not
+        # three (BEGIN, the statement, ROLLBACK), and a request needs one connection, not two.
+        lone = engine.execution_options(one_statement=True)
+        self._lone = _Connections(lone) if self._writes is None else self._writes
+        self._held = [self._reads, self._lone]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
+        """Per event loop, the slots of the requests' work interleaved on it (PostgreSQL, ADR 0066)."""
         self._writer: Connection | None = None
         """SQLite's one connection for writes, kept: they take turns on ``_writers`` (ADR 0055)."""
         self._shared: SharedCommit | None = None
@@ -277,12 +248,11 @@ class SqlStore:
 
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
-        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
-        PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
-        order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
-        had by then rolls it back whole, and it raises then (ADR 0058). On SQLite, within
-        ``unwaiting`` on the event loop, it is a savepoint of the transaction that the loop's writes
-        of one turn share, committed after the turn (ADR 0061).
+        On SQLite, within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting for
+        the write lock (ADR 0055); on the event loop, it is a savepoint of the transaction that the
+        loop's writes of one turn share, committed after the turn (ADR 0061). On PostgreSQL a lock
+        is waited for where it is met: on the loop, in the greenlet of the request's work, which
+        lets the loop serve others meanwhile (``cooperate``, ADR 0066).
         """
         work = _unwaiting.get()
         if work is not None and work.loop is not None and self._writers is not None and not self._closed:
@@ -291,17 +261,12 @@ class SqlStore:
             return
         wait = work is None or work.wrote
         with self._write_connection(wait) as connection:
-            try:
-                with connection.begin():
-                    if self._writers is not None and not begin_writing(connection, wait=wait):
-                        raise WouldWait
-                    tx = SqlTransaction(connection)
-                    yield tx
-                    tx.events.flush()
-            except OperationalError as error:
-                if not wait and getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
-                    raise WouldWait from None  # rolled back whole: nothing was written
-                raise
+            with connection.begin():
+                if self._writers is not None and not begin_writing(connection, wait=wait):
+                    raise WouldWait
+                tx = SqlTransaction(connection)
+                yield tx
+                tx.events.flush()
             written = tx.events.written_through
         if work is not None:
             work.wrote = True
@@ -379,10 +344,9 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None:  # PostgreSQL's: the thread's own, brief about locks if it must not wait
-            held = self._writes if wait else self._brief_writes
-            assert held is not None
-            with held.connection() as connection:
+        if self._writers is None:  # PostgreSQL's: the thread's (or the work slot's) own
+            assert self._writes is not None
+            with self._writes.connection() as connection:
                 yield connection
             return
         if self._closed:  # a write after close: pooled
@@ -417,6 +381,20 @@ class SqlStore:
             yield work
         finally:
             _unwaiting.reset(token)
+
+    async def cooperate(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)``, a request's work, on the running event loop (ADR 0066).
+
+        On PostgreSQL, in a greenlet holding one of the loop's work slots: each wait for the server
+        lets the loop serve other requests meanwhile. SQLite does not wait on a network: at once.
+        """
+        if self._writes is None:
+            return function(*args)
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = Slots(loop)
+        return await slots.run(function, *args)
 
     def leave_loop(self) -> None:
         """Within ``unwaiting`` and before a write committed, raise ``WouldWait`` (ADR 0055)."""

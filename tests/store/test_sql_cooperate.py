@@ -1,0 +1,170 @@
+"""A request's work on the event loop (``SqlStore.cooperate``, ADR 0066).
+
+On PostgreSQL it runs in a greenlet holding one of the loop's work slots, and every wait for the
+server, a lock's included, is awaited: the loop runs other work meanwhile. Each slot keeps its own
+connections, as a thread does. On SQLite the work runs at once, in the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select, text
+from sqlalchemy.util.concurrency import in_greenlet
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
+from scimhub.store.sql import migrate
+from scimhub.store.sql.engine import make_engine, unavailable
+from scimhub.store.sql.slots import WORK_IN_FLIGHT
+from scimhub.store.sql.store import SqlStore
+from scimhub.store.sql.tables import users
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The server's engine (``make_engine``): on PostgreSQL, connections whose waits cooperate."""
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's work runs at once (test_on_sqlite_the_work_runs_at_once_in_the_caller)")
+
+
+def _users(store: SqlStore) -> Users:
+    return Users(store, lambda: 1_000_000)
+
+
+def test_on_sqlite_the_work_runs_at_once_in_the_caller(store: SqlStore, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's work runs in a greenlet")
+
+    async def main() -> bool:
+        return await store.cooperate(in_greenlet)
+
+    assert asyncio.run(main()) is False
+
+
+def test_a_write_waiting_for_a_row_held_elsewhere_lets_the_loop_run_other_work(
+    store: SqlStore, engine: Engine
+) -> None:
+    _postgresql(engine)
+    directory = _users(store)
+    ada = directory.create(SYSTEM, UserEdit({"userName": "ada"}))
+
+    def retitle() -> str:
+        return directory.update(SYSTEM, ada.id, lambda user: UserEdit({**user.doc, "title": "Dr"})).user.doc[
+            "title"
+        ]
+
+    def lock_waits() -> int:
+        with store.read(one_statement=True) as tx:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            return int(tx.connection.exec_driver_sql(query).scalar_one())
+
+    async def main() -> None:
+        with engine.connect() as other:  # another process's transaction, holding ada's row
+            other.execute(select(users.c.id).where(users.c.id == ada.id).with_for_update())
+            write = asyncio.ensure_future(store.cooperate(retitle))
+            for _ in range(500):
+                if await store.cooperate(lock_waits):
+                    break
+                await asyncio.sleep(0.01)
+            assert await store.cooperate(lock_waits) == 1  # the write waits for the row ...
+            read = await store.cooperate(lambda: directory.get(ada.id).user.doc.get("title"))
+            assert read is None and not write.done()  # ... while the loop runs other work
+            other.rollback()
+            assert await asyncio.wait_for(write, 10) == "Dr"
+
+    asyncio.run(main())
+    assert directory.get(ada.id).user.doc["title"] == "Dr"
+    assert store.in_use() == 0
+
+
+def test_no_more_work_than_the_slots_runs_at_once_each_on_its_own_connection(
+    store: SqlStore, engine: Engine
+) -> None:
+    _postgresql(engine)
+    backends: set[int] = set()
+    running = [0, 0]  # now, most
+
+    def sleep_on_the_server() -> None:
+        running[0] += 1
+        running[1] = max(running)
+        with store.read(one_statement=True) as tx:
+            backend = tx.connection.exec_driver_sql(
+                "SELECT pg_backend_pid() FROM pg_sleep(0.05)"
+            ).scalar_one()
+        backends.add(backend)
+        running[0] -= 1
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.gather(*(store.cooperate(sleep_on_the_server) for _ in range(3 * WORK_IN_FLIGHT)))
+        return loop.time() - started
+
+    elapsed = asyncio.run(main())
+    assert running[1] == WORK_IN_FLIGHT  # as many as the slots, interleaved, and no more
+    assert len(backends) == WORK_IN_FLIGHT  # one connection per slot, kept across its works
+    assert elapsed < 3 * WORK_IN_FLIGHT * 0.05  # the sleeps overlapped
+    assert store.in_use() == 0
+
+
+def test_after_a_dropped_connection_each_slot_connects_once_again(store: SqlStore, engine: Engine) -> None:
+    _postgresql(engine)
+    directory = _users(store)
+
+    connects: list[Any] = []
+
+    async def main() -> None:
+        await store.cooperate(directory.create, SYSTEM, UserEdit({"userName": "warm"}))
+        with engine.connect() as dropped:  # what SQLAlchemy does with a connection it found dead
+            dropped.invalidate()
+        event.listen(engine, "connect", lambda *_: connects.append(None))
+        for n in range(5):
+            await store.cooperate(directory.create, SYSTEM, UserEdit({"userName": f"user{n}"}))
+
+    asyncio.run(main())
+    assert len(connects) == 1  # the slot's connection, taken anew after the drop, then kept
+    with engine.connect() as connection:
+        names = set(connection.execute(text("SELECT user_name FROM users")).scalars())
+    assert names >= {f"user{n}" for n in range(5)}
+
+
+def test_work_cancelled_while_it_waits_leaves_no_broken_connection_behind(
+    store: SqlStore, engine: Engine
+) -> None:
+    """A request's task cancelled mid-exchange (the server stopping): the exchange goes on to its end,
+    then the work unwinds with its transaction rolled back, and the slot's connection serves on."""
+    _postgresql(engine)
+    directory = _users(store)
+    ada = directory.create(SYSTEM, UserEdit({"userName": "ada"}))
+
+    def retitle(title: str) -> None:
+        directory.update(SYSTEM, ada.id, lambda user: UserEdit({**user.doc, "title": title}))
+
+    async def main() -> None:
+        with engine.connect() as other:
+            other.execute(select(users.c.id).where(users.c.id == ada.id).with_for_update())
+            write = asyncio.ensure_future(store.cooperate(retitle, "Dr"))
+            await asyncio.sleep(0.2)
+            write.cancel()
+            await asyncio.sleep(0.1)
+            assert not write.done()  # its exchange goes on: the row is still held
+            other.rollback()
+            with pytest.raises(asyncio.CancelledError):
+                await write
+        assert not unavailable(engine)  # a cancelled request is no outage
+        await store.cooperate(retitle, "Prof")
+
+    asyncio.run(main())
+    assert directory.get(ada.id).user.doc["title"] == "Prof"
+    assert store.in_use() == 0
