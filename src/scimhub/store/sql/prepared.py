@@ -230,7 +230,9 @@ def _prepare(dialect: Dialect, statement: Executable, params: Params) -> tuple[_
     plan = _plan_of(statement, dialect, key)
     if plan is None:
         return None
-    extracted = key.bindparams if key is not None else None
+    # The values a statement's own literals take: none to map when the plan was compiled from this
+    # very statement (its memoized key), whose literals the compiled statement holds already.
+    extracted = key.bindparams if key is not None and key is not plan.compiled.cache_key else None
     construct = plan.compiled.construct_params
     if isinstance(params, Sequence):  # one run per mapping: executemany
         return plan, [_bound(plan, construct(dict(p), extracted_parameters=extracted)) for p in params], True
