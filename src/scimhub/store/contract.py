@@ -463,8 +463,8 @@ class Store(Protocol):
 
         Only the first: once one has committed, the work cannot be started again elsewhere, so later
         ones wait as usual. Where locks are met only inside a transaction (PostgreSQL: a row, the
-        events' order), they are waited for where they are met: the work runs in ``cooperate``,
-        whose waits let the loop serve others (ADR 0066).
+        events' order), it waits for one a few milliseconds at most, then rolls back whole and
+        raises (ADR 0058): the work holds one of few slots on the loop (``cooperate``, ADR 0066).
         """
 
     async def cooperate(self, function: Callable[..., T], *args: Any) -> T:

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar, get_type_hints
 
 from sqlalchemy import Connection, Engine, QueuePool, event, text
+from sqlalchemy.exc import OperationalError
 
 from scimhub.store.contract import CommitListener, WouldWait
 from scimhub.store.records import Credential
@@ -31,6 +32,13 @@ from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credentia
 log = logging.getLogger("scimhub.store")
 
 T = TypeVar("T")
+
+LOOP_LOCK_WAIT_MS = 10
+"""How long a PostgreSQL write on the event loop waits for a lock before it moves to a core thread
+(ADR 0058, 0066): its holders commit within a round trip or two unless they are long writes
+themselves, and a wait without end would keep its work slot from every other request."""
+_LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
 
 
 class SqlTransaction:
@@ -89,8 +97,10 @@ class _Connections:
     when that use ends.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, session: str | None = None) -> None:
         self._engine = engine
+        self._session = session
+        """A ``SET`` run on each connection when taken: then it is closed for good rather than pooled."""
         self._lock = threading.Lock()
         self._held: dict[Owner, Connection] = {}
         self._taken_in: dict[Owner, int] = {}
@@ -131,14 +141,36 @@ class _Connections:
             generation = self._generation
         try:
             for connection in done:
-                connection.close()
-            held = self._engine.connect()
+                self._release(connection)
+            held = self._connect()
         except BaseException:
             self._give_back(thread)
             raise
         with self._lock:
             self._held[thread], self._taken_in[thread] = held, generation
         return held
+
+    def _connect(self) -> Connection:
+        connection = self._engine.connect()
+        if self._session is not None:
+            try:
+                connection.exec_driver_sql(self._session)
+                connection.commit()
+            except BaseException:
+                self._release(connection)
+                raise
+        return connection
+
+    def _release(self, connection: Connection) -> None:
+        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends.
+
+        Detached, not invalidated: invalidating fires the pool's ``invalidate``, which says the
+        server dropped connections, and every held one would be taken anew, this one's
+        replacement with them, at each use (found by an adversarial run of ADR 0058).
+        """
+        if self._session is not None and not connection.invalidated:
+            connection.detach()
+        connection.close()
 
     def forget(self) -> None:
         """Say that the server dropped connections: each held one is given back at its next use."""
@@ -150,7 +182,7 @@ class _Connections:
             self._busy.discard(thread)
             closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
-            closing.close()
+            self._release(closing)
 
     def idle(self) -> int:
         """Return how many held connections are checked out but not in use."""
@@ -164,7 +196,7 @@ class _Connections:
             idle = [thread for thread in self._held if thread not in self._busy]
             closing = [self._held.pop(thread) for thread in idle]
         for connection in closing:
-            connection.close()
+            self._release(connection)
 
 
 class _LoopWork:
@@ -222,7 +254,12 @@ class SqlStore:
         # three (BEGIN, the statement, ROLLBACK), and a request needs one connection, not two.
         lone = engine.execution_options(one_statement=True)
         self._lone = _Connections(lone) if self._writes is None else self._writes
-        self._held = [self._reads, self._lone]
+        # A request's first write on the loop gives up a lock it would wait for, and moves to a core
+        # thread (ADR 0058): waiting, it would keep its work slot from every other request (ADR 0066).
+        self._brief_writes = (
+            None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
+        )
+        self._held = [h for h in (self._reads, self._lone, self._brief_writes) if h is not None]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
         """Per event loop, the slots of the requests' work interleaved on it (PostgreSQL, ADR 0066)."""
@@ -248,11 +285,13 @@ class SqlStore:
 
         The events appended during it are written last, right before the commit
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
-        On SQLite, within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting for
-        the write lock (ADR 0055); on the event loop, it is a savepoint of the transaction that the
-        loop's writes of one turn share, committed after the turn (ADR 0061). On PostgreSQL a lock
-        is waited for where it is met: on the loop, in the greenlet of the request's work, which
-        lets the loop serve others meanwhile (``cooperate``, ADR 0066).
+        Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
+        PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
+        order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
+        had by then rolls it back whole, and it raises then (ADR 0058): the work slot it holds
+        (``cooperate``, ADR 0066) serves others rather than wait. On SQLite, within ``unwaiting``
+        on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
+        share, committed after the turn (ADR 0061).
         """
         work = _unwaiting.get()
         if work is not None and work.loop is not None and self._writers is not None and not self._closed:
@@ -261,12 +300,17 @@ class SqlStore:
             return
         wait = work is None or work.wrote
         with self._write_connection(wait) as connection:
-            with connection.begin():
-                if self._writers is not None and not begin_writing(connection, wait=wait):
-                    raise WouldWait
-                tx = SqlTransaction(connection)
-                yield tx
-                tx.events.flush()
+            try:
+                with connection.begin():
+                    if self._writers is not None and not begin_writing(connection, wait=wait):
+                        raise WouldWait
+                    tx = SqlTransaction(connection)
+                    yield tx
+                    tx.events.flush()
+            except OperationalError as error:
+                if not wait and getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                    raise WouldWait from None  # rolled back whole: nothing was written
+                raise
             written = tx.events.written_through
         if work is not None:
             work.wrote = True
@@ -344,9 +388,10 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None:  # PostgreSQL's: the thread's (or the work slot's) own
-            assert self._writes is not None
-            with self._writes.connection() as connection:
+        if self._writers is None:  # PostgreSQL's: the thread's (or slot's) own, brief if it must not wait
+            held = self._writes if wait else self._brief_writes
+            assert held is not None
+            with held.connection() as connection:
                 yield connection
             return
         if self._closed:  # a write after close: pooled
