@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy.util.concurrency import in_greenlet
 
 from scimhub.settings import Settings
 from scimhub.wiring import build
@@ -40,3 +42,19 @@ def _threads_of(core: ThreadPoolExecutor, size: int) -> int:
         return threading.current_thread().name
 
     return len({future.result() for future in [core.submit(meet) for _ in range(2 * size)]})
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_only_a_lone_postgresql_process_interleaves_its_waits(database_url: str, workers: int) -> None:
+    """ADR 0066: one process overlaps its own requests' waits for PostgreSQL; several overlap each
+    other's, and a worker knows it is one of several by SCIMHUB_WORKERS (set by ``scimhub serve``)."""
+    services = build(Settings(database_url=database_url, workers=workers))
+    try:
+
+        async def in_a_greenlet() -> bool:
+            return await services.store.cooperate(in_greenlet)
+
+        postgresql = services.engine.dialect.name == "postgresql"
+        assert asyncio.run(in_a_greenlet()) is (postgresql and workers == 1)
+    finally:
+        services.close()

@@ -185,3 +185,12 @@ def test_the_fallback_poll_says_what_psycopgs_own_says() -> None:
     finally:
         mine.close()
         theirs.close()
+
+
+def test_one_of_several_processes_runs_the_work_at_once(engine: Engine) -> None:
+    """Several processes overlap each other's waits: a store told not to interleave spawns no greenlet."""
+    store = SqlStore(engine, interleave=False)
+    try:
+        assert asyncio.run(store.cooperate(in_greenlet)) is False
+    finally:
+        store.close()

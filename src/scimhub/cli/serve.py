@@ -91,5 +91,6 @@ def serve(
     services.close()
     # Worker processes rebuild the services from the environment: hand them the resolved URL.
     os.environ["SCIMHUB_DATABASE_URL"] = config.database_url
+    os.environ["SCIMHUB_WORKERS"] = str(config.workers)  # a worker knows it is one of several
     with multiprocess_directory():  # the workers' metrics, merged at /metrics (ADR 0024)
         serve_workers(config.workers, common)  # each on a socket of its own (ADR 0060)

@@ -222,9 +222,11 @@ _unwaiting: ContextVar[_LoopWork | None] = ContextVar("scimhub_unwaiting", defau
 class SqlStore:
     """A SQLite or PostgreSQL database holding scimhub's tables."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, interleave: bool = True) -> None:
+        """``interleave``: on PostgreSQL, let a loop's requests overlap their waits (``cooperate``)."""
         self.engine = engine
         sqlite = engine.dialect.name == "sqlite"
+        self._interleave = interleave and not sqlite
         self._writers = threading.Lock() if sqlite else None
         self._checkpoints = Checkpointer(engine) if sqlite else None
         # PostgreSQL reads see one snapshot: psycopg opens them with
@@ -431,9 +433,11 @@ class SqlStore:
         """Run ``function(*args)``, a request's work, on the running event loop (ADR 0066).
 
         On PostgreSQL, in a greenlet holding one of the loop's work slots: each wait for the server
-        lets the loop serve other requests meanwhile. SQLite does not wait on a network: at once.
+        lets the loop serve other requests meanwhile. SQLite does not wait on a network, and a
+        store told not to ``interleave`` (one of several processes, which overlap each other's
+        waits) does not pay for the greenlet: at once.
         """
-        if self._writes is None:
+        if not self._interleave:
             return function(*args)
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
