@@ -56,10 +56,11 @@ async def call_as_bearer(
     """Authenticate the request's bearer token, then run ``work`` as its actor, in at most one thread hop.
 
     While ``services.work_on_loop`` (the database answers; ADR 0046, 0055, 0056) the request runs on
-    the event loop itself (on PostgreSQL in a greenlet, whose every wait for the server, a lock's
-    included, lets the loop serve others: ``Store.cooperate``, ADR 0066), unless it would hold the
-    loop: a token due its ``last_used`` write, a password to hash, or on SQLite a first write that
-    would wait for the write lock (``WouldWait``, with nothing written) sends it to one of the
+    the event loop itself (on PostgreSQL, in one process, in a greenlet whose waits for the server
+    let the loop serve others: ``Store.cooperate``, ADR 0066), unless it would hold the loop: a
+    token due its ``last_used`` write, a password to hash, or a first write that would wait for a
+    lock (``WouldWait``, with nothing written: on SQLite when the write lock is taken, on
+    PostgreSQL when a lock is not had within ``LOOP_LOCK_WAIT_MS``, ADR 0058) sends it to one of the
     core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
     authentication failure. Work that may write more than once (``writes_once=False``: a bulk
     request) goes to a core thread from the start: after its first commit it could no longer move.
