@@ -2,9 +2,9 @@
 
 CPython collects its youngest generation each time 700 more container objects were made than
 freed, and each collection walks every young object still alive. A server interleaving requests
-(on PostgreSQL, eight at a time on one loop) keeps several requests' objects alive at every
+(a lone process on PostgreSQL, ADR 0066) keeps several requests' objects alive at every
 collection, and walked them about 200,000 instructions a create (callgrind, 400 creates in
-process). Collecting the young every 3,000 instead, and leaving out of every collection what
+process, eight in flight). Collecting the young every 3,000 instead, and leaving out of every collection what
 start-up made and keeps for good (the modules, the application: ``gc.freeze``), took a create
 from 3.50 M instructions to 3.26 M. The generations above are left as they are.
 """
