@@ -1,4 +1,4 @@
-"""Reads on a connection each thread keeps (ADR 0054, ADR 0056), replaced when an error invalidated it."""
+"""Statements on connections each thread keeps (ADR 0054, 0056, 0067), replaced once an error dropped one."""
 
 from __future__ import annotations
 
@@ -29,14 +29,34 @@ def _checkouts(engine: Engine) -> list[int]:
     return counted
 
 
-def test_the_reads_of_a_thread_take_one_connection(engine: Engine) -> None:
+def test_a_thread_keeps_the_connections_it_reads_and_writes_on(engine: Engine) -> None:
     store = SqlStore(engine)
+    users = Users(store, iter(range(1, 100)).__next__)
     checkouts = _checkouts(engine)
-    for _ in range(5):
+    for n in range(5):
         with store.read() as tx:
             tx.users.get_by_name("nobody")
         store.credential("no such hash")
-    assert checkouts[0] == 2  # one for reads, one for lone statements: kept
+        users.create(SYSTEM, UserEdit({"userName": f"user{n}"}))
+    # PostgreSQL: one for all of them (ADR 0067). SQLite: reads, lone statements and the one writer.
+    assert checkouts[0] == (1 if engine.dialect.name == "postgresql" else 3)
+    store.close()
+
+
+def test_on_postgresql_a_read_sees_one_snapshot_and_writes_nothing(engine: Engine) -> None:
+    """A read shares its connection with writes (ADR 0067): it still begins repeatable read, read only."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's reads are snapshots by its own transactions")
+    store = SqlStore(engine)
+    Users(store, iter(range(1, 100)).__next__).create(SYSTEM, UserEdit({"userName": "ann"}))
+    with store.read() as tx:
+        isolation = tx.connection.exec_driver_sql("SHOW transaction_isolation").scalar()
+        read_only = tx.connection.exec_driver_sql("SHOW transaction_read_only").scalar()
+    assert (isolation, read_only) == ("repeatable read", "on")
+    with store.transaction() as tx:  # the same connection, begun as a write
+        isolation = tx.connection.exec_driver_sql("SHOW transaction_isolation").scalar()
+        read_only = tx.connection.exec_driver_sql("SHOW transaction_read_only").scalar()
+    assert (isolation, read_only) == ("read committed", "off")
     store.close()
 
 
@@ -148,18 +168,29 @@ def test_once_a_dropped_connection_is_met_every_held_one_is_replaced(
     served = make_engine(database_url)
     store = SqlStore(served)
     store.credential("x")
-    with store.read() as tx:
-        tx.users.get_by_name("nobody")
+    held, killed, answers = threading.Event(), threading.Event(), []
+
+    def read_before_and_after() -> None:  # another thread, alive throughout: its held connection
+        store.credential("x")
+        held.set()
+        killed.wait()
+        with store.read() as tx:  # dropped as well: replaced before use
+            answers.append(tx.users.get_by_name("nobody"))
+
+    other = threading.Thread(target=read_before_and_after)
+    other.start()
+    held.wait()
     with engine.connect() as admin:
-        killed = admin.exec_driver_sql(
+        terminated = admin.exec_driver_sql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).scalar()
-    assert killed >= 2
+    assert terminated >= 2
     with pytest.raises(ServiceUnavailable):
         store.credential("x")
-    with store.read() as tx:  # another held connection, dropped as well: replaced before use
-        assert tx.users.get_by_name("nobody") is None
+    killed.set()
+    other.join()
+    assert answers == [None]
     assert store.credential("x") is None
     store.close()
     served.dispose()

@@ -25,7 +25,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, event, text
+from sqlalchemy import Connection, Engine, Executable, RootTransaction, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -68,7 +68,9 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Steps = Sequence[tuple[Executable, Params]]
 Translate = Callable[[IntegrityError], Exception | None]
 """Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
-_BEGIN = text("BEGIN")
+_BEGIN: Steps = [(text("BEGIN"), None)]
+_BEGINNING = "scimhub_beginning"
+"""``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
 
@@ -128,15 +130,29 @@ def begin_ahead(engine: Engine) -> Engine:
     psycopg begins a transaction with a ``BEGIN`` of its own, a round trip before the first
     statement, in pipeline mode too. On the returned engine the driver is in autocommit and each
     transaction's ``BEGIN`` goes ``ahead`` of its first statements, in their round trip; the
-    ``COMMIT`` or ``ROLLBACK`` that ends it is sent as before (ADR 0063).
+    ``COMMIT`` or ``ROLLBACK`` that ends it is sent as before (ADR 0063). ``begin_with`` begins
+    one otherwise (a snapshot's isolation, a setting of its own), in the same round trip.
     """
     beginning = engine.execution_options(isolation_level="AUTOCOMMIT")
     event.listen(beginning, "begin", _begin_ahead)
     return beginning
 
 
+def begin_with(connection: Connection, beginning: Steps) -> RootTransaction:
+    """Begin a transaction on a ``begin_ahead`` connection by ``beginning``, sent ahead as its ``BEGIN`` is.
+
+    One connection then serves transactions of different kinds (ADR 0067): a read's
+    ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``, a write's ``SET LOCAL`` after its ``BEGIN``.
+    """
+    connection.info[_BEGINNING] = beginning
+    try:
+        return connection.begin()
+    finally:
+        connection.info.pop(_BEGINNING, None)
+
+
 def _begin_ahead(connection: Connection) -> None:
-    ahead(connection, [(_BEGIN, None)], lambda _: None)
+    ahead(connection, connection.info.get(_BEGINNING, _BEGIN), lambda _: None)
 
 
 def _send_before_statement(connection: Connection, *_: object) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, get_type_hints
 
-from sqlalchemy import Connection, Engine, QueuePool, event, text
+from sqlalchemy import Connection, Engine, QueuePool, RootTransaction, event, text
 from sqlalchemy.exc import OperationalError
 
 from scimhub.store.contract import CommitListener, WouldWait
@@ -22,7 +22,7 @@ from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.engine import answered, begin_writing
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
-from scimhub.store.sql.prepared import begin_ahead, keep_writes_ahead
+from scimhub.store.sql.prepared import Steps, begin_ahead, begin_with, keep_writes_ahead
 from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.shared_commits import SharedCommit
@@ -39,6 +39,10 @@ LOOP_LOCK_WAIT_MS = 10
 themselves, and a wait without end would keep its work slot from every other request."""
 _LOCK_NOT_AVAILABLE = "55P03"
 """PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
+_BEGIN_SNAPSHOT: Steps = [(text("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), None)]
+"""How a PostgreSQL read begins: every statement of it sees one snapshot."""
+_BEGIN_BRIEFLY: Steps = [(text("BEGIN"), None), (text(f"SET LOCAL lock_timeout = {LOOP_LOCK_WAIT_MS}"), None)]
+"""How a PostgreSQL write that must not wait begins: the setting ends with the transaction (ADR 0058)."""
 
 
 class SqlTransaction:
@@ -97,10 +101,8 @@ class _Connections:
     when that use ends.
     """
 
-    def __init__(self, engine: Engine, session: str | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._session = session
-        """A ``SET`` run on each connection when taken: then it is closed for good rather than pooled."""
         self._lock = threading.Lock()
         self._held: dict[Owner, Connection] = {}
         self._taken_in: dict[Owner, int] = {}
@@ -141,36 +143,14 @@ class _Connections:
             generation = self._generation
         try:
             for connection in done:
-                self._release(connection)
-            held = self._connect()
+                connection.close()
+            held = self._engine.connect()
         except BaseException:
             self._give_back(thread)
             raise
         with self._lock:
             self._held[thread], self._taken_in[thread] = held, generation
         return held
-
-    def _connect(self) -> Connection:
-        connection = self._engine.connect()
-        if self._session is not None:
-            try:
-                connection.exec_driver_sql(self._session)
-                connection.commit()
-            except BaseException:
-                self._release(connection)
-                raise
-        return connection
-
-    def _release(self, connection: Connection) -> None:
-        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends.
-
-        Detached, not invalidated: invalidating fires the pool's ``invalidate``, which says the
-        server dropped connections, and every held one would be taken anew, this one's
-        replacement with them, at each use (found by an adversarial run of ADR 0058).
-        """
-        if self._session is not None and not connection.invalidated:
-            connection.detach()
-        connection.close()
 
     def forget(self) -> None:
         """Say that the server dropped connections: each held one is given back at its next use."""
@@ -182,7 +162,7 @@ class _Connections:
             self._busy.discard(thread)
             closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
-            self._release(closing)
+            closing.close()
 
     def idle(self) -> int:
         """Return how many held connections are checked out but not in use."""
@@ -196,7 +176,7 @@ class _Connections:
             idle = [thread for thread in self._held if thread not in self._busy]
             closing = [self._held.pop(thread) for thread in idle]
         for connection in closing:
-            self._release(connection)
+            connection.close()
 
 
 class _LoopWork:
@@ -229,13 +209,6 @@ class SqlStore:
         self._interleave = interleave and not sqlite
         self._writers = threading.Lock() if sqlite else None
         self._checkpoints = Checkpointer(engine) if sqlite else None
-        # PostgreSQL reads see one snapshot: psycopg opens them with
-        # BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, one round trip, not two.
-        self._reader = (
-            engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
         # SQLite says at the cost of a pragma whether anything was committed since: a credential
         # is read again only then (ADR 0059). PostgreSQL cannot say so without a round trip.
         self._read_credential = kept_credential if sqlite else read_credential
@@ -247,21 +220,15 @@ class SqlStore:
             keep_writes_ahead(engine)
             self._write_engine = begin_ahead(self._write_engine)
         # Each thread (or slot of the loop's work, ADR 0066) keeps its connections: the pool's round
-        # costs more than a read.
-        self._reads = _Connections(self._reader)
-        self._writes = None if sqlite else _Connections(self._write_engine)
-        # One statement needs no transaction around it: it sees one snapshot by itself (ADR 0040,
-        # 0057). SQLite's connection issues no BEGIN when told ``one_statement`` (engine.py).
-        # PostgreSQL runs it on a write connection, in the driver's autocommit: one round trip, not
-        # three (BEGIN, the statement, ROLLBACK), and a request needs one connection, not two.
-        lone = engine.execution_options(one_statement=True)
-        self._lone = _Connections(lone) if self._writes is None else self._writes
-        # A request's first write on the loop gives up a lock it would wait for, and moves to a core
-        # thread (ADR 0058): waiting, it would keep its work slot from every other request (ADR 0066).
-        self._brief_writes = (
-            None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
-        )
-        self._held = [h for h in (self._reads, self._lone, self._brief_writes) if h is not None]
+        # costs more than a read. On PostgreSQL one connection serves its reads, writes and lone
+        # statements: each transaction says how it begins, sent with its first statements (ADR 0067).
+        # A lone statement needs no transaction around it: it sees one snapshot by itself (ADR 0040,
+        # 0057); PostgreSQL runs it in the driver's autocommit, SQLite's connection issues no BEGIN
+        # when told ``one_statement`` (engine.py).
+        self._reads = _Connections(engine if sqlite else self._write_engine)
+        self._writes = None if sqlite else self._reads  # SQLite's take turns on one (``_writer``)
+        self._lone = _Connections(engine.execution_options(one_statement=True)) if sqlite else self._reads
+        self._held = [self._reads, self._lone] if sqlite else [self._reads]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
         """Per event loop, the slots of the requests' work interleaved on it (PostgreSQL, ADR 0066)."""
@@ -289,8 +256,8 @@ class SqlStore:
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
         Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
         PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
-        order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
-        had by then rolls it back whole, and it raises then (ADR 0058): the work slot it holds
+        order), it sets its ``lock_timeout`` to ``LOOP_LOCK_WAIT_MS``: a lock not had by then rolls
+        it back whole, and it raises then (ADR 0058): the work slot it holds
         (``cooperate``, ADR 0066) serves others rather than wait. On SQLite, within ``unwaiting``
         on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
         share, committed after the turn (ADR 0061).
@@ -303,7 +270,7 @@ class SqlStore:
         wait = work is None or work.wrote
         with self._write_connection(wait) as connection:
             try:
-                with connection.begin():
+                with connection.begin() if wait else self._begin_briefly(connection):
                     if self._writers is not None and not begin_writing(connection, wait=wait):
                         raise WouldWait
                     tx = SqlTransaction(connection)
@@ -317,6 +284,10 @@ class SqlStore:
         if work is not None:
             work.wrote = True
         self._committed(written)
+
+    def _begin_briefly(self, connection: Connection) -> RootTransaction:
+        """Begin a write that must not wait: on PostgreSQL, for no lock longer than ``LOOP_LOCK_WAIT_MS``."""
+        return connection.begin() if self._writes is None else begin_with(connection, _BEGIN_BRIEFLY)
 
     def _committed(self, written: int | None) -> None:
         """Say that a transaction committed: to the checkpoints, and to the listeners if it wrote events."""
@@ -390,10 +361,9 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None:  # PostgreSQL's: the thread's (or slot's) own, brief if it must not wait
-            held = self._writes if wait else self._brief_writes
-            assert held is not None
-            with held.connection() as connection:
+        if self._writers is None:  # PostgreSQL's: the thread's (or slot's) own
+            assert self._writes is not None
+            with self._writes.connection() as connection:
                 yield connection
             return
         if self._closed:  # a write after close: pooled
@@ -473,8 +443,9 @@ class SqlStore:
                         connection.rollback()
             answered(self.engine)  # no commit says that the database is back (ADR 0029): this does
             return
-        with self._reads.connection() as connection, connection.begin():
-            yield SqlTransaction(connection)
+        with self._reads.connection() as connection:
+            with connection.begin() if self._writes is None else begin_with(connection, _BEGIN_SNAPSHOT):
+                yield SqlTransaction(connection)
 
     def credential(self, hash: str) -> Credential | None:
         """Return the token whose hash is ``hash`` with its user and roles, by one statement; or None."""
