@@ -131,7 +131,7 @@ def begin_ahead(engine: Engine) -> Engine:
     statement, in pipeline mode too. On the returned engine the driver is in autocommit and each
     transaction's ``BEGIN`` goes ``ahead`` of its first statements, in their round trip; the
     ``COMMIT`` or ``ROLLBACK`` that ends it is sent as before (ADR 0063). ``begin_with`` begins
-    one otherwise (a snapshot's isolation, a setting of its own), in the same round trip.
+    one otherwise (a read's snapshot), in the same round trip.
     """
     beginning = engine.execution_options(isolation_level="AUTOCOMMIT")
     event.listen(beginning, "begin", _begin_ahead)
@@ -141,8 +141,8 @@ def begin_ahead(engine: Engine) -> Engine:
 def begin_with(connection: Connection, beginning: Steps) -> RootTransaction:
     """Begin a transaction on a ``begin_ahead`` connection by ``beginning``, sent ahead as its ``BEGIN`` is.
 
-    One connection then serves transactions of different kinds (ADR 0067): a read's
-    ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``, a write's ``SET LOCAL`` after its ``BEGIN``.
+    One connection then serves reads and writes (ADR 0067): a read begins with
+    ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``, a write with ``BEGIN``.
     """
     connection.info[_BEGINNING] = beginning
     try:

@@ -29,7 +29,8 @@ WORK_IN_FLIGHT = 4
 while the others wait for the server (in process: 960 µs of CPU and 984 µs of wall time a create
 with two, 1,031 and 1,034 with eight). A slot is held for round trips only: a write that would wait
 for a lock gives up after ``LOOP_LOCK_WAIT_MS`` and moves to a core thread (ADR 0058), or four
-waits would stop the process. Each slot keeps one connection, as a core thread does (ADR 0067)."""
+waits would stop the process. Each slot keeps two connections: one for its reads, writes and lone
+statements, as a core thread does, and the brief write's (ADR 0067)."""
 
 
 class Slot:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, get_type_hints
 
-from sqlalchemy import Connection, Engine, QueuePool, RootTransaction, event, text
+from sqlalchemy import Connection, Engine, QueuePool, event, text
 from sqlalchemy.exc import OperationalError
 
 from scimhub.store.contract import CommitListener, WouldWait
@@ -41,8 +41,6 @@ _LOCK_NOT_AVAILABLE = "55P03"
 """PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
 _BEGIN_SNAPSHOT: Steps = [(text("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), None)]
 """How a PostgreSQL read begins: every statement of it sees one snapshot."""
-_BEGIN_BRIEFLY: Steps = [(text("BEGIN"), None), (text(f"SET LOCAL lock_timeout = {LOOP_LOCK_WAIT_MS}"), None)]
-"""How a PostgreSQL write that must not wait begins: the setting ends with the transaction (ADR 0058)."""
 
 
 class SqlTransaction:
@@ -101,8 +99,10 @@ class _Connections:
     when that use ends.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, session: str | None = None) -> None:
         self._engine = engine
+        self._session = session
+        """A ``SET`` run on each connection when taken: then it is closed for good rather than pooled."""
         self._lock = threading.Lock()
         self._held: dict[Owner, Connection] = {}
         self._taken_in: dict[Owner, int] = {}
@@ -143,14 +143,36 @@ class _Connections:
             generation = self._generation
         try:
             for connection in done:
-                connection.close()
-            held = self._engine.connect()
+                self._release(connection)
+            held = self._connect()
         except BaseException:
             self._give_back(thread)
             raise
         with self._lock:
             self._held[thread], self._taken_in[thread] = held, generation
         return held
+
+    def _connect(self) -> Connection:
+        connection = self._engine.connect()
+        if self._session is not None:
+            try:
+                connection.exec_driver_sql(self._session)
+                connection.commit()
+            except BaseException:
+                self._release(connection)
+                raise
+        return connection
+
+    def _release(self, connection: Connection) -> None:
+        """Give ``connection`` back to the pool; closed for good if its session was set: the setting ends.
+
+        Detached, not invalidated: invalidating fires the pool's ``invalidate``, which says the
+        server dropped connections, and every held one would be taken anew, this one's
+        replacement with them, at each use (found by an adversarial run of ADR 0058).
+        """
+        if self._session is not None and not connection.invalidated:
+            connection.detach()
+        connection.close()
 
     def forget(self) -> None:
         """Say that the server dropped connections: each held one is given back at its next use."""
@@ -162,7 +184,7 @@ class _Connections:
             self._busy.discard(thread)
             closing = self._held.pop(thread, None) if self._closed else None
         if closing is not None:  # the store was closed while this thread used it
-            closing.close()
+            self._release(closing)
 
     def idle(self) -> int:
         """Return how many held connections are checked out but not in use."""
@@ -176,7 +198,7 @@ class _Connections:
             idle = [thread for thread in self._held if thread not in self._busy]
             closing = [self._held.pop(thread) for thread in idle]
         for connection in closing:
-            connection.close()
+            self._release(connection)
 
 
 class _LoopWork:
@@ -228,7 +250,14 @@ class SqlStore:
         self._reads = _Connections(engine if sqlite else self._write_engine)
         self._writes = None if sqlite else self._reads  # SQLite's take turns on one (``_writer``)
         self._lone = _Connections(engine.execution_options(one_statement=True)) if sqlite else self._reads
-        self._held = [self._reads, self._lone] if sqlite else [self._reads]
+        # A request's first write on the loop gives up a lock it would wait for, and moves to a core
+        # thread (ADR 0058): waiting, it would keep its work slot from every other request (ADR 0066).
+        # Its connection's session says so: a ``SET LOCAL`` in each such write cost a create 7.7 % more
+        # instructions (ADR 0067). Only the loop's owners (its slots, or its thread) ever take one.
+        self._brief_writes = (
+            None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
+        )
+        self._held = [self._reads, self._lone if self._brief_writes is None else self._brief_writes]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
         """Per event loop, the slots of the requests' work interleaved on it (PostgreSQL, ADR 0066)."""
@@ -256,8 +285,8 @@ class SqlStore:
         (ADR 0011); once it committed, the ``on_commit`` listeners hear of them.
         Within ``unwaiting``, the first one raises ``WouldWait`` instead of waiting (ADR 0055). On
         PostgreSQL, whose locks are taken by any statement of a transaction (a row, the events'
-        order), it sets its ``lock_timeout`` to ``LOOP_LOCK_WAIT_MS``: a lock not had by then rolls
-        it back whole, and it raises then (ADR 0058): the work slot it holds
+        order), it runs on a connection whose ``lock_timeout`` is ``LOOP_LOCK_WAIT_MS``: a lock not
+        had by then rolls it back whole, and it raises then (ADR 0058): the work slot it holds
         (``cooperate``, ADR 0066) serves others rather than wait. On SQLite, within ``unwaiting``
         on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
         share, committed after the turn (ADR 0061).
@@ -270,7 +299,7 @@ class SqlStore:
         wait = work is None or work.wrote
         with self._write_connection(wait) as connection:
             try:
-                with connection.begin() if wait else self._begin_briefly(connection):
+                with connection.begin():
                     if self._writers is not None and not begin_writing(connection, wait=wait):
                         raise WouldWait
                     tx = SqlTransaction(connection)
@@ -284,10 +313,6 @@ class SqlStore:
         if work is not None:
             work.wrote = True
         self._committed(written)
-
-    def _begin_briefly(self, connection: Connection) -> RootTransaction:
-        """Begin a write that must not wait: on PostgreSQL, for no lock longer than ``LOOP_LOCK_WAIT_MS``."""
-        return connection.begin() if self._writes is None else begin_with(connection, _BEGIN_BRIEFLY)
 
     def _committed(self, written: int | None) -> None:
         """Say that a transaction committed: to the checkpoints, and to the listeners if it wrote events."""
@@ -361,9 +386,10 @@ class SqlStore:
         writers queue on a lock instead, in order, and only other processes meet the busy timeout
         (ADR 0016). Without ``wait``, the turn is taken only if it is free now (ADR 0055).
         """
-        if self._writers is None:  # PostgreSQL's: the thread's (or slot's) own
-            assert self._writes is not None
-            with self._writes.connection() as connection:
+        if self._writers is None:  # PostgreSQL's: the thread's (or slot's) own, brief if it must not wait
+            held = self._writes if wait else self._brief_writes
+            assert held is not None
+            with held.connection() as connection:
                 yield connection
             return
         if self._closed:  # a write after close: pooled
