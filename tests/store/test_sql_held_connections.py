@@ -179,17 +179,19 @@ def test_once_a_dropped_connection_is_met_every_held_one_is_replaced(
 
     other = threading.Thread(target=read_before_and_after)
     other.start()
-    held.wait()
-    with engine.connect() as admin:
-        terminated = admin.exec_driver_sql(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).scalar()
-    assert terminated >= 2
-    with pytest.raises(ServiceUnavailable):
-        store.credential("x")
-    killed.set()
-    other.join()
+    try:
+        held.wait()
+        with engine.connect() as admin:
+            terminated = admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar()
+        assert terminated >= 2
+        with pytest.raises(ServiceUnavailable):
+            store.credential("x")
+    finally:  # a failure above must not leave the other thread waiting for ever
+        killed.set()
+        other.join()
     assert answers == [None]
     assert store.credential("x") is None
     store.close()
