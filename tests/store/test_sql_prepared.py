@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from scimhub.errors import ServiceUnavailable
 from scimhub.store.sql import prepared
 from scimhub.store.sql.engine import make_engine
-from scimhub.store.sql.prepared import in_turn, rows
+from scimhub.store.sql.prepared import begin_ahead, in_turn, rows
 from scimhub.store.sql.tables import users
 from tests.databases import migrated_engine
 
@@ -154,6 +154,31 @@ def test_the_first_error_in_turn_is_the_one_raised_and_nothing_more_is_logged(
         in_turn(connection, [(taken, None), *more])
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
+
+
+def test_a_statement_behind_a_failed_statement_in_a_pipeline_outside_a_transaction_runs_after(
+    database_url: str,
+) -> None:
+    """A write sent whole runs in no transaction of its own (ADR 0068): no rollback resets psycopg's
+    prepared statements after it fails. A statement met for the sixth time (psycopg prepares at the
+    sixth) behind the failed one was skipped by the server; it must run next time all the same."""
+    with migrated_engine(database_url) as engine:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no pipeline")
+        with engine.begin() as connection:
+            connection.execute(insert(users), [_user("a", "Ada", True), _user("b", "Bob", False)])
+        with begin_ahead(engine).connect() as connection:  # autocommit: the pipeline is its own transaction
+            _run_behind_a_failure(connection)
+
+
+def _run_behind_a_failure(connection: Connection) -> None:
+    named = select(users.c.id).where(users.c.user_name_key == bindparam("key"))
+    for _ in range(5):
+        assert [row.id for row in rows(connection, named, {"key": "ada"})] == ["a"]
+    taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
+    with pytest.raises(IntegrityError):
+        in_turn(connection, [(taken, None), (named, {"key": "bob"})])
+    assert [row.id for row in rows(connection, named, {"key": "bob"})] == ["b"]
 
 
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:

@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.groups import GroupEdit, Groups
 from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.errors import Uniqueness
 from scimhub.store.sql import prepared
 from scimhub.store.sql.store import SqlStore
-from scimhub.store.sql.tables import group_members, users
+from scimhub.store.sql.tables import events, group_members, users
 from tests.store.contract_store import make_group, make_user
 
 
@@ -117,8 +119,24 @@ def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
         SYSTEM, UserEdit({"userName": "one.trip", "emails": [{"value": "a@b"}]})
     )
     assert through_sqlalchemy == []
-    begin, *rest = round_trips[0]
-    assert (len(round_trips), begin) == (1, "BEGIN")
-    assert rest == ["users", "user_emails", "pg_advisory_xact_lock", "events", "pg_notify", "COMMIT"]
+    # One pipeline, one implicit transaction (ADR 0068): no BEGIN, no COMMIT; the commit-order lock,
+    # the event and its NOTIFY are one statement.
+    assert round_trips == [["users", "user_emails", "pg_notify"]]
     assert _names(engine) == ["one.trip"]
     assert through_sqlalchemy, "the listener hears what SQLAlchemy sends"
+
+
+def test_a_transaction_sent_whole_is_undone_whole_by_its_last_statement(
+    store: SqlStore, engine: Engine
+) -> None:
+    """Without BEGIN and COMMIT on PostgreSQL, its rows still stand or fall with its events (ADR 0068)."""
+    actor: Any = None  # the events' actor is NOT NULL: their INSERT, the transaction's last statement, fails
+    event = ChangeEvent("corpuser", "urn:li:corpuser:undone", Category.LIFECYCLE, Operation.CREATE, actor, 1)
+    with pytest.raises(DBAPIError), store.transaction() as tx:
+        tx.users.insert(make_user("undone"))
+        tx.events.append([event])
+    users_ = Users(store, lambda: 1_000_000)
+    users_.create(SYSTEM, UserEdit({"userName": "next"}))
+    assert _names(engine) == ["next"]
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(events)).scalar() == 1

@@ -17,6 +17,8 @@ INSERT (once per event), the NOTIFY and the ``COMMIT`` go out together in
 psycopg's pipeline mode (``prepared.in_turn``, ADR 0047, ADR 0058): the server
 runs them one after the other, and the lock is released by the commit without
 waiting for a round trip to the client, nor for the client's own turn on a CPU.
+A lone event (a resource or an attribute written) takes the lock, goes in and
+notifies in one statement (ADR 0068).
 """
 
 from __future__ import annotations
@@ -36,13 +38,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
-from scimhub.store.sql.prepared import in_turn, send_ahead
+from scimhub.store.sql.prepared import COMMIT, in_turn, send_ahead
 from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"
@@ -52,11 +53,24 @@ COMMIT_ORDER_LOCK = 0x5C1A_E7E4
 _INSERT = insert(events).returning(events.c.seq)
 _LAST_ROWID = select(func.last_insert_rowid())
 _LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
-_APPEND = insert(events).values({c.name: bindparam(c.name) for c in events.c if c is not events.c.seq})
+_APPENDED = [c for c in events.c if c is not events.c.seq]
+_APPEND = insert(events).values({c.name: bindparam(c.name) for c in _APPENDED})
 _LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
 """The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
 _NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
-_COMMIT = text("COMMIT")
+_LOCKED = _LOCK.cte("locked").prefix_with("MATERIALIZED", dialect="postgresql")
+_APPENDED_ONE = (
+    insert(events)
+    .from_select(
+        [c.name for c in _APPENDED],
+        select(*(bindparam(c.name, type_=c.type) for c in _APPENDED)).select_from(_LOCKED),
+    )
+    .returning(events.c.seq)
+    .cte("appended")
+)
+_APPEND_ONE = select(func.pg_notify(CHANNEL, cast(_APPENDED_ONE.c.seq, Text)), _APPENDED_ONE.c.seq)
+"""PostgreSQL: ``_LOCK``, ``_APPEND`` and ``_NOTIFY`` of one event in one statement. Its row is made with
+the lock's one row, so it draws its ``seq`` under the lock."""
 
 
 def _row(event: ChangeEvent) -> dict[str, Any]:
@@ -115,9 +129,15 @@ class SqlEventLog:
             # its INSERT and its COMMIT, insert, notify with the last number taken, commit. A
             # round trip under the lock would hold every other writer back (ADR 0058); the
             # caller's own COMMIT then finds the transaction ended and sends nothing.
-            _, _, (notified,), _ = in_turn(
-                self._connection, [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (_COMMIT, None)]
-            )
+            if len(self._pending) == 1:  # a resource or an attribute written: three statements in one
+                [(notified,), _] = in_turn(
+                    self._connection, [(_APPEND_ONE, self._pending[0]), (COMMIT, None)]
+                )
+            else:
+                _, _, (notified,), _ = in_turn(
+                    self._connection,
+                    [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (COMMIT, None)],
+                )
             written = notified.seq
         elif len(self._pending) == 1:
             # The event of a user or group written: on the driver's cursor (ADR 0047), whose INSERT

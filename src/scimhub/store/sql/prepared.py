@@ -69,6 +69,8 @@ Steps = Sequence[tuple[Executable, Params]]
 Translate = Callable[[IntegrityError], Exception | None]
 """Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
 _BEGIN: Steps = [(text("BEGIN"), None)]
+COMMIT = text("COMMIT")
+"""The ``COMMIT`` a caller sends as its last step to end the transaction in the same round trip."""
 _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
@@ -188,7 +190,13 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     if not waiting:
         return _in_turn(connection, steps)
     sent = [step for ahead in waiting for step in ahead.steps]
+    whole = sent[0] is _BEGIN[0] and steps and steps[-1][0] is COMMIT
     try:
+        if whole:
+            # The whole transaction goes out now, in one pipeline: PostgreSQL runs a pipeline's
+            # statements as one implicit transaction, committed at its end and undone whole at its
+            # first error. Its BEGIN and COMMIT would be two statements more (ADR 0068).
+            return [*_in_turn(connection, [*sent[1:], *steps[:-1]])[len(sent) - 1 :], []]
         return _in_turn(connection, [*sent, *steps])[len(sent) :]
     except IntegrityError as error:
         for ahead in waiting:
@@ -205,7 +213,13 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
         return [_through_sqlalchemy(connection, statement, params) for statement, params in steps]
     driver = connection.connection.driver_connection
     assert driver is not None
-    together = len(runs) > 1 and connection.dialect.name == "postgresql"
+    postgresql = connection.dialect.name == "postgresql"
+    together = len(runs) > 1 and postgresql
+    # On PostgreSQL a statement is prepared at its first run (ADR 0068). psycopg 3.3 prepares at the
+    # sixth; when that run is in a pipeline whose earlier statement fails, it holds the statement prepared
+    # though the server skipped it: "prepared statement does not exist" at the next run. A transaction's
+    # rollback (DEALLOCATE ALL) hid that; a transaction sent whole (``in_turn``) has no rollback.
+    options = {"prepare": True} if postgresql else {}
     # A cursor each for the statements whose rows are read; one for all of those whose rows no one
     # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
     unread: Any = driver.cursor() if any(plan.row is None for plan, _, _ in runs) else None
@@ -219,7 +233,7 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
                     if many:
                         cursor.executemany(plan.sql, bound)
                     else:
-                        cursor.execute(plan.sql, bound)
+                        cursor.execute(plan.sql, bound, **options)
                     if not together:  # read before the next step runs on this connection
                         fetched.append(_fetched(plan, cursor))
             except Exception as error:  # noqa: BLE001 - raised below, once the pipeline has ended
