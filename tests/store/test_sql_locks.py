@@ -5,19 +5,22 @@ role) holds it with ``names(..., refer=True)``; a deletion holds it with
 ``get(..., for_delete=True)``; a PATCH with ``get(..., for_update=True)``. The
 second transaction here gives up after ``lock_timeout``: whether it got through
 or had to wait is its result, not a clock reading. SQLite runs one writer at a
-time, so there is nothing to wait for there.
+time, so there is nothing to wait for there. No wait is without end: each
+connection's ``lock_timeout`` bounds it, and a write that meets the bound is a 503
+(``LockNotHad``, ADR 0069).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 
+from scimhub.store.sql import engine as engines
 from scimhub.store.sql import migrate
-from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.engine import LockNotHad, make_engine
 from scimhub.store.sql.store import SqlStore, SqlTransaction
 from tests.store.contract_store import make_group, make_user
 
@@ -38,8 +41,7 @@ def waits(store: SqlStore, step: Callable[[SqlTransaction], object]) -> bool:
         with store.transaction() as tx:
             tx.connection.execute(text("SET LOCAL lock_timeout = '300ms'"))
             step(tx)
-    except OperationalError as error:
-        assert "lock timeout" in str(error.orig)
+    except LockNotHad:
         return True
     return False
 
@@ -99,3 +101,65 @@ def test_two_writes_changing_one_user_wait_for_each_other(store: SqlStore) -> No
     with store.transaction() as patcher:
         patcher.users.get(id, for_update=True)
         assert waits(store, lambda tx: tx.users.get(id, for_update=True))
+
+
+@pytest.fixture
+def bounded(fresh_postgres: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqlStore]:
+    """A store whose connections wait 300 ms for a lock rather than ``LOCK_WAIT_MS``'s 10 s."""
+    monkeypatch.setattr(engines, "LOCK_WAIT_MS", 300)  # read as each engine is made
+    engine = make_engine(fresh_postgres)
+    migrate.upgrade(engine)
+    store = SqlStore(engine)
+    yield store
+    store.close()
+    engine.dispose()
+
+
+def test_a_write_waits_for_a_lock_held_elsewhere_no_longer_than_the_bound(bounded: SqlStore) -> None:
+    """A lock held from outside for as long as it likes: the waiting write is refused (503, to retry),
+    rolled back whole, and its thread is free again; once the lock goes, the same write commits."""
+    store = bounded
+    id = stored_user(store)
+    outcome: list[BaseException | None] = []
+
+    def rename() -> None:
+        try:
+            with store.transaction() as tx:
+                user = tx.users.get(id, for_update=True)
+                assert user is not None
+                tx.users.update(user)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - what the test checks
+            outcome.append(error)
+
+    with store.engine.connect() as outside, outside.begin():
+        outside.execute(text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": id})
+        waiting = threading.Thread(target=rename)
+        waiting.start()
+        waiting.join(30)  # far beyond the bound: a wait without end would still be waiting
+        assert not waiting.is_alive()
+    [refused] = outcome
+    assert isinstance(refused, LockNotHad) and refused.retry_after == 1
+    rename()
+    assert outcome[1:] == [None]
+
+
+def test_a_migration_waits_for_another_past_the_bound(
+    fresh_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations may wait longer than a request: for another process's migration, for their tables."""
+    monkeypatch.setattr(engines, "LOCK_WAIT_MS", 300)
+    engine = make_engine(fresh_postgres)
+    try:
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_advisory_lock(hashtext('scimhub-alembic'))"))
+            releaser = threading.Timer(
+                1.0, lambda: other.execute(text("SELECT pg_advisory_unlock(hashtext('scimhub-alembic'))"))
+            )
+            releaser.start()
+            migrate.upgrade(engine)  # waits a second for the lock, past the 300 ms bound
+            releaser.join()
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "300ms"
+    finally:
+        engine.dispose()

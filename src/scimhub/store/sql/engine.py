@@ -36,6 +36,13 @@ from scimhub.errors import ServiceUnavailable
 log = logging.getLogger("scimhub.store")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+LOCK_WAIT_MS = SQLITE_BUSY_TIMEOUT_MS
+"""How long a PostgreSQL statement waits for a lock (its session's ``lock_timeout``) before its request
+is answered 503, as SQLite's busy timeout bounds a write's wait there (ADR 0069). Without it a lock held
+from outside kept a core thread for as long as it was held, and four such waits stopped every request
+that needs one (a bulk request, a large group's read)."""
+_LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock not had within ``lock_timeout``."""
 CONNECT_TIMEOUT_SECONDS = 5
 """How long a new PostgreSQL connection may take (libpq ``connect_timeout``) before the request gets a 503."""
 POOL_TIMEOUT_SECONDS = 5
@@ -79,6 +86,8 @@ def make_engine(url: str, **options: Any) -> Engine:
         options.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
         if "connect_timeout" not in parsed.query:
             options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        if "options" not in parsed.query:  # a URL that sets its own session options keeps them
+            options.setdefault("connect_args", {}).setdefault("options", f"-c lock_timeout={LOCK_WAIT_MS}")
         engine = create_engine(parsed, **options)
         event.listen(engine, "do_connect", _connect_cooperatively)
     else:
@@ -115,6 +124,29 @@ class _FailFastPool(QueuePool):
         pool = cast(_FailFastPool, super().recreate())
         pool.outage = self.outage
         return pool
+
+
+class LockNotHad(ServiceUnavailable):
+    """A PostgreSQL statement did not get a lock within its session's ``lock_timeout`` (ADR 0069).
+
+    Its transaction is rolled back whole. Retried, the request may succeed once the holder is done.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"a row this request needs stayed locked by another transaction for over {LOCK_WAIT_MS} ms; "
+            "nothing was written: retry it",
+            RETRY_COLLISION_SECONDS,
+        )
+
+
+def lock_not_had(error: BaseException) -> bool:
+    """Whether ``error`` says a lock was not had within ``lock_timeout``.
+
+    ``LockNotHad``, or its SQLSTATE on an engine that does not watch for it (not made by ``make_engine``).
+    """
+    orig = getattr(error, "orig", None)
+    return isinstance(error, LockNotHad) or getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
 
 class _Outage:
@@ -168,7 +200,10 @@ def _watch_outages(engine: Engine) -> None:
         cause = _unavailability(context)
         if cause is not None:
             raise outage.refuse(cause, context.original_exception) from context.original_exception
-        if getattr(context.original_exception, "sqlstate", None) in _POSTGRES_ROLLED_BACK_STATES:
+        sqlstate = getattr(context.original_exception, "sqlstate", None)
+        if sqlstate == _LOCK_NOT_AVAILABLE:
+            raise LockNotHad from context.original_exception
+        if sqlstate in _POSTGRES_ROLLED_BACK_STATES:
             log.info(
                 "a transaction was rolled back by PostgreSQL: %s", _first_line(context.original_exception)
             )

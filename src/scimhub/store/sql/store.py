@@ -19,7 +19,7 @@ from scimhub.store.records import Credential
 from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
-from scimhub.store.sql.engine import answered, begin_writing
+from scimhub.store.sql.engine import LockNotHad, answered, begin_writing, lock_not_had
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.prepared import Steps, begin_ahead, begin_with, keep_writes_ahead
@@ -37,8 +37,6 @@ LOOP_LOCK_WAIT_MS = 10
 """How long a PostgreSQL write on the event loop waits for a lock before it moves to a core thread
 (ADR 0058, 0066): its holders commit within a round trip or two unless they are long writes
 themselves, and a wait without end would keep its work slot from every other request."""
-_LOCK_NOT_AVAILABLE = "55P03"
-"""PostgreSQL's SQLSTATE for a lock not taken within ``lock_timeout``."""
 _BEGIN_SNAPSHOT: Steps = [(text("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), None)]
 """How a PostgreSQL read begins: every statement of it sees one snapshot."""
 
@@ -305,8 +303,8 @@ class SqlStore:
                     tx = SqlTransaction(connection)
                     yield tx
                     tx.events.flush()
-            except OperationalError as error:
-                if not wait and getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            except (LockNotHad, OperationalError) as error:
+                if not wait and lock_not_had(error):
                     raise WouldWait from None  # rolled back whole: nothing was written
                 raise
             written = tx.events.written_through

@@ -16,7 +16,9 @@ context.configure(
     compare_type=True,
 )
 if connection.dialect.name == "postgresql":
-    # Several processes may start at once; one migrates, the others wait and find nothing to do.
+    # Several processes may start at once; one migrates, the others wait and find nothing to do. A
+    # migration may wait for that lock, and for its tables, longer than a request may (ADR 0069).
+    connection.execute(text("SET lock_timeout = 0"))
     connection.execute(text("SELECT pg_advisory_lock(hashtext('scimhub-alembic'))"))
     connection.commit()
 try:
@@ -24,4 +26,5 @@ try:
 finally:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_unlock(hashtext('scimhub-alembic'))"))
+        connection.execute(text("RESET lock_timeout"))
         connection.commit()
