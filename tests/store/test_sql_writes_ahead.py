@@ -105,14 +105,14 @@ def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no round trips: it writes the row at once")
     round_trips: list[list[str]] = []
-    sent = prepared._in_turn
+    sent = prepared._run
 
-    def counted(connection: Any, steps: Any) -> list[list[Any]]:
+    def counted(connection: Any, runs: Any) -> list[list[Any]]:
         assert connection.connection.driver_connection.autocommit  # psycopg sends no BEGIN of its own
-        round_trips.append([_what(statement) for statement, _ in steps])
-        return sent(connection, steps)
+        round_trips.append([_what(plan.compiled.statement) for plan, _, _ in runs])
+        return sent(connection, runs)
 
-    monkeypatch.setattr(prepared, "_in_turn", counted)
+    monkeypatch.setattr(prepared, "_run", counted)
     through_sqlalchemy: list[str] = []  # any statement sent otherwise would be a round trip of its own
     event.listen(engine, "before_cursor_execute", lambda *sent: through_sqlalchemy.append(sent[2]))
     Users(store, lambda: 1_000_000).create(

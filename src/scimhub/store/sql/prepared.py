@@ -190,14 +190,9 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     if not waiting:
         return _in_turn(connection, steps)
     sent = [step for ahead in waiting for step in ahead.steps]
-    whole = sent[0] is _BEGIN[0] and steps and steps[-1][0] is COMMIT
+    whole = sent[0] is _BEGIN[0] and bool(steps) and steps[-1][0] is COMMIT
     try:
-        if whole:
-            # The whole transaction goes out now, in one pipeline: PostgreSQL runs a pipeline's
-            # statements as one implicit transaction, committed at its end and undone whole at its
-            # first error. Its BEGIN and COMMIT would be two statements more (ADR 0068).
-            return [*_in_turn(connection, [*sent[1:], *steps[:-1]])[len(sent) - 1 :], []]
-        return _in_turn(connection, [*sent, *steps])[len(sent) :]
+        return _in_turn(connection, [*sent, *steps], whole=whole)[len(sent) :]
     except IntegrityError as error:
         for ahead in waiting:
             translated = ahead.translate(error)
@@ -206,11 +201,21 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
         raise
 
 
-def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
+def _in_turn(connection: Connection, steps: Steps, *, whole: bool = False) -> list[list[Any]]:
+    """Run ``steps``; ``whole``: they are a transaction from its ``BEGIN`` to its ``COMMIT``."""
     planned = [_prepare(connection.dialect, statement, params) for statement, params in steps]
     runs = [run for run in planned if run is not None]
     if len(runs) < len(planned):  # an expanding IN: its SQL depends on its values; SQLAlchemy renders it
         return [_through_sqlalchemy(connection, statement, params) for statement, params in steps]
+    if whole:
+        # The whole transaction goes out in one pipeline: PostgreSQL runs a pipeline's statements
+        # as one implicit transaction, committed at its end and undone whole at its first error.
+        # Its BEGIN and COMMIT would be two statements more (ADR 0068).
+        return [[], *_run(connection, runs[1:-1]), []]
+    return _run(connection, runs)
+
+
+def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[list[Any]]:
     driver = connection.connection.driver_connection
     assert driver is not None
     postgresql = connection.dialect.name == "postgresql"
