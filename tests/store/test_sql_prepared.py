@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, bindparam, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
@@ -179,6 +179,26 @@ def _run_behind_a_failure(connection: Connection) -> None:
     with pytest.raises(IntegrityError):
         in_turn(connection, [(taken, None), (named, {"key": "bob"})])
     assert [row.id for row in rows(connection, named, {"key": "bob"})] == ["b"]
+
+
+def test_a_transaction_sent_whole_with_an_expanding_in_is_still_one_transaction(database_url: str) -> None:
+    """An expanding IN runs through SQLAlchemy one statement at a time: then the BEGIN and the COMMIT
+    must go too (ADR 0068), or the statements before a failure would stay committed."""
+    with migrated_engine(database_url) as engine:
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite sends no write ahead")
+        with engine.begin() as connection:
+            connection.execute(insert(users), [_user("a", "Ada", True)])
+        prepared.keep_writes_ahead(engine)
+        with begin_ahead(engine).connect() as connection:
+            with pytest.raises(IntegrityError), connection.begin():
+                carl = insert(users).values(_user("c", "Carl", True))
+                gone = delete(users).where(users.c.id.in_(["x", "y"]))  # its SQL depends on its values
+                prepared.ahead(connection, [(carl, None), (gone, None)], lambda _: None)
+                taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
+                in_turn(connection, [(taken, None), (prepared.COMMIT, None)])
+        with engine.connect() as connection:
+            assert connection.execute(select(users.c.id).order_by(users.c.id)).scalars().all() == ["a"]
 
 
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:
