@@ -15,12 +15,10 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from scimhub.directory.actors import SYSTEM
-from scimhub.directory.users import UserRef
 from scimhub.settings import Settings
 from scimhub.store.sql import engine as engines
-from scimhub.web.app import create_app
 from scimhub.wiring import Services, build
+from tests.admins import admin_client
 
 SCIM = "/scim/v2"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -42,9 +40,7 @@ def hub(fresh_postgres: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servic
 
 @pytest.fixture
 def client(hub: Services) -> Iterator[TestClient]:
-    hub.accounts.ensure_admin("an admin password for the tests")
-    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "locks")[0].token
-    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
+    with admin_client(hub, "locks") as client:
         yield client
 
 

@@ -26,12 +26,11 @@ from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 import scimhub.directory.users as users_module
-from scimhub.directory.actors import SYSTEM
-from scimhub.directory.users import UserRef
 from scimhub.settings import Settings
 from scimhub.store.sql.tables import users
 from scimhub.web.app import create_app
 from scimhub.wiring import Services, build
+from tests.admins import admin_client, admin_token
 from tests.store.turns import TurnHeld
 
 SCIM = "/scim/v2"
@@ -65,9 +64,7 @@ def hub(db: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def client(hub: Services) -> Iterator[TestClient]:
-    hub.accounts.ensure_admin("an admin password for the tests")
-    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "loop")[0].token
-    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
+    with admin_client(hub, "loop") as client:
         client.get(f"{SCIM}/Users", params={"filter": 'userName eq "warm"'})  # the token's first use: a touch
         yield client
 
@@ -234,8 +231,7 @@ def test_a_create_that_falls_back_to_a_core_thread_hashes_its_password_once(
 
 
 def test_creates_of_one_turn_share_a_commit_and_answer_after_it(hub: Services) -> None:
-    hub.accounts.ensure_admin("an admin password for the tests")
-    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "shared")[0].token
+    token = admin_token(hub, "shared")
     commits: list[int] = []
     seen_at_answer: list[int] = []
     event.listen(hub.engine, "commit", lambda _connection: commits.append(1))
