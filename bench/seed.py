@@ -94,7 +94,7 @@ class _RecordingConnection:
     def pipeline(self) -> AbstractContextManager[None]:
         return nullcontext()  # every statement is recorded at once: nothing to send together
 
-    def execute(self, sql: str, values: Any, *, prepare: bool | None = None) -> None:
+    def execute(self, sql: str, values: Any) -> None:
         self.executemany(sql, [values])
 
     def executemany(self, sql: str, values: list[Any]) -> None:

@@ -156,34 +156,9 @@ def test_the_first_error_in_turn_is_the_one_raised_and_nothing_more_is_logged(
     assert rows(connection, select(func.count()).select_from(users))[0][0] == 2
 
 
-def test_a_statement_behind_a_failed_statement_in_a_pipeline_outside_a_transaction_runs_after(
-    database_url: str,
-) -> None:
-    """A write sent whole runs in no transaction of its own (ADR 0068): no rollback resets psycopg's
-    prepared statements after it fails. A statement met for the sixth time (psycopg prepares at the
-    sixth) behind the failed one was skipped by the server; it must run next time all the same."""
-    with migrated_engine(database_url) as engine:
-        if engine.dialect.name != "postgresql":
-            pytest.skip("SQLite has no pipeline")
-        with engine.begin() as connection:
-            connection.execute(insert(users), [_user("a", "Ada", True), _user("b", "Bob", False)])
-        with begin_ahead(engine).connect() as connection:  # autocommit: the pipeline is its own transaction
-            _run_behind_a_failure(connection)
-
-
-def _run_behind_a_failure(connection: Connection) -> None:
-    named = select(users.c.id).where(users.c.user_name_key == bindparam("key"))
-    for _ in range(5):
-        assert [row.id for row in rows(connection, named, {"key": "ada"})] == ["a"]
-    taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
-    with pytest.raises(IntegrityError):
-        in_turn(connection, [(taken, None), (named, {"key": "bob"})])
-    assert [row.id for row in rows(connection, named, {"key": "bob"})] == ["b"]
-
-
 def test_a_transaction_sent_whole_with_an_expanding_in_is_still_one_transaction(database_url: str) -> None:
-    """An expanding IN runs through SQLAlchemy one statement at a time: then the BEGIN and the COMMIT
-    must go too (ADR 0068), or the statements before a failure would stay committed."""
+    """An expanding IN runs through SQLAlchemy one statement at a time: the BEGIN waiting ahead goes
+    first, so the statements before a failure are rolled back with it."""
     with migrated_engine(database_url) as engine:
         if engine.dialect.name != "postgresql":
             pytest.skip("SQLite sends no write ahead")

@@ -119,17 +119,14 @@ def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
         SYSTEM, UserEdit({"userName": "one.trip", "emails": [{"value": "a@b"}]})
     )
     assert through_sqlalchemy == []
-    # One pipeline, one implicit transaction (ADR 0068): no BEGIN, no COMMIT; the commit-order lock,
-    # the event and its NOTIFY are one statement.
-    assert round_trips == [["users", "user_emails", "pg_notify"]]
+    # One pipeline; the commit-order lock, the event and its NOTIFY are one statement (ADR 0068).
+    assert round_trips == [["BEGIN", "users", "user_emails", "pg_notify", "COMMIT"]]
     assert _names(engine) == ["one.trip"]
     assert through_sqlalchemy, "the listener hears what SQLAlchemy sends"
 
 
-def test_a_transaction_sent_whole_is_undone_whole_by_its_last_statement(
-    store: SqlStore, engine: Engine
-) -> None:
-    """Without BEGIN and COMMIT on PostgreSQL, its rows still stand or fall with its events (ADR 0068)."""
+def test_a_write_is_undone_whole_when_its_events_statement_fails(store: SqlStore, engine: Engine) -> None:
+    """Its rows stand or fall with its events, which go out last (one statement on PostgreSQL, ADR 0068)."""
     actor: Any = None  # the events' actor is NOT NULL: their INSERT, the transaction's last statement, fails
     event = ChangeEvent("corpuser", "urn:li:corpuser:undone", Category.LIFECYCLE, Operation.CREATE, actor, 1)
     with pytest.raises(DBAPIError), store.transaction() as tx:

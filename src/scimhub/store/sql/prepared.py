@@ -190,9 +190,8 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     if not waiting:
         return _in_turn(connection, steps)
     sent = [step for ahead in waiting for step in ahead.steps]
-    whole = sent[0] is _BEGIN[0] and bool(steps) and steps[-1][0] is COMMIT
     try:
-        return _in_turn(connection, [*sent, *steps], whole=whole)[len(sent) :]
+        return _in_turn(connection, [*sent, *steps])[len(sent) :]
     except IntegrityError as error:
         for ahead in waiting:
             translated = ahead.translate(error)
@@ -201,30 +200,18 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
         raise
 
 
-def _in_turn(connection: Connection, steps: Steps, *, whole: bool = False) -> list[list[Any]]:
-    """Run ``steps``; ``whole``: they are a transaction from its ``BEGIN`` to its ``COMMIT``."""
+def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     planned = [_prepare(connection.dialect, statement, params) for statement, params in steps]
     runs = [run for run in planned if run is not None]
     if len(runs) < len(planned):  # an expanding IN: its SQL depends on its values; SQLAlchemy renders it
         return [_through_sqlalchemy(connection, statement, params) for statement, params in steps]
-    if whole:
-        # The whole transaction goes out in one pipeline: PostgreSQL runs a pipeline's statements
-        # as one implicit transaction, committed at its end and undone whole at its first error.
-        # Its BEGIN and COMMIT would be two statements more (ADR 0068).
-        return [[], *_run(connection, runs[1:-1]), []]
     return _run(connection, runs)
 
 
 def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[list[Any]]:
     driver = connection.connection.driver_connection
     assert driver is not None
-    postgresql = connection.dialect.name == "postgresql"
-    together = len(runs) > 1 and postgresql
-    # On PostgreSQL a statement is prepared at its first run (ADR 0068). psycopg 3.3 prepares at the
-    # sixth; when that run is in a pipeline whose earlier statement fails, it holds the statement prepared
-    # though the server skipped it: "prepared statement does not exist" at the next run. A transaction's
-    # rollback (DEALLOCATE ALL) hid that; a transaction sent whole (``in_turn``) has no rollback.
-    options = {"prepare": True} if postgresql else {}
+    together = len(runs) > 1 and connection.dialect.name == "postgresql"
     # A cursor each for the statements whose rows are read; one for all of those whose rows no one
     # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
     unread: Any = driver.cursor() if any(plan.row is None for plan, _, _ in runs) else None
@@ -238,7 +225,7 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
                     if many:
                         cursor.executemany(plan.sql, bound)
                     else:
-                        cursor.execute(plan.sql, bound, **options)
+                        cursor.execute(plan.sql, bound)
                     if not together:  # read before the next step runs on this connection
                         fetched.append(_fetched(plan, cursor))
             except Exception as error:  # noqa: BLE001 - raised below, once the pipeline has ended
