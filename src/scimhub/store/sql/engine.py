@@ -134,7 +134,7 @@ class LockNotHad(ServiceUnavailable):
 
     def __init__(self) -> None:
         super().__init__(
-            f"a row this request needs stayed locked by another transaction for over {LOCK_WAIT_MS} ms; "
+            f"what this request must lock stayed locked by another transaction for over {LOCK_WAIT_MS} ms; "
             "nothing was written: retry it",
             RETRY_COLLISION_SECONDS,
         )

@@ -69,8 +69,6 @@ Steps = Sequence[tuple[Executable, Params]]
 Translate = Callable[[IntegrityError], Exception | None]
 """Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
 _BEGIN: Steps = [(text("BEGIN"), None)]
-COMMIT = text("COMMIT")
-"""The ``COMMIT`` a caller sends as its last step to end the transaction in the same round trip."""
 _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
