@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
@@ -171,7 +171,7 @@ def test_a_transaction_sent_whole_with_an_expanding_in_is_still_one_transaction(
                 gone = delete(users).where(users.c.id.in_(["x", "y"]))  # its SQL depends on its values
                 prepared.ahead(connection, [(carl, None), (gone, None)], lambda _: None)
                 taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
-                in_turn(connection, [(taken, None), (prepared.COMMIT, None)])
+                in_turn(connection, [(taken, None), (text("COMMIT"), None)])
         with engine.connect() as connection:
             assert connection.execute(select(users.c.id).order_by(users.c.id)).scalars().all() == ["a"]
 
