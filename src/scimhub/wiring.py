@@ -104,7 +104,7 @@ class Services:
     def event_watch(self) -> Watch:
         """Return how this process hears of other processes' commits: LISTEN on PostgreSQL, else polling."""
         if self.engine.dialect.name == "postgresql":
-            return lambda notifier: listen_for_commits(self.engine, notifier.advance, self.feed.head)
+            return lambda notifier: listen_for_commits(self.engine, notifier, self.feed.head)
         return watch_head(self.feed.head)
 
 

@@ -176,6 +176,34 @@ def test_a_transaction_sent_whole_with_an_expanding_in_is_still_one_transaction(
             assert connection.execute(select(users.c.id).order_by(users.c.id)).scalars().all() == ["a"]
 
 
+def test_a_connections_cursors_serve_again_after_results_and_errors(connection: Connection) -> None:
+    """The driver's cursors are kept with the connection (ADR 0070): a run after another opens none,
+    a statement that failed leaves its cursor sound for the next one, and no more are kept than
+    ``CURSORS_KEPT`` however many one run needed."""
+    seen: set[int] = set()
+
+    def kept() -> list[Any]:
+        cursors: list[Any] = connection.info[prepared._CURSORS]
+        seen.update(id(c) for c in cursors)
+        return cursors
+
+    ada, bob = (select(users.c.id).where(users.c.user_name_key == n) for n in ("ada", "bob"))
+    rows(connection, ada)
+    first = kept()[0]
+    for _ in range(3):
+        assert [r.id for r in rows(connection, ada)] == ["a"]
+        assert kept() == [first]
+    taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
+    with pytest.raises(IntegrityError), connection.begin():
+        in_turn(connection, [(taken, None), (bob, None)])
+    found = in_turn(connection, [(ada, None), (bob, None)])
+    assert [[r.id for r in f] for f in found] == [["a"], ["b"]]
+    assert first in kept() and len(seen) == 2  # the pair needed two at once: one more was opened
+    many = in_turn(connection, [(select(literal(n)), None) for n in range(prepared.CURSORS_KEPT * 2)])
+    assert [f[0][0] for f in many] == list(range(prepared.CURSORS_KEPT * 2))
+    assert len(kept()) == prepared.CURSORS_KEPT
+
+
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:
     with pytest.raises(IntegrityError), connection.begin():
         rows(connection, insert(users).values(_user("d", "ada", True)))  # the key of Ada, taken

@@ -4,8 +4,8 @@ One ``Notifier`` per process, on its event loop, knows the highest ``seq`` it ha
 heard of. Three sources tell it:
 
 - this process's own commits (``Store.on_commit``), at once;
-- on PostgreSQL, ``LISTEN``: every process's commits, at commit
-  (``store/sql/notify.py``);
+- on PostgreSQL, ``LISTEN``: every process's commits, at commit, while a poll
+  waits and for a while after (``store/sql/notify.py``);
 - on SQLite, which has no such channel, ``watch_head``: one cheap query
   (``max(seq)``) a second, and only while a poll is waiting, for the commits of
   other processes such as the CLI.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,9 +35,13 @@ class Notifier:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._loop_thread = threading.get_ident()
         self._waiters: set[asyncio.Future[None]] = set()
+        self._wanted = asyncio.Event()
         self.head = 0
         """The highest ``seq`` heard of; only grows."""
+        self.waits = 0
+        """How many waits have begun, ever: a listener tells by it whether any began meanwhile."""
         self.closed = False
         """Set by ``close``: every wait ends at once, as if its time were up."""
 
@@ -62,9 +67,19 @@ class Notifier:
                 waiter.set_result(None)
 
     def advance_threadsafe(self, seq: int) -> None:
-        """Do ``advance`` from any thread (a commit listener runs in the committing worker thread)."""
-        if not self._loop.is_closed():
+        """Do ``advance`` from any thread (a commit listener runs in the committing thread).
+
+        On the loop's own thread, where most writes commit (ADR 0058), at once: scheduling it would
+        wake the loop through its self-pipe for every write.
+        """
+        if threading.get_ident() == self._loop_thread:
+            self.advance(seq)
+        elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.advance, seq)
+
+    async def wanted(self) -> None:
+        """Return once a poll waits (at once if one does)."""
+        await self._wanted.wait()
 
     async def wait_beyond(self, seq: int, timeout: float) -> bool:
         """Wait until a ``seq`` larger than ``seq`` is heard of, at most ``timeout`` seconds; tell whether."""
@@ -75,12 +90,16 @@ class Notifier:
                 return False
             waiter = self._loop.create_future()
             self._waiters.add(waiter)
+            self.waits += 1
+            self._wanted.set()
             try:
                 await asyncio.wait_for(waiter, remaining)
             except TimeoutError:
                 return self.head > seq
             finally:
                 self._waiters.discard(waiter)
+                if not self._waiters:
+                    self._wanted.clear()
         return True
 
 

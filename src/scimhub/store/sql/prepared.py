@@ -34,6 +34,9 @@ from sqlalchemy.sql.elements import ClauseElement
 PLANS_KEPT = 1_000
 """Statement shapes kept per process: every prebuilt statement, and filters of as many shapes."""
 
+CURSORS_KEPT = 8
+"""Driver cursors kept per connection for its next statements: more than a request's round trip uses."""
+
 
 @dataclass(frozen=True)
 class _Plan:
@@ -73,6 +76,8 @@ _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
+_CURSORS = "scimhub_cursors"
+"""``Connection.info``'s key for the driver's cursors kept for the connection's next statements."""
 
 
 @dataclass
@@ -212,8 +217,15 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
     together = len(runs) > 1 and connection.dialect.name == "postgresql"
     # A cursor each for the statements whose rows are read; one for all of those whose rows no one
     # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
-    unread: Any = driver.cursor() if any(plan.row is None for plan, _, _ in runs) else None
-    cursors: list[Any] = [unread if plan.row is None else driver.cursor() for plan, _, _ in runs]
+    # Cursors are kept with the connection and serve again (ADR 0070): a new psycopg cursor costs
+    # more than the statement it runs, in the cursor and in the adapters it looks up again.
+    kept: list[Any] = connection.info.setdefault(_CURSORS, [])
+
+    def take() -> Any:
+        return kept.pop() if kept else driver.cursor()
+
+    unread: Any = take() if any(plan.row is None for plan, _, _ in runs) else None
+    cursors: list[Any] = [unread if plan.row is None else take() for plan, _, _ in runs]
     fetched: list[list[Any]] = []
     first: Exception | None = None
     try:
@@ -238,8 +250,10 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
         sql = "; ".join(plan.sql for plan, _, _ in runs)
         connection._handle_dbapi_exception(first or error, sql, [bound for _, bound, _ in runs], None, None)
     finally:
-        for cursor in set(cursors):
-            cursor.close()
+        # An error leaves a cursor sound: its next statement starts it afresh. A connection lost is
+        # invalidated, and its ``info``, these cursors with it, is cleared.
+        kept.extend(dict.fromkeys(cursors))
+        del kept[CURSORS_KEPT:]  # each holds its last result until it serves again
     return fetched
 
 
