@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from psycopg.waiting import Ready, Wait
 from sqlalchemy import Engine, event, select, text
-from sqlalchemy.util.concurrency import in_greenlet
+from sqlalchemy.util.concurrency import greenlet_spawn, in_greenlet
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.store.sql import migrate
-from scimhub.store.sql.cooperative import _polled, _ready_now
+from scimhub.store.sql.cooperative import CooperativeConnection, _polled, _ready_now
 from scimhub.store.sql.engine import make_engine, unavailable
+from scimhub.store.sql.notify import conninfo
 from scimhub.store.sql.slots import WORK_IN_FLIGHT
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
@@ -171,6 +173,92 @@ def test_work_cancelled_while_it_waits_leaves_no_broken_connection_behind(
     asyncio.run(main())
     assert directory.get(ada.id).user.doc["title"] == "Prof"
     assert store.in_use() == 0
+
+
+def _driver_and_pid(store: SqlStore) -> tuple[Any, int]:
+    """In a work: its connection's psycopg connection, and its backend's pid (one answer waited for)."""
+    with store.read(one_statement=True) as tx:
+        pid = int(tx.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        return tx.connection.connection.driver_connection, pid
+
+
+def _counting_readers(loop: asyncio.AbstractEventLoop) -> list[int]:
+    added: list[int] = []
+    add_reader = loop.add_reader
+
+    def counted(fd: int, *args: Any) -> None:
+        added.append(fd)
+        add_reader(fd, *args)
+
+    loop.add_reader = counted  # type: ignore[method-assign]
+    return added
+
+
+def test_the_loop_keeps_a_connections_reader_from_one_answer_to_the_next(
+    store: SqlStore, engine: Engine
+) -> None:
+    """ADR 0071: one reader for a slot's connection across its works' answers, not one per answer."""
+    _postgresql(engine)
+
+    async def main() -> None:
+        added = _counting_readers(asyncio.get_running_loop())
+        firsts = [await store.cooperate(_driver_and_pid, store) for _ in range(5)]
+        assert len({pid for _, pid in firsts}) == 1  # one slot, one connection, under no load
+        driver = firsts[0][0]
+        assert added == [driver.pgconn.socket]
+
+    asyncio.run(main())
+
+
+def test_a_connection_closed_lets_go_of_its_reader_first_on_any_thread(engine: Engine) -> None:
+    """Closing removes the loop's reader before the socket closes: on the loop's thread at once, from
+    another thread through the loop, which then closes it. A descriptor closed while watched would
+    have the loop watch whatever socket reuses it."""
+    _postgresql(engine)
+
+    async def main() -> None:
+        loop, removed = asyncio.get_running_loop(), []
+        remove_reader = loop.remove_reader
+
+        def recorded(fd: int) -> bool:
+            removed.append((fd, threading.get_ident(), driver.closed))
+            return remove_reader(fd)
+
+        loop.remove_reader = recorded  # type: ignore[method-assign]
+        for on_the_loop in (True, False):
+            driver = CooperativeConnection.connect(conninfo(engine), autocommit=True)
+            await greenlet_spawn(lambda: driver.execute("SELECT 1").fetchall())  # noqa: B023 - awaited here
+            fd = driver.pgconn.socket
+            if on_the_loop:
+                driver.close()
+            else:
+                await asyncio.to_thread(driver.close)
+                await asyncio.sleep(0)
+            assert driver.closed
+            # Removed once, on the loop's thread, while the socket was still open.
+            assert removed == [(fd, threading.get_ident(), False)]
+            removed.clear()
+
+    asyncio.run(main())
+
+
+def test_an_answer_no_one_waits_for_removes_the_reader_and_the_next_wait_adds_it(
+    store: SqlStore, engine: Engine
+) -> None:
+    """A core thread may use a connection a slot used before: its answer, read by that thread, wakes the
+    loop's reader, which has no one to wake and goes; the slot's next answer brings it back."""
+    _postgresql(engine)
+
+    async def main() -> None:
+        added = _counting_readers(asyncio.get_running_loop())
+        driver, pid = await store.cooperate(_driver_and_pid, store)
+        await asyncio.to_thread(lambda: driver.execute("SELECT pg_sleep(0.05)").fetchall())
+        await asyncio.sleep(0.01)
+        assert not driver._reading.serves(asyncio.get_running_loop(), driver.pgconn.socket)
+        again, same = await store.cooperate(_driver_and_pid, store)
+        assert (again, same) == (driver, pid) and len(added) == 2
+
+    asyncio.run(main())
 
 
 def test_the_fallback_poll_says_what_psycopgs_own_says() -> None:
