@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from psycopg.waiting import Ready, Wait
 from sqlalchemy import Engine, event, select, text
-from sqlalchemy.util.concurrency import greenlet_spawn, in_greenlet
+from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
@@ -24,7 +24,7 @@ from scimhub.store.sql import migrate
 from scimhub.store.sql.cooperative import CooperativeConnection, _polled, _ready_now
 from scimhub.store.sql.engine import make_engine, unavailable
 from scimhub.store.sql.notify import conninfo
-from scimhub.store.sql.slots import WORK_IN_FLIGHT
+from scimhub.store.sql.slots import WORK_IN_FLIGHT, Slots
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
 
@@ -282,3 +282,59 @@ def test_one_of_several_processes_runs_the_work_at_once(engine: Engine) -> None:
         assert asyncio.run(store.cooperate(in_greenlet)) is False
     finally:
         store.close()
+
+
+def _slots_serving(names: list[str]) -> tuple[Slots, asyncio.Event, Any]:
+    """One slot; ``hold`` keeps it until the event is set; every work records its name as it starts."""
+    slots, release = Slots(asyncio.get_running_loop(), count=1), asyncio.Event()
+
+    def work(name: str, hold: bool = False) -> None:
+        names.append(name)
+        if hold:
+            await_(release.wait())
+
+    return slots, release, work
+
+
+def test_a_slot_given_back_goes_to_the_work_that_waited_longest() -> None:
+    """A newcomer asking for a slot just as one is given back does not take it from the work that
+    waited: that work would queue again, last, and under a steady load wait half a second."""
+    started: list[str] = []
+
+    async def main() -> None:
+        slots, release, work = _slots_serving(started)
+        first = asyncio.ensure_future(slots.run(work, "first", True))
+        await asyncio.sleep(0)
+        waiting = asyncio.ensure_future(slots.run(work, "waiting"))
+        await asyncio.sleep(0)
+        release.set()
+        # Asks once "first" has given its slot back to "waiting", and before that one runs.
+        newcomer = asyncio.ensure_future(slots.run(work, "newcomer"))
+        await asyncio.gather(first, waiting, newcomer)
+
+    asyncio.run(main())
+    assert started == ["first", "waiting", "newcomer"]
+
+
+def test_a_waiter_cancelled_once_handed_a_slot_passes_it_on() -> None:
+    started: list[str] = []
+
+    async def main() -> None:
+        slots, release, work = _slots_serving(started)
+        first = asyncio.ensure_future(slots.run(work, "first", True))
+        await asyncio.sleep(0)
+        cancelled = asyncio.ensure_future(slots.run(work, "cancelled"))
+        gone = asyncio.ensure_future(slots.run(work, "gone"))
+        last = asyncio.ensure_future(slots.run(work, "last"))
+        await asyncio.sleep(0)
+        gone.cancel()  # while it waits
+        release.set()
+        # Once "first" has handed its slot to "cancelled", and before that one runs.
+        asyncio.get_running_loop().call_soon(cancelled.cancel)
+        await asyncio.gather(first, last)
+        for task in (cancelled, gone):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    assert started == ["first", "last"]
