@@ -217,9 +217,12 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
     together = len(runs) > 1 and connection.dialect.name == "postgresql"
     # A cursor each for the statements whose rows are read; one for all of those whose rows no one
     # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
-    # Cursors are kept with the connection and serve again (ADR 0070): a new psycopg cursor costs
-    # more than the statement it runs, in the cursor and in the adapters it looks up again.
-    kept: list[Any] = connection.info.setdefault(_CURSORS, [])
+    # psycopg's cursors are kept with the connection and serve again (ADR 0070): a new one costs more
+    # than the statement it runs, in the cursor and in the adapters it looks up again. sqlite3's
+    # cost less than keeping them.
+    kept: list[Any] | None = (
+        connection.info.setdefault(_CURSORS, []) if connection.dialect.name == "postgresql" else None
+    )
 
     def take() -> Any:
         return kept.pop() if kept else driver.cursor()
@@ -252,8 +255,12 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
     finally:
         # An error leaves a cursor sound: its next statement starts it afresh. A connection lost is
         # invalidated, and its ``info``, these cursors with it, is cleared.
-        kept.extend(dict.fromkeys(cursors))
-        del kept[CURSORS_KEPT:]  # each holds its last result until it serves again
+        if kept is None:
+            for cursor in dict.fromkeys(cursors):
+                cursor.close()
+        else:
+            kept.extend(dict.fromkeys(cursors))
+            del kept[CURSORS_KEPT:]  # each holds its last result until it serves again
     return fetched
 
 
