@@ -53,7 +53,7 @@ class CooperativeConnection(psycopg.Connection[Any]):
                 ready = _ready_now(fileno, state) if state & _WAIT_W else 0
                 if not ready:
                     try:
-                        ready = self._on_the_loop(fileno, state)
+                        ready = self._ready_on_the_loop(fileno, state)
                     except asyncio.CancelledError as error:
                         # The request's task was cancelled (the server stopping) mid-exchange: the
                         # exchange goes on to its end, so that the connection stays sound, then the
@@ -68,8 +68,8 @@ class CooperativeConnection(psycopg.Connection[Any]):
         except OSError as error:
             raise psycopg.OperationalError("connection socket closed") from error
 
-    def _on_the_loop(self, fileno: int, state: int) -> int:
-        """Wait on the event loop: for the server's answer through the reader kept for this socket."""
+    def _ready_on_the_loop(self, fileno: int, state: int) -> int:
+        """Wait on the event loop; for the server's answer, through the reader kept for this socket."""
         loop = asyncio.get_running_loop()
         reading = self._reading
         if reading is not None and not (state == _WAIT_R and reading.serves(loop, fileno)):
