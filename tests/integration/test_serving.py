@@ -162,6 +162,38 @@ def test_a_kept_alive_connection_gets_a_new_head_deadline(guarded: tuple[LiveSer
         assert_scim_error(read_all(sock), 408)
 
 
+# Responses in one write (ADR 0072)
+
+
+def test_head_pipelined_and_expect_continue_requests_are_answered_whole(
+    guarded: tuple[LiveServer, int],
+) -> None:
+    """A response's head waits for its body's first bytes: a HEAD, which has none, still gets its
+    head; pipelined requests get their answers in order; ``100 Continue`` is not held back."""
+    server, _ = guarded
+    with connect(server) as sock:
+        sock.sendall(
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        received = b""
+        while received.count(b"HTTP/1.1 200 ") < 2 or not received.endswith(b'{"status":"ok"}'):
+            received += sock.recv(65536)
+        head, get = received.split(b"HTTP/1.1 200 ")[1:]
+        assert b"content-length: 15" in head and head.endswith(b"\r\n\r\n")
+        assert get.endswith(b'\r\n\r\n{"status":"ok"}')
+        body = b'{"userName":"continued@example.com"}'
+        expect = post_head(server, SCIM + "/Users", len(body)).replace(
+            b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"
+        )
+        sock.sendall(expect)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while b"continued@example.com" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 201 ")
+
+
 # Errors in the API's shape
 
 

@@ -40,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from scimhub.scim.errors import error_message
 from scimhub.scim.messages import SCIM_MEDIA_TYPE
 from scimhub.settings import Settings
+from scimhub.web.one_write import HeadWithBody
 
 log = logging.getLogger("scimhub.connections")
 
@@ -174,8 +175,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        """Swap the head's deadline for the body's."""
+        """Swap the head's deadline for the body's; have the response's head go out with its body."""
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:  # not an upgrade, which makes none
+            HeadWithBody.install(self.cycle)
         self._in_body = True
         self._deadline = self.loop.time() + self.limits.body_timeout + BODY_GRACE_SECONDS
 
