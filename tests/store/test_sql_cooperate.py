@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
+import uvloop
 from psycopg.waiting import Ready, Wait
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
@@ -175,92 +178,6 @@ def test_work_cancelled_while_it_waits_leaves_no_broken_connection_behind(
     assert store.in_use() == 0
 
 
-def _driver_and_pid(store: SqlStore) -> tuple[Any, int]:
-    """In a work: its connection's psycopg connection, and its backend's pid (one answer waited for)."""
-    with store.read(one_statement=True) as tx:
-        pid = int(tx.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-        return tx.connection.connection.driver_connection, pid
-
-
-def _counting_readers(loop: asyncio.AbstractEventLoop) -> list[int]:
-    added: list[int] = []
-    add_reader = loop.add_reader
-
-    def counted(fd: int, *args: Any) -> None:
-        added.append(fd)
-        add_reader(fd, *args)
-
-    loop.add_reader = counted  # type: ignore[method-assign]
-    return added
-
-
-def test_the_loop_keeps_a_connections_reader_from_one_answer_to_the_next(
-    store: SqlStore, engine: Engine
-) -> None:
-    """ADR 0071: one reader for a slot's connection across its works' answers, not one per answer."""
-    _postgresql(engine)
-
-    async def main() -> None:
-        added = _counting_readers(asyncio.get_running_loop())
-        firsts = [await store.cooperate(_driver_and_pid, store) for _ in range(5)]
-        assert len({pid for _, pid in firsts}) == 1  # one slot, one connection, under no load
-        driver = firsts[0][0]
-        assert added == [driver.pgconn.socket]
-
-    asyncio.run(main())
-
-
-def test_a_connection_closed_lets_go_of_its_reader_first_on_any_thread(engine: Engine) -> None:
-    """Closing removes the loop's reader before the socket closes: on the loop's thread at once, from
-    another thread through the loop, which then closes it. A descriptor closed while watched would
-    have the loop watch whatever socket reuses it."""
-    _postgresql(engine)
-
-    async def main() -> None:
-        loop, removed = asyncio.get_running_loop(), []
-        remove_reader = loop.remove_reader
-
-        def recorded(fd: int) -> bool:
-            removed.append((fd, threading.get_ident(), driver.closed))
-            return remove_reader(fd)
-
-        loop.remove_reader = recorded  # type: ignore[method-assign]
-        for on_the_loop in (True, False):
-            driver = CooperativeConnection.connect(conninfo(engine), autocommit=True)
-            await greenlet_spawn(lambda: driver.execute("SELECT 1").fetchall())  # noqa: B023 - awaited here
-            fd = driver.pgconn.socket
-            if on_the_loop:
-                driver.close()
-            else:
-                await asyncio.to_thread(driver.close)
-                await asyncio.sleep(0)
-            assert driver.closed
-            # Removed once, on the loop's thread, while the socket was still open.
-            assert removed == [(fd, threading.get_ident(), False)]
-            removed.clear()
-
-    asyncio.run(main())
-
-
-def test_an_answer_no_one_waits_for_removes_the_reader_and_the_next_wait_adds_it(
-    store: SqlStore, engine: Engine
-) -> None:
-    """A core thread may use a connection a slot used before: its answer, read by that thread, wakes the
-    loop's reader, which has no one to wake and goes; the slot's next answer brings it back."""
-    _postgresql(engine)
-
-    async def main() -> None:
-        added = _counting_readers(asyncio.get_running_loop())
-        driver, pid = await store.cooperate(_driver_and_pid, store)
-        await asyncio.to_thread(lambda: driver.execute("SELECT pg_sleep(0.05)").fetchall())
-        await asyncio.sleep(0.01)
-        assert not driver._reading.serves(asyncio.get_running_loop(), driver.pgconn.socket)
-        again, same = await store.cooperate(_driver_and_pid, store)
-        assert (again, same) == (driver, pid) and len(added) == 2
-
-    asyncio.run(main())
-
-
 def test_the_fallback_poll_says_what_psycopgs_own_says() -> None:
     """``_polled`` serves where psycopg has no poll of its own: it must read a socket the same way."""
     mine, theirs = socket.socketpair()
@@ -338,3 +255,50 @@ def test_a_waiter_cancelled_once_handed_a_slot_passes_it_on() -> None:
 
     asyncio.run(main())
     assert started == ["first", "last"]
+
+
+def test_no_wait_hangs_while_the_server_terminates_connections_now_and_then(engine: Engine) -> None:
+    """Four works wait on uvloop, as the server's do, while every backend is terminated every 0.3 s.
+    libpq closes a dead connection's socket itself: a reader left on it would have the loop watch
+    whatever socket reuses the descriptor, and a wait there would never end (ADR 0071)."""
+    _postgresql(engine)
+    uri = conninfo(engine)
+    database = engine.url.database
+    served = [0]
+
+    async def work_until(end: float) -> None:
+        connection: CooperativeConnection | None = None
+        while time.monotonic() < end:
+            if connection is None:
+                connection = await asyncio.to_thread(CooperativeConnection.connect, uri, autocommit=True)
+            try:
+                await greenlet_spawn(lambda: connection.execute("SELECT pg_sleep(0.002)").fetchall())  # noqa: B023
+                served[0] += 1
+            except psycopg.Error:
+                connection.close()
+                connection = None
+            await asyncio.sleep(0.003)
+        if connection is not None:
+            connection.close()
+
+    async def main() -> list[asyncio.Task[None]]:
+        end = time.monotonic() + 4
+        works = [asyncio.create_task(work_until(end)) for _ in range(4)]
+        async with await psycopg.AsyncConnection.connect(uri, autocommit=True) as killer:
+            while time.monotonic() < end:
+                await asyncio.sleep(0.3)
+                await killer.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [database],
+                )
+        _, hung = await asyncio.wait(works, timeout=10)
+        return list(hung)
+
+    # On a thread of its own: a hung wait, cancelled, would still wait, and so would the loop's end.
+    outcome: list[list[asyncio.Task[None]]] = []
+    runner = threading.Thread(target=lambda: outcome.append(uvloop.run(main())), daemon=True)
+    runner.start()
+    runner.join(30)
+    assert outcome == [[]], "a wait hung"
+    assert served[0] > 100

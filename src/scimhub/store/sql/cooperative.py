@@ -10,19 +10,12 @@ steps need no wait at all (a statement queued in a pipeline, a socket that can b
 those run on in the greenlet, and only a wait for the server's answer goes to the loop. psycopg's
 own ``wait_async`` would hand every step to the loop, a coroutine and two switches of greenlets
 each: a create makes eleven waits, and two of them wait for an answer (counted in ADR 0066).
-
-The loop's reader of a connection's socket stays from one wait for an answer to the next
-(``_Reading``): uvloop makes and closes a poll handle, with three system calls, for every reader
-added and removed (ADR 0071). A reader must never outlive its socket: the loop would go on
-watching whatever socket reuses the descriptor. So the reader holds its connection, and closing the
-connection removes the reader first, on the loop's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import select
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +32,6 @@ _READY_R, _READY_W = int(Ready.R), int(Ready.W)
 class CooperativeConnection(psycopg.Connection[Any]):
     """A psycopg connection whose waits, in a greenlet of ``Slots.run``, let the event loop run meanwhile."""
 
-    _reading: _Reading | None = None
-
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         """Consume ``gen`` as psycopg does; in a greenlet of the loop's work, awaiting the socket."""
         if timeout is not None or not in_greenlet():  # a timed wait (a cancellation's) blocks, briefly
@@ -53,7 +44,7 @@ class CooperativeConnection(psycopg.Connection[Any]):
                 ready = _ready_now(fileno, state) if state & _WAIT_W else 0
                 if not ready:
                     try:
-                        ready = self._ready_on_the_loop(fileno, state)
+                        ready = _on_the_loop(fileno, state)
                     except asyncio.CancelledError as error:
                         # The request's task was cancelled (the server stopping) mid-exchange: the
                         # exchange goes on to its end, so that the connection stays sound, then the
@@ -67,27 +58,6 @@ class CooperativeConnection(psycopg.Connection[Any]):
             return done.value
         except OSError as error:
             raise psycopg.OperationalError("connection socket closed") from error
-
-    def _ready_on_the_loop(self, fileno: int, state: int) -> int:
-        """Wait on the event loop; for the server's answer, through the reader kept for this socket."""
-        loop = asyncio.get_running_loop()
-        reading = self._reading
-        if reading is not None and not (state == _WAIT_R and reading.serves(loop, fileno)):
-            self._reading = None
-            reading.stop_soon()  # a wait to write (rare: a full socket) adds and removes its own
-        if state != _WAIT_R:
-            return _on_the_loop(fileno, state)
-        if self._reading is None:
-            self._reading = _Reading(self, loop, fileno)
-        return self._reading.wait()
-
-    def close(self) -> None:
-        """Close the connection, once no event loop watches its socket."""
-        reading, self._reading = self._reading, None
-        if reading is None:
-            super().close()
-        else:  # on another thread, the loop closes it once it has let go of the socket
-            reading.stop_then(super().close)
 
 
 def _polled(fileno: int, state: int) -> int:
@@ -127,67 +97,3 @@ def _on_the_loop(fileno: int, state: int) -> Any:
     except BaseException:  # cancelled: the loop must not call back for a socket no one waits on
         stop()
         raise
-
-
-class _Reading:
-    """The event loop's reader of a connection's socket, kept from one wait for an answer to the next.
-
-    Data that comes while no one waits (a thread's answer on the connection, a notice, the server
-    closing it) removes the reader; the next wait adds it again.
-    """
-
-    def __init__(
-        self, connection: CooperativeConnection, loop: asyncio.AbstractEventLoop, fileno: int
-    ) -> None:
-        self._connection: CooperativeConnection | None = connection
-        """Held while the loop watches the socket, so that nothing closes it meanwhile, not even the GC."""
-        self._loop, self._fileno, self._thread = loop, fileno, threading.get_ident()
-        self._waiter: asyncio.Future[int] | None = None
-        loop.add_reader(fileno, self._readable)
-
-    def serves(self, loop: asyncio.AbstractEventLoop, fileno: int) -> bool:
-        """Tell whether this reader still watches ``fileno`` on ``loop``."""
-        return self._connection is not None and loop is self._loop and fileno == self._fileno
-
-    def wait(self) -> int:
-        """Wait, in a greenlet on the loop, until the socket is readable."""
-        waiter = self._waiter = self._loop.create_future()
-        try:
-            return await_(waiter)
-        finally:
-            self._waiter = None
-
-    def _readable(self) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self._stop()  # no one waits: level-triggered, the loop would call again and again
-        else:
-            waiter.set_result(_READY_R)
-
-    def _stop(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._loop.remove_reader(self._fileno)
-
-    def stop_soon(self) -> None:
-        """Remove the reader: now on the loop's thread, else as soon as that loop runs."""
-        self.stop_then(lambda: None)
-
-    def stop_then(self, then: Callable[[], None]) -> None:
-        """Remove the reader, then call ``then``.
-
-        On another thread the loop does both, in turn, as soon as it runs: the descriptor stays
-        open until the loop has let go of it. A closed loop watches nothing any more.
-        """
-        if self._connection is not None and not self._loop.is_closed():
-            if threading.get_ident() != self._thread:
-
-                def on_the_loop() -> None:
-                    self._stop()
-                    then()
-
-                self._loop.call_soon_threadsafe(on_the_loop)
-                return
-            self._stop()
-        self._connection = None
-        then()
