@@ -201,8 +201,8 @@ def test_one_of_several_processes_runs_the_work_at_once(engine: Engine) -> None:
         store.close()
 
 
-def _slots_serving(names: list[str]) -> tuple[Slots, asyncio.Event, Any]:
-    """One slot; ``hold`` keeps it until the event is set; every work records its name as it starts."""
+async def _one_slot_held(names: list[str]) -> tuple[Slots, asyncio.Event, Any, asyncio.Future[None]]:
+    """One slot, held by the work "first" until the event is set; every work records its name as it starts."""
     slots, release = Slots(asyncio.get_running_loop(), count=1), asyncio.Event()
 
     def work(name: str, hold: bool = False) -> None:
@@ -210,7 +210,9 @@ def _slots_serving(names: list[str]) -> tuple[Slots, asyncio.Event, Any]:
         if hold:
             await_(release.wait())
 
-    return slots, release, work
+    first = asyncio.ensure_future(slots.run(work, "first", True))
+    await asyncio.sleep(0)
+    return slots, release, work, first
 
 
 def test_a_slot_given_back_goes_to_the_work_that_waited_longest() -> None:
@@ -219,9 +221,7 @@ def test_a_slot_given_back_goes_to_the_work_that_waited_longest() -> None:
     started: list[str] = []
 
     async def main() -> None:
-        slots, release, work = _slots_serving(started)
-        first = asyncio.ensure_future(slots.run(work, "first", True))
-        await asyncio.sleep(0)
+        slots, release, work, first = await _one_slot_held(started)
         waiting = asyncio.ensure_future(slots.run(work, "waiting"))
         await asyncio.sleep(0)
         release.set()
@@ -237,12 +237,10 @@ def test_a_waiter_cancelled_once_handed_a_slot_passes_it_on() -> None:
     started: list[str] = []
 
     async def main() -> None:
-        slots, release, work = _slots_serving(started)
-        first = asyncio.ensure_future(slots.run(work, "first", True))
-        await asyncio.sleep(0)
-        cancelled = asyncio.ensure_future(slots.run(work, "cancelled"))
-        gone = asyncio.ensure_future(slots.run(work, "gone"))
-        last = asyncio.ensure_future(slots.run(work, "last"))
+        slots, release, work, first = await _one_slot_held(started)
+        cancelled, gone, last = (
+            asyncio.ensure_future(slots.run(work, n)) for n in ("cancelled", "gone", "last")
+        )
         await asyncio.sleep(0)
         gone.cancel()  # while it waits
         release.set()
