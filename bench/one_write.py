@@ -15,12 +15,13 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from servers import free_port
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -59,14 +60,8 @@ def _cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(writes: int, seconds: int, body_size: int) -> tuple[float, float, int]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(writes), str(port), str(body_size)])
     try:
         time.sleep(1)

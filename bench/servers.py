@@ -120,7 +120,8 @@ def spent_during(server: ServerProcess, database: str, run: Callable[[], T]) -> 
     return result, Spent(cpu, database_cpu, max(busy - mine - cpu - database_cpu, 0.0))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a port of 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -130,7 +131,7 @@ class ServerProcess:
     """A server subprocess on a free port of 127.0.0.1, started and waited for until it answers."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path, ready_path: str = "/healthz") -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with log.open("wb") as output:  # the child keeps its own copy of the descriptor
             self.popen = subprocess.Popen(

@@ -77,8 +77,10 @@ def test_a_process_listens_only_while_a_poll_waits(
         assert notifier.heard == [] and not await asyncio.to_thread(_listeners, postgres_store)
         woke = await notifier.wait_beyond(0, timeout=30)  # hears 1 from the head it reads on connecting
         assert await asyncio.to_thread(_listeners, postgres_store) == 1
+        listener = await asyncio.to_thread(_listener_pids, postgres_store)
         polling = asyncio.create_task(notifier.wait_beyond(1, timeout=30))
         await asyncio.sleep(0.5)  # more than a keep-alive, while a poll waits: still listening
+        assert await asyncio.to_thread(_listener_pids, postgres_store) == listener  # the same connection
         await asyncio.to_thread(append, postgres_store, make_event())
         assert await polling
         await _until_async(lambda: asyncio.to_thread(_listeners, postgres_store), 0)
@@ -137,16 +139,19 @@ async def _until_async(read: Callable[[], Awaitable[int]], wanted: int) -> None:
 
 
 def _listeners(store: SqlStore) -> int:
+    return len(_listener_pids(store))
+
+
+def _listener_pids(store: SqlStore) -> set[int]:
     with store.engine.connect() as connection:
-        return int(
-            connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND application_name = :name"
-                ),
-                {"name": LISTENER_NAME},
-            ).scalar_one()
+        found = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": LISTENER_NAME},
         )
+        return set(found.scalars())
 
 
 def _kill_listeners(store: SqlStore) -> None:

@@ -255,11 +255,12 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
     finally:
         # An error leaves a cursor sound: its next statement starts it afresh. A connection lost is
         # invalidated, and its ``info``, these cursors with it, is cleared.
+        distinct = dict.fromkeys(cursors)
         if kept is None:
-            for cursor in dict.fromkeys(cursors):
+            for cursor in distinct:
                 cursor.close()
         else:
-            kept.extend(dict.fromkeys(cursors))
+            kept.extend(distinct)
             del kept[CURSORS_KEPT:]  # each holds its last result until it serves again
     return fetched
 
