@@ -130,14 +130,21 @@ def free_port() -> int:
 class ServerProcess:
     """A server subprocess on a free port of 127.0.0.1, started and waited for until it answers."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, ready_path: str = "/healthz") -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        ready_path: str = "/healthz",
+        startup_seconds: float = 60,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with log.open("wb") as output:  # the child keeps its own copy of the descriptor
             self.popen = subprocess.Popen(
                 [*args, "--port", str(self.port)], env=env, stdout=output, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_seconds
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{' '.join(args)} exited: {log.read_text()[-2000:]}")
@@ -148,8 +155,9 @@ class ServerProcess:
             except OSError:
                 time.sleep(0.1)
         self.stop()
+        waited = f"within {startup_seconds:g} s"
         raise RuntimeError(
-            f"{' '.join(args)} did not answer {ready_path} within 60 s: {log.read_text()[-2000:]}"
+            f"{' '.join(args)} did not answer {ready_path} {waited}: {log.read_text()[-2000:]}"
         )
 
     def cpu_seconds(self) -> float:
