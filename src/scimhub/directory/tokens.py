@@ -103,10 +103,12 @@ class Tokens:
         self._store = store
         self._clock = clock
         self._keys = keys
-        # A signature checks out or not forever, for one key: remember the tokens that
-        # did (a client sends the same one on every request). Forged tokens raise and
-        # are not remembered. Revocation and expiry are read from the database anyway.
+        # A signature checks out or not forever, for one key, and so does a token's hash for one
+        # salt: remember both for the tokens that did (a client sends the same one on every
+        # request). Forged tokens raise and are not remembered. Revocation and expiry are read
+        # from the database anyway.
         self._signed = lru_cache(maxsize=1024)(partial(verify_signature, key=keys.signing_key))
+        self._hashed = lru_cache(maxsize=1024)(partial(hash_token, salt=keys.salt))
 
     def issue(
         self,
@@ -182,7 +184,7 @@ class Tokens:
         # One statement (ADR 0040), read afresh unless nothing at all was committed since the
         # same connection last read it (SQLite, ADR 0059): a revocation, a suspension or a role
         # change made by any process is seen at the next request. Expiry is checked here, each time.
-        found = self._store.credential(hash_token(token, self._keys.salt))
+        found = self._store.credential(self._hashed(token))  # asked of signed tokens only
         if found is None:
             raise self._refusal(token)
         if found.expires is not None and found.expires <= now:
