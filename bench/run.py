@@ -34,7 +34,7 @@ import orjson
 from load import Outcome, Request, run_load
 from options import add_database_options, chosen_backends
 from report import Result, backend_report, describe_machine, raw_figures, results_header
-from seed import seed_group, seed_users, user_body
+from seed import seed_group, seed_users
 from servers import (
     FreshDatabase,
     ServerProcess,
@@ -44,7 +44,7 @@ from servers import (
     scimhub_token,
     script_server,
 )
-from workload import SCIM, filter_requests, member_patches
+from workload import filter_requests, member_patches, user_creates
 
 from scimhub.directory.actors import Actor
 from scimhub.settings import Settings
@@ -118,10 +118,6 @@ def _seed(database_url: str, sizes: Sizes) -> Seeded:
 def _get_requests(names: list[str], count: int, form: str, rng: random.Random) -> list[Request]:
     template = 'userName eq "{}"' if form == "userName" else 'emails[type eq "work" and value eq "{}"]'
     return filter_requests(template, rng.choices(names, k=count))
-
-
-def _post_requests(tag: str, count: int) -> list[Request]:
-    return [Request("POST", f"{SCIM}/Users", orjson.dumps(user_body(tag, i)), 201) for i in range(count)]
 
 
 class _Bench:
@@ -214,9 +210,9 @@ def _run_backend(
         ):
             warmup = _get_requests(seeded.user_names, warm, form, rng)
             bench.measure(label, warmup, _get_requests(seeded.user_names, sizes.gets, form, rng), clients)
-        posts = _post_requests("post", sizes.posts)
+        posts = user_creates("post", range(sizes.posts))
         created = bench.measure(
-            "POST /Users (new user)", _post_requests("warm", warm), posts, clients, keep_bodies=True
+            "POST /Users (new user)", user_creates("warm", range(warm)), posts, clients, keep_bodies=True
         )
         # The users just created are the new members: in neither group yet, each added once per group.
         pool = [orjson.loads(body)["id"] for _, body in sorted(created.bodies.items()) if body]

@@ -22,94 +22,41 @@ Scenarios: ``lookup`` (``GET /Users?filter=userName eq "…"``, each of the load
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import os
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
-import orjson
+from load import Request, run_load
 from options import add_database_options, chosen_backends
-from seed import user_body, user_name
+from seed import user_name
 from servers import FreshDatabase, ServerProcess, scimhub_token
-from workload import SCIM
-
-Connection = http.client.HTTPConnection
-Request = Callable[[Connection, int], None]
-"""One request of a scenario, sent on a connection, given its number within the run."""
+from workload import filter_requests, user_creates
 
 TAG = "instructions"
 SCENARIOS = ("lookup", "create")
 STARTUP_SECONDS = 300
 """How long the server may take to start under valgrind, which runs it many times slower."""
+RUN_SECONDS = 600.0
+"""How long one batch of requests may take under valgrind: a run cut short would count too few."""
 
 
-class Client:
-    """Requests to one server over keep-alive connections, several at a time."""
-
-    def __init__(self, url: str, token: str, connections: int) -> None:
-        self._netloc = url.removeprefix("http://")
-        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
-        self._connections = connections
-
-    def send(self, connection: Connection, method: str, path: str, body: object = None) -> None:
-        """Send one request on ``connection``; raise unless it succeeded."""
-        payload = orjson.dumps(body) if body is not None else None
-        connection.request(method, SCIM + path, payload, self._headers)
-        response = connection.getresponse()
-        data = response.read()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path} answered {response.status}: {data[:300]!r}")
-
-    def run(self, count: int, request: Request) -> None:
-        """Make ``count`` requests, numbered from 0, spread over the connections as each is free."""
-        numbers = iter(range(count))
-        lock = threading.Lock()
-        failures: list[BaseException] = []
-
-        def connection_loop() -> None:
-            connection = Connection(self._netloc, timeout=600)
-            try:
-                while not failures:
-                    with lock:
-                        number = next(numbers, None)
-                    if number is None:
-                        return
-                    request(connection, number)
-            except BaseException as error:  # noqa: BLE001 - reported by the caller's thread
-                failures.append(error)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=connection_loop) for _ in range(self._connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
+def scenario_requests(scenario: str, count: int, users: int, new_users: Iterator[int]) -> list[Request]:
+    """Return ``count`` requests of ``scenario``: lookups of the loaded users, or new users' creates."""
+    if scenario == "lookup":
+        return filter_requests('userName eq "{}"', (user_name(TAG, i % users) for i in range(count)))
+    return user_creates(TAG, itertools.islice(new_users, count))
 
 
-def scenario_requests(client: Client, users: int) -> dict[str, Request]:
-    """Return each scenario's request."""
-    created = itertools.count(users)  # new userNames, never one taken: a create that fails is no measure
-    lock = threading.Lock()
-
-    def lookup(connection: Connection, number: int) -> None:
-        name = quote(user_name(TAG, number % users))
-        client.send(connection, "GET", f"/Users?filter=userName%20eq%20%22{name}%22")
-
-    def create(connection: Connection, _: int) -> None:
-        with lock:
-            index = next(created)
-        client.send(connection, "POST", "/Users", user_body(TAG, index))
-
-    return {"lookup": lookup, "create": create}
+def _send(url: str, token: str, requests: list[Request], connections: int) -> None:
+    """Send ``requests`` over ``connections`` connections (bench/load.py); raise on a wrong answer."""
+    outcome = run_load(url, requests, token=token, concurrency=connections, time_limit=RUN_SECONDS)
+    if outcome.errors or outcome.stopped_early:
+        wrong = f"{outcome.errors} wrong answers ({outcome.error_samples[:3]})"
+        raise RuntimeError(f"{wrong}, stopped early: {outcome.stopped_early}")
 
 
 def _callgrind(pid: int, switch: str) -> None:
@@ -145,13 +92,14 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
         )
         found: dict[str, float] = {}
         try:
-            client = Client(server.url, token, args.connections)
-            client.run(args.users, lambda to, n: client.send(to, "POST", "/Users", user_body(TAG, n)))
-            requests = scenario_requests(client, args.users)
+            _send(server.url, token, user_creates(TAG, range(args.users)), args.connections)
+            new_users = itertools.count(args.users)  # never a userName taken: a failed create is no measure
             for scenario in args.scenarios:
-                client.run(args.warm_up, requests[scenario])
+                warm_up = scenario_requests(scenario, args.warm_up, args.users, new_users)
+                measured = scenario_requests(scenario, args.requests, args.users, new_users)
+                _send(server.url, token, warm_up, args.connections)
                 _callgrind(server.popen.pid, "on")
-                client.run(args.requests, requests[scenario])
+                _send(server.url, token, measured, args.connections)
                 _callgrind(server.popen.pid, "off")
                 found[scenario] = _dumped(server.popen.pid, output) / args.requests / 1e6
                 print(f"{backend} {scenario}: {found[scenario]:.3f} M instructions", file=sys.stderr)

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 from load import Request
+from seed import user_body
 
 SCIM = "/scim/v2"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -26,6 +27,11 @@ def search(resource: str, **params: str | int) -> Request:
 def filter_requests(template: str, values: Iterable[str]) -> list[Request]:
     """Return one ``GET /Users?filter=…`` per value, ``template`` holding ``{}`` where the value goes."""
     return [search("Users", filter=template.format(value)) for value in values]
+
+
+def user_creates(tag: str, indices: Iterable[int]) -> list[Request]:
+    """Return one ``POST /Users`` per index: Entra's body for that user of the ``tag`` batch; 201 each."""
+    return [Request("POST", f"{SCIM}/Users", orjson.dumps(user_body(tag, i)), 201) for i in indices]
 
 
 def member_patches(group_id: str, member_ids: Iterable[str], op: str = "Add") -> list[Request]:
