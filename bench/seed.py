@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,7 +27,7 @@ from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
 from scimhub.query.schema import GROUP, USER
 from scimhub.scim.values import read_resource
-from scimhub.store.sql.prepared import send_ahead
+from scimhub.store.sql.prepared import driver_cursor, send_ahead
 from scimhub.store.sql.store import SqlStore, SqlTransaction
 from scimhub.wiring import now_micros
 
@@ -79,6 +79,8 @@ class _RecordingConnection:
         self.rows: dict[str, list[Any]] = {}
         self.info: dict[str, Any] = {}
         """Where the writes that wait for the next statement wait (``prepared.ahead``, ADR 0063)."""
+        self.autocommit = False
+        """Not a connection whose statements libpq sends at once (ADR 0074): one whose cursor records them."""
 
     @property
     def connection(self) -> _RecordingConnection:
@@ -90,9 +92,6 @@ class _RecordingConnection:
 
     def cursor(self) -> _RecordingConnection:
         return self
-
-    def pipeline(self) -> AbstractContextManager[None]:
-        return nullcontext()  # every statement is recorded at once: nothing to send together
 
     def execute(self, sql: str, values: Any) -> None:
         self.executemany(sql, [values])
@@ -111,7 +110,7 @@ class _RecordingConnection:
     def flush(self, connection: Connection) -> int:
         """Send the recorded rows, one executemany per statement, parents first; return the row count."""
         send_ahead(self)  # type: ignore[arg-type]  # on PostgreSQL the last rows still wait: recorded now
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_cursor(connection.connection.driver_connection)  # PostgreSQL's takes ``$1``
         count = 0
         for sql, values in self.rows.items():  # insertion order: users before their children
             cursor.executemany(sql, values)

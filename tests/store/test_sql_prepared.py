@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, text
+from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
@@ -44,10 +44,15 @@ def _user(id: str, name: str, active: bool) -> dict[str, object]:
 
 @pytest.fixture
 def connection(database_url: str) -> Iterator[Connection]:
-    with migrated_engine(database_url) as engine, engine.connect() as connection:
-        with connection.begin():
-            connection.execute(insert(users), [_user("a", "Ada", True), _user("b", "Bob", False)])
-        yield connection
+    """A connection as the store's: on PostgreSQL in the driver's autocommit, its ``BEGIN`` sent ahead."""
+    with migrated_engine(database_url) as engine:
+        if engine.dialect.name == "postgresql":
+            prepared.keep_writes_ahead(engine)
+            engine = begin_ahead(engine)
+        with engine.connect() as connection:
+            with connection.begin():
+                connection.execute(insert(users), [_user("a", "Ada", True), _user("b", "Bob", False)])
+            yield connection
 
 
 def test_statements_of_one_shape_share_a_plan_and_keep_their_own_values(connection: Connection) -> None:
@@ -176,36 +181,47 @@ def test_a_transaction_sent_whole_with_an_expanding_in_is_still_one_transaction(
             assert connection.execute(select(users.c.id).order_by(users.c.id)).scalars().all() == ["a"]
 
 
-def test_a_connections_cursors_serve_again_after_results_and_errors(connection: Connection) -> None:
-    """psycopg's cursors are kept with the connection (ADR 0070): a run after another opens none, a
-    statement that failed leaves its cursor sound for the next one, and no more are kept than
-    ``CURSORS_KEPT`` however many one run needed. sqlite3's, cheaper to make than to keep, are not."""
+def test_a_statement_is_prepared_once_per_connection_and_types_of_its_values(connection: Connection) -> None:
+    """PostgreSQL (ADR 0074): each shape is prepared on the connection by its first run and serves
+    every later one; a value of another type (an int too large for ``int2``) prepares it again."""
     if connection.dialect.name != "postgresql":
-        rows(connection, select(users.c.id))
-        assert prepared._CURSORS not in connection.info
-        return
-    seen: set[int] = set()
+        pytest.skip("SQLite prepares in sqlite3's own statement cache")
+    prepared_now = select(func.count()).select_from(text("pg_prepared_statements"))
+    before = rows(connection, prepared_now)[0][0]
+    shape = select(users.c.id).where(users.c.user_name_key == bindparam("key"))
+    for key in ("ada", "bob", "ada", "nobody"):
+        rows(connection, shape, {"key": key})
+    assert (
+        rows(connection, prepared_now)[0][0] == before + 1
+    )  # ``prepared_now`` itself counts from its first run
+    number = select(literal(1, BigInteger) + bindparam("n", type_=BigInteger))
+    assert [rows(connection, number, {"n": n})[0][0] for n in (1, 2, 2**40)] == [2, 3, 2**40 + 1]
+    assert rows(connection, prepared_now)[0][0] == before + 3  # one for int2, one for int8
 
-    def kept() -> list[Any]:
-        cursors: list[Any] = connection.info[prepared._CURSORS]
-        seen.update(id(c) for c in cursors)
-        return cursors
 
-    ada, bob = (select(users.c.id).where(users.c.user_name_key == n) for n in ("ada", "bob"))
-    rows(connection, ada)
-    first = kept()[0]
-    for _ in range(3):
-        assert [r.id for r in rows(connection, ada)] == ["a"]
-        assert kept() == [first]
+def test_an_error_in_a_round_trip_leaves_what_was_prepared_usable(connection: Connection) -> None:
+    """PostgreSQL: a statement prepared before the error serves again; one whose preparation the
+    error skipped is prepared at its next run, not taken for prepared."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("SQLite prepares in sqlite3's own statement cache")
+    ada = select(users.c.id).where(users.c.user_name_key == bindparam("key"))
+    late = select(users.c.user_name).where(users.c.id == bindparam("id"))  # never run before: prepared after
     taken = insert(users).values(_user("d", "ada", True))  # the key of Ada
     with pytest.raises(IntegrityError), connection.begin():
-        in_turn(connection, [(taken, None), (bob, None)])
-    found = in_turn(connection, [(ada, None), (bob, None)])
-    assert [[r.id for r in f] for f in found] == [["a"], ["b"]]
-    assert first in kept() and len(seen) == 2  # the pair needed two at once: one more was opened
-    many = in_turn(connection, [(select(literal(n)), None) for n in range(prepared.CURSORS_KEPT * 2)])
-    assert [f[0][0] for f in many] == list(range(prepared.CURSORS_KEPT * 2))
-    assert len(kept()) == prepared.CURSORS_KEPT
+        in_turn(connection, [(ada, {"key": "ada"}), (taken, None), (late, {"id": "a"})])
+    found = in_turn(connection, [(ada, {"key": "bob"}), (late, {"id": "a"})])
+    assert [[r[0] for r in f] for f in found] == [["b"], ["Ada"]]
+
+
+def test_a_connection_that_begins_its_own_transactions_still_runs_them_whole(database_url: str) -> None:
+    """PostgreSQL outside autocommit (a tool's connection): psycopg's cursor begins the transaction,
+    so what the statements wrote goes with its rollback."""
+    with migrated_engine(database_url) as engine, engine.connect() as connection:
+        with connection.begin() as transaction:
+            rows(connection, insert(users).values(_user("c", "Carl", True)))
+            assert rows(connection, select(func.count()).select_from(users))[0][0] == 1
+            transaction.rollback()
+        assert rows(connection, select(func.count()).select_from(users))[0][0] == 0
 
 
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:

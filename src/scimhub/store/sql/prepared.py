@@ -17,11 +17,11 @@ Statements with an expanding ``IN`` (whose SQL changes with the number of values
 
 from __future__ import annotations
 
+import copy
 import threading
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +33,6 @@ from sqlalchemy.sql.elements import ClauseElement
 
 PLANS_KEPT = 1_000
 """Statement shapes kept per process: every prebuilt statement, and filters of as many shapes."""
-
-CURSORS_KEPT = 8
-"""Driver cursors kept per connection for its next statements: more than a request's round trip uses."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,8 @@ class _Plan:
     convert: tuple[Callable[[Any], Any] | None, ...]
     """Per result column, the conversion of what the driver returns (text to JSON, 0/1 to bool);
     empty when no column needs one."""
+    libpq: Any = None
+    """On PostgreSQL, the statement as ``libpq.run`` sends it (ADR 0074)."""
 
 
 _plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
@@ -76,8 +75,6 @@ _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
-_CURSORS = "scimhub_cursors"
-"""``Connection.info``'s key for the driver's cursors kept for the connection's next statements."""
 
 
 @dataclass
@@ -214,55 +211,45 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
 def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[list[Any]]:
     driver = connection.connection.driver_connection
     assert driver is not None
-    together = len(runs) > 1 and connection.dialect.name == "postgresql"
-    # A cursor each for the statements whose rows are read; one for all of those whose rows no one
-    # reads (a write's): the pipeline keeps only its last result, and any error stops it anyway.
-    # psycopg's cursors are kept with the connection and serve again (ADR 0070): a new one costs more
-    # than the statement it runs, in the cursor and in the adapters it looks up again. sqlite3's
-    # cost less than keeping them.
-    kept: list[Any] | None = (
-        connection.info.setdefault(_CURSORS, []) if connection.dialect.name == "postgresql" else None
-    )
-
-    def take() -> Any:
-        return kept.pop() if kept else driver.cursor()
-
-    unread: Any = take() if any(plan.row is None for plan, _, _ in runs) else None
-    cursors: list[Any] = [unread if plan.row is None else take() for plan, _, _ in runs]
-    fetched: list[list[Any]] = []
-    first: Exception | None = None
+    postgresql = connection.dialect.name == "postgresql"
     try:
-        with driver.pipeline() if together else nullcontext():
-            try:
-                for cursor, (plan, bound, many) in zip(cursors, runs, strict=True):
-                    if many:
-                        cursor.executemany(plan.sql, bound)
-                    else:
-                        cursor.execute(plan.sql, bound)
-                    if not together:  # read before the next step runs on this connection
-                        fetched.append(_fetched(plan, cursor))
-            except Exception as error:  # noqa: BLE001 - raised below, once the pipeline has ended
-                # psycopg may meet a statement's error while it sends the next ones; the pipeline
-                # then fails again as it ends, and would log that second error as a warning.
-                first = error
-        if first is not None:
-            raise first
-        if together:  # the pipeline has ended: every result is in
-            fetched = [_fetched(plan, cursor) for cursor, (plan, _, _) in zip(cursors, runs, strict=True)]
+        if postgresql and driver.autocommit:  # in one round trip, through libpq (ADR 0074)
+            from scimhub.store.sql import libpq  # noqa: PLC0415 - psycopg is an extra
+
+            sent = [(plan.libpq, bound if many else [bound]) for plan, bound, many in runs]
+            return libpq.run(driver, connection.info, sent)
+        # SQLite; or a PostgreSQL connection that begins its own transactions (a tool's; a request's
+        # are all in autocommit), whose cursor begins them as psycopg's does.
+        fetched: list[list[Any]] = []
+        cursor = driver_cursor(driver)
+        try:
+            for plan, bound, many in runs:
+                if many:
+                    cursor.executemany(plan.sql, bound)
+                else:
+                    cursor.execute(plan.sql, bound)
+                fetched.append(_fetched(plan, cursor))
+        finally:
+            cursor.close()
+        return fetched
     except Exception as error:  # noqa: BLE001 - the driver's error, through SQLAlchemy's error path
         sql = "; ".join(plan.sql for plan, _, _ in runs)
-        connection._handle_dbapi_exception(first or error, sql, [bound for _, bound, _ in runs], None, None)
-    finally:
-        # An error leaves a cursor sound: its next statement starts it afresh. A connection lost is
-        # invalidated, and its ``info``, these cursors with it, is cleared.
-        distinct = dict.fromkeys(cursors)
-        if kept is None:
-            for cursor in distinct:
-                cursor.close()
-        else:
-            kept.extend(distinct)
-            del kept[CURSORS_KEPT:]  # each holds its last result until it serves again
-    return fetched
+        connection._handle_dbapi_exception(error, sql, [bound for _, bound, _ in runs], None, None)
+        raise  # not reached: SQLAlchemy raises its own
+
+
+def driver_cursor(driver: Any) -> Any:
+    """Return a DB-API cursor of ``driver`` that takes a plan's SQL as compiled for its dialect.
+
+    On PostgreSQL that is psycopg's raw cursor, which takes libpq's own ``$1`` placeholders.
+    """
+    if not hasattr(
+        driver, "pgconn"
+    ):  # sqlite3's; or a stand-in for a driver (bench/seed.py records with one)
+        return driver.cursor()
+    from psycopg import RawCursor  # noqa: PLC0415 - psycopg is an extra
+
+    return RawCursor(driver)
 
 
 def _prepare(dialect: Dialect, statement: Executable, params: Params) -> tuple[_Plan, Any, bool] | None:
@@ -330,7 +317,8 @@ def _plan_of(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | No
 
 
 def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
-    compiled = statement.compile(dialect=dialect, cache_key=key)
+    postgresql = dialect.name == "postgresql"
+    compiled = statement.compile(dialect=_numbered(dialect) if postgresql else dialect, cache_key=key)
     assert isinstance(compiled, SQLCompiler)
     if any(b.expanding for b in compiled.binds.values()) or compiled.escaped_bind_names:
         return None
@@ -345,13 +333,40 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
         make = namedtuple("Row", list(columns.keys()), rename=True)  # type: ignore[misc,no-redef]
         processors = tuple(_impl(c.type, dialect).result_processor(dialect, None) for c in columns)
         convert = processors if any(processors) else ()
-    plan = _Plan(compiled, compiled.string, names, positional, bind, make, convert)
+    sent = None
+    if postgresql:
+        from scimhub.store.sql import libpq  # noqa: PLC0415 - psycopg is an extra
+
+        sent = libpq.Statement(compiled.string.encode(), [libpq.AUTO] * len(names), _row_maker(make, convert))
+    plan = _Plan(compiled, compiled.string, names, positional, bind, make, convert, sent)
     if key is not None:
         with _lock:
             _plans[(dialect.name, key.key)] = plan
             while len(_plans) > PLANS_KEPT:
                 _plans.popitem(last=False)
     return plan
+
+
+_numbered_dialects: weakref.WeakKeyDictionary[Dialect, Dialect] = weakref.WeakKeyDictionary()
+
+
+def _numbered(dialect: Dialect) -> Dialect:
+    """Return ``dialect`` rendering libpq's own ``$1`` placeholders, each value's once however often used."""
+    numbered = _numbered_dialects.get(dialect)
+    if numbered is None:
+        numbered = copy.copy(dialect)  # as the engine initialized it: its server's version, its options
+        numbered.paramstyle, numbered.positional = "numeric_dollar", True
+        _numbered_dialects[dialect] = numbered
+    return numbered
+
+
+def _row_maker(
+    make: Callable[..., tuple[Any, ...]] | None, convert: tuple[Callable[[Any], Any] | None, ...]
+) -> Callable[[Sequence[Any]], tuple[Any, ...]] | None:
+    """Return what makes a row of a statement's values as loaded: ``make``, after ``convert``."""
+    if make is None or not convert:
+        return None if make is None else make._make  # type: ignore[attr-defined]
+    return lambda values: make(*map(_converted, convert, values))
 
 
 def _impl(type_: Any, dialect: Dialect) -> Any:
