@@ -1,8 +1,10 @@
-"""A token's ``last_used`` write that meets an unavailable database is a 503, never a 500.
+"""A database unavailable while a token is checked or touched is a 503, never a 500, nor a refused token.
 
-Found by an adversarial run (session 23): with PostgreSQL's backends terminated, the minute's first
+Found by adversarial runs. Session 23: with PostgreSQL's backends terminated, the minute's first
 request of a token answered 500, the touch's ``ServiceUnavailable`` escaping the request. It is now
 the request's answer, on the loop's path and on a bulk request's, and not a failed authentication.
+Session 29: the 503s of a credential read during a PostgreSQL crash recovery counted as refused
+tokens, and closed the address to its valid token with 429s for a while after the database was back.
 """
 
 from __future__ import annotations
@@ -58,3 +60,21 @@ def test_a_touch_that_meets_an_outage_answers_503(
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"] == "5"
     assert answer.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_an_outage_while_the_token_is_checked_closes_no_address(
+    hub: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More 503s than the failed-authentication burst, then the database back: served at once."""
+    token = hub.tokens.issue(SYSTEM, UserRef.by_name("admin"), "check")[0].token
+    verify = hub.tokens.verify
+
+    def away(_token: str) -> Verified:
+        raise ServiceUnavailable("the database is unavailable (connection lost); retry in 5 seconds", 5)
+
+    with TestClient(create_app(hub), headers={"Authorization": f"Bearer {token}"}) as client:
+        monkeypatch.setattr(hub.tokens, "verify", away)
+        statuses = {client.get(SCIM + "/Users").status_code for _ in range(2 * Settings().auth_failure_limit)}
+        monkeypatch.setattr(hub.tokens, "verify", verify)
+        assert statuses == {503}
+        assert client.get(SCIM + "/Users").status_code == 200

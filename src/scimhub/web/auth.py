@@ -150,7 +150,11 @@ def _verify(tokens: Tokens, token: str | None) -> Verified | ScimhubError:
 def _then(
     verified: Verified | ScimhubError, work: Callable[[Actor], R], refuse: Callable[[ScimhubError], R]
 ) -> tuple[R, str | None, str | None]:
-    """Run ``work`` as the verified actor, or render the refusal; with the actor's id and why it failed."""
+    """Run ``work`` as the verified actor, or render the refusal; with the actor's id and why it failed.
+
+    Only a refused credential failed authentication: the database away while the credential was
+    read (a 503) is no guess at a token, and must not close the address to its valid one.
+    """
     if isinstance(verified, ScimhubError):
-        return refuse(verified), None, getattr(verified, "reason", "invalid")
+        return refuse(verified), None, verified.reason if isinstance(verified, Unauthorized) else None
     return work(verified.actor), verified.actor.user_id, None
