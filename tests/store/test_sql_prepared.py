@@ -15,7 +15,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.errors import ServiceUnavailable
@@ -199,6 +210,31 @@ def test_a_statement_is_prepared_once_per_connection_and_types_of_its_values(con
     assert rows(connection, prepared_now)[0][0] == before + 3  # one for int2, one for int8
 
 
+def test_a_connection_keeps_its_most_recently_run_statements_prepared_and_closes_the_rest(
+    connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: past ``PREPARED_KEPT`` the least recently run is closed on the server, so that
+    a client's many filter shapes cannot grow a backend's memory without end; run again, it is
+    prepared again."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("SQLite prepares in sqlite3's own statement cache")
+    from scimhub.store.sql import libpq  # noqa: PLC0415 - psycopg is an extra
+
+    monkeypatch.setattr(libpq, "PREPARED_KEPT", 4)
+    kept = (
+        select(literal_column("statement"))
+        .select_from(text("pg_prepared_statements"))
+        .where(literal_column("name").like("scimhub%"))
+    )
+    shapes = [select(literal_column(f"{n}00") + bindparam("n", type_=BigInteger)) for n in range(1, 9)]
+    for shape in shapes:
+        rows(connection, shape, {"n": 1})
+    held = sorted(r[0] for r in rows(connection, kept))  # the query itself is the fourth
+    assert [sql.split()[1] for sql in held[:3]] == ["600", "700", "800"] and "pg_prepared" in held[3]
+    assert [rows(connection, shape, {"n": 1})[0][0] for shape in shapes] == [n * 100 + 1 for n in range(1, 9)]
+    assert len(rows(connection, kept)) == 4
+
+
 def test_an_error_in_a_round_trip_leaves_what_was_prepared_usable(connection: Connection) -> None:
     """PostgreSQL: a statement prepared before the error serves again; one whose preparation the
     error skipped is prepared at its next run, not taken for prepared."""
@@ -222,6 +258,13 @@ def test_a_connection_that_begins_its_own_transactions_still_runs_them_whole(dat
             assert rows(connection, select(func.count()).select_from(users))[0][0] == 1
             transaction.rollback()
         assert rows(connection, select(func.count()).select_from(users))[0][0] == 0
+
+
+def test_a_literal_percent_sign_reaches_the_database_as_it_is(connection: Connection) -> None:
+    """PostgreSQL's ``$1`` SQL takes ``%`` as it is (pyformat's would double it): a literal, a modulo."""
+    assert rows(connection, select(literal_column("'50%'")))[0][0] == "50%"
+    found = rows(connection, select(users.c.id, users.c.version % 2).order_by(users.c.id))
+    assert [tuple(r) for r in found] == [("a", 1), ("b", 1)]
 
 
 def test_a_driver_error_is_sqlalchemys(connection: Connection) -> None:

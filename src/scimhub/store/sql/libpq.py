@@ -18,7 +18,7 @@ counts as prepared only once PostgreSQL said so.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -34,6 +34,8 @@ _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
 AUTO = PyFormat.AUTO
+_LIBPQ_WITH_CLOSE = 170000
+"""The first libpq that closes a prepared statement by the protocol (``PQsendClosePrepared``)."""
 
 
 _Key = tuple[bytes, tuple[int, ...] | None]
@@ -51,13 +53,18 @@ class Statement:
     """Makes one row of the statement's values; None when no one reads its rows."""
 
 
+PREPARED_KEPT = 100
+"""Statements kept prepared per connection, the least recently run closed first (psycopg's own
+``prepared_max``): each holds its plan in the server's memory, about 55 KB for a filter's."""
+
+
 @dataclass
 class _Session:
     """What one PostgreSQL connection keeps between round trips."""
 
     transformer: abc.Transformer
-    prepared: dict[_Key, bytes] = field(default_factory=dict)
-    """Each statement's prepared name, by its query and its values' types."""
+    prepared: OrderedDict[_Key, bytes] = field(default_factory=OrderedDict)
+    """Each statement's prepared name, by its query and its values' types; the least recently run first."""
     names: Iterator[int] = field(default_factory=count)
     """Numbers of names never sent yet: a name whose preparation was not known to succeed (an error
     before it, a cancelled wait) is never used again, whatever became of it."""
@@ -95,7 +102,9 @@ def run(
             types = transformer.types
             key = (statement.query, types)
             name = prepared.get(key) or preparing.get(key)
-            if name is None:
+            if key in prepared:
+                prepared.move_to_end(key)
+            elif name is None:
                 name = preparing[key] = b"scimhub_%d" % next(session.names)
                 commands.append(partial(pgconn.send_prepare, name, statement.query, types))
                 answers.append(key)
@@ -103,6 +112,9 @@ def run(
             answers.append(index)
     commands.append(pgconn.pipeline_sync)
     answers.append(None)
+    for name in _closing(prepared, len(preparing) + len(prepared) - PREPARED_KEPT, len(answers)):
+        commands.appendleft(partial(_close, pgconn, name))  # first: its name goes free before any error
+        answers.insert(0, None)
     pgconn.enter_pipeline_mode()
     try:
         results = driver.wait(_exchange(pgconn, commands, len(answers)))
@@ -130,6 +142,26 @@ def run(
     if failed is not None:
         raise errors.error_from_result(failed, encoding=driver.info.encoding)
     return fetched
+
+
+def _closing(prepared: OrderedDict[_Key, bytes], excess: int, keep_last: int) -> list[bytes]:
+    """Forget the ``excess`` least recently run of ``prepared``; return their names, to close.
+
+    The last ``keep_last`` stay: the round trip's own were moved to the end, and are no more.
+    """
+    closing: list[bytes] = []
+    while excess > 0 and len(prepared) > keep_last:
+        closing.append(prepared.popitem(last=False)[1])
+        excess -= 1
+    return closing
+
+
+def _close(pgconn: Any, name: bytes) -> None:
+    """Queue the closing of the prepared statement ``name``: libpq's Close, which no name makes fail."""
+    if pq.version() >= _LIBPQ_WITH_CLOSE:
+        pgconn.send_close_prepared(name)
+    else:  # an older libpq: the statement, for a name known to be prepared
+        pgconn.send_query_params(b"DEALLOCATE " + name, None)
 
 
 def _exchange(pgconn: Any, commands: deque[Callable[..., Any]], count: int) -> Any:

@@ -356,6 +356,8 @@ def _numbered(dialect: Dialect) -> Dialect:
     if numbered is None:
         numbered = copy.copy(dialect)  # as the engine initialized it: its server's version, its options
         numbered.paramstyle, numbered.positional = "numeric_dollar", True
+        # Its own preparer: pyformat's doubles every literal ``%`` of the SQL, which ``$1`` leaves as is.
+        numbered.identifier_preparer = numbered.preparer(numbered)
         _numbered_dialects[dialect] = numbered
     return numbered
 
