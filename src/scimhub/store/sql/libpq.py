@@ -101,10 +101,10 @@ def run(
             dumped = transformer.dump_sequence(values, statement.formats)
             types = transformer.types
             key = (statement.query, types)
-            name = prepared.get(key) or preparing.get(key)
-            if key in prepared:
+            name = prepared.get(key)
+            if name is not None:
                 prepared.move_to_end(key)
-            elif name is None:
+            elif (name := preparing.get(key)) is None:
                 name = preparing[key] = b"scimhub_%d" % next(session.names)
                 commands.append(partial(pgconn.send_prepare, name, statement.query, types))
                 answers.append(key)
