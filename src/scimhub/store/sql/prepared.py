@@ -41,11 +41,9 @@ class _Plan:
 
     compiled: SQLCompiler
     sql: str
-    names: tuple[str, ...]
-    """The bound parameters, in the order the SQL takes them (positional drivers) or by name."""
-    positional: bool
-    bind: tuple[Callable[[Any], Any] | None, ...]
-    """Per name, the bound value's conversion (JSON to text, a Jsonb wrapper), if any."""
+    binding: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    """The bound parameters in the order the SQL takes them (``?``, ``$1``), each with its value's
+    conversion (JSON to text, a Jsonb wrapper), if any."""
     row: Callable[..., tuple[Any, ...]] | None
     """Makes a row whose values read by name as well as position; None when the statement returns none."""
     convert: tuple[Callable[[Any], Any] | None, ...]
@@ -264,12 +262,8 @@ def _prepare(dialect: Dialect, statement: Executable, params: Params) -> tuple[_
     extracted = key.bindparams if key is not None and key is not plan.compiled.cache_key else None
     construct = plan.compiled.construct_params
     if isinstance(params, Sequence):  # one run per mapping: executemany
-        return plan, [_bound(plan, construct(dict(p), extracted_parameters=extracted)) for p in params], True
-    return (
-        plan,
-        _bound(plan, construct(dict(params) if params else None, extracted_parameters=extracted)),
-        False,
-    )
+        return plan, [_bound(plan, construct(p, extracted_parameters=extracted)) for p in params], True
+    return plan, _bound(plan, construct(params or None, extracted_parameters=extracted)), False
 
 
 def _through_sqlalchemy(connection: Connection, statement: Executable, params: Params) -> list[Any]:
@@ -292,13 +286,9 @@ def _converted(convert: Callable[[Any], Any] | None, value: Any) -> Any:
     return value if convert is None or value is None else convert(value)
 
 
-def _bound(plan: _Plan, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+def _bound(plan: _Plan, values: Mapping[str, Any]) -> list[Any]:
     # As SQLAlchemy does, None goes through the conversion too: JSON's makes it the JSON null.
-    converted = [
-        value if bind is None else bind(value)
-        for bind, value in zip(plan.bind, [values[n] for n in plan.names], strict=True)
-    ]
-    return list(converted) if plan.positional else dict(zip(plan.names, converted, strict=True))
+    return [values[name] if bind is None else bind(values[name]) for name, bind in plan.binding]
 
 
 def _plan_of(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
@@ -322,10 +312,11 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
     assert isinstance(compiled, SQLCompiler)
     if any(b.expanding for b in compiled.binds.values()) or compiled.escaped_bind_names:
         return None
-    positional = bool(compiled.positional)
+    if not compiled.positional:  # the values by name (a pyformat driver's): SQLAlchemy binds them
+        return None
     rendered = {name: parameter for parameter, name in compiled.bind_names.items()}
-    names = tuple(compiled.positiontup or ()) if positional else tuple(rendered)
-    bind = tuple(_impl(rendered[n].type, dialect).bind_processor(dialect) for n in names)
+    names = tuple(compiled.positiontup or ())
+    binding = tuple((n, _impl(rendered[n].type, dialect).bind_processor(dialect)) for n in names)
     columns = getattr(statement, "selected_columns", None)
     make: Callable[..., tuple[Any, ...]] | None = None
     convert: tuple[Callable[[Any], Any] | None, ...] = ()
@@ -338,7 +329,7 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
         from scimhub.store.sql import libpq  # noqa: PLC0415 - psycopg is an extra
 
         sent = libpq.Statement(compiled.string.encode(), [libpq.AUTO] * len(names), _row_maker(make, convert))
-    plan = _Plan(compiled, compiled.string, names, positional, bind, make, convert, sent)
+    plan = _Plan(compiled, compiled.string, binding, make, convert, sent)
     if key is not None:
         with _lock:
             _plans[(dialect.name, key.key)] = plan
