@@ -2,8 +2,8 @@
 
 On both engines: what the transaction reads after the write sees it, whichever way the read is run;
 a taken name is ``Uniqueness`` wherever it is met, and leaves the connection fit for the next
-transaction; a rolled-back write is never sent later. On PostgreSQL: the ``BEGIN``, the row, its
-events and the ``COMMIT`` go out in one round trip.
+transaction; a rolled-back write is never sent later. On PostgreSQL: the row and its events go
+out in one round trip, one transaction that the pipeline's end commits (ADR 0075).
 """
 
 from __future__ import annotations
@@ -99,9 +99,11 @@ def test_a_write_rolled_back_is_never_sent(store: SqlStore, engine: Engine) -> N
     assert _names(engine) == ["kept"]
 
 
-def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
+def test_on_postgresql_a_create_is_one_round_trip_and_one_transaction_without_begin_or_commit(
     store: SqlStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The pipeline's Sync ends the transaction its statements ran in (ADR 0075); that it is one
+    transaction, undone whole, is the next test's."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no round trips: it writes the row at once")
     round_trips: list[list[str]] = []
@@ -120,7 +122,7 @@ def test_on_postgresql_a_create_is_one_round_trip_from_begin_to_commit(
     )
     assert through_sqlalchemy == []
     # One pipeline; the commit-order lock, the event and its NOTIFY are one statement (ADR 0068).
-    assert round_trips == [["BEGIN", "users", "user_emails", "pg_notify", "COMMIT"]]
+    assert round_trips == [["users", "user_emails", "pg_notify"]]
     assert _names(engine) == ["one.trip"]
     assert through_sqlalchemy, "the listener hears what SQLAlchemy sends"
 

@@ -38,13 +38,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
-from scimhub.store.sql.prepared import in_turn, send_ahead
+from scimhub.store.sql.prepared import COMMIT, in_turn, send_ahead
 from scimhub.store.sql.tables import event_feed, events
 
 CHANNEL = "scimhub_events"
@@ -59,7 +58,6 @@ _APPEND = insert(events).values({c.name: bindparam(c.name) for c in _APPENDED})
 _LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
 """The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
 _NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
-_COMMIT = text("COMMIT")
 _LOCKED = _LOCK.cte("locked").prefix_with("MATERIALIZED", dialect="postgresql")
 _APPENDED_ONE = (
     insert(events)
@@ -133,12 +131,12 @@ class SqlEventLog:
             # caller's own COMMIT then finds the transaction ended and sends nothing.
             if len(self._pending) == 1:  # a resource or an attribute written: three statements in one
                 [(notified,), _] = in_turn(
-                    self._connection, [(_APPEND_ONE, self._pending[0]), (_COMMIT, None)]
+                    self._connection, [(_APPEND_ONE, self._pending[0]), (COMMIT, None)]
                 )
             else:
                 _, _, (notified,), _ = in_turn(
                     self._connection,
-                    [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (_COMMIT, None)],
+                    [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (COMMIT, None)],
                 )
             written = notified.seq
         elif len(self._pending) == 1:

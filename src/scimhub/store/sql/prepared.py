@@ -69,6 +69,8 @@ Steps = Sequence[tuple[Executable, Params]]
 Translate = Callable[[IntegrityError], Exception | None]
 """Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
 _BEGIN: Steps = [(text("BEGIN"), None)]
+COMMIT = text("COMMIT")
+"""The ``COMMIT`` a write sends as the last of its round trip's statements (``SqlEventLog.flush``)."""
 _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
@@ -203,7 +205,17 @@ def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     runs = [run for run in planned if run is not None]
     if len(runs) < len(planned):  # an expanding IN: its SQL depends on its values; SQLAlchemy renders it
         return [_through_sqlalchemy(connection, statement, params) for statement, params in steps]
+    if _whole_transaction(steps):
+        # Its BEGIN never went out (nothing of it did), and its COMMIT ends this round trip: PostgreSQL
+        # runs a pipeline's statements up to its Sync as one transaction and commits it there, or
+        # rolls it back whole at the first error (ADR 0075). The two would be statements for nothing.
+        return [[], *_run(connection, runs[1:-1]), []]
     return _run(connection, runs)
+
+
+def _whole_transaction(steps: Steps) -> bool:
+    """Whether ``steps`` are a write transaction from its ``BEGIN`` to its ``COMMIT``, in one round trip."""
+    return len(steps) > 2 and steps[0][0] is _BEGIN[0][0] and steps[-1][0] is COMMIT
 
 
 def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[list[Any]]:
