@@ -6,8 +6,10 @@ SQLAlchemy builds every statement scimhub runs; what it costs to *execute* one t
 the statement itself costs SQLite. ``rows`` keeps SQLAlchemy's compiler and its statement cache
 key (a statement's shape without its literal values, which SQLAlchemy extracts as bound
 parameters), and does the rest itself: the SQL and its result conversions are kept per shape
-and dialect, and each call binds the values and runs the SQL on the cursor of the same
-connection, inside the same transaction. A driver error takes SQLAlchemy's own error path, so
+and dialect, and each call binds the values and runs the SQL on the same connection, inside the
+same transaction: on sqlite3's cursor, or on PostgreSQL through libpq, every statement of a round
+trip in one pipeline, each prepared once per connection (``libpq.py``, ADR 0074). A driver error
+takes SQLAlchemy's own error path, so
 ``handle_error`` (ADR 0029: 503 on an outage, invalidation of a lost connection) and
 ``IntegrityError`` behave as they did.
 
@@ -23,13 +25,16 @@ import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Executable, RootTransaction, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+
+if TYPE_CHECKING:
+    from scimhub.store.sql.libpq import Statement
 
 PLANS_KEPT = 1_000
 """Statement shapes kept per process: every prebuilt statement, and filters of as many shapes."""
@@ -49,7 +54,7 @@ class _Plan:
     convert: tuple[Callable[[Any], Any] | None, ...]
     """Per result column, the conversion of what the driver returns (text to JSON, 0/1 to bool);
     empty when no column needs one."""
-    libpq: Any = None
+    libpq: Statement | None = None
     """On PostgreSQL, the statement as ``libpq.run`` sends it (ADR 0074)."""
 
 
@@ -226,7 +231,10 @@ def _run(connection: Connection, runs: list[tuple[_Plan, Any, bool]]) -> list[li
         if postgresql and driver.autocommit:  # in one round trip, through libpq (ADR 0074)
             from scimhub.store.sql import libpq  # noqa: PLC0415 - psycopg is an extra
 
-            sent = [(plan.libpq, bound if many else [bound]) for plan, bound, many in runs]
+            sent = []
+            for plan, bound, many in runs:
+                assert plan.libpq is not None  # every PostgreSQL plan has one
+                sent.append((plan.libpq, bound if many else [bound]))
             return libpq.run(driver, connection.info, sent)
         # SQLite; or a PostgreSQL connection that begins its own transactions (a tool's; a request's
         # are all in autocommit), whose cursor begins them as psycopg's does.
@@ -253,9 +261,7 @@ def driver_cursor(driver: Any) -> Any:
 
     On PostgreSQL that is psycopg's raw cursor, which takes libpq's own ``$1`` placeholders.
     """
-    if not hasattr(
-        driver, "pgconn"
-    ):  # sqlite3's; or a stand-in for a driver (bench/seed.py records with one)
+    if not hasattr(driver, "pgconn"):  # sqlite3's; or a driver's stand-in (bench/seed.py records)
         return driver.cursor()
     from psycopg import RawCursor  # noqa: PLC0415 - psycopg is an extra
 
