@@ -249,6 +249,36 @@ def test_an_error_in_a_round_trip_leaves_what_was_prepared_usable(connection: Co
     assert [[r[0] for r in f] for f in found] == [["b"], ["Ada"]]
 
 
+def test_a_commit_that_fails_at_the_round_trips_end_is_the_transactions_error(connection: Connection) -> None:
+    """PostgreSQL (ADR 0075): a transaction sent whole goes without BEGIN and COMMIT, and the round
+    trip's Sync commits it. A commit that fails there (here a deferred constraint; under load, a
+    lock not had in time) is raised as the error it is, the transaction undone, the connection fit
+    for the next one. Found by an adversarial run: it was taken for a lost connection (a 503)."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("SQLite's writes do not go out in round trips")
+    rows(connection, text("CREATE TEMPORARY TABLE parents (id int PRIMARY KEY)"))
+    rows(
+        connection,
+        text("CREATE TEMPORARY TABLE children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED)"),
+    )
+    orphan = text("INSERT INTO children VALUES (1)")
+    with pytest.raises(IntegrityError, match="children"):  # a write's whole transaction, as flush sends it
+        in_turn(connection, [*prepared._BEGIN, (orphan, None), (prepared.COMMIT, None)])
+    assert not connection.invalidated
+    counted = select(func.count()).select_from(text("children"))
+    assert rows(connection, counted)[0][0] == 0
+    in_turn(
+        connection,
+        [
+            *prepared._BEGIN,
+            (text("INSERT INTO parents VALUES (1)"), None),
+            (orphan, None),
+            (prepared.COMMIT, None),
+        ],
+    )
+    assert rows(connection, counted)[0][0] == 1
+
+
 def test_a_connection_that_begins_its_own_transactions_still_runs_them_whole(database_url: str) -> None:
     """PostgreSQL outside autocommit (a tool's connection): psycopg's cursor begins the transaction,
     so what the statements wrote goes with its rollback."""

@@ -33,6 +33,7 @@ from psycopg.generators import fetch_many, pipeline_communicate
 _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 AUTO = PyFormat.AUTO
 _LIBPQ_WITH_CLOSE = 170000
 """The first libpq that closes a prepared statement by the protocol (``PQsendClosePrepared``)."""
@@ -93,8 +94,8 @@ def run(
     pgconn, transformer, prepared = driver.pgconn, session.transformer, session.prepared
     commands: deque[Callable[..., Any]] = deque()
     answers: list[_Key | int | None] = []
-    """Per command, what its result says: a statement prepared (its key), a statement's rows (its
-    index), or nothing (the round trip's end)."""
+    """Per command before the Sync, what its result says: a statement prepared (its key), a
+    statement's rows (its index), or nothing (a statement closed)."""
     preparing: dict[_Key, bytes] = {}
     for index, (statement, runs) in enumerate(statements):
         for values in runs:
@@ -110,24 +111,16 @@ def run(
                 answers.append(key)
             commands.append(partial(pgconn.send_query_prepared, name, dumped, transformer.formats))
             answers.append(index)
-    commands.append(pgconn.pipeline_sync)
-    answers.append(None)
     for name in _closing(prepared, len(preparing) + len(prepared) - PREPARED_KEPT, len(answers)):
         commands.appendleft(partial(_close, pgconn, name))  # first: its name goes free before any error
         answers.insert(0, None)
-    pgconn.enter_pipeline_mode()
-    try:
-        results = driver.wait(_exchange(pgconn, commands, len(answers)))
-    except BaseException:
-        try:
-            pgconn.exit_pipeline_mode()
-        except psycopg.Error:  # left mid-exchange (the connection lost): the pool must replace it
-            driver.close()
-        raise
-    pgconn.exit_pipeline_mode()
+    commands.append(pgconn.pipeline_sync)
+    results = _exchanged(driver, commands)
+    if len(results) < len(answers):
+        raise psycopg.OperationalError(f"the server answered {len(results)} of {len(answers)} commands")
     fetched: list[list[Any]] = [[] for _ in statements]
     failed = None
-    for group, answer in zip(results, answers, strict=True):
+    for group, answer in zip(results, answers, strict=False):  # a failed commit's answer may follow
         result = group[-1]
         if result.status == _FATAL_ERROR:
             failed = failed or result
@@ -139,9 +132,29 @@ def run(
             if make is not None:
                 transformer.set_pgresult(result)
                 fetched[answer] = transformer.load_rows(0, result.ntuples, make)
+    # After the commands' own: what the Sync answered when it ended the transaction and its commit
+    # failed (a lock not had in time, a deferred constraint; ADR 0075). The transaction's error too.
+    for group in results[len(answers) :]:
+        failed = failed or next((r for r in group if r.status == _FATAL_ERROR), None)
     if failed is not None:
         raise errors.error_from_result(failed, encoding=driver.info.encoding)
     return fetched
+
+
+def _exchanged(driver: psycopg.Connection[Any], commands: deque[Callable[..., Any]]) -> list[list[Any]]:
+    """Send ``commands``, the last a Sync, in pipeline mode; return the results before the Sync's."""
+    pgconn = driver.pgconn
+    pgconn.enter_pipeline_mode()
+    try:
+        results: list[list[Any]] = driver.wait(_exchange(pgconn, commands))
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        try:
+            pgconn.exit_pipeline_mode()
+        except psycopg.Error:  # left mid-exchange (the connection lost): the pool must replace it
+            driver.close()
+        raise
+    return results
 
 
 def _closing(prepared: OrderedDict[_Key, bytes], excess: int, keep_last: int) -> list[bytes]:
@@ -164,16 +177,17 @@ def _close(pgconn: Any, name: bytes) -> None:
         pgconn.send_query_params(b"DEALLOCATE " + name, None)
 
 
-def _exchange(pgconn: Any, commands: deque[Callable[..., Any]], count: int) -> Any:
-    """Send ``commands`` and read the ``count`` results they make, as one exchange with the server.
+def _exchange(pgconn: Any, commands: deque[Callable[..., Any]]) -> Any:
+    """Send ``commands`` and read what they answer up to the Sync's answer, the last; return the rest.
 
     One generator for the whole of it: a wait cancelled midway goes on to its end
-    (``CooperativeConnection.wait``), and the connection is left between round trips.
+    (``CooperativeConnection.wait``), and the connection is left between round trips. It reads up
+    to the Sync rather than counting: a commit that fails at the Sync answers once more.
     """
     results = yield from pipeline_communicate(pgconn, commands)
-    while len(results) < count:
+    while not results or results[-1][-1].status != _PIPELINE_SYNC:
         group = yield from fetch_many(pgconn)
         if not group:  # libpq has nothing more to give: the exchange is broken, not merely failed
-            raise psycopg.OperationalError(f"the server answered {len(results)} of {count} commands")
+            raise psycopg.OperationalError("the server's answer ended before the round trip's end")
         results.append(group)
-    return results
+    return results[:-1]
