@@ -13,8 +13,8 @@ On SQLite a lone event goes in through a prepared ``INSERT`` on the driver's
 cursor (ADR 0047); several through one prebuilt ``INSERT … RETURNING seq`` run
 with the list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row
 INSERTs of at most 1,000 rows, in order (ADR 0015). On PostgreSQL the lock, the
-INSERT (once per event), the NOTIFY and the ``COMMIT`` go out together in
-psycopg's pipeline mode (``prepared.in_turn``, ADR 0047, ADR 0058): the server
+INSERT (once per event), the NOTIFY and the ``COMMIT`` go out together in one
+libpq pipeline (``prepared.in_turn``, ADR 0058, ADR 0074): the server
 runs them one after the other, and the lock is released by the commit without
 waiting for a round trip to the client, nor for the client's own turn on a CPU.
 A lone event (a resource or an attribute written) takes the lock, goes in and
@@ -125,10 +125,12 @@ class SqlEventLog:
             send_ahead(self._connection)  # a write with no events: its rows, before the commit
             return
         if self._connection.dialect.name == "postgresql":
-            # In one round trip (psycopg's pipeline): wait until no other transaction is between
+            # In one round trip (one pipeline): wait until no other transaction is between
             # its INSERT and its COMMIT, insert, notify with the last number taken, commit. A
             # round trip under the lock would hold every other writer back (ADR 0058); the
-            # caller's own COMMIT then finds the transaction ended and sends nothing.
+            # caller's own COMMIT then finds the transaction ended and sends nothing. A transaction
+            # sent whole in this round trip goes without BEGIN and COMMIT: the pipeline's end
+            # commits it (ADR 0075).
             if len(self._pending) == 1:  # a resource or an attribute written: three statements in one
                 [(notified,), _] = in_turn(
                     self._connection, [(_APPEND_ONE, self._pending[0]), (COMMIT, None)]

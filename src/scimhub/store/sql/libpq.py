@@ -3,12 +3,13 @@
 A request runs two to five statements on PostgreSQL, each already compiled once per shape
 (``prepared._Plan``). psycopg's cursor does for each what a general driver must: it parses the
 query's placeholders, looks it up in its own cache of prepared statements, keeps a pipeline's
-queue of cursors and results in Python; a profile of creates under load found that half of the
-time spent in psycopg. What scimhub's plans need of it is less: the values dumped by psycopg's own
-adapters (``Transformer``, in C), each statement prepared once per connection, every statement of
-a round trip sent in one libpq pipeline and its rows loaded by psycopg's loaders. That is what
-this module does, on the connection's ``pgconn``, through psycopg's own non-blocking generators,
-so that waits go through the connection's ``wait`` (the greenlet's, ``cooperative``) as before.
+queue of cursors and results in Python; a profile of creates under load found most of the time
+spent in psycopg there, not in libpq. What scimhub's plans need of it is less: the values dumped
+by psycopg's own adapters (``Transformer``, in C), each statement prepared once per connection,
+every statement of a round trip sent in one libpq pipeline and its rows loaded by psycopg's
+loaders. That is what this module does, on the connection's ``pgconn``, through psycopg's own
+non-blocking generators, so that waits go through the connection's ``wait`` (the greenlet's,
+``cooperative``) as before.
 
 A statement is prepared under a name of scimhub's own (``scimhub_<n>``, distinct from psycopg's
 ``_pg3_<n>``), once per connection and parameter types: psycopg dumps an int as ``int2``, ``int4``

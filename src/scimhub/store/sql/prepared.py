@@ -185,7 +185,7 @@ def _drop_ahead(connection: Connection) -> None:
 def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     """Run each statement with its values, in order; return each one's rows.
 
-    On PostgreSQL they go out together in psycopg's pipeline mode, one round trip for all (the
+    On PostgreSQL they go out together in one libpq pipeline, one round trip for all (the
     server still runs them one after the other, and the first error stops the rest), behind the
     writes waiting to go ``ahead`` of them.
     """
