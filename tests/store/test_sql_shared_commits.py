@@ -8,9 +8,7 @@ read on another connection, as another process would see it.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,53 +193,3 @@ def test_listeners_hear_once_for_the_turn_of_its_last_event(store: SqlStore) -> 
     with store.read() as tx:
         last = max(recorded.seq for recorded in tx.events.after(0, 100))
     assert heard == [last]
-
-
-def _temporary_files_open() -> list[str]:
-    """SQLite's temporary files this process holds open: unlinked ``etilqs_*`` files (Linux's /proc)."""
-    fds = Path("/proc/self/fd")
-    return [target for fd in fds.iterdir() if "etilqs_" in (target := _link(fd))]
-
-
-def _link(fd: Path) -> str:
-    try:
-        return os.readlink(fd)
-    except OSError:  # closed meanwhile (the listing's own descriptor)
-        return ""
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads open files from Linux's /proc")
-def test_the_savepoints_of_a_turn_journal_in_memory_not_in_a_temporary_file(store: SqlStore) -> None:
-    # Each write of the turn runs in a savepoint, which journals the pages the writes before it
-    # changed. A create as Entra sends it (an e-mail, a name) changes more than SQLite's 64 KiB
-    # spill, which went to a temporary file from the second create of a turn on (ADR 0076): an open,
-    # an unlink and its writes each time, and a failed write where no temporary directory is writable.
-    held_during_the_turn: list[int] = []
-
-    def create(index: int) -> None:
-        name = f"user{index}@contoso.example"
-        edit = {
-            "userName": name,
-            "displayName": f"User {index}",
-            "emails": [{"primary": True, "type": "work", "value": name}],
-            "name": {"formatted": f"User {index}", "familyName": f"{index}", "givenName": "User"},
-        }
-        Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit(edit))
-        held_during_the_turn.append(len(_temporary_files_open()))
-
-    assert _on_the_loop(store, *(lambda i=i: create(i) for i in range(4))) == [None] * 4
-    assert held_during_the_turn == [0] * 4
-
-
-def test_reads_keep_sqlite_temporary_files_and_the_writer_is_never_pooled(engine: Engine) -> None:
-    # In memory, a read's sort past SQLite's cache (a deep page sorted by an unindexed attribute)
-    # would hold every row in this process: only the writer's savepoints journal in memory.
-    store = SqlStore(engine)
-    assert _on_the_loop(store, lambda: _create(store, "ann")) == [None]
-    store.close()
-    pooled = [engine.connect() for _ in range(engine.pool.checkedin() + 1)]  # type: ignore[attr-defined]
-    try:
-        assert {c.exec_driver_sql("PRAGMA temp_store").scalar() for c in pooled} == {0}
-    finally:
-        for connection in pooled:
-            connection.close()

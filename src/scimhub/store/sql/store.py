@@ -344,7 +344,9 @@ class SqlStore:
         if not self._writers.acquire(blocking=work.wrote):
             raise WouldWait
         try:
-            writer = self._kept_writer()
+            if self._writer is None or self._writer.closed:
+                self._writer = self._write_engine.connect()
+            writer = self._writer
             writer.begin()
             begun = False
             try:
@@ -397,25 +399,11 @@ class SqlStore:
         if not self._writers.acquire(blocking=wait):
             raise WouldWait
         try:
-            yield self._kept_writer()
+            if self._writer is None or self._writer.closed:
+                self._writer = self._write_engine.connect()
+            yield self._writer
         finally:
             self._writers.release()
-
-    def _kept_writer(self) -> Connection:
-        """SQLite's one connection for writes, connected on first use and after it was lost.
-
-        Its temporary storage is in memory (ADR 0076). The savepoints of a turn's shared commit
-        journal more than the 64 KiB SQLite keeps in memory, and it spilled the rest to a file
-        in /var/tmp or /tmp: an open, an unlink and writes, from a turn's second create on, and
-        every write of the turn failed where no temporary directory is writable. Reads keep
-        SQLite's default: a sort larger than its cache goes to a file, not to this process's memory.
-        """
-        if self._writer is None or self._writer.closed:
-            self._writer = self._write_engine.connect()
-            driver = self._writer.connection.driver_connection
-            assert driver is not None  # just connected
-            driver.execute("PRAGMA temp_store=MEMORY")
-        return self._writer
 
     @contextmanager
     def unwaiting(self) -> Iterator[_LoopWork]:
@@ -508,8 +496,6 @@ class SqlStore:
         if self._writers is not None:
             with self._writers:  # after the write under way, if one is
                 if self._writer is not None:
-                    if not self._writer.invalidated:  # closed for good, not pooled: a reader would
-                        self._writer.detach()  # take its temporary storage in memory
                     self._writer.close()
                     self._writer = None
 
