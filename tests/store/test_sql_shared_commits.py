@@ -8,18 +8,22 @@ read on another connection, as another process would see it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.groups import GroupEdit, Groups
 from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.groups import Member, MemberChange
 from scimhub.errors import Conflict, ServiceUnavailable
 from scimhub.store.contract import WouldWait
 from scimhub.store.sql import migrate
-from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.engine import journals_in_memory, make_engine
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import group_members, users
 from tests.store.turns import TurnHeld
@@ -193,3 +197,98 @@ def test_listeners_hear_once_for_the_turn_of_its_last_event(store: SqlStore) -> 
     with store.read() as tx:
         last = max(recorded.seq for recorded in tx.events.after(0, 100))
     assert heard == [last]
+
+
+def _temporary_files_open() -> list[str]:
+    """SQLite's temporary files this process holds open: unlinked ``etilqs_*`` files (Linux's /proc)."""
+    return [target for fd in Path("/proc/self/fd").iterdir() if "etilqs_" in (target := _link(fd))]
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed meanwhile (the listing's own descriptor)
+        return ""
+
+
+def _entra_create(store: SqlStore, index: int) -> None:
+    """A create as Entra sends it: with an e-mail and a name, it changes 17 b-trees."""
+    name = f"user{index}@contoso.example"
+    edit = {
+        "userName": name,
+        "displayName": f"User {index}",
+        "emails": [{"primary": True, "type": "work", "value": name}],
+        "name": {"formatted": f"User {index}", "familyName": f"{index}", "givenName": "User"},
+    }
+    Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit(edit))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads open files from Linux's /proc")
+def test_the_savepoints_of_a_turn_journal_in_memory_not_in_a_temporary_file(store: SqlStore) -> None:
+    # Each write of a turn runs in a savepoint, whose journal passes SQLite's 64 KiB from the
+    # second create on: in a temporary file that cost an open, an unlink and its writes, and
+    # failed the turn's writes where no temporary directory is writable (ADR 0076).
+    held: list[int] = []
+
+    def create(index: int) -> None:
+        _entra_create(store, index)
+        held.append(len(_temporary_files_open()))
+
+    assert _on_the_loop(store, *(lambda i=i: create(i) for i in range(4))) == [None] * 4
+    assert held == [0] * 4
+
+
+def _group_of(store: SqlStore, members: int) -> str:
+    ids = [
+        Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": f"m{i}"})).id
+        for i in range(members)
+    ]
+    change = MemberChange(add=tuple(Member(id) for id in ids))
+    return Groups(store, lambda: 1_000_000).create(SYSTEM, GroupEdit({"displayName": "big"}, change)).id
+
+
+def test_what_removes_members_without_bound_leaves_the_turn_before_it_writes(
+    store: SqlStore, engine: Engine
+) -> None:
+    # In a turn, its savepoint's journal would be in memory and grow with the group (ADR 0076);
+    # in a core thread it goes to a file as SQLite chooses.
+    groups = Groups(store, lambda: 1_000_000)
+    group = _group_of(store, 3)
+    moved: list[str] = []
+
+    def clear() -> None:
+        groups.update(SYSTEM, group, lambda g: GroupEdit(g.doc, MemberChange(clear=True)))
+
+    def on_the_loop(name: str, work: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except WouldWait:
+                moved.append(name)
+
+        return run
+
+    works = [on_the_loop("clear", clear), on_the_loop("delete", lambda: groups.delete(SYSTEM, group))]
+    assert _on_the_loop(store, *works, on_the_loop("create", lambda: _create(store, "ann"))) == [None] * 3
+    assert moved == ["clear", "delete"]
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(group_members)).scalar() == 3
+    clear()  # off the loop: at once
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(group_members)).scalar() == 0
+
+
+def test_the_pool_never_hands_out_a_connection_with_its_journals_in_memory(engine: Engine) -> None:
+    # A read's large sort must go to a file, not to this process's memory: whatever gave a writer
+    # back to the pool (its store closing, a failed rollback), it comes back with SQLite's default.
+    store = SqlStore(engine)
+    assert _on_the_loop(store, lambda: _entra_create(store, 1)) == [None]
+    store.close()
+    with engine.connect() as connection:
+        journals_in_memory(connection, True)
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin() + 1)]  # type: ignore[attr-defined]
+    try:
+        assert {c.exec_driver_sql("PRAGMA temp_store").scalar() for c in pooled} == {0}
+    finally:
+        for connection in pooled:
+            connection.close()

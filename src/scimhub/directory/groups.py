@@ -247,6 +247,10 @@ class Groups:
                 raise _not_found(id)
             check_version("Group", id, group.version, expected_versions)
             change = edit(group)
+            if change.members.clear:
+                # Every member removed (PUT, or a PATCH that replaces or removes them all): rows
+                # without bound, which must not hold the event loop nor journal in its memory (ADR 0076).
+                self._store.leave_loop()
             now = self._clock()
             updated = replace(group, doc=change.doc, version=group.version + 1, last_modified=now)
             members_changed = self._apply_members(tx, actor, updated, change.members, now)
@@ -266,6 +270,7 @@ class Groups:
         :raises NotFound: When there is no such group.
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
+        self._store.leave_loop()  # its membership rows go with it, without bound (ADR 0076)
         with self._store.transaction() as tx:
             hard_delete(
                 tx.groups, tx.events, "Group", "corpGroup", id, expected_versions, actor.urn, self._clock()

@@ -291,6 +291,16 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
+    @event.listens_for(engine, "checkin")
+    def _journals_back_to_files(dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+        # Whatever gave the writer back (a close, a failed rollback), the next to take the connection
+        # may read, and a read's large sort must go to a file, not to this process's memory (ADR 0076).
+        if dbapi_connection is not None and entry.info.pop(_JOURNALS_IN_MEMORY, False):
+            try:
+                dbapi_connection.execute("PRAGMA temp_store=DEFAULT")
+            except sqlite3.Error as error:  # it cannot serve a read either
+                entry.invalidate(error)
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         options = connection.get_execution_options()
@@ -302,6 +312,25 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
             connection.connection.driver_connection.execute("BEGIN DEFERRED")
 
     return engine
+
+
+_JOURNALS_IN_MEMORY = "scimhub_journals_in_memory"
+"""Key of a pooled SQLite connection's ``info``: its temporary storage is in memory (ADR 0076)."""
+
+
+def journals_in_memory(connection: Connection, in_memory: bool) -> None:
+    """Have SQLite keep ``connection``'s journals in memory, or in temporary files (its default).
+
+    Between transactions: SQLite decides where a transaction's journals go when it begins. In
+    memory, a savepoint's journal costs no file, but it grows with every page the savepoint
+    changes, and SQLite sorts in memory too: only for transactions whose writes are bounded.
+    """
+    info = connection.connection.info
+    if info.get(_JOURNALS_IN_MEMORY, False) != in_memory:
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a live connection, between transactions
+        driver.execute(f"PRAGMA temp_store={'MEMORY' if in_memory else 'DEFAULT'}")
+        info[_JOURNALS_IN_MEMORY] = in_memory
 
 
 def begin_writing(connection: Connection, *, wait: bool) -> bool:

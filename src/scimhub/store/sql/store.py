@@ -19,7 +19,7 @@ from scimhub.store.records import Credential
 from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
-from scimhub.store.sql.engine import LockNotHad, answered, begin_writing, lock_not_had
+from scimhub.store.sql.engine import LockNotHad, answered, begin_writing, journals_in_memory, lock_not_had
 from scimhub.store.sql.events import SqlEventLog
 from scimhub.store.sql.members import SqlMemberRows
 from scimhub.store.sql.prepared import Steps, begin_ahead, begin_with, keep_writes_ahead
@@ -344,9 +344,10 @@ class SqlStore:
         if not self._writers.acquire(blocking=work.wrote):
             raise WouldWait
         try:
-            if self._writer is None or self._writer.closed:
-                self._writer = self._write_engine.connect()
-            writer = self._writer
+            writer = self._kept_writer()
+            # A turn's writes are bounded (what may touch rows without bound leaves the loop first,
+            # ``leave_loop``): their savepoints journal in memory, not in a temporary file each (ADR 0076).
+            journals_in_memory(writer, True)
             writer.begin()
             begun = False
             try:
@@ -399,11 +400,17 @@ class SqlStore:
         if not self._writers.acquire(blocking=wait):
             raise WouldWait
         try:
-            if self._writer is None or self._writer.closed:
-                self._writer = self._write_engine.connect()
-            yield self._writer
+            writer = self._kept_writer()
+            journals_in_memory(writer, False)  # a write off the loop may change rows without bound
+            yield writer
         finally:
             self._writers.release()
+
+    def _kept_writer(self) -> Connection:
+        """SQLite's one connection for writes, connected on first use and again once closed."""
+        if self._writer is None or self._writer.closed:
+            self._writer = self._write_engine.connect()
+        return self._writer
 
     @contextmanager
     def unwaiting(self) -> Iterator[_LoopWork]:
