@@ -6,7 +6,9 @@ them into the WAL: about 130 µs of the 680 µs a create costs in-process. Withi
 event loop, each write of a request's work (``SqlStore.unwaiting``) runs in a savepoint of one
 SQLite transaction, opened by the first of them; a callback after the turn commits them all at
 once. The pages they share (the tails of the tables and of the indexes by time or number) go to
-the WAL once. A write that fails rolls back to its savepoint and leaves the others be.
+the WAL once. A write that fails rolls back to its savepoint and leaves the others be. The
+savepoints journal in memory, not in a temporary file each; what could change rows without bound
+leaves the loop before it writes (ADR 0076).
 
 No answer leaves before its commit: each work that ran a statement in the shared transaction
 (``LoopWork.committed``) waits for it, a failed one too, since it saw the others' writes. If the
