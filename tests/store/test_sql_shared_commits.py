@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select
 
 from scimhub.directory.actors import SYSTEM
-from scimhub.directory.groups import GroupEdit, Groups
+from scimhub.directory.groups import MEMBERS_ON_THE_LOOP, GroupEdit, Groups
 from scimhub.directory.users import UserEdit, Users
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.errors import Conflict, ServiceUnavailable
@@ -247,11 +247,11 @@ def _group_of(store: SqlStore, members: int) -> str:
     return Groups(store, lambda: 1_000_000).create(SYSTEM, GroupEdit({"displayName": "big"}, change)).id
 
 
-def test_what_removes_members_without_bound_leaves_the_turn_before_it_writes(
+def test_what_may_change_rows_without_bound_leaves_the_turn_before_it_writes(
     store: SqlStore, engine: Engine
 ) -> None:
-    # In a turn, its savepoint's journal would be in memory and grow with the group (ADR 0076);
-    # in a core thread it goes to a file as SQLite chooses.
+    # In a turn, its savepoint's journal would be in memory and grow with the rows: a group's, a
+    # user's groups, a body's members (ADR 0076). In a core thread it goes to a file as SQLite chooses.
     groups = Groups(store, lambda: 1_000_000)
     group = _group_of(store, 3)
     moved: list[str] = []
@@ -268,9 +268,20 @@ def test_what_removes_members_without_bound_leaves_the_turn_before_it_writes(
 
         return run
 
-    works = [on_the_loop("clear", clear), on_the_loop("delete", lambda: groups.delete(SYSTEM, group))]
-    assert _on_the_loop(store, *works, on_the_loop("create", lambda: _create(store, "ann"))) == [None] * 3
-    assert moved == ["clear", "delete"]
+    def create_with(members: int) -> None:
+        change = MemberChange(add=tuple(Member(f"unknown{i}") for i in range(members)))
+        groups.create(SYSTEM, GroupEdit({"displayName": f"new {members}"}, change))
+
+    user = Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "in every group"})).id
+    works = [
+        on_the_loop("clear", clear),
+        on_the_loop("delete", lambda: groups.delete(SYSTEM, group)),
+        on_the_loop("user delete", lambda: Users(store, lambda: 1_000_000).delete(SYSTEM, user)),
+        on_the_loop("create with 1,001", lambda: create_with(MEMBERS_ON_THE_LOOP + 1)),
+        on_the_loop("user create", lambda: _create(store, "ann")),
+    ]
+    assert _on_the_loop(store, *works) == [None] * 5
+    assert moved == ["clear", "delete", "user delete", "create with 1,001"]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(group_members)).scalar() == 3
     clear()  # off the loop: at once

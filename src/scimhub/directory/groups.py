@@ -219,6 +219,8 @@ class Groups:
         now = self._clock()
         # ADR 0037: the URN made from the first displayName is kept through renames
         group = Group(uuid.uuid4().hex, edit.doc, 1, now, now, created_urn=group_urn(edit.doc["displayName"]))
+        if _unbounded(edit.members):
+            self._store.leave_loop()
         with self._store.transaction() as tx:
             tx.groups.insert(group)
             tx.events.append(creation_events("corpGroup", group.urn, group.doc, actor.urn, now))
@@ -247,9 +249,7 @@ class Groups:
                 raise _not_found(id)
             check_version("Group", id, group.version, expected_versions)
             change = edit(group)
-            if change.members.clear:
-                # Every member removed (PUT, or a PATCH that replaces or removes them all): rows
-                # without bound, which must not hold the event loop nor journal in its memory (ADR 0076).
+            if _unbounded(change.members):
                 self._store.leave_loop()
             now = self._clock()
             updated = replace(group, doc=change.doc, version=group.version + 1, last_modified=now)
@@ -288,6 +288,21 @@ class Groups:
             members |= _entities(tx, removed - members.keys())
         tx.events.append(membership_events(group.urn, members, added, removed, actor.urn, now))
         return bool(added or removed)
+
+
+MEMBERS_ON_THE_LOOP = 1_000
+"""The most members a change may name and still run on the event loop: what a PATCH may name."""
+
+
+def _unbounded(change: MemberChange) -> bool:
+    """Tell whether ``change`` may touch more rows than a request's work may on the event loop.
+
+    Clearing the members (a PUT, a PATCH that replaces or removes them all) touches as many rows
+    as the group has; a POST or PUT may name as many as its body holds. Such a work leaves the loop
+    before it writes (ADR 0076): there its savepoint's journal, in memory, would grow with the rows,
+    and it would hold every other request for as long as it ran.
+    """
+    return change.clear or len(change.add) + len(change.remove) > MEMBERS_ON_THE_LOOP
 
 
 _MEMBERS_NAMED = 10

@@ -218,6 +218,7 @@ class Users:
         :raises NotFound: When there is no such user.
         :raises PreconditionFailed: When ``expected_versions`` does not hold the stored one.
         """
+        self._store.leave_loop()  # its memberships go with it, as many as its groups (ADR 0076)
         now = self._clock()
         with self._store.transaction() as tx:
             tx.tokens.revoke_all_of(id, now)  # remembered, so the tokens are refused as the user's
