@@ -272,7 +272,7 @@ def test_what_may_change_rows_without_bound_leaves_the_turn_before_it_writes(
         change = MemberChange(add=tuple(Member(f"unknown{i}") for i in range(members)))
         groups.create(SYSTEM, GroupEdit({"displayName": f"new {members}"}, change))
 
-    user = Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "in every group"})).id
+    user = Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "leaver"})).id
     works = [
         on_the_loop("clear", clear),
         on_the_loop("delete", lambda: groups.delete(SYSTEM, group)),
