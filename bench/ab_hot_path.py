@@ -1,13 +1,14 @@
 """Two versions of the server on the hot path, alternated round by round on one database.
 
     .venv/bin/python bench/ab_hot_path.py --before /tmp/a/src --after /tmp/b/src [--backend sqlite]
-        [--users 10000] [--rounds 8] [--requests 2000] [--concurrency 8]
+        [--scenario lookup|create] [--users 10000] [--rounds 8] [--requests 2000] [--concurrency 8]
 
 Each tree (e.g. ``git archive <commit> src | tar -x -C /tmp/a``) is served by
 its own ``python -m scimhub serve``, imported first through ``PYTHONPATH``, on
 one seeded database. Each round sends the same ``GET /Users?filter=userName eq
-"…"`` requests to one, then the other (the order swapped every round), so that
-the load other processes put on a shared machine falls on both alike. It prints
+"…"`` requests (``lookup``), or as many ``POST /Users`` with Entra's body and a
+new userName each (``create``), to one, then the other (the order swapped every
+round), so that the load other processes put on a shared machine falls on both alike. It prints
 the median over rounds of the server's CPU per request, req/s, p50 and p99, and
 the ratios after ÷ before. The rate limits are raised out of reach
 (``SCIMHUB_RATE_LIMIT_*``): they do all their work and refuse nothing.
@@ -16,6 +17,7 @@ the ratios after ÷ before. The rate limits are raised out of reach
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -23,16 +25,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from load import run_load
+from load import Request, run_load
 from options import add_database_options
 from seed import seed_users
 from servers import FreshDatabase, ServerProcess, scimhub_server, scimhub_token
-from workload import filter_requests
+from workload import filter_requests, user_creates
 
 from scimhub.directory.actors import Actor
 from scimhub.settings import Settings
 from scimhub.wiring import build
 
+SCENARIOS = {"lookup": "GET userName eq", "create": "POST /Users"}
 NEVER_REFUSE = {"SCIMHUB_RATE_LIMIT_PER_TOKEN": "1000000", "SCIMHUB_RATE_LIMIT_PER_ADDRESS": "1000000"}
 
 
@@ -62,6 +65,7 @@ def main() -> None:
     add_database_options(parser)
     parser.add_argument("--before", required=True, help="the source tree (its src/) measured first")
     parser.add_argument("--after", required=True)
+    parser.add_argument("--scenario", choices=list(SCENARIOS), default="lookup")
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--requests", type=int, default=2_000)
@@ -78,13 +82,23 @@ def main() -> None:
             for label, source in (("before", args.before), ("after", args.after)):
                 servers[label] = _serve(source, database.url, Path(workdir) / f"{label}.log")
             rng = random.Random(11)
+            new_users = itertools.count()  # a create's userName is never taken: a 409 is no measure
+
+            def requests_of(count: int) -> list[Request]:
+                if args.scenario == "create":
+                    return user_creates("abnew", itertools.islice(new_users, count))
+                return filter_requests('userName eq "{}"', rng.choices(names, k=count))
+
             figures: dict[str, list[tuple[float, float, float, float]]] = {"before": [], "after": []}
             for round_ in range(args.rounds):
                 order = ["before", "after"] if round_ % 2 == 0 else ["after", "before"]
-                requests = filter_requests('userName eq "{}"', rng.choices(names, k=args.requests))
+                lookups = requests_of(args.requests) if args.scenario == "lookup" else []  # both send them
                 for label in order:
                     server = servers[label]
-                    run_load(server.url, requests[:50], token=token, concurrency=args.concurrency)
+                    requests = lookups or requests_of(args.requests)
+                    run_load(
+                        server.url, lookups[:50] or requests_of(50), token=token, concurrency=args.concurrency
+                    )
                     cpu = server.cpu_seconds()
                     outcome = run_load(server.url, requests, token=token, concurrency=args.concurrency)
                     if outcome.errors:
@@ -108,7 +122,7 @@ def main() -> None:
             database.drop()
     medians = {k: [statistics.median(f[i] for f in v) for i in range(4)] for k, v in figures.items()}
     print(
-        f"{backend}, {args.users:,} users, GET userName eq, {args.concurrency} clients, "
+        f"{backend}, {args.users:,} users, {SCENARIOS[args.scenario]}, {args.concurrency} clients, "
         f"{args.rounds} rounds of {args.requests:,} requests each, medians:"
     )
     print("| server | CPU ms/req | req/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |")
