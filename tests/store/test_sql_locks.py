@@ -163,3 +163,40 @@ def test_a_migration_waits_for_another_past_the_bound(
             assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "300ms"
     finally:
         engine.dispose()
+
+
+def test_a_lock_wait_cancelled_from_outside_is_a_lock_not_had(store: SqlStore) -> None:
+    """A cancel (57014) while a write waits is answered as a lock not had: a 503 to retry, never a 500.
+
+    PostgreSQL reported a brief write's lock timeout as "canceling statement due to user request"
+    under contention (``engine._LOCK_NOT_HAD_STATES``); an operator's ``pg_cancel_backend`` is the same.
+    """
+    id = stored_user(store)
+    outcome: list[BaseException | None] = []
+
+    def wait_for_the_row() -> None:
+        try:
+            with store.transaction() as tx:
+                tx.connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+                tx.users.get(id, for_update=True)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - what it raised is the result
+            outcome.append(error)
+
+    with store.transaction() as holder:
+        assert holder.users.get(id, for_update=True) is not None
+        waiter = threading.Thread(target=wait_for_the_row)
+        waiter.start()
+        waiting = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        with store.engine.connect() as admin:
+            for _ in range(200):
+                pids = admin.exec_driver_sql(waiting).scalars().all()
+                if pids:
+                    break
+                threading.Event().wait(0.02)
+            assert pids, "the second write never waited for the row"
+            assert admin.exec_driver_sql(f"SELECT pg_cancel_backend({pids[0]})").scalar()
+        waiter.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], LockNotHad)

@@ -41,8 +41,14 @@ LOCK_WAIT_MS = SQLITE_BUSY_TIMEOUT_MS
 is answered 503, as SQLite's busy timeout bounds a write's wait there (ADR 0069). Without it a lock held
 from outside kept a core thread for as long as it was held, and four such waits stopped every request
 that needs one (a bulk request, a large group's read)."""
-_LOCK_NOT_AVAILABLE = "55P03"
-"""PostgreSQL's SQLSTATE for a lock not had within ``lock_timeout``."""
+_LOCK_NOT_HAD_STATES = ("55P03", "57014")
+"""PostgreSQL's SQLSTATEs for a statement that gave up waiting, its transaction rolled back: a lock not
+had within ``lock_timeout`` (55P03), or a cancel (57014). scimhub cancels no statement and sets no
+``statement_timeout``, yet a ``FOR NO KEY UPDATE`` waiting on the brief write's 10 ms ``lock_timeout``
+under sixteen concurrent PATCHes of one group failed once with "canceling statement due to user
+request": PostgreSQL reports a pending cancel as the user's when its lock-timeout indicator is no
+longer set. An operator's ``pg_cancel_backend`` is the other cause. Either way nothing was written,
+and the request may be retried: neither is a 500."""
 CONNECT_TIMEOUT_SECONDS = 5
 """How long a new PostgreSQL connection may take (libpq ``connect_timeout``) before the request gets a 503."""
 POOL_TIMEOUT_SECONDS = 5
@@ -129,9 +135,10 @@ class _FailFastPool(QueuePool):
 
 
 class LockNotHad(ServiceUnavailable):
-    """A PostgreSQL statement did not get a lock within its session's ``lock_timeout`` (ADR 0069).
+    """A PostgreSQL statement did not get a lock within ``lock_timeout`` (ADR 0069), or was cancelled.
 
-    Its transaction is rolled back whole. Retried, the request may succeed once the holder is done.
+    A cancel counts as a lock not had (``_LOCK_NOT_HAD_STATES``). Its transaction is rolled back whole.
+    Retried, the request may succeed once the holder is done.
     """
 
     def __init__(self) -> None:
@@ -148,7 +155,7 @@ def lock_not_had(error: BaseException) -> bool:
     ``LockNotHad``, or its SQLSTATE on an engine that does not watch for it (not made by ``make_engine``).
     """
     orig = getattr(error, "orig", None)
-    return isinstance(error, LockNotHad) or getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
+    return isinstance(error, LockNotHad) or getattr(orig, "sqlstate", None) in _LOCK_NOT_HAD_STATES
 
 
 class _Outage:
@@ -203,7 +210,7 @@ def _watch_outages(engine: Engine) -> None:
         if cause is not None:
             raise outage.refuse(cause, context.original_exception) from context.original_exception
         sqlstate = getattr(context.original_exception, "sqlstate", None)
-        if sqlstate == _LOCK_NOT_AVAILABLE:
+        if sqlstate in _LOCK_NOT_HAD_STATES:
             raise LockNotHad from context.original_exception
         if sqlstate in _POSTGRES_ROLLED_BACK_STATES:
             log.info(
