@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, select
@@ -21,6 +22,7 @@ from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.store.contract import WouldWait
 from scimhub.store.sql.checkpoints import Checkpointer
+from scimhub.store.sql.engine import SQLITE_WAL_KEPT_BYTES, make_engine
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
 from tests.store.turns import TurnHeld
@@ -218,6 +220,38 @@ def test_the_checkpointer_copies_the_wal_into_the_database_soon_after_writes(tmp
     checkpoints.wrote()  # after close: no thread starts again
     time.sleep(0.05)
     assert checkpoints.runs == runs
+    engine.dispose()
+
+
+def _write_pages(engine: Engine, pages: int) -> None:
+    """Commit one transaction that writes about ``pages`` pages of 4 KiB (a row each)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS blobs (b)")
+        connection.exec_driver_sql(
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {pages}) "
+            "INSERT INTO blobs SELECT randomblob(3900) FROM n"
+        )
+
+
+def test_a_commit_leaves_the_checkpoint_to_the_thread_well_past_sqlites_1000_pages(tmp_path: Path) -> None:
+    # SQLite's own default would copy the pages into the database file inside this COMMIT, on the
+    # event loop when the loop writes (ADR 0077); the checkpoint thread does it instead.
+    engine = make_engine(f"sqlite:///{tmp_path}/w.db")
+    _write_pages(engine, 3_000)
+    assert (tmp_path / "w.db").stat().st_size < 1_000_000  # the pages are still in the WAL alone
+    assert (tmp_path / "w.db-wal").stat().st_size > 3_000 * 4096
+    engine.dispose()
+
+
+def test_a_wal_grown_by_one_large_transaction_is_cut_back_when_sqlite_starts_it_over(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/w.db")
+    _write_pages(engine, SQLITE_WAL_KEPT_BYTES // 4096 + 2_000)  # larger than the WAL is kept
+    assert (tmp_path / "w.db-wal").stat().st_size > SQLITE_WAL_KEPT_BYTES
+    with engine.connect() as connection:
+        busy, logged, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert (busy, copied) == (0, logged)
+    _write_pages(engine, 1)  # the first commit after the WAL starts over cuts its file
+    assert (tmp_path / "w.db-wal").stat().st_size <= SQLITE_WAL_KEPT_BYTES
     engine.dispose()
 
 

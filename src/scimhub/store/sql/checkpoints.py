@@ -4,9 +4,10 @@ By default SQLite checkpoints inside the ``COMMIT`` that takes the WAL past 1,00
 commit copies the pages into the database file and syncs it, milliseconds in which its caller
 waits. When the caller is the event loop (ADR 0055), every request waits. Here a thread
 checkpoints soon after writes instead (``PRAGMA wal_checkpoint(PASSIVE)``: it takes no lock that
-readers or writers wait on, and SQLite's driver lets go of the GIL while it runs), so the WAL seldom
-reaches the size at which a commit would checkpoint. SQLite's own checkpoint stays on as the net
-under this one, and ends up with little or nothing left to copy.
+readers or writers wait on, and SQLite's driver lets go of the GIL while it runs). A commit
+checkpoints only past ``SQLITE_COMMIT_CHECKPOINT_PAGES`` (10,000 pages, not SQLite's 1,000, ADR
+0077): SQLite's own checkpoint stays on as the net under this one, for when the thread cannot keep
+up or cannot open the database.
 """
 
 from __future__ import annotations

@@ -36,6 +36,15 @@ from scimhub.errors import ServiceUnavailable
 log = logging.getLogger("scimhub.store")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_COMMIT_CHECKPOINT_PAGES = 10_000
+"""The WAL's size, in pages, past which a SQLite ``COMMIT`` checkpoints it itself (SQLite's default:
+1,000). The checkpoint thread (``checkpoints.py``) copies the pages soon after each write; a commit
+that found 1,000 pages would copy and sync them itself, on the event loop, and a few 100-member
+PATCHes, about 300 pages each, reached that between two of the thread's runs (ADR 0077)."""
+SQLITE_WAL_KEPT_BYTES = SQLITE_COMMIT_CHECKPOINT_PAGES * 4096
+"""What the WAL file is cut back to when SQLite starts it over (``journal_size_limit``): room for the
+pages between two checkpoints at SQLite's default page size, not whatever one large transaction once
+needed."""
 LOCK_WAIT_MS = SQLITE_BUSY_TIMEOUT_MS
 """How long a PostgreSQL statement waits for a lock (its session's ``lock_timeout``) before its request
 is answered 503, as SQLite's busy timeout bounds a write's wait there (ADR 0069). Without it a lock held
@@ -292,6 +301,8 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
+            f"wal_autocheckpoint={SQLITE_COMMIT_CHECKPOINT_PAGES}",
+            f"journal_size_limit={SQLITE_WAL_KEPT_BYTES}",
             "foreign_keys=ON",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
