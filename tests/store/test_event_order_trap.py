@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from scimhub.store.sql.engine import make_engine
-from scimhub.store.sql.events import _INSERT, SqlEventLog
+from scimhub.store.sql.events import _APPEND_MANY, SqlEventLog, _values
 from scimhub.store.sql.store import SqlStore
 from tests.databases import postgres_database
 from tests.store.contract_events import make_event
@@ -39,7 +39,8 @@ def store(postgres_admin_url: str) -> Iterator[SqlStore]:
 def _naive_flush(self: SqlEventLog) -> None:
     """Number events at insert from the sequence, with no lock: the outbox trap of ADR 0011."""
     if self._pending:
-        self.written_through = max(self._connection.execute(_INSERT, self._pending).scalars())
+        rows = {"rows": [_values(event) for event in self._pending]}
+        self.written_through = max(self._connection.execute(_APPEND_MANY["postgresql"], rows).scalars())
         self._pending = []
 
 

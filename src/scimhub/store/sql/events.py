@@ -10,11 +10,11 @@ drops it on rollback. SQLite needs no lock: its writers are serialized whole by
 ``BEGIN IMMEDIATE``.
 
 On SQLite a lone event goes in through a prepared ``INSERT`` on the driver's
-cursor (ADR 0047); several through one prebuilt ``INSERT … RETURNING seq`` run
-with the list of rows: SQLAlchemy's *insertmanyvalues* sends them as multi-row
-INSERTs of at most 1,000 rows, in order (ADR 0015). On PostgreSQL the lock, the
-INSERT (once per event), the NOTIFY and the ``COMMIT`` go out together in one
-libpq pipeline (``prepared.in_turn``, ADR 0058, ADR 0074): the server
+cursor (ADR 0047); several (a group's members changed) as one JSON array bound to
+one ``INSERT … SELECT`` that reads it in order (``_APPEND_MANY``, ADR 0078), on
+either engine. On PostgreSQL the lock, that INSERT, the NOTIFY and the
+``COMMIT`` go out together in one libpq pipeline (``prepared.in_turn``, ADR 0058,
+ADR 0074): the server
 runs them one after the other, and the lock is released by the commit without
 waiting for a round trip to the client, nor for the client's own turn on a CPU.
 A lone event (a resource or an attribute written) takes the lock, goes in and
@@ -23,12 +23,16 @@ notifies in one statement (ADR 0068).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
     ColumnElement,
     Connection,
+    Executable,
     Row,
     Text,
     and_,
@@ -37,9 +41,11 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from scimhub.domain.events import Category, ChangeEvent, Operation, RecordedEvent
 from scimhub.store.records import EventQuery, FeedState
@@ -50,11 +56,48 @@ CHANNEL = "scimhub_events"
 """The PostgreSQL ``LISTEN``/``NOTIFY`` channel; the payload is the highest ``seq`` committed."""
 COMMIT_ORDER_LOCK = 0x5C1A_E7E4
 """Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
-_INSERT = insert(events).returning(events.c.seq)
 _LAST_ROWID = select(func.last_insert_rowid())
 _LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
 _APPENDED = [c for c in events.c if c is not events.c.seq]
 _APPEND = insert(events).values({c.name: bindparam(c.name) for c in _APPENDED})
+
+
+def _appending_many(elements: Any, order: str, field: Callable[[Any, int, Column[Any]], Any]) -> Executable:
+    """Return ``INSERT … SELECT`` of the events that the JSON array ``:rows`` holds, in its order.
+
+    Each element is one event's values, in ``_APPENDED``'s order; ``field`` reads the i-th as the
+    column's type. As with membership rows (``members._adding``, ADR 0062), the whole batch is one
+    bound value: one statement for any number of events, with nothing built or bound per event.
+    ``seq`` follows the array's order (``order``: the column that numbers its elements).
+    """
+    values = [field(elements.c.value, i, column) for i, column in enumerate(_APPENDED)]
+    chosen = select(*values).select_from(elements).order_by(elements.c[order])
+    return insert(events).from_select([c.name for c in _APPENDED], chosen).returning(events.c.seq)
+
+
+def _postgresql_field(value: Any, i: int, column: Column[Any]) -> Any:
+    if isinstance(column.type, (JSON, JSONB)):
+        return value.op("->")(literal_column(str(i)))
+    text = value.op("->>")(literal_column(str(i)))
+    return cast(text, BigInteger) if isinstance(column.type, BigInteger) else text
+
+
+_APPEND_MANY = {
+    "sqlite": _appending_many(
+        func.json_each(bindparam("rows", type_=JSON)).table_valued("key", "value").alias("e"),
+        "key",
+        lambda value, i, _: func.json_extract(value, literal_column(f"'$[{i}]'")),
+    ),
+    "postgresql": _appending_many(
+        func.jsonb_array_elements(bindparam("rows", type_=JSONB))
+        .table_valued("value", with_ordinality="n")
+        .render_derived(name="e"),
+        "n",
+        _postgresql_field,
+    ),
+}
+"""Many events in one statement (``_appending_many``), by dialect."""
+_APPENDED_NAMES = [c.name for c in _APPENDED]
 _LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
 """The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
 _NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
@@ -73,17 +116,22 @@ _APPEND_ONE = select(func.pg_notify(CHANNEL, cast(_APPENDED_ONE.c.seq, Text)), _
 the lock's one row, so it draws its ``seq`` under the lock."""
 
 
+def _values(event: ChangeEvent) -> list[Any]:
+    """Return the event's column values, in ``_APPENDED``'s order."""
+    return [
+        event.entity_type,
+        event.entity_urn,
+        event.category.value,
+        event.operation.value,
+        event.modifier,
+        event.parameters or None,
+        event.actor,
+        event.time,
+    ]
+
+
 def _row(event: ChangeEvent) -> dict[str, Any]:
-    return {
-        "entity_type": event.entity_type,
-        "entity_urn": event.entity_urn,
-        "category": event.category.value,
-        "operation": event.operation.value,
-        "modifier": event.modifier,
-        "parameters": event.parameters or None,
-        "actor": event.actor,
-        "time": event.time,
-    }
+    return dict(zip(_APPENDED_NAMES, _values(event), strict=True))
 
 
 def _recorded(row: Row[Any]) -> RecordedEvent:
@@ -105,51 +153,54 @@ class SqlEventLog:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[ChangeEvent] = []
         self.written_through: int | None = None
         """The highest ``seq`` this transaction wrote, once ``flush`` ran."""
 
     def append(self, batch: Iterable[ChangeEvent]) -> None:
         """Append events to be committed with the current transaction (written by ``flush``)."""
-        self._pending.extend(_row(event) for event in batch)
+        self._pending.extend(batch)
 
     def flush(self) -> None:
         """Write the appended events, as the transaction's last statements (ADR 0011).
 
         Buffering until here keeps the commit-order lock out of the use case's own
-        work: it is held for the INSERTs (one per 1,000 events), one NOTIFY and
-        the COMMIT. On PostgreSQL this commits, in the same round trip; on SQLite
-        the caller commits right after.
+        work: it is held for one INSERT, one NOTIFY and the COMMIT. On PostgreSQL
+        this commits, in the same round trip; on SQLite the caller commits right after.
         """
         if not self._pending:
             send_ahead(self._connection)  # a write with no events: its rows, before the commit
             return
-        if self._connection.dialect.name == "postgresql":
+        dialect = self._connection.dialect.name
+        many = len(self._pending) > 1
+        appended = (
+            (_APPEND_MANY[dialect], {"rows": [_values(event) for event in self._pending]}) if many else None
+        )
+        if dialect == "postgresql":
             # In one round trip (one pipeline): wait until no other transaction is between
             # its INSERT and its COMMIT, insert, notify with the last number taken, commit. A
             # round trip under the lock would hold every other writer back (ADR 0058); the
             # caller's own COMMIT then finds the transaction ended and sends nothing. A transaction
             # sent whole in this round trip goes without BEGIN and COMMIT: the pipeline's end
             # commits it (ADR 0075).
-            if len(self._pending) == 1:  # a resource or an attribute written: three statements in one
+            if appended is None:  # a resource or an attribute written: three statements in one
                 [(notified,), _] = in_turn(
-                    self._connection, [(_APPEND_ONE, self._pending[0]), (COMMIT, None)]
+                    self._connection, [(_APPEND_ONE, _row(self._pending[0])), (COMMIT, None)]
                 )
             else:
                 _, _, (notified,), _ = in_turn(
-                    self._connection,
-                    [(_LOCK, None), (_APPEND, self._pending), (_NOTIFY, None), (COMMIT, None)],
+                    self._connection, [(_LOCK, None), appended, (_NOTIFY, None), (COMMIT, None)]
                 )
             written = notified.seq
-        elif len(self._pending) == 1:
+        elif appended is None:
             # The event of a user or group written: on the driver's cursor (ADR 0047), whose INSERT
             # costs a fifth of SQLAlchemy's execution of it; AUTOINCREMENT gave it the last rowid.
-            [(written,)] = in_turn(self._connection, [(_APPEND, self._pending[0]), (_LAST_ROWID, None)])[1]
+            [(written,)] = in_turn(
+                self._connection, [(_APPEND, _row(self._pending[0])), (_LAST_ROWID, None)]
+            )[1]
         else:
-            # Many (members added): one multi-row INSERT per 1,000 through SQLAlchemy's insertmanyvalues,
-            # faster than one prepared INSERT stepped per event (measured: 5.0-5.2 against 5.9-6.0 ms
-            # a PATCH of 100 members, bench/core.py).
-            written = max(self._connection.execute(_INSERT, self._pending).scalars())
+            # Many (members added): one statement on the driver's cursor, whatever their number.
+            written = max(seq for (seq,) in in_turn(self._connection, [appended])[0])
         self.written_through = written
         self._pending = []
 

@@ -335,10 +335,10 @@ def _plan(statement: ClauseElement, dialect: Dialect, key: Any) -> _Plan | None:
     rendered = {name: parameter for parameter, name in compiled.bind_names.items()}
     names = tuple(compiled.positiontup or ())
     binding = tuple((n, _impl(rendered[n].type, dialect).bind_processor(dialect)) for n in names)
-    columns = getattr(statement, "selected_columns", None)
+    columns = getattr(statement, "exported_columns", None)  # a SELECT's, or what a write RETURNs
     make: Callable[..., tuple[Any, ...]] | None = None
     convert: tuple[Callable[[Any], Any] | None, ...] = ()
-    if columns is not None:
+    if columns:
         make = namedtuple("Row", list(columns.keys()), rename=True)  # type: ignore[misc,no-redef]
         processors = tuple(_impl(c.type, dialect).result_processor(dialect, None) for c in columns)
         convert = processors if any(processors) else ()
