@@ -68,6 +68,7 @@ def _appending_many(elements: Any, order: str, field: Callable[[Any, int, Column
     Each element is one event's values, in ``_APPENDED``'s order; ``field`` reads the i-th as the
     column's type. As with membership rows (``members._adding``, ADR 0062), the whole batch is one
     bound value: one statement for any number of events, with nothing built or bound per event.
+    SQLite's JSON functions would cut a text at a NUL; none reaches the store (ADR 0021).
     ``seq`` follows the array's order (``order``: the column that numbers its elements).
     """
     values = [field(elements.c.value, i, column) for i, column in enumerate(_APPENDED)]
