@@ -92,13 +92,12 @@ def main() -> None:
             figures: dict[str, list[tuple[float, float, float, float]]] = {"before": [], "after": []}
             for round_ in range(args.rounds):
                 order = ["before", "after"] if round_ % 2 == 0 else ["after", "before"]
-                lookups = requests_of(args.requests) if args.scenario == "lookup" else []  # both send them
+                shared = requests_of(args.requests) if args.scenario == "lookup" else None  # both send them
                 for label in order:
                     server = servers[label]
-                    requests = lookups or requests_of(args.requests)
-                    run_load(
-                        server.url, lookups[:50] or requests_of(50), token=token, concurrency=args.concurrency
-                    )
+                    requests = shared or requests_of(args.requests)
+                    warmup = requests[:50] if shared else requests_of(50)  # a create cannot be sent twice
+                    run_load(server.url, warmup, token=token, concurrency=args.concurrency)
                     cpu = server.cpu_seconds()
                     outcome = run_load(server.url, requests, token=token, concurrency=args.concurrency)
                     if outcome.errors:

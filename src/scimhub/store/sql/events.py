@@ -173,9 +173,10 @@ class SqlEventLog:
             send_ahead(self._connection)  # a write with no events: its rows, before the commit
             return
         dialect = self._connection.dialect.name
-        many = len(self._pending) > 1
         appended = (
-            (_APPEND_MANY[dialect], {"rows": [_values(event) for event in self._pending]}) if many else None
+            (_APPEND_MANY[dialect], {"rows": [_values(event) for event in self._pending]})
+            if len(self._pending) > 1
+            else None
         )
         if dialect == "postgresql":
             # In one round trip (one pipeline): wait until no other transaction is between
