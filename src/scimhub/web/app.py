@@ -9,16 +9,15 @@ does not serve (TRACE, PROPFIND…) with a SCIM Error, 405 and ``Allow``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
 
 from scimhub.console.app import console_routes, make_console
 from scimhub.console.http import SecurityHeaders
@@ -35,20 +34,10 @@ from scimhub.web.feed import LongPolls, feed_routes
 from scimhub.web.metrics import Metrics, metrics_route
 from scimhub.web.ratelimit import Limiter, RateLimits
 from scimhub.web.request_ids import TrustedProxies
-from scimhub.web.scim import scim_endpoint
+from scimhub.web.scim import ScimBases
 
 SCIM_PREFIXES = ("/gms/openapi/scim/v2", "/scim/v2")
 """The seed's Tenant URL path (DataHub behind its frontend) and the plain alias."""
-
-
-class _AnyMethod:
-    """An ASGI endpoint that Starlette routes every method to (it filters only functions' methods)."""
-
-    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
-        self._app = request_response(endpoint)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
 
 
 def create_app(services: Services) -> Starlette:
@@ -70,13 +59,8 @@ def create_app(services: Services) -> Starlette:
 
     polls = LongPolls(services)
     worker = PushWorker(services.datahub) if services.datahub is not None else None
-    # SCIM first: Starlette tries routes in order, and SCIM is nearly all the traffic.
-    routes: list[BaseRoute] = []
-    for prefix in SCIM_PREFIXES:
-        endpoint = _AnyMethod(scim_endpoint(prefix, services))
-        routes.append(Route(prefix + "/{path:path}", endpoint))
-        routes.append(Route(prefix, endpoint))
-    routes += [Route("/healthz", healthz), Route("/readyz", readyz), metrics_route(services)]
+    # SCIM, nearly all the traffic, is served by the innermost middleware (``ScimBases``), not routed.
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz), metrics_route(services)]
     routes += api_routes(services, API_ROUTES, API_SCHEMAS)
     routes += feed_routes(services, polls)
     traffic = ScimTraffic()  # what the console's Entra checklist shows of this process's SCIM traffic
@@ -108,6 +92,7 @@ def create_app(services: Services) -> Starlette:
         Middleware(RateLimits, limiter=Limiter.from_settings(services.settings), scim_prefixes=SCIM_PREFIXES),
         Middleware(RecordScimTraffic, traffic=traffic, scim_prefixes=SCIM_PREFIXES),
         Middleware(SecurityHeaders),  # the console's pages only: CSP, frame-ancestors, no-store (ADR 0030)
+        Middleware(ScimBases, prefixes=SCIM_PREFIXES, services=services),  # ahead of the router (ADR 0079)
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.console = console  # for the tests, which read its counts without waiting for the background

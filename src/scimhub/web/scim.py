@@ -25,7 +25,7 @@ import orjson
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimhub.errors import ScimhubError
 from scimhub.scim.errors import error_response
@@ -179,12 +179,38 @@ class _StreamedResponse(StreamingResponse):
         self._outcome = "sent"  # resumed once the last part went out
 
 
+class ScimBases:
+    """An ASGI middleware that serves every request under a SCIM base itself, ahead of Starlette's router.
+
+    Every method under a base reaches the SCIM routing (``scim/routing.py``), which answers what
+    it does not serve: the router had nothing to choose. Innermost of the middleware, so the
+    access log, metrics, limits and traffic record see SCIM as before; what it skips is the router,
+    the route and two exception wrappers that turn an ``HTTPException``, which this endpoint never
+    raises, into a response. That was 4.0–4.6 % of a lookup's instructions (ADR 0079).
+    """
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], services: Services) -> None:
+        self.app = app
+        self._bases = [(prefix, prefix + "/", scim_endpoint(prefix, services)) for prefix in prefixes]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a SCIM request; hand anything else to the app."""
+        if scope["type"] == "http":
+            path = scope["path"]
+            for prefix, below, endpoint in self._bases:
+                if path == prefix or path.startswith(below):
+                    response = await endpoint(Request(scope, receive, send))
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaitable[Response]]:
-    """Return the ASGI endpoint serving SCIM below ``prefix``."""
+    """Return the endpoint serving SCIM below ``prefix``: the path's rest is the SCIM routing's."""
 
     async def endpoint(request: Request) -> Response:
         scope = request.scope
-        path = "/" + request.path_params.get("path", "")
+        path = scope["path"][len(prefix) :] or "/"
         settings = services.settings
         # A bulk request has a limit of its own, advertised as bulk.maxPayloadSize (ADR 0034).
         bulk = request.method == "POST" and path.rstrip("/").lower() == "/bulk"
