@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scimhub.domain.roles import Privilege
-from scimhub.errors import MethodNotAllowed
+from scimhub.errors import MethodNotAllowed, NotFound
 from scimhub.scim.routing import ROUTES, Operation, match
 
 
@@ -44,3 +44,15 @@ def test_me_cannot_be_posted() -> None:
     with pytest.raises(MethodNotAllowed) as raised:
         match("POST", "/Me")
     assert raised.value.allowed == ("DELETE", "GET", "PATCH", "PUT")
+
+
+@pytest.mark.parametrize("path", ["/Users\n", "/Users\n/", "/Users/abc/\n", "/ServiceProviderConfig\n"])
+def test_a_trailing_newline_is_part_of_the_path(path: str) -> None:
+    """A path is matched whole: a regex's ``$`` would match before its last newline and serve ``/Users``."""
+    with pytest.raises(NotFound):
+        match("GET", path)
+
+
+def test_a_newline_inside_an_id_stays_in_the_id() -> None:
+    """The id is what the path holds between its slashes, newline and all: no stored id has one."""
+    assert match("GET", "/Users/ab\ncd").id == "ab\ncd"

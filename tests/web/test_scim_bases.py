@@ -44,6 +44,15 @@ def test_every_method_reaches_the_scim_routing(live: LiveServer, method: str) ->
     assert "GET" in response.headers["allow"]
 
 
+@pytest.mark.parametrize("rest", ["/Users%0A", "/%0AUsers"])
+def test_a_newline_in_the_path_is_a_scim_404(live: LiveServer, rest: str) -> None:
+    """Under a base, a path with a newline is the SCIM routing's too, matched whole: no such endpoint."""
+    with live.client(base=SCIM_PREFIXES[0]) as client:
+        response = client.get(rest)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith(SCIM_JSON)
+
+
 @pytest.mark.parametrize("path", [prefix + "x/Users" for prefix in SCIM_PREFIXES])
 def test_a_path_that_only_starts_like_a_base_is_not_scim(live: LiveServer, path: str) -> None:
     with live.client(base="") as client:

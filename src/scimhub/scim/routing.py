@@ -90,7 +90,8 @@ class Target:
 
 def _compile(pattern: str) -> re.Pattern[str]:
     expanded = pattern.replace("{resources}", "(?P<resources>Users|Groups)")
-    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", expanded) + "/?$", re.IGNORECASE)
+    # Matched whole (``fullmatch``): ``$`` would also match before a trailing newline (``/Users\n``).
+    return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", expanded) + "/?", re.IGNORECASE)
 
 
 _COMPILED = tuple((route, _compile(route.pattern)) for route in ROUTES)
@@ -106,7 +107,7 @@ def match(method: str, path: str) -> Target:
     """
     allowed: list[str] = []
     for route, regex in _COMPILED:
-        found = regex.match(path)
+        found = regex.fullmatch(path)
         if found is None:
             continue
         if route.method != method:
