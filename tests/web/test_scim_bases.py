@@ -31,6 +31,7 @@ def test_a_resource_under_either_base(live: LiveServer, base: str, rest: str) ->
 def test_the_base_itself_is_the_scim_routings(live: LiveServer, base: str, tail: str) -> None:
     with live.client(base="") as client:
         response = client.get(base + tail)
+    assert response.status_code == 404, response.text  # no SCIM endpoint at "/"
     assert response.headers["content-type"].startswith(SCIM_JSON)  # a SCIM answer, not Starlette's
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
