@@ -455,7 +455,7 @@ _ANY_VALUES: list[object] = [
 
 @pytest.mark.parametrize("rule", entra.VALUE_RULES, ids=lambda r: r.rewrite.__name__)
 def test_a_value_rule_leaves_alone_every_attribute_it_does_not_apply_to(rule: Any) -> None:
-    """``Dialect.coerce`` skips a rule for the attributes ``applies`` turns down: it would change none."""
+    """``Dialect.rules_for`` leaves out a rule for an attribute ``applies`` turns down: it changes none."""
     skipped = [a for a in _every_attribute() if not rule.applies(a)]
     assert skipped, "a rule that applies to every attribute needs no test of what it skips"
     for attribute in skipped:
@@ -467,9 +467,9 @@ def test_a_value_rule_runs_only_for_the_attributes_it_applies_to() -> None:
     """The values of a string are met by no rule; a member's by the two that read Entra's members."""
     members = GROUP.schema.attribute("members")
     assert members is not None and members.sub("value") is not None
-    names = [rule.rewrite.__name__ for rule in DEFAULT.value_rules if rule.applies(members)]
+    names = [rewrite.__name__ for rewrite in DEFAULT.rules_for(members)]
     assert names == ["read_bare_values", "read_display_name_as_display"]
-    assert not [rule for rule in DEFAULT.value_rules if rule.applies(members.sub("value"))]
+    assert DEFAULT.rules_for(members.sub("value")) == ()
 
 
 def test_default_dialect_hooks_every_rule() -> None:

@@ -8,6 +8,7 @@ schema URNs rather than split on ``.`` (Entra sends such paths: docs/entra-clien
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from scimhub.errors import InvalidInput, InvalidPath
 from scimhub.query.schema import COMMON_BY_KEY, Attribute, ResourceType, Schema
@@ -23,12 +24,14 @@ class AttrRef:
     sub: Attribute | None = None
     """The sub-attribute of a complex attribute, when the path names one."""
 
-    @property
+    # What follows is derived from the three fields, once per ref: a body's reading asks each ref for
+    # its keys and its name several times, and the refs of a body's keys are kept (``values._named``).
+    @cached_property
     def is_extension(self) -> bool:
         """Tell whether the attribute lives under its schema URN in the document."""
         return self.schema is not None and self.schema.id.startswith("urn:ietf:params:scim:schemas:extension")
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
         """Return the canonical keys that lead to the attribute in a stored document."""
         head = (self.schema.id,) if self.schema is not None and self.is_extension else ()
@@ -44,9 +47,13 @@ class AttrRef:
         """Return the same attribute narrowed to one of its sub-attributes."""
         return AttrRef(self.schema, self.attribute, sub)
 
-    def __str__(self) -> str:
+    @cached_property
+    def _text(self) -> str:
         name = self.attribute.name + (f".{self.sub.name}" if self.sub else "")
         return f"{self.schema.id}:{name}" if self.is_extension and self.schema else name
+
+    def __str__(self) -> str:
+        return self._text
 
 
 def split_urn(resource_type: ResourceType, text: str) -> tuple[Schema | None, str]:

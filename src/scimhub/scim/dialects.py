@@ -22,7 +22,8 @@ request the RFC defines; ``tests/scim/test_entra_properties.py`` checks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from scimhub.query.schema import Attribute, ResourceType
 from scimhub.scim import entra
@@ -43,11 +44,6 @@ class Dialect:
     unmatched: UnmatchedRule | None = None
     """Describe the element an unmatched PATCH filter asks for; None: such a filter is
     noTarget, as RFC 7644 §3.5.2.3 says."""
-    _rules_for: dict[int, tuple[Attribute, tuple[ValueRule, ...]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    """The value rules that apply to each attribute met so far, by its id (the schemas' attributes
-    are constants; the attribute is kept beside its rules, so its id is never another's)."""
 
     def rewrite_operation(self, resource_type: ResourceType, operation: RawOperation) -> list[RawOperation]:
         """Return the raw operations ``operation`` stands for after every operation rule."""
@@ -62,15 +58,13 @@ class Dialect:
             obj = rule(resource_type, obj)
         return obj
 
-    def coerce(self, attribute: Attribute, value: object) -> object:
-        """Return ``value`` after every value rule that applies to ``attribute`` had its say."""
-        known = self._rules_for.get(id(attribute))
-        if known is None:
-            rules = tuple(rule for rule in self.value_rules if rule.applies(attribute))
-            known = self._rules_for[id(attribute)] = (attribute, rules)
-        for rule in known[1]:
-            value = rule.rewrite(attribute, value)
-        return value
+    def rules_for(self, attribute: Attribute) -> tuple[Callable[[Attribute, object], object], ...]:
+        """Return the rewrites of the value rules that apply to ``attribute``, in their order.
+
+        A value of ``attribute`` goes through each before its type is checked; a rule whose
+        ``applies`` turns the attribute down would change none of its values, and is left out.
+        """
+        return tuple(rule.rewrite for rule in self.value_rules if rule.applies(attribute))
 
 
 STRICT = Dialect("strict")

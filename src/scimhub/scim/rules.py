@@ -25,7 +25,7 @@ class ValueRule:
     """Rewrite one value of an attribute before its type is checked, or return it unchanged.
 
     ``applies`` names the attributes whose values the rule may rewrite: no other attribute's value
-    meets it (``Dialect.coerce``). A user's create carries a dozen values, a member two.
+    meets it (``Dialect.rules_for``). A user's create carries a dozen values, a member two.
     """
 
     rewrite: Callable[[Attribute, object], object]

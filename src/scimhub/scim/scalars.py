@@ -4,7 +4,7 @@ Strings, booleans, numbers, dateTimes and binaries are checked and kept as sent
 (strings refuse NUL, and the indexed ones follow their ``TextRule``, ADR 0021):
 a dateTime keeps its offset and precision, a base64 string its padding, so a GET
 returns exactly what the client wrote (ADR 0004). ``values.py`` reads complex
-values and lists, and calls ``read_scalar`` for everything else.
+values and lists, and checks everything else with ``scalar_reader``'s reader.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ MAX_STRING_BYTES = 64 * 1024
 """The longest string value accepted, in UTF-8 bytes; no SCIM attribute needs more."""
 
 
-def read_scalar(attribute: Attribute, value: object, where: str) -> object:
-    """Return ``value`` checked against the type of the non-complex ``attribute``.
+ScalarReader = Callable[[Attribute, object, str], object]
+"""Returns a value checked against its attribute's type; raises InvalidValue naming it by ``where``."""
 
-    :raises InvalidValue: When the value does not fit the type; ``where`` names it.
-    """
-    return _READERS[attribute.type](attribute, value, where)
+
+def scalar_reader(attribute: Attribute) -> ScalarReader:
+    """Return the check of a value of the non-complex ``attribute``'s type."""
+    return _READERS[attribute.type]
 
 
 def _read_string(attribute: Attribute, value: object, where: str) -> object:
@@ -108,7 +109,7 @@ def _read_binary(attribute: Attribute, value: object, where: str) -> object:
     return text
 
 
-_READERS: dict[str, Callable[[Attribute, object, str], object]] = {
+_READERS: dict[str, ScalarReader] = {
     "string": _read_string,
     "reference": _read_string,
     "boolean": _read_boolean,

@@ -34,7 +34,7 @@ the RFC read liberally, Entra included; ``STRICT`` is the RFC to the letter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -43,7 +43,7 @@ from scimhub.errors import InvalidSyntax, InvalidValue, Mutability
 from scimhub.query.paths import AttrRef, resolve, split_urn
 from scimhub.query.schema import COMMON_BY_KEY, CORE_GROUP, CORE_USER, GROUP, Attribute, ResourceType, Schema
 from scimhub.scim.dialects import DEFAULT, Dialect
-from scimhub.scim.scalars import json_kind, read_scalar, shorten
+from scimhub.scim.scalars import ScalarReader, json_kind, scalar_reader, shorten
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,9 @@ def read_assignments(
     if not isinstance(obj, dict):
         raise InvalidValue(f"the value must be an object of attributes, not {json_kind(obj)}")
     found: dict[tuple[str, ...], Assignment] = {}
+    enclosing: set[tuple[str, ...]] = (
+        set()
+    )  # the keys of each container of one found: name, for name.givenName
     for key, value in dialect.rewrite(resource_type, obj).items():
         if key.lower() == "schemas":
             continue
@@ -131,9 +134,12 @@ def read_assignments(
                     _check_unchanged(ref, item, unchanged or {})
                 continue
             keys = ref.keys
-            clash = next((k for k in found if k[: len(keys)] == keys or keys[: len(k)] == k), None)
-            if clash is not None:
+            within = _containers(keys)
+            # Named twice: the same attribute, one that contains it, or one it contains.
+            if keys in enclosing or not found.keys().isdisjoint(within):
+                clash = next(k for k in found if k[: len(keys)] == keys or keys[: len(k)] == k)
                 raise InvalidValue(f"{ref} is named twice (as {key!r} and as {found[clash].ref})")
+            enclosing.update(within[:-1])
             if is_members(ref):
                 found[keys] = Assignment(ref, read_members(item, where=str(ref), dialect=dialect), item)
             else:
@@ -159,9 +165,7 @@ def read_value(
     attribute = target.target if isinstance(target, AttrRef) else target
     if where is None:
         where = str(target) if isinstance(target, AttrRef) else attribute.name
-    if attribute.multi_valued and not element:
-        return _read_list(attribute, value, where, dialect)
-    return _read_one(attribute, value, where, dialect)
+    return _reader(dialect, attribute, attribute.multi_valued and not element)(value, where)
 
 
 def read_members(
@@ -182,7 +186,7 @@ def read_members(
     items = value if isinstance(value, list) else [value]
     for index, item in enumerate(items):
         spot = f"{where}[{index}]"
-        read = _read_one(attribute, item, spot, dialect)
+        read = _reader(dialect, attribute, False)(item, spot)
         if read is None:
             continue
         assert isinstance(read, dict)
@@ -236,13 +240,21 @@ def check_required(resource_type: ResourceType, doc: dict[str, object]) -> None:
 
     :raises InvalidValue: Naming the first required attribute missing.
     """
-    for schema in resource_type.schemas():
+    for schema, names in _required(resource_type):
         container = doc if schema is resource_type.schema else doc.get(schema.id)
         if not isinstance(container, dict):
             continue
-        for attribute in schema.attributes:
-            if attribute.required and container.get(attribute.name) is None:
-                raise InvalidValue(f"{attribute.name} is required")
+        for name in names:
+            if container.get(name) is None:
+                raise InvalidValue(f"{name} is required")
+
+
+@lru_cache(maxsize=64)  # resource types are constants, hashed by identity
+def _required(resource_type: ResourceType) -> tuple[tuple[Schema, tuple[str, ...]], ...]:
+    """Return each schema of ``resource_type`` with the names of its required attributes, in order."""
+    return tuple(
+        (schema, tuple(a.name for a in schema.attributes if a.required)) for schema in resource_type.schemas()
+    )
 
 
 def _refs(resource_type: ResourceType, key: str, value: object) -> list[tuple[AttrRef, object]]:
@@ -292,6 +304,12 @@ def _nested(schema: Schema, key: str, value: object) -> list[tuple[AttrRef, obje
     return refs
 
 
+@lru_cache(maxsize=1024)  # canonical keys: as many as the schemas have attributes and sub-attributes
+def _containers(keys: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Return the keys of each container of an attribute, outermost first, and its own keys last."""
+    return tuple(keys[:n] for n in range(1, len(keys) + 1))
+
+
 def _check_unchanged(ref: AttrRef, sent: object, unchanged: Mapping[str, object]) -> None:
     """Accept a readOnly attribute sent with the value it already has; refuse any other (RFC 7643 §7).
 
@@ -316,7 +334,11 @@ def _is_read_only(ref: AttrRef) -> bool:
 
 
 def _read_schemas(body: dict[str, object]) -> tuple[str, ...]:
-    schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
+    schemas = None
+    for key, value in body.items():
+        if key.lower() == "schemas":
+            schemas = value
+            break
     if schemas is None:
         return ()
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
@@ -324,50 +346,87 @@ def _read_schemas(body: dict[str, object]) -> tuple[str, ...]:
     return tuple(schemas)
 
 
-def _read_list(attribute: Attribute, value: object, where: str, dialect: Dialect) -> list[object] | None:
-    value = dialect.coerce(attribute, value)
-    if value is None:
-        return None
-    items = value if isinstance(value, list) else [value]
-    read = [_read_one(attribute, item, f"{where}[{i}]", dialect) for i, item in enumerate(items)]
-    values = [item for item in read if item is not None]
-    if (
-        attribute.is_complex
-        and sum(1 for v in values if isinstance(v, dict) and v.get("primary") is True) > 1
-    ):
-        # RFC 7643 §2.4: "The primary attribute value true MUST appear no more than once."
-        raise InvalidValue(f"{where} has more than one value with primary true")
-    return values or None
+Reader = Callable[[object, str], object]
+"""Reads a value sent for one attribute into its canonical form, None when unassigned; ``where``
+names the value in an error."""
+
+_readers: dict[tuple[int, int, bool], tuple[Dialect, Attribute, Reader]] = {}
+"""Each reader made so far, by the ids of its dialect and attribute (both kept beside it, so that
+no other object takes their ids) and whether it reads the whole list of a multi-valued attribute."""
 
 
-def _read_one(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    value = dialect.coerce(attribute, value)
-    if value is None:
-        return None
-    if attribute.is_complex:
-        return _read_complex(attribute, value, where, dialect)
-    return read_scalar(attribute, value, where)
+def _reader(dialect: Dialect, attribute: Attribute, whole: bool) -> Reader:
+    """Return the reader of ``attribute``'s values in ``dialect``: its list when ``whole``, else one.
+
+    Made once per attribute and kept: the rules that apply, the type's check and the readers of
+    the sub-attributes are looked up then, not for every value of every request.
+    """
+    kept = _readers.get((id(dialect), id(attribute), whole))
+    if kept is None:
+        made = _list_reader(dialect, attribute) if whole else _one_reader(dialect, attribute)
+        kept = _readers[id(dialect), id(attribute), whole] = (dialect, attribute, made)
+    return kept[2]
 
 
-def _read_complex(attribute: Attribute, value: object, where: str, dialect: Dialect) -> object:
-    if not isinstance(value, dict):
-        raise InvalidValue(f"{where} must be an object of sub-attributes, not {json_kind(value)}")
-    read: dict[str, object] = {}
-    seen: set[str] = set()
-    for key, item in value.items():
-        sub = attribute.sub(key)
-        if sub is None:
-            raise InvalidValue(f"'{key}' is not a sub-attribute of {where}")
-        if sub.name in seen:
-            raise InvalidValue(f"{where}.{sub.name} is named twice")
-        seen.add(sub.name)
-        if sub.mutability == "readOnly":
-            continue  # RFC 7643 §2.2: values sent for readOnly attributes are ignored
-        sub_value = read_value(sub, item, where=f"{where}.{sub.name}", dialect=dialect)
-        if sub_value is not None:
-            read[sub.name] = sub_value
-    if read:
-        for sub in attribute.sub_attributes:
-            if sub.required and sub.name not in read:
-                raise InvalidValue(f"{where}.{sub.name} is required")
-    return read or None
+def _list_reader(dialect: Dialect, attribute: Attribute) -> Reader:
+    rules, one = dialect.rules_for(attribute), _reader(dialect, attribute, False)
+    unique_primary = attribute.is_complex
+
+    def read(value: object, where: str) -> object:
+        for rule in rules:
+            value = rule(attribute, value)
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        values = [read for i, item in enumerate(items) if (read := one(item, f"{where}[{i}]")) is not None]
+        if unique_primary and sum(1 for v in values if isinstance(v, dict) and v.get("primary") is True) > 1:
+            # RFC 7643 §2.4: "The primary attribute value true MUST appear no more than once."
+            raise InvalidValue(f"{where} has more than one value with primary true")
+        return values or None
+
+    return read
+
+
+def _one_reader(dialect: Dialect, attribute: Attribute) -> Reader:
+    rules = dialect.rules_for(attribute)
+    check = _complex_reader(dialect, attribute) if attribute.is_complex else scalar_reader(attribute)
+
+    def read(value: object, where: str) -> object:
+        for rule in rules:
+            value = rule(attribute, value)
+        return None if value is None else check(attribute, value, where)
+
+    return read
+
+
+def _complex_reader(dialect: Dialect, attribute: Attribute) -> ScalarReader:
+    """Return the check of one complex value, an object of ``attribute``'s sub-attributes, as a scalar's."""
+    subs = {
+        key: (sub, None if sub.mutability == "readOnly" else _reader(dialect, sub, sub.multi_valued))
+        for key, sub in ((sub.name.lower(), sub) for sub in attribute.sub_attributes)
+    }  # a readOnly sub-attribute's value is ignored (RFC 7643 §2.2): it has no reader
+    required = tuple(sub.name for sub in attribute.sub_attributes if sub.required)
+
+    def read(_: Attribute, value: object, where: str) -> object:
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{where} must be an object of sub-attributes, not {json_kind(value)}")
+        read: dict[str, object] = {}
+        seen: set[str] = set()
+        for key, item in value.items():
+            found = subs.get(key.lower())
+            if found is None:
+                raise InvalidValue(f"'{key}' is not a sub-attribute of {where}")
+            sub, reader = found
+            if sub.name in seen:
+                raise InvalidValue(f"{where}.{sub.name} is named twice")
+            seen.add(sub.name)
+            if reader is not None and (sub_value := reader(item, f"{where}.{sub.name}")) is not None:
+                read[sub.name] = sub_value
+        if not read:
+            return None
+        missing = next((name for name in required if name not in read), None)
+        if missing is not None:
+            raise InvalidValue(f"{where}.{missing} is required")
+        return read
+
+    return read
