@@ -8,7 +8,7 @@ schema URNs rather than split on ``.`` (Entra sends such paths: docs/entra-clien
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from scimhub.errors import InvalidInput, InvalidPath
 from scimhub.query.schema import COMMON_BY_KEY, Attribute, ResourceType, Schema
@@ -76,6 +76,7 @@ def split_urn(resource_type: ResourceType, text: str) -> tuple[Schema | None, st
     raise LookupError(text)
 
 
+@lru_cache(maxsize=1024)  # few paths, the same in every request; types are constants, hashed by identity
 def resolve(
     resource_type: ResourceType,
     text: str,

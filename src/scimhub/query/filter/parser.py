@@ -224,20 +224,19 @@ class _Parser:
 
     def resolve_path(self, token: Token, scope: AttrRef | None) -> AttrRef:
         """Resolve an attribute path, relative to ``scope`` inside a value path."""
-        where = " " + self.where(token)
         if token.text.endswith(".") or ".." in token.text:
-            raise self.error(f"'{token.text}' is not an attribute path{where}")
+            self.fail(token, f"'{token.text}' is not an attribute path")
         if scope is None:
             try:
                 return _resolve(self.resource_type, token.text)
             except InvalidInput as error:
-                raise self.error(error.detail + where) from None
+                raise self.error(f"{error.detail} {self.where(token)}") from None
         attribute = scope.attribute
         if not attribute.is_complex and token.text.lower() == "value":
             return scope.with_sub(None)
         sub = attribute.sub(token.text) if "." not in token.text else None
         if sub is None:
-            raise self.error(f"'{token.text}' is not a sub-attribute of '{scope}'{where}")
+            self.fail(token, f"'{token.text}' is not a sub-attribute of '{scope}'")
         return scope.with_sub(sub)
 
     def check_filterable(self, ref: AttrRef, token: Token) -> None:
