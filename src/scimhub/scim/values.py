@@ -122,9 +122,8 @@ def read_assignments(
     if not isinstance(obj, dict):
         raise InvalidValue(f"the value must be an object of attributes, not {json_kind(obj)}")
     found: dict[tuple[str, ...], Assignment] = {}
-    enclosing: set[tuple[str, ...]] = (
-        set()
-    )  # the keys of each container of one found: name, for name.givenName
+    # The keys of each container of an attribute found: ("name",) once name.givenName is.
+    enclosing: set[tuple[str, ...]] = set()
     for key, value in dialect.rewrite(resource_type, obj).items():
         if key.lower() == "schemas":
             continue
@@ -372,42 +371,44 @@ def _list_reader(dialect: Dialect, attribute: Attribute) -> Reader:
     rules, one = dialect.rules_for(attribute), _reader(dialect, attribute, False)
     unique_primary = attribute.is_complex
 
-    def read(value: object, where: str) -> object:
+    def read_list(value: object, where: str) -> object:
         for rule in rules:
             value = rule(attribute, value)
         if value is None:
             return None
         items = value if isinstance(value, list) else [value]
-        values = [read for i, item in enumerate(items) if (read := one(item, f"{where}[{i}]")) is not None]
+        read = [one(item, f"{where}[{i}]") for i, item in enumerate(items)]
+        values = [element for element in read if element is not None]
         if unique_primary and sum(1 for v in values if isinstance(v, dict) and v.get("primary") is True) > 1:
             # RFC 7643 §2.4: "The primary attribute value true MUST appear no more than once."
             raise InvalidValue(f"{where} has more than one value with primary true")
         return values or None
 
-    return read
+    return read_list
 
 
 def _one_reader(dialect: Dialect, attribute: Attribute) -> Reader:
     rules = dialect.rules_for(attribute)
     check = _complex_reader(dialect, attribute) if attribute.is_complex else scalar_reader(attribute)
 
-    def read(value: object, where: str) -> object:
+    def read_one(value: object, where: str) -> object:
         for rule in rules:
             value = rule(attribute, value)
         return None if value is None else check(attribute, value, where)
 
-    return read
+    return read_one
 
 
 def _complex_reader(dialect: Dialect, attribute: Attribute) -> ScalarReader:
     """Return the check of one complex value, an object of ``attribute``'s sub-attributes, as a scalar's."""
-    subs = {
-        key: (sub, None if sub.mutability == "readOnly" else _reader(dialect, sub, sub.multi_valued))
-        for key, sub in ((sub.name.lower(), sub) for sub in attribute.sub_attributes)
-    }  # a readOnly sub-attribute's value is ignored (RFC 7643 §2.2): it has no reader
+    subs: dict[str, tuple[Attribute, Reader | None]] = {}
+    for sub in attribute.sub_attributes:
+        # A readOnly sub-attribute's value is ignored (RFC 7643 §2.2): it has no reader.
+        ignored = sub.mutability == "readOnly"
+        subs[sub.name.lower()] = (sub, None if ignored else _reader(dialect, sub, sub.multi_valued))
     required = tuple(sub.name for sub in attribute.sub_attributes if sub.required)
 
-    def read(_: Attribute, value: object, where: str) -> object:
+    def read_complex(_: Attribute, value: object, where: str) -> object:
         if not isinstance(value, dict):
             raise InvalidValue(f"{where} must be an object of sub-attributes, not {json_kind(value)}")
         read: dict[str, object] = {}
@@ -429,4 +430,4 @@ def _complex_reader(dialect: Dialect, attribute: Attribute) -> ScalarReader:
             raise InvalidValue(f"{where}.{missing} is required")
         return read
 
-    return read
+    return read_complex
