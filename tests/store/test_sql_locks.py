@@ -13,6 +13,7 @@ connection's ``lock_timeout`` bounds it, and a write that meets the bound is a 5
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -191,11 +192,13 @@ def test_a_lock_wait_cancelled_from_outside_is_a_lock_not_had(store: SqlStore) -
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         with store.engine.connect() as admin:
-            for _ in range(200):
-                pids = admin.exec_driver_sql(waiting).scalars().all()
-                if pids:
-                    break
+            # A deadline, not a count of tries: on a loaded machine the waiter's thread and its
+            # connection may take seconds to reach the lock (this failed once at 4 s, under load).
+            deadline = time.monotonic() + 30
+            pids = admin.exec_driver_sql(waiting).scalars().all()
+            while not pids and time.monotonic() < deadline:
                 threading.Event().wait(0.02)
+                pids = admin.exec_driver_sql(waiting).scalars().all()
             assert pids, "the second write never waited for the row"
             assert admin.exec_driver_sql(f"SELECT pg_cancel_backend({pids[0]})").scalar()
         waiter.join(10)
