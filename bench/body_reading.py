@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from callgrind import instructions_in_reduce
 from seed import user_body
 
 from scimhub.query.schema import USER
@@ -58,22 +56,7 @@ def _peer_reader() -> Callable[[dict[str, Any]], object] | None:
 
 def _instructions(count: int) -> float:
     """Return scimhub's instructions per body, counted by callgrind in a child process."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--collect-atstart=no",
-        "--toggle-collect=functools_reduce",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        f"--bodies={count}",
-        "--in-reduce",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    if collected is None:
-        raise RuntimeError(f"callgrind counted nothing: {done.stderr[-2000:]}")
-    return int(collected.group(1)) / count
+    return instructions_in_reduce(__file__, f"--bodies={count}", "--in-reduce") / count
 
 
 def main() -> None:

@@ -32,8 +32,6 @@ import cProfile
 import functools
 import pstats
 import random
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+from callgrind import instructions_in_reduce
 from options import add_database_options, chosen_backends
 from seed import seed_group, seed_users, user_body
 from servers import FreshDatabase, scimhub_token
@@ -96,26 +95,16 @@ def _in_reduce(calls: list[Callable[[], object]]) -> None:
 
 def _instructions(backend: str, scenario: str, options: argparse.Namespace) -> float:
     """Return the instructions per request of ``scenario``, counted by callgrind in a child process."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--collect-atstart=no",
-        "--toggle-collect=functools_reduce",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
+    collected = instructions_in_reduce(
         __file__,
         f"--backend={backend}",
         f"--users={options.users}",
         f"--requests={options.requests}",
         f"--postgres-url={options.postgres_url}",
         f"--in-reduce={scenario}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    if collected is None:
-        raise RuntimeError(f"callgrind counted nothing: {done.stderr[-2000:]}")
+    )
     calls = _batches(options.requests) if scenario == "PATCH add 100 members" else options.requests
-    return int(collected.group(1)) / (calls - calls // 10)
+    return collected / (calls - calls // 10)
 
 
 def _batches(requests: int) -> int:
