@@ -1,9 +1,9 @@
 """The Entra-cycle benchmark: an Entra provisioning cycle against scimhub, the floor and a peer.
 
     .venv/bin/pip install -r bench/requirements.txt    # the peer, scim2-server, for the benchmarks only
-    .venv/bin/python bench/entra_cycle.py [--backend sqlite|postgresql|both] [--quick] [--clients 8]
-        [--workers 1] [--batch 100] [--groups N] [--changed-groups N] [--group-body tutorial|core]
-        [--no-peer] [--json FILE]
+    .venv/bin/python bench/entra_cycle.py [--backend sqlite|postgresql|both] [--quick | --large] [--users N]
+        [--clients 8] [--workers 1] [--batch 100] [--groups N] [--changed-groups N]
+        [--group-body tutorial|core] [--no-peer] [--json FILE]
 
 Issue 5 asks for Entra's traffic, not single requests: what a tenant's initial
 cycle costs (10,000 users, 200 groups and 50,000 memberships with 8 clients in
@@ -40,7 +40,7 @@ import importlib.util
 import json
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -103,6 +103,21 @@ QUICK = DataSet(
     changed_groups=5,
     member_changes=10,
 )
+
+
+def _scaled(data: DataSet, users: int) -> DataSet:
+    """Return ``data`` for ``users`` users: groups, memberships and changes in the same proportions."""
+    factor = users / data.users
+    groups = max(round(data.groups * factor), 1)
+    return replace(
+        data,
+        users=users,
+        groups=groups,
+        memberships=round(data.memberships * factor),
+        changed_users=round(data.changed_users * factor),
+        deactivated_users=round(data.deactivated_users * factor),
+        changed_groups=min(max(round(data.changed_groups * factor), 1), groups),
+    )
 
 
 def _say(message: str) -> None:
@@ -221,6 +236,12 @@ def main() -> None:
         "--batch", type=int, help="members per PATCH of the initial cycle (default 100; Entra documents none)"
     )
     parser.add_argument(
+        "--users",
+        type=int,
+        help="users of the tenant; its groups, memberships and incremental changes scale with them "
+        "(between two sizes, or to compare trees in less time than --large)",
+    )
+    parser.add_argument(
         "--groups",
         type=int,
         help="groups of the tenant, its memberships spread over them (default 200, or 20 with --quick); "
@@ -248,6 +269,10 @@ def main() -> None:
         parser.error("--quick and --large are two sizes: choose one")
     size = "QUICK" if args.quick else "LARGE" if args.large else "FULL"
     data = {"QUICK": QUICK, "FULL": FULL, "LARGE": LARGE}[size]
+    if args.users is not None and args.users < 1:
+        parser.error("--users must be at least 1")
+    if args.users:
+        data, size = _scaled(data, args.users), "SCALED"  # no issue's limit is set for another size
     chosen = {"batch": args.batch, "groups": args.groups, "changed_groups": args.changed_groups}
     data = DataSet(
         **{**asdict(data), "group_body": args.group_body, **{k: v for k, v in chosen.items() if v}}
