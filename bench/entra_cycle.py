@@ -105,6 +105,10 @@ QUICK = DataSet(
 )
 
 
+MIN_USERS = 100
+"""The fewest users ``--users`` takes: the incremental cycle draws 40 users to add to a group."""
+
+
 def _scaled(data: DataSet, users: int) -> DataSet:
     """Return ``data`` for ``users`` users: groups, memberships and changes in the same proportions."""
     factor = users / data.users
@@ -113,7 +117,7 @@ def _scaled(data: DataSet, users: int) -> DataSet:
         data,
         users=users,
         groups=groups,
-        memberships=round(data.memberships * factor),
+        memberships=min(round(data.memberships * factor), groups * users),  # a group holds each user once
         changed_users=round(data.changed_users * factor),
         deactivated_users=round(data.deactivated_users * factor),
         changed_groups=min(max(round(data.changed_groups * factor), 1), groups),
@@ -269,8 +273,8 @@ def main() -> None:
         parser.error("--quick and --large are two sizes: choose one")
     size = "QUICK" if args.quick else "LARGE" if args.large else "FULL"
     data = {"QUICK": QUICK, "FULL": FULL, "LARGE": LARGE}[size]
-    if args.users is not None and args.users < 1:
-        parser.error("--users must be at least 1")
+    if args.users is not None and args.users < MIN_USERS:
+        parser.error(f"--users must be at least {MIN_USERS}")
     if args.users:
         data, size = _scaled(data, args.users), "SCALED"  # no issue's limit is set for another size
     chosen = {"batch": args.batch, "groups": args.groups, "changed_groups": args.changed_groups}
