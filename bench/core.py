@@ -235,9 +235,7 @@ def main() -> None:
     add_database_options(parser)
     parser.add_argument("--users", type=int, default=10_000, help="users to seed [10,000]")
     parser.add_argument("--requests", type=int, default=2_000, help="requests per scenario [2,000]")
-    parser.add_argument(
-        "--profile", help="print the cProfile of this scenario instead (e.g. 'GET userName eq')"
-    )
+    parser.add_argument("--profile", choices=SCENARIOS, help="print the cProfile of this scenario instead")
     parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
     parser.add_argument("--in-reduce", help=argparse.SUPPRESS)  # the child process of --instructions
     options = parser.parse_args()
