@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -49,16 +50,18 @@ def _on_the_loop(store: SqlStore, work: Callable[[], object]) -> None:
     through its WAL flush. Another test's commit, in a database of its own, can hold it past the
     loop's ``LOOP_LOCK_WAIT_MS`` on a loaded machine: 14 of 20 loop creates raised ``WouldWait``
     while a commit in another database was held 50 ms (session 35, ``commit_delay``). That is the
-    right answer, with nothing written, and not what these tests are about.
+    right answer, with nothing written, and not what these tests are about. SQLite has no such
+    lock outside the test: there the work is run once, as strictly as before.
     """
-    for _ in range(_TRIES):
+    tries = _TRIES if store.engine.dialect.name == "postgresql" else 1
+    for _ in range(tries):
         try:
             with store.unwaiting():
                 work()
             return
         except WouldWait:
             continue
-    pytest.fail(f"the work raised WouldWait {_TRIES} times, with no lock of this test held")
+    pytest.fail(f"the work raised WouldWait {tries} time(s), with no lock of this test held")
 
 
 def test_outside_unwaiting_a_write_waits_for_the_turn_and_commits(store: SqlStore, engine: Engine) -> None:
@@ -99,7 +102,12 @@ def test_after_a_first_commit_a_later_write_waits_rather_than_raise(store: SqlSt
 
 
 def test_unwaiting_changes_nothing_while_the_lock_is_free(store: SqlStore, engine: Engine) -> None:
-    _on_the_loop(store, lambda: (_create(store, "carol"), _create(store, "dave")))
+
+    def work() -> None:
+        _create(store, "carol")
+        _create(store, "dave")
+
+    _on_the_loop(store, work)
     assert _names(engine) >= {"carol", "dave"}
 
 
@@ -139,7 +147,7 @@ def test_on_postgresql_after_a_dropped_connection_the_loops_writes_connect_once_
     connects: list[object] = []
     event.listen(engine, "connect", lambda *_: connects.append(None))
     for n in range(5):
-        _on_the_loop(store, lambda n=n: _create(store, f"user{n}"))
+        _on_the_loop(store, partial(_create, store, f"user{n}"))
     assert len(connects) == 1  # the loop's brief connection, taken anew after the drop
     assert _names(engine) >= {f"user{n}" for n in range(5)}
 
