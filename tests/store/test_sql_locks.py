@@ -199,7 +199,8 @@ def test_a_lock_wait_cancelled_from_outside_is_a_lock_not_had(store: SqlStore) -
             while not pids and time.monotonic() < deadline:
                 time.sleep(0.02)
                 pids = admin.exec_driver_sql(waiting).scalars().all()
-            assert pids, "the second write never waited for the row"
+            # What the waiter ended with, if it did: a failure says why it never waited.
+            assert pids, f"the second write never waited for the row; it ended with {outcome}"
             assert admin.exec_driver_sql(f"SELECT pg_cancel_backend({pids[0]})").scalar()
         waiter.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], LockNotHad)
