@@ -1,6 +1,7 @@
 """The core's own cost per request, without HTTP: authentication + the SCIM handler, in-process.
 
     .venv/bin/python bench/core.py [--backend sqlite|postgresql|both] [--users N] [--profile SCENARIO]
+        [--instructions] [--other-core]
 
 The HTTP benchmarks (bench/run.py) measure what a client sees; this one isolates
 what scimhub's Python costs per request, the figure that optimisations of the core
@@ -17,6 +18,12 @@ thread's (the rest: SQLite's WAL checkpoints, in a thread of their own) and the 
 request. ``--profile NAME`` prints
 the cProfile of one scenario instead (by cumulative time).
 
+``--other-core`` shows what the machine's other core does to those CPU figures: this process is
+pinned to CPU 0 and each scenario's requests run in slices, a busy loop pinned to CPU 1 in every
+other slice. It prints the median CPU per request with that core idle and busy, and their ratio.
+The instructions are the same either way; on a virtual machine whose two CPUs share a physical
+core, or its caches, the busy neighbour makes each of them slower (docs/benchmarks.md, "Session 36").
+
 ``--instructions`` counts instructions instead of CPU time, which other work on a
 shared machine does not change: each scenario runs again in a child process under
 valgrind's callgrind, collecting only inside one ``functools.reduce`` call that
@@ -30,12 +37,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import os
 import pstats
 import random
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,6 +94,46 @@ def _cost_per_call(calls: list[Callable[[], object]]) -> tuple[float, float, flo
         (time.thread_time() - thread) / measured,
         (time.perf_counter() - wall) / measured,
     )
+
+
+SLICES = 12
+"""Slices of each scenario's requests under ``--other-core``: half with the other core busy."""
+
+
+@contextmanager
+def _busy_core(cpu: int) -> Iterator[None]:
+    """Keep ``cpu`` busy with a loop of another process for as long as the block runs."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(spinner.pid, {cpu})
+        time.sleep(0.1)  # running, and on its CPU, before the slice starts
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def _against_the_other_core(calls: list[Callable[[], object]]) -> tuple[float, float]:
+    """Return the median CPU seconds per call with CPU 1 idle and with it busy, this process on CPU 0.
+
+    After the warm-up, the calls run in ``SLICES`` slices, the other core busy in every second one,
+    so that whatever else the machine does falls on both alike.
+    """
+    warmup = len(calls) // 10
+    for call in calls[:warmup]:
+        call()
+    measured = calls[warmup:]
+    size = len(measured) // SLICES
+    idle: list[float] = []
+    busy: list[float] = []
+    for index in range(SLICES):
+        part = measured[index * size : (index + 1) * size]
+        with _busy_core(1) if index % 2 else nullcontext():
+            started = time.process_time()
+            for call in part:
+                call()
+            (busy if index % 2 else idle).append((time.process_time() - started) / len(part))
+    return statistics.median(idle), statistics.median(busy)
 
 
 def _in_reduce(calls: list[Callable[[], object]]) -> None:
@@ -174,6 +225,7 @@ def _measure(
     postgres_url: str,
     profile: str | None,
     in_reduce: str | None = None,
+    other_core: bool = False,
 ) -> None:
     database = FreshDatabase(backend, workdir, postgres_url)
     try:
@@ -214,6 +266,10 @@ def _measure(
             profiler.runcall(lambda: [call() for call in calls])
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
             return
+        if other_core:
+            _print_against_the_other_core(backend, users, requests, scenarios)
+            services.close()
+            return
         baseline = _cost_per_call(_raw_lookup(services, names))[0]
         print(f"\n{backend}, {users:,} users, {requests:,} requests per scenario, one thread")
         print(f"  baseline (one raw DB-API lookup by user_name_key): {baseline * 1e6:.0f} µs CPU")
@@ -228,6 +284,22 @@ def _measure(
         database.drop()
 
 
+def _print_against_the_other_core(
+    backend: str, users: int, requests: int, scenarios: dict[str, list[Callable[[], object]]]
+) -> None:
+    print(f"\n{backend}, {users:,} users, {requests:,} requests per scenario, on CPU 0; CPU 1 idle, busy")
+    print("  | scenario | µs CPU per request, CPU 1 idle | CPU 1 busy | busy ÷ idle |")
+    print("  | --- | ---: | ---: | ---: |")
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        for name, calls in scenarios.items():
+            idle, busy = _against_the_other_core(calls)
+            print(f"  | {name} | {idle * 1e6:.0f} | {busy * 1e6:.0f} | {busy / idle:.2f} |", flush=True)
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description="CPU per request of scimhub's core, in-process, against raw SQL."
@@ -237,6 +309,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000, help="requests per scenario [2,000]")
     parser.add_argument("--profile", choices=SCENARIOS, help="print the cProfile of this scenario instead")
     parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
+    parser.add_argument(
+        "--other-core", action="store_true", help="CPU per request with CPU 1 idle against busy (on CPU 0)"
+    )
     parser.add_argument("--in-reduce", help=argparse.SUPPRESS)  # the child process of --instructions
     options = parser.parse_args()
     if options.instructions:
@@ -256,6 +331,7 @@ def main() -> None:
                 options.postgres_url,
                 options.profile,
                 options.in_reduce,
+                options.other_core,
             )
 
 
