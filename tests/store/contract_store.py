@@ -157,6 +157,35 @@ class StoreContract:
             )
             assert tx.members.apply(group.id, MemberChange(clear=True)) == (set(), {bob.id})
 
+    def test_many_ids_past_a_chunk_and_ids_no_row_has(self, store: Store) -> None:
+        """Reads and changes over more ids than one statement takes (500) find each one, and nothing else.
+
+        Ids are bound as one JSON array (ADR 0082): ids no row has, with quotes, backslashes and
+        characters beyond ASCII, are just ids no row has.
+        """
+        users = [make_user() for _ in range(1_201)]
+        ids = [u.id for u in users]
+        strangers = ['a"b', "c\\d", "Zoë 🦊", "", "[1]", ids[0].upper()]
+        group = make_group()
+        with store.transaction() as tx:
+            for user in users:
+                tx.users.insert(user)
+            tx.groups.insert(group)
+            added = tx.members.apply(group.id, MemberChange(add=tuple(Member(i) for i in ids)))
+            assert added == (set(ids), set())
+        with store.read() as tx:
+            assert tx.users.urns([*ids, *strangers]) == {u.id: u.urn for u in users}
+            groups_of = tx.members.groups_of([*ids, *strangers])
+            assert all([g.id for g in groups_of[i]] == [group.id] for i in ids)
+            assert all(groups_of[s] == [] for s in strangers)
+            counts = tx.members.counts([group.id, *strangers])
+            assert counts == {group.id: 1_201, **dict.fromkeys(strangers, 0)}
+        with store.transaction() as tx:
+            removed = frozenset([*ids[:1_100], *strangers])
+            assert tx.members.apply(group.id, MemberChange(remove=removed)) == (set(), set(ids[:1_100]))
+        with store.read() as tx:
+            assert [m.value for m in tx.members.members(group.id)] == sorted(ids[1_100:])
+
     def test_groups_of_and_deleting_a_member(self, store: Store) -> None:
         """groups_of() lists a member's groups; deleting the user removes its memberships."""
         user, group = make_user(), make_group("Readers")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, BindParameter
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -24,6 +25,10 @@ class json_text_elements(FunctionElement[Any]):
     name = "json_text_elements"
 
 
+JSON_ARRAY = JSON().with_variant(JSONB(), "postgresql")
+"""The type of a JSON array bound as one value, for ``json_text_elements`` to expand on either engine."""
+
+
 class code_point_order(FunctionElement[Any]):
     """Order strings by code point: ``COLLATE "C"`` on PostgreSQL, SQLite's default BINARY."""
 
@@ -39,6 +44,8 @@ def _compile_json_each(element: FunctionElement[Any], compiler: SQLCompiler, **k
     # one row. The array's text (NULL when missing: no rows) is read instead, with
     # the same bound path, so the cached statement stays keyed on it.
     (array,) = element.clauses.clauses
+    if isinstance(array, BindParameter):  # an array bound as one value: its JSON text
+        return f"json_each({compiler.process(array, **kw)})"
     return f"json_each({compiler.process(array.as_string(), **kw)})"
 
 

@@ -23,8 +23,9 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from scimhub.domain.groups import Member, MemberChange
 from scimhub.store.records import GroupRef
-from scimhub.store.sql.batches import ForIds, chunks
+from scimhub.store.sql.batches import ForIds, among_ids, chunks
 from scimhub.store.sql.functions import json_rows
+from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.tables import group_members, groups, users
 
 _COUNTS = ForIds(
@@ -111,7 +112,7 @@ _CLEAR = (
     .where(group_members.c.group_id == bindparam("group_id"))
     .returning(group_members.c.member_id)
 )
-_REMOVE = _CLEAR.where(group_members.c.member_id.in_(bindparam("ids", expanding=True)))
+_REMOVE = _CLEAR.where(among_ids(group_members.c.member_id))
 
 
 class SqlMemberRows:
@@ -140,8 +141,8 @@ class SqlMemberRows:
             statement = statement.where(member < after if backward else member > after)
         # Closed with the generator when a reader stops early (ADR 0019): PostgreSQL's
         # server-side cursor ends then, not whenever the garbage collector finds it.
-        with self._connection.execute(statement) as rows:
-            for member_id, member_type, display in rows:
+        with self._connection.execute(statement) as streamed:
+            for member_id, member_type, display in streamed:
                 yield Member(member_id, member_type, display)
 
     def counts(self, group_ids: Sequence[str]) -> dict[str, int]:
@@ -158,17 +159,21 @@ class SqlMemberRows:
         return found
 
     def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
-        """Apply clear, then remove, then add; return the ids really added and really removed."""
+        """Apply clear, then remove, then add; return the ids really added and really removed.
+
+        Each statement runs on the driver's cursor (``prepared.rows``, ADR 0047): through SQLAlchemy's
+        execution and result, adding a member took 11 % more instructions, and 100 members 1.2 %.
+        """
         removed: set[str] = set()
         if change.clear:
-            removed.update(self._connection.execute(_CLEAR, {"group_id": group_id}).scalars())
+            removed.update(row.member_id for row in rows(self._connection, _CLEAR, {"group_id": group_id}))
         for chunk in chunks(sorted(change.remove)):
-            found = self._connection.execute(_REMOVE, {"group_id": group_id, "ids": list(chunk)}).scalars()
-            removed.update(found)
-        rows = [[m.value, m.type, m.display] for m in {m.value: m for m in change.add}.values()]
+            found = rows(self._connection, _REMOVE, {"group_id": group_id, "ids": list(chunk)})
+            removed.update(row.member_id for row in found)
+        adding = [[m.value, m.type, m.display] for m in {m.value: m for m in change.add}.values()]
         added: set[str] = set()
-        if rows:
-            statement = _ADD[self._connection.dialect.name]
-            added.update(self._connection.execute(statement, {"group_id": group_id, "rows": rows}).scalars())
+        if adding:
+            statement, values = _ADD[self._connection.dialect.name], {"group_id": group_id, "rows": adding}
+            added.update(row.member_id for row in rows(self._connection, statement, values))
         # A member removed and added back in one PATCH is neither added nor removed.
         return added - removed, removed - added
