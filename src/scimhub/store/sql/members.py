@@ -161,8 +161,8 @@ class SqlMemberRows:
     def apply(self, group_id: str, change: MemberChange) -> tuple[set[str], set[str]]:
         """Apply clear, then remove, then add; return the ids really added and really removed.
 
-        Each statement runs on the driver's cursor (``prepared.rows``, ADR 0047): through SQLAlchemy's
-        execution and result, adding a member took 11 % more instructions, and 100 members 1.2 %.
+        Each statement runs on the driver's cursor (``prepared.rows``, ADR 0047), in the write's pipeline
+        on PostgreSQL: a PATCH naming one member costs 11–19 % fewer instructions so (ADR 0082).
         """
         removed: set[str] = set()
         if change.clear:
