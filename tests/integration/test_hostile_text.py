@@ -191,6 +191,8 @@ def scattered(low: int, high: int, size: int) -> str:
 
 
 LONG = scattered(0x61, 0x7A, 3000)
+NFC_TRIPLES = [chr(c) for c in (*range(0x1D160, 0x1D165), *range(0x1D1BD, 0x1D1C1))]
+"""Musical symbols NFC writes as three code points of four bytes each: the most any code point grows."""
 
 
 @pytest.mark.parametrize(
@@ -207,8 +209,24 @@ LONG = scattered(0x61, 0x7A, 3000)
         ("/Groups", {"displayName": LONG}, "displayName", "256"),
         ("/Groups", {"displayName": unique("g"), "externalId": LONG}, "externalId", "512"),
         ("/Users", {"userName": scattered(0x1F300, 0x1F5FF, 201)}, "userName", "800 bytes"),
+        ("/Users", {"userName": unique("u"), "displayName": LONG}, "displayName", "256"),
+        (
+            "/Users",
+            {"userName": unique("u"), "displayName": scattered(0x1F300, 0x1F5FF, 201)},
+            "displayName",
+            "800 bytes",
+        ),
     ],
-    ids=["userName", "user externalId", "email", "group displayName", "group externalId", "userName bytes"],
+    ids=[
+        "userName",
+        "user externalId",
+        "email",
+        "group displayName",
+        "group externalId",
+        "userName bytes",
+        "user displayName",
+        "user displayName bytes",
+    ],
 )
 def test_an_indexed_string_beyond_its_limit_is_refused(
     scim: httpx.Client, path: str, body: dict[str, Any], attribute: str, limit: str
@@ -237,8 +255,19 @@ def test_an_indexed_string_beyond_its_limit_is_refused(
             "/Groups",
             {"displayName": scattered(0x4E00, 0x9FFF, 256), "externalId": scattered(0x1F300, 0x1F5FF, 512)},
         ),
+        ("/Users", {"userName": unique("u"), "displayName": scattered(0x1F300, 0x1F5FF, 200)}),
+        # Folded for its index (NFC, then lower case), each of these grows to three code points: 2,400 bytes.
+        ("/Users", {"userName": unique("u"), "displayName": "".join(random.choices(NFC_TRIPLES, k=200))}),
     ],
-    ids=["ascii userName", "CJK userName", "emoji userName", "externalId and email", "CJK group"],
+    ids=[
+        "ascii userName",
+        "CJK userName",
+        "emoji userName",
+        "externalId and email",
+        "CJK group",
+        "emoji user displayName",
+        "user displayName whose key triples",
+    ],
 )
 def test_values_at_their_limits_are_stored_on_both_engines(
     scim: httpx.Client, path: str, body: dict[str, Any]

@@ -97,6 +97,11 @@ NAME = TextRule(max_chars=256, max_bytes=800, identifier=True)
 RFC 5321 §4.5.3.1) and Entra's UPN (113) and group names (256); 800 bytes holds 256
 characters of the Basic Multilingual Plane and keeps the DataHub URN (3 bytes per
 UTF-8 byte) under 2,420 bytes."""
+DISPLAY_NAME = TextRule(max_chars=256, max_bytes=800)
+"""A User's displayName: indexed, folded (NFC, lower case), for the console's prefix search. Entra's
+displayNames are at most 256 characters; 800 bytes keep the folded key within a PostgreSQL index
+entry (NFC turns a code point into at most three times its bytes). Not an identifier: any text
+but NUL, as sent."""
 EXTERNAL_ID = TextRule(max_chars=512)
 """externalId: Entra's object id is 36 characters, an LDAP DN a few hundred; 512
 characters are at most 2,048 bytes of UTF-8."""

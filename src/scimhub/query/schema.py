@@ -204,7 +204,9 @@ USER_SCHEMA = Schema(
             "userName", "Unique identifier for the User.", rules.NAME, required=True, uniqueness="server"
         ),
         _NAME,
-        _string("displayName", "The name of the User, suitable for display to end-users."),
+        _string(
+            "displayName", "The name of the User, suitable for display to end-users.", rules.DISPLAY_NAME
+        ),
         _string("nickName", "The casual way to address the user."),
         Attribute(
             "profileUrl",
