@@ -192,11 +192,13 @@ def test_a_lock_wait_cancelled_from_outside_is_a_lock_not_had(store: SqlStore) -
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         with store.engine.connect() as admin:
-            # A deadline, not a count of tries: on a loaded machine the waiter's thread and its
-            # connection may take seconds to reach the lock (this failed once at 4 s, under load).
+            # Each look in a transaction of its own: PostgreSQL shows pg_stat_activity as it was at a
+            # transaction's first look, so a first look before the waiter blocked would hide it for
+            # good (the waiter then gave up after its 10 s, and this failed under load).
             deadline = time.monotonic() + 30
             pids = admin.exec_driver_sql(waiting).scalars().all()
             while not pids and time.monotonic() < deadline:
+                admin.rollback()
                 time.sleep(0.02)
                 pids = admin.exec_driver_sql(waiting).scalars().all()
             # What the waiter ended with, if it did: a failure says why it never waited.
