@@ -163,7 +163,7 @@ def _batches(requests: int) -> int:
     return requests // 10
 
 
-class _Core:
+class Core:
     """Requests answered the way ``web.auth.call_as_bearer`` answers them, without the hop."""
 
     def __init__(self, services: Services, token: str) -> None:
@@ -237,7 +237,7 @@ def _measure(
         actor = Actor(admin.id, admin.urn)
         seeded = seed_users(services.store, actor, "seed", users)
         group = seed_group(services.groups, actor, "Bench group of 100", [u.id for u in seeded[:100]])
-        core, rng = _Core(services, token), random.Random(5)
+        core, rng = Core(services, token), random.Random(5)
         names = [u.user_name for u in rng.choices(seeded, k=requests)]
         newcomers = seed_users(services.store, actor, "new", requests)
         joiners = seed_users(services.store, actor, "join", _batches(requests) * BATCH)

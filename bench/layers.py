@@ -32,13 +32,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import uvloop
 from callgrind import instructions_in_reduce
+from core import Core
 from seed import seed_users
 from servers import FreshDatabase, scimhub_token
 
@@ -46,7 +46,6 @@ from scimhub.console.http import SecurityHeaders
 from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.directory.actors import Actor
 from scimhub.logs import configure_logging
-from scimhub.scim.messages import ScimRequest
 from scimhub.settings import Settings
 from scimhub.web.app import SCIM_PREFIXES, create_app
 from scimhub.web.metrics import Metrics
@@ -106,16 +105,12 @@ def _asgi_batch(app: Any, token: str, names: list[str]) -> Batch:
 
 def _core_batch(services: Services, token: str, names: list[str]) -> Batch:
     """Return what answers every lookup as bench/core.py does: authenticate, then handle."""
-    requests = [
-        ScimRequest("GET", "/Users", "http://bench" + PREFIX, {"filter": f'userName eq "{name}"'}, {})
-        for name in names
-    ]
+    core = Core(services, token)
+    calls = [core.call("GET", "/Users", 200, {"filter": f'userName eq "{name}"'}) for name in names]
 
     def lookups() -> None:
-        for request in requests:
-            actor = services.tokens.authenticate(token)
-            if services.scim.handle(replace(request, actor=actor)).status != 200:
-                raise RuntimeError(f"the lookup {request.query} failed")
+        for call in calls:
+            call()
 
     return lookups
 
