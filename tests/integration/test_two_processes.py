@@ -3,7 +3,9 @@
 Process A takes the changes (the CLI revokes, A's SCIM endpoint suspends and
 reactivates); process B, which accepted the token a moment before, must refuse
 it on its very next request, because every request reads the token's hash and
-its user's state from the database (no cache; DataHub's takes five minutes).
+its user's state from the database (no cache; DataHub's takes five minutes). On
+PostgreSQL a GET reads it in the round trip of its work's first statement (ADR
+0083): a lookup's, a page's, or alone when the work reads nothing (discovery).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.conftest import SCIM, running_server, scimhub
 from tests.integration.test_token_logs import issue, token_id
@@ -28,8 +31,26 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             yield a, b
 
 
+@contextmanager
+def a_robot_on_b(database_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, str, httpx.Client]]:
+    """Two servers; yield the admin's client on A, the id of a user "robot" with the Admin role, and
+    a client on B with the robot's token."""
+    admin_token = issue(database_url, "admin")
+    with servers(database_url, tmp_path) as (a, b), client(a, admin_token) as on_a:
+        robot = on_a.post("/Users", json={"userName": "robot", "roles": [{"value": "Admin"}]}).json()
+        robot_token = issue(database_url, "robot", "--user", "robot")
+        with client(b, robot_token) as robot_on_b:
+            yield on_a, robot["id"], robot_on_b
+
+
 def client(url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=url + SCIM, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def set_roles(http: httpx.Client, user_id: str, roles: list[dict[str, str]]) -> None:
+    operations = [{"op": "replace", "path": "roles", "value": roles}]
+    response = http.patch(f"/Users/{user_id}", json={"schemas": [PATCH_OP], "Operations": operations})
+    assert response.status_code == 200, response.text
 
 
 def set_active(http: httpx.Client, user_id: str, active: bool) -> None:
@@ -38,30 +59,48 @@ def set_active(http: httpx.Client, user_id: str, active: bool) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_a_revoked_token_is_refused_by_the_other_process_at_once(database_url: str, tmp_path: Path) -> None:
+GETS = ["/Users?count=1", '/Users?filter=userName eq "admin"', "/Me", "/ServiceProviderConfig"]
+"""A page, a lookup (one lone statement), a read by the token's own user, and discovery (no statement)."""
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_a_revoked_token_is_refused_by_the_other_process_at_once(
+    database_url: str, tmp_path: Path, path: str
+) -> None:
     """Revoked with the CLI, a token B accepted a moment ago gets 401 on B's next request, and on A's."""
     token = issue(database_url, "shared")
     with servers(database_url, tmp_path) as (a, b), client(a, token) as on_a, client(b, token) as on_b:
-        assert on_b.get("/Users?count=1").status_code == 200
-        assert on_a.get("/Users?count=1").status_code == 200
+        for _ in range(3):  # whatever B keeps of the credential, it has kept it now
+            assert on_b.get(path).status_code == 200
+        assert on_a.get(path).status_code == 200
         scimhub("token", "revoke", token_id(database_url, "shared"), database_url=database_url)
-        refused = on_b.get("/Users?count=1")
+        refused = on_b.get(path)
         assert refused.status_code == 401 and refused.json()["detail"] == "the bearer token has been revoked"
-        assert on_a.get("/Users?count=1").status_code == 401
+        assert on_a.get(path).status_code == 401
+
+
+def test_a_role_taken_on_one_process_refuses_the_lookup_on_the_other(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The robot's Admin role removed on A: B's next lookup with its token is 403, given back it is 200."""
+    lookup = '/Users?filter=userName eq "robot"'
+    with a_robot_on_b(database_url, tmp_path) as (on_a, robot_id, robot_on_b):
+        assert [robot_on_b.get(lookup).status_code for _ in range(3)] == [200] * 3
+        set_roles(on_a, robot_id, [])
+        refused = robot_on_b.get(lookup)
+        assert refused.status_code == 403, refused.text
+        set_roles(on_a, robot_id, [{"value": "Admin"}])
+        assert robot_on_b.get(lookup).status_code == 200
 
 
 def test_suspending_the_tokens_user_on_one_process_bites_on_the_other(
     database_url: str, tmp_path: Path
 ) -> None:
     """A's SCIM suspends the token's user: B refuses the token at once; reactivated, B accepts it again."""
-    admin_token = issue(database_url, "admin")
-    with servers(database_url, tmp_path) as (a, b), client(a, admin_token) as on_a:
-        robot = on_a.post("/Users", json={"userName": "robot", "roles": [{"value": "Admin"}]}).json()
-        robot_token = issue(database_url, "robot", "--user", "robot")
-        with client(b, robot_token) as robot_on_b:
-            assert robot_on_b.get("/Users?count=1").status_code == 200
-            set_active(on_a, robot["id"], False)
-            refused = robot_on_b.get("/Users?count=1")
-            assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
-            set_active(on_a, robot["id"], True)
-            assert robot_on_b.get("/Users?count=1").status_code == 200
+    with a_robot_on_b(database_url, tmp_path) as (on_a, robot_id, robot_on_b):
+        assert robot_on_b.get("/Users?count=1").status_code == 200
+        set_active(on_a, robot_id, False)
+        refused = robot_on_b.get("/Users?count=1")
+        assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
+        set_active(on_a, robot_id, True)
+        assert robot_on_b.get("/Users?count=1").status_code == 200

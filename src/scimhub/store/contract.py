@@ -439,6 +439,23 @@ class WouldWait(BaseException):
     """
 
 
+class CredentialChanged(BaseException):  # noqa: N818 - a signal, as WouldWait
+    """The credential a request was authenticated with changed before its work was answered (ADR 0083).
+
+    Raised within ``Store.checking_credentials`` when the credential, read again, no longer grants
+    what the one from memory did: whatever the work made is to be dropped, and the request
+    authenticated afresh. A ``BaseException``, as ``WouldWait``: no handler turns it into an answer.
+    """
+
+
+class CredentialCheck(Protocol):
+    """What ``Store.checking_credentials`` found once it ended."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the credential changed: the work's outcome must be dropped and the request run again."""
+
+
 class LoopWork(Protocol):
     """A request's work run on the event loop (``Store.unwaiting``): what its answer must wait for."""
 
@@ -490,7 +507,19 @@ class Store(Protocol):
     def credential(self, hash: str) -> Credential | None:
         """Return the token whose hash is ``hash`` with its user and roles, or None.
 
-        One statement, which sees one snapshot of the database: no transaction of its own.
+        One statement, which sees one snapshot of the database: no transaction of its own. Within
+        ``checking_credentials`` it may answer from memory what it read before.
+        """
+
+    def checking_credentials(self) -> AbstractContextManager[CredentialCheck]:
+        """Within it, ``credential`` may answer from memory; the answer is checked before the work is.
+
+        Where a round trip is dear (PostgreSQL), a credential read before is answered again, and read
+        afresh in the round trip of the work's first lone statement, or alone before any other use
+        of the database and at the end (ADR 0083). No write begins before it was checked. When it
+        no longer grants what it did, ``CredentialChanged`` is raised where it was found, and the
+        check says ``changed`` at the end: the caller drops what the work made and runs it again
+        outside, where ``credential`` reads afresh.
         """
 
     def ping(self) -> None:

@@ -73,6 +73,19 @@ class Credential:
     roles: tuple[str, ...]
     """The user's roles, direct and through its groups (a role may repeat)."""
 
+    def grants_as(self, other: Credential) -> bool:
+        """Whether ``other`` authenticates as this does: the same token, expiry, user, state and roles.
+
+        ``last_used`` aside, which authentication writes and never reads to decide (ADR 0083).
+        """
+        return (
+            self.token_id == other.token_id
+            and self.expires == other.expires
+            and (self.user_id, self.urn, self.user_name, self.active)
+            == (other.user_id, other.urn, other.user_name, other.active)
+            and set(self.roles) == set(other.roles)
+        )
+
 
 @dataclass(frozen=True)
 class SessionRecord:

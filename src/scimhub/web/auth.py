@@ -21,7 +21,7 @@ from scimhub.directory.actors import Actor
 from scimhub.directory.tokens import Tokens, Verified
 from scimhub.errors import ScimhubError, Unauthorized
 from scimhub.services import Services
-from scimhub.store.contract import LoopWork, Store, WouldWait
+from scimhub.store.contract import CredentialChanged, LoopWork, Store, WouldWait
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -64,16 +64,19 @@ async def call_as_bearer(
     core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
     authentication failure. Work that may write more than once (``writes_once=False``: a bulk
     request) goes to a core thread from the start: after its first commit it could no longer move.
-    The actor's id is left in the request's state for the access log (an id, never the token), and
-    a failure's reason as ``auth_failure`` for the metrics and the failure throttle
-    (``web/ratelimit.py``, ADR 0023).
+    On PostgreSQL a GET's credential may be answered from memory and read again in the round trip
+    of its work's first statement (ADR 0083). The actor's id is left in the request's state for the
+    access log (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and
+    the failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
     outcome: tuple[R, str | None, str | None]
     if writes_once and services.work_on_loop:
         store = services.store
-        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
+        # A read's first statement carries its credential's check; a write's goes before it (ADR 0083).
+        on_loop_work = _read_on_loop if request.method == "GET" else _on_loop
+        verified, on_loop, done = await store.cooperate(on_loop_work, store, tokens, token, work, refuse)
         if done is not None:
             outcome = done
             try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
@@ -101,13 +104,36 @@ async def _hop(services: Services, function: Callable[..., T], *args: object) ->
     )
 
 
+OnLoop = tuple[Verified | ScimhubError, LoopWork, tuple[R, str | None, str | None] | None]
+
+
+def _read_on_loop(
+    store: Store,
+    tokens: Tokens,
+    token: str | None,
+    work: Callable[[Actor], R],
+    refuse: Callable[[ScimhubError], R],
+) -> OnLoop[R]:
+    """``_on_loop`` for a read, whose credential may be answered from memory (ADR 0083).
+
+    The credential is read again in the round trip of the work's first statement
+    (``Store.checking_credentials``). When it changed meanwhile, whatever the work made is
+    dropped, and it runs once more with its credential read first.
+    """
+    with store.checking_credentials() as check:
+        answered = _on_loop(store, tokens, token, work, refuse)
+    if check.changed:
+        answered = _on_loop(store, tokens, token, work, refuse)
+    return answered
+
+
 def _on_loop(
     store: Store,
     tokens: Tokens,
     token: str | None,
     work: Callable[[Actor], R],
     refuse: Callable[[ScimhubError], R],
-) -> tuple[Verified | ScimhubError, LoopWork, tuple[R, str | None, str | None] | None]:
+) -> OnLoop[R]:
     """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there."""
     verified = _verify(tokens, token)
     with store.unwaiting() as on_loop:
@@ -115,7 +141,7 @@ def _on_loop(
             return verified, on_loop, None
         try:
             return verified, on_loop, _then(verified, work, refuse)
-        except WouldWait:
+        except (WouldWait, CredentialChanged):  # a changed credential's work is run again (``_read_on_loop``)
             return verified, on_loop, None
 
 

@@ -84,10 +84,14 @@ _AHEAD = "scimhub_ahead"
 
 @dataclass
 class _Ahead:
-    """Writes whose results no one reads, to be sent in the round trip of the statements after them."""
+    """Statements to be sent in the round trip of the statements after them.
+
+    Writes whose results no one reads (``ahead``), or one read whose rows go to ``check`` (``check_ahead``).
+    """
 
     steps: list[tuple[Executable, Params]]
     translate: Translate
+    check: Callable[[list[Any]], None] | None = None
 
 
 def rows(connection: Connection, statement: Executable, params: Params = None) -> list[Any]:
@@ -110,6 +114,29 @@ def ahead(connection: Connection, steps: Steps, translate: Translate) -> None:
             raise translate(error) or error from None
         return
     connection.info.setdefault(_AHEAD, []).append(_Ahead(list(steps), translate))
+
+
+def check_ahead(
+    connection: Connection, statement: Executable, params: Params, check: Callable[[list[Any]], None]
+) -> Callable[[], None]:
+    """Send ``statement`` before anything else runs on ``connection`` and hand its rows to ``check``.
+
+    On PostgreSQL it goes out in the round trip of the connection's next statements, first, and
+    ``check`` has its rows before theirs are returned: when it raises, they are not (ADR 0083).
+    Return what withdraws it while it has not gone out yet. Elsewhere it runs now.
+    """
+    if connection.dialect.name != "postgresql":
+        check(rows(connection, statement, params))
+        return lambda: None
+    waiting = _Ahead([(statement, params)], lambda _: None, check)
+    connection.info.setdefault(_AHEAD, []).append(waiting)
+
+    def withdraw() -> None:
+        queued = connection.info.get(_AHEAD)
+        if queued and waiting in queued:
+            queued.remove(waiting)
+
+    return withdraw
 
 
 def send_ahead(connection: Connection) -> None:
@@ -196,13 +223,19 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
         return _in_turn(connection, steps)
     sent = [step for ahead in waiting for step in ahead.steps]
     try:
-        return _in_turn(connection, [*sent, *steps])[len(sent) :]
+        fetched = _in_turn(connection, [*sent, *steps])
     except IntegrityError as error:
         for ahead in waiting:
             translated = ahead.translate(error)
             if translated is not None:
                 raise translated from None
         raise
+    at = 0
+    for ahead in waiting:
+        if ahead.check is not None:
+            ahead.check(fetched[at])
+        at += len(ahead.steps)
+    return fetched[len(sent) :]
 
 
 def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:

@@ -7,17 +7,18 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, TypeVar, get_type_hints
 
 from sqlalchemy import Connection, Engine, QueuePool, event, text
 from sqlalchemy.exc import OperationalError
 
-from scimhub.store.contract import CommitListener, WouldWait
+from scimhub.store.contract import CommitListener, CredentialCheck, WouldWait
 from scimhub.store.records import Credential
 from scimhub.store.sql.checkpoints import Checkpointer
 from scimhub.store.sql.console import SqlFailureRows, SqlResetRows, SqlSessionRows
+from scimhub.store.sql.credentials import CheckedCredentials
 from scimhub.store.sql.directory import SqlGroupRows, SqlUserRows
 from scimhub.store.sql.engine import LockNotHad, answered, begin_writing, journals_in_memory, lock_not_had
 from scimhub.store.sql.events import SqlEventLog
@@ -27,7 +28,7 @@ from scimhub.store.sql.push import SqlPushRows
 from scimhub.store.sql.roles import SqlRoleRows
 from scimhub.store.sql.shared_commits import SharedCommit
 from scimhub.store.sql.slots import Owner, Slots, owner
-from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credential, read_credential
+from scimhub.store.sql.tokens import SqlSecretRows, SqlTokenRows, kept_credential
 
 log = logging.getLogger("scimhub.store")
 
@@ -219,6 +220,16 @@ class _LoopWork:
 _unwaiting: ContextVar[_LoopWork | None] = ContextVar("scimhub_unwaiting", default=None)
 
 
+class _Unchanged:
+    """The check of a credential that needs none (``SqlStore.checking_credentials`` on SQLite)."""
+
+    changed = False
+
+
+_NO_CHECK: AbstractContextManager[CredentialCheck] = nullcontext(_Unchanged())
+_NOTHING: AbstractContextManager[None] = nullcontext()
+
+
 class SqlStore:
     """A SQLite or PostgreSQL database holding scimhub's tables."""
 
@@ -229,9 +240,6 @@ class SqlStore:
         self._interleave = interleave and not sqlite
         self._writers = threading.Lock() if sqlite else None
         self._checkpoints = Checkpointer(engine) if sqlite else None
-        # SQLite says at the cost of a pragma whether anything was committed since: a credential
-        # is read again only then (ADR 0059). PostgreSQL cannot say so without a round trip.
-        self._read_credential = kept_credential if sqlite else read_credential
         self._commit_listeners: list[CommitListener] = []
         # SQLAlchemy invalidates a connection it found dropped, and the pool's others with it.
         event.listen(engine, "invalidate", self._dropped)
@@ -255,6 +263,8 @@ class SqlStore:
         self._brief_writes = (
             None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
         )
+        # Read again in the round trip of the request's first statement, not before it (ADR 0083).
+        self._checked = None if sqlite else CheckedCredentials(self._lone.connection)
         self._held = [self._reads, self._lone if self._brief_writes is None else self._brief_writes]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
@@ -289,6 +299,7 @@ class SqlStore:
         on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
         share, committed after the turn (ADR 0061).
         """
+        self._settle_credential()  # no write begins before the credential was checked (ADR 0083)
         work = _unwaiting.get()
         if work is not None and work.loop is not None and self._writers is not None and not self._closed:
             with self._shared_write(work) as tx:
@@ -464,7 +475,7 @@ class SqlStore:
             yield SqlTransaction(work.shared.connection)
             return
         if one_statement:
-            with self._lone.connection() as connection:
+            with self._lone.connection() as connection, self._credential_carried(connection):
                 # Begun by neither engine, a transaction would be bookkeeping alone (8 of 11 µs); a
                 # statement sent through SQLAlchemy rather than the driver's cursor begins its own.
                 try:
@@ -474,14 +485,38 @@ class SqlStore:
                         connection.rollback()
             answered(self.engine)  # no commit says that the database is back (ADR 0029): this does
             return
+        self._settle_credential()
         with self._reads.connection() as connection:
             with connection.begin() if self._writes is None else begin_with(connection, _BEGIN_SNAPSHOT):
                 yield SqlTransaction(connection)
 
     def credential(self, hash: str) -> Credential | None:
-        """Return the token whose hash is ``hash`` with its user and roles, by one statement; or None."""
+        """Return the token whose hash is ``hash`` with its user and roles, by one statement; or None.
+
+        SQLite answers again from memory while nothing was committed, which a pragma tells (ADR
+        0059); PostgreSQL, within ``checking_credentials``, answers from memory and checks later
+        (ADR 0083).
+        """
+        if self._checked is not None:
+            return self._checked.credential(hash)
         with self._lone.connection() as connection:
-            return self._read_credential(connection, hash)
+            return kept_credential(connection, hash)
+
+    def checking_credentials(self) -> AbstractContextManager[CredentialCheck]:
+        """Within it, on PostgreSQL, ``credential`` may answer from memory, checked before the work is.
+
+        See ``Store.checking_credentials`` and ``credentials.py`` (ADR 0083). SQLite answers from
+        memory only while nothing was committed (ADR 0059), which it knows without a round trip:
+        there, nothing is left to check.
+        """
+        return _NO_CHECK if self._checked is None else self._checked.checking()
+
+    def _settle_credential(self) -> None:
+        if self._checked is not None:
+            self._checked.settle()
+
+    def _credential_carried(self, connection: Connection) -> AbstractContextManager[None]:
+        return _NOTHING if self._checked is None else self._checked.carried(connection)
 
     def in_use(self) -> int:
         """Return how many of the pool's connections are in use: checked out, less those held idle."""

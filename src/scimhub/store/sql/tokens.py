@@ -38,7 +38,7 @@ _HASH = tokens.c.hash == bindparam("hash")
 _NO_USER = [null()] * 7
 _REACHED = reached_groups(lambda member: member == select(tokens.c.actor_id).where(_HASH).scalar_subquery())
 """The groups the token's user reaches, nested ones included (ADR 0038)."""
-_CREDENTIAL: CompoundSelect = union_all(
+CREDENTIAL: CompoundSelect = union_all(
     select(
         tokens.c.id,
         tokens.c.expires,
@@ -61,7 +61,8 @@ _CREDENTIAL: CompoundSelect = union_all(
 )
 """Every request's authentication, one statement built once (ADR 0040): the token and its user
 (the one row with a token id), then one row per role, direct or through a group it reaches. Each part finds
-the token by its unique hash, so each is a few index lookups on either engine."""
+the token by its unique hash, so each is a few index lookups on either engine. Its values: ``{"hash": …}``;
+``credential_of`` reads its rows."""
 
 
 KEPT_CREDENTIALS = 1_000
@@ -106,9 +107,14 @@ def kept_credential(connection: Connection, hash: str) -> Credential | None:
 
 def read_credential(connection: Connection, hash: str) -> Credential | None:
     """Return the token whose hash is ``hash``, its user and the user's roles, by one statement; or None."""
-    found: Row[Any] | None = None
+    return credential_of(rows(connection, CREDENTIAL, {"hash": hash}))
+
+
+def credential_of(fetched: list[Any]) -> Credential | None:
+    """Return the credential that ``CREDENTIAL``'s rows say, or None when they hold no token."""
+    found: Any = None
     roles = []
-    for row in rows(connection, _CREDENTIAL, {"hash": hash}):
+    for row in fetched:
         if row[0] is None:
             roles.append(row[7])
         else:

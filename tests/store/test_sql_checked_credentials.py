@@ -1,0 +1,212 @@
+"""PostgreSQL answers a credential from memory within a check, and reads it again with the work (ADR 0083).
+
+Two stores on one database stand for two processes. What each test pins, on PostgreSQL:
+- within ``checking_credentials`` a credential read before costs no round trip, and its statement
+  goes out first in the round trip of the next lone read;
+- a revocation, a suspension or a role taken away in between is found there: the read's rows are
+  not returned, ``CredentialChanged`` is raised and the check says ``changed``;
+- no write begins before the check: nothing is written under a revoked token;
+- a check no statement carried is settled when the scope ends, a change told by ``changed`` alone;
+- outside a check, and for a hash no token has, every credential is read.
+On SQLite a check never changes anything: ``test_sql_kept_credentials.py`` pins its credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from scimhub.directory.actors import SYSTEM
+from scimhub.directory.users import UserEdit, Users
+from scimhub.domain.roles import Role
+from scimhub.store import records
+from scimhub.store.contract import CredentialChanged
+from scimhub.store.records import TokenRecord
+from scimhub.store.sql import credentials, prepared, tokens
+from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.store import SqlStore
+from scimhub.store.sql.tables import users
+from tests.store.contract_store import make_user
+
+HASH = "hash-1"
+
+
+@pytest.fixture
+def there(engine: Engine) -> Iterator[SqlStore]:
+    """Another process's store on the same database."""
+    other = SqlStore(make_engine(engine.url.render_as_string(hide_password=False)))
+    yield other
+    other.close()
+    other.engine.dispose()
+
+
+@pytest.fixture
+def user_id(store: SqlStore, engine: Engine) -> str:
+    """A user with the Admin role and a token, whose credential this process has read once."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps a credential only while nothing was committed (ADR 0059)")
+    user = make_user("robot")
+    with store.transaction() as tx:
+        tx.users.insert(user)
+        tx.roles.assign("user", user.id, Role.ADMIN)
+        tx.tokens.insert(TokenRecord("t1", HASH, "ci", None, user.id, None, 5, None, None))
+    assert store.credential(HASH) is not None
+    return user.id
+
+
+@pytest.fixture
+def round_trips(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each round trip of ``store`` from now on (not another's), as its statements: credential or other."""
+    trips: list[list[str]] = []
+    sent = prepared._run
+
+    def counted(connection: Any, runs: Any) -> list[list[Any]]:
+        if connection.engine.pool is not store.engine.pool:
+            return sent(connection, runs)
+        trips.append(
+            ["credential" if plan.compiled.statement is tokens.CREDENTIAL else "other" for plan, _, _ in runs]
+        )
+        return sent(connection, runs)
+
+    monkeypatch.setattr(prepared, "_run", counted)
+    return trips
+
+
+def _lookup(store: SqlStore, user_name: str) -> str:
+    """Find a user by userName as a SCIM lookup does: one lone statement (ADR 0057)."""
+    return Users(store, lambda: 1_000_000).find(user_name).user.user_name
+
+
+def _user_names(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.execute(select(users.c.user_name)).scalars())
+
+
+@pytest.mark.usefixtures("user_id")
+def test_the_credential_is_answered_from_memory_and_read_again_with_the_lookup(
+    store: SqlStore, round_trips: list[list[str]]
+) -> None:
+    with store.checking_credentials() as check:
+        found = store.credential(HASH)
+        assert found is not None and found.roles == ("Admin",)
+        assert round_trips == []
+        assert _lookup(store, "robot") == "robot"
+    assert round_trips == [["credential", "other"]]  # one round trip, the credential's statement first
+    assert not check.changed
+
+
+@pytest.mark.parametrize("change", ["revoke", "suspend", "take the role"])
+def test_a_change_in_between_is_found_by_the_lookup_whose_rows_are_not_returned(
+    store: SqlStore, there: SqlStore, user_id: str, change: str
+) -> None:
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with there.transaction() as tx:
+            if change == "revoke":
+                tx.tokens.revoke("t1", 11)
+            elif change == "suspend":
+                user = tx.users.get(user_id)
+                assert user is not None
+                tx.users.update(replace(user, doc={**user.doc, "active": False}))
+            else:
+                tx.roles.unassign("user", user_id, Role.ADMIN)
+        with pytest.raises(CredentialChanged):
+            _lookup(store, "robot")
+    assert check.changed
+    again = store.credential(HASH)  # outside a check: read, as it now stands
+    if change == "revoke":
+        assert again is None
+    else:
+        assert again is not None and (again.roles, again.active) == (
+            ((), True) if change != "suspend" else (("Admin",), False)
+        )
+
+
+def test_no_write_begins_before_the_credential_is_checked(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]]
+) -> None:
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with there.transaction() as tx:
+            tx.tokens.revoke("t1", 11)
+        with pytest.raises(CredentialChanged):
+            Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written.anyway"}))
+    assert check.changed
+    assert round_trips[0] == ["credential"]  # alone, before the write's own round trip, which never went
+    assert _user_names(engine) == ["robot"]
+
+
+@pytest.mark.usefixtures("user_id")
+def test_a_write_sends_the_credential_alone_first_and_writes_when_it_holds(
+    store: SqlStore, engine: Engine, round_trips: list[list[str]]
+) -> None:
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written"}))
+    assert not check.changed
+    assert round_trips[0] == ["credential"] and "credential" not in round_trips[1]
+    assert _user_names(engine) == ["robot", "written"]
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_a_check_no_statement_carried_is_settled_when_the_check_ends(
+    store: SqlStore, there: SqlStore, user_id: str, round_trips: list[list[str]], revoked: bool
+) -> None:
+    """Work that reads nothing (a discovery endpoint), or a lone read that sent no statement."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with store.read(one_statement=True) as tx:
+            connection = tx.connection
+            assert len(connection.info[prepared._AHEAD]) == 1  # to go out with the read's statement
+        assert not connection.info.get(prepared._AHEAD)  # withdrawn when none went: still pending
+        if revoked:
+            with there.transaction() as tx:
+                tx.tokens.revoke("t1", 11)
+        assert round_trips == []
+    assert check.changed is revoked  # told, not raised: the check's end is no place for an exception
+    assert round_trips == [["credential"]]
+
+
+@pytest.mark.usefixtures("user_id")
+def test_outside_a_check_and_for_an_unknown_hash_every_credential_is_read(
+    store: SqlStore, round_trips: list[list[str]]
+) -> None:
+    assert store.credential(HASH) is not None and store.credential(HASH) is not None
+    with store.checking_credentials():
+        assert store.credential("guess") is None
+    with store.checking_credentials():
+        assert store.credential("guess") is None
+    assert round_trips == [["credential"]] * 4
+
+
+def test_what_a_process_keeps_is_bounded(
+    store: SqlStore, user_id: str, round_trips: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "KEPT_CREDENTIALS", 1)
+    with store.transaction() as tx:
+        tx.tokens.insert(TokenRecord("t2", "hash-2", "ci", None, user_id, None, 5, None, None))
+    round_trips.clear()
+    assert store.credential("hash-2") is not None  # the memory was full (HASH): emptied, then hash-2 kept
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None  # read: no longer kept
+    assert not check.changed
+    assert round_trips == [["credential"], ["credential"]]  # and nothing left to check at the end
+
+
+def test_a_credential_grants_as_another_whatever_its_last_use_and_its_roles_order() -> None:
+    kept = records.Credential(
+        "t1", None, 5, "u1", "urn:li:corpuser:robot", "robot", True, ("Admin", "Reader")
+    )
+    assert kept.grants_as(replace(kept, last_used=99, roles=("Reader", "Admin", "Admin")))
+    for changed in (
+        replace(kept, token_id="t2"),
+        replace(kept, expires=10),
+        replace(kept, active=False),
+        replace(kept, roles=("Admin",)),
+        replace(kept, user_name="other"),
+    ):
+        assert not kept.grants_as(changed)
