@@ -1,0 +1,73 @@
+"""What a PostgreSQL round trip costs the client, against a second statement in the same one (ADR 0083).
+
+    .venv/bin/python bench/round_trips.py [--postgres-url URL] [--calls 5000]
+
+On one psycopg connection, through ``store/sql/libpq.py`` (the request path's own way to
+PostgreSQL, ADR 0074), a prepared ``SELECT $1::int + 1`` runs three ways, alternated in two
+rounds: one statement in one round trip; two statements in two round trips; two statements in
+one round trip (one pipeline). It prints this process's CPU and the wall time per call. What the
+second round trip costs over the second statement is what a request saves by sending its
+credential's statement with its work's first one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from options import POSTGRES_ADMIN_URL
+from psycopg.adapt import PyFormat
+
+from scimhub.store.sql.libpq import Statement, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="a PostgreSQL database")
+    parser.add_argument("--calls", type=int, default=5_000)
+    options = parser.parse_args()
+    url = options.postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        info: dict[Any, Any] = {}
+        statement = Statement(b"SELECT $1::int + 1", [PyFormat.AUTO], tuple)
+
+        def one() -> None:
+            run(connection, info, [(statement, [[1]])])
+
+        def two_round_trips() -> None:
+            run(connection, info, [(statement, [[1]])])
+            run(connection, info, [(statement, [[2]])])
+
+        def two_in_one() -> None:
+            run(connection, info, [(statement, [[1]]), (statement, [[2]])])
+
+        ways: list[tuple[str, Callable[[], None]]] = [
+            ("one statement, one round trip", one),
+            ("two statements, two round trips", two_round_trips),
+            ("two statements, one round trip", two_in_one),
+        ]
+        print(f"| way | µs CPU per call | µs wall per call |  ({options.calls:,} calls, best of 2 rounds)")
+        print("| --- | ---: | ---: |")
+        best: dict[str, tuple[float, float]] = {}
+        for _ in range(2):
+            for name, call in ways:
+                for _ in range(options.calls // 10):
+                    call()
+                cpu, wall = time.process_time(), time.perf_counter()
+                for _ in range(options.calls):
+                    call()
+                measured = (
+                    (time.process_time() - cpu) / options.calls * 1e6,
+                    (time.perf_counter() - wall) / options.calls * 1e6,
+                )
+                best[name] = min(best.get(name, measured), measured)
+        for name, _ in ways:
+            print(f"| {name} | {best[name][0]:.1f} | {best[name][1]:.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
