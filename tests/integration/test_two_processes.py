@@ -5,7 +5,8 @@ reactivates); process B, which accepted the token a moment before, must refuse
 it on its very next request, because every request reads the token's hash and
 its user's state from the database (no cache; DataHub's takes five minutes). On
 PostgreSQL a GET reads it in the round trip of its work's first statement (ADR
-0083): a lookup's, a page's, or alone when the work reads nothing (discovery).
+0083): a lookup's, a page's, or alone when the work reads nothing (discovery). That last
+check meeting a connection PostgreSQL dropped is a 503 or the answer, never a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
 from tests.integration.conftest import SCIM, running_server, scimhub
 from tests.integration.test_token_logs import issue, token_id
@@ -41,6 +43,19 @@ def a_robot_on_b(database_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Clie
         robot_token = issue(database_url, "robot", "--user", "robot")
         with client(b, robot_token) as robot_on_b:
             yield on_a, robot["id"], robot_on_b
+
+
+def drop_connections(database_url: str) -> None:
+    """Have PostgreSQL drop every other connection to the database: the servers'."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    finally:
+        engine.dispose()
 
 
 def client(url: str, token: str) -> httpx.Client:
@@ -77,6 +92,39 @@ def test_a_revoked_token_is_refused_by_the_other_process_at_once(
         refused = on_b.get(path)
         assert refused.status_code == 401 and refused.json()["detail"] == "the bearer token has been revoked"
         assert on_a.get(path).status_code == 401
+
+
+@pytest.mark.parametrize("who", ["admin", "reader"])
+def test_a_get_whose_credential_check_meets_a_dropped_connection_is_no_500(
+    database_url: str, tmp_path: Path, who: str
+) -> None:
+    """PostgreSQL dropped the server's connections (a restart, a proxy's idle timeout): the next GET is
+    answered, or a SCIM 503 with Retry-After, never a 500 (found by an adversarial run of ADR 0083).
+
+    Discovery reads nothing, and a Reader's lookup is refused from the roles before it reads: the
+    credential's check is the work's first use of the dropped connection, when the work ends.
+    """
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite connection is a file, not a server's")
+    path, answered = ("/ServiceProviderConfig", 200) if who == "admin" else ("/Users?count=1", 403)
+    admin_token = issue(database_url, "admin")
+    with running_server(database_url, tmp_path / "server.log") as (_, url), client(url, admin_token) as admin:
+        token = admin_token
+        if who == "reader":
+            admin.post(
+                "/Users", json={"userName": "reader", "roles": [{"value": "Reader"}]}
+            ).raise_for_status()
+            token = issue(database_url, "reader", "--user", "reader")
+        http = client(url, token)
+        for _ in range(3):  # the credential kept
+            assert http.get(path).status_code == answered
+        drop_connections(database_url)
+        after = http.get(path)
+        assert after.status_code in (answered, 503), after.text
+        if after.status_code == 503:
+            assert after.json()["status"] == "503" and int(after.headers["Retry-After"]) > 0
+        assert http.get(path).status_code == answered
+        http.close()
 
 
 def test_a_role_taken_on_one_process_refuses_the_lookup_on_the_other(

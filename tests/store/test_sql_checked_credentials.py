@@ -6,7 +6,8 @@ Two stores on one database stand for two processes. What each test pins, on Post
 - a revocation, a suspension or a role taken away in between is found there: the read's rows are
   not returned, ``CredentialChanged`` is raised and the check says ``changed``;
 - no write begins before the check: nothing is written under a revoked token;
-- a check no statement carried is settled when the scope ends, a change told by ``changed`` alone;
+- a check no statement carried is settled when the scope ends, a change (or the database away)
+  told by ``unconfirmed`` alone;
 - outside a check, and for a hash no token has, every credential is read.
 On SQLite a check never changes anything: ``test_sql_kept_credentials.py`` pins its credentials.
 """
@@ -96,7 +97,7 @@ def test_the_credential_is_answered_from_memory_and_read_again_with_the_lookup(
         assert round_trips == []
         assert _lookup(store, "robot") == "robot"
     assert round_trips == [["credential", "other"]]  # one round trip, the credential's statement first
-    assert not check.changed
+    assert not check.unconfirmed
 
 
 @pytest.mark.parametrize("change", ["revoke", "suspend", "take the role"])
@@ -116,7 +117,7 @@ def test_a_change_in_between_is_found_by_the_lookup_whose_rows_are_not_returned(
                 tx.roles.unassign("user", user_id, Role.ADMIN)
         with pytest.raises(CredentialChanged):
             _lookup(store, "robot")
-    assert check.changed
+    assert check.unconfirmed
     again = store.credential(HASH)  # outside a check: read, as it now stands
     if change == "revoke":
         assert again is None
@@ -135,7 +136,7 @@ def test_no_write_begins_before_the_credential_is_checked(
             tx.tokens.revoke("t1", 11)
         with pytest.raises(CredentialChanged):
             Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written.anyway"}))
-    assert check.changed
+    assert check.unconfirmed
     assert round_trips[0] == ["credential"]  # alone, before the write's own round trip, which never went
     assert _user_names(engine) == ["robot"]
 
@@ -147,7 +148,7 @@ def test_a_write_sends_the_credential_alone_first_and_writes_when_it_holds(
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None
         Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written"}))
-    assert not check.changed
+    assert not check.unconfirmed
     assert round_trips[0] == ["credential"] and "credential" not in round_trips[1]
     assert _user_names(engine) == ["robot", "written"]
 
@@ -167,8 +168,31 @@ def test_a_check_no_statement_carried_is_settled_when_the_check_ends(
             with there.transaction() as tx:
                 tx.tokens.revoke("t1", 11)
         assert round_trips == []
-    assert check.changed is revoked  # told, not raised: the check's end is no place for an exception
+    assert check.unconfirmed is revoked  # told, not raised: the check's end is no place for an exception
     assert round_trips == [["credential"]]
+
+
+def test_a_check_the_database_cannot_answer_at_the_end_is_told_not_raised(
+    engine: Engine, database_url: str, user_id: str
+) -> None:
+    """The connection dropped (PostgreSQL restarted, a proxy's idle timeout): the work's outcome is
+    dropped and the request run again, reading first, where it is a 503 as any request then is; at
+    the check's end it would have escaped every handler as a 500 (found by an adversarial run)."""
+    served = SqlStore(make_engine(database_url))  # the server's engine: a dropped connection is a 503
+    try:
+        assert served.credential(HASH) is not None
+        with served.checking_credentials() as check:
+            assert served.credential(HASH) is not None  # from memory: nothing sent
+            with engine.connect() as admin:
+                admin.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        assert check.unconfirmed
+        assert served.credential(HASH) is not None  # outside a check: read, on a new connection
+    finally:
+        served.close()
+        served.engine.dispose()
 
 
 @pytest.mark.usefixtures("user_id")
@@ -193,7 +217,7 @@ def test_what_a_process_keeps_is_bounded(
     assert store.credential("hash-2") is not None  # the memory was full (HASH): emptied, then hash-2 kept
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None  # read: no longer kept
-    assert not check.changed
+    assert not check.unconfirmed
     assert round_trips == [["credential"], ["credential"]]  # and nothing left to check at the end
 
 

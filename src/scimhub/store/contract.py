@@ -452,8 +452,11 @@ class CredentialCheck(Protocol):
     """What ``Store.checking_credentials`` found once it ended."""
 
     @property
-    def changed(self) -> bool:
-        """Whether the credential changed: the work's outcome must be dropped and the request run again."""
+    def unconfirmed(self) -> bool:
+        """Whether the credential answered was not confirmed: it changed, or the database could not say.
+
+        Then the work's outcome must be dropped and the request run again.
+        """
 
 
 class LoopWork(Protocol):
@@ -518,7 +521,8 @@ class Store(Protocol):
         afresh in the round trip of the work's first lone statement, or alone before any other use
         of the database and at the end (ADR 0083). No write begins before it was checked. When it
         no longer grants what it did, ``CredentialChanged`` is raised where it was found, and the
-        check says ``changed`` at the end: the caller drops what the work made and runs it again
+        check says ``unconfirmed`` at the end, as it does when the check could not be read (the
+        database away): the caller drops what the work made and runs it again
         outside, where ``credential`` reads afresh.
         """
 

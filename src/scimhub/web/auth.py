@@ -117,12 +117,12 @@ def _read_on_loop(
     """``_on_loop`` for a read, whose credential may be answered from memory (ADR 0083).
 
     The credential is read again in the round trip of the work's first statement
-    (``Store.checking_credentials``). When it changed meanwhile, whatever the work made is
-    dropped, and it runs once more with its credential read first.
+    (``Store.checking_credentials``). When it changed meanwhile, or could not be read again at the
+    end, whatever the work made is dropped, and it runs once more with its credential read first.
     """
     with store.checking_credentials() as check:
         answered = _on_loop(store, tokens, token, work, refuse)
-    if check.changed:
+    if check.unconfirmed:
         answered = _on_loop(store, tokens, token, work, refuse)
     return answered
 

@@ -8,7 +8,9 @@ statement (``check_ahead``), or alone before any other use of the database and w
 Nothing the work read is handed back, and no write begins, until the credential read afresh was
 compared with the one answered. When it no longer grants the same (``Credential.grants_as``: a
 revocation, an expiry moved, a suspension, a role), ``CredentialChanged`` is raised there and the
-check says ``changed``: the caller drops what the work made and runs it again, reading first.
+check says ``unconfirmed``: the caller drops what the work made and runs it again, reading first.
+So it does when the check at the work's end could not be read (the database away): the run again
+answers as any request does then, or as it should once the database is back.
 
 What is kept is never trusted without that read: it only saves the round trip, never the check.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
 from scimhub.store.sql.prepared import check_ahead, rows
@@ -38,8 +41,9 @@ class _Check:
     """Whose check it is: another store's (a test's second process) leaves it alone."""
     pending: tuple[str, Credential] | None = None
     """The hash and the credential answered from memory, until read again."""
-    changed: bool = False
-    """Whether the credential read again no longer granted what the one answered did."""
+    unconfirmed: bool = False
+    """Whether the credential read again no longer granted what the one answered did, or could not be
+    read again when the work ended."""
 
 
 _check: ContextVar[_Check | None] = ContextVar("scimhub_credential_check", default=None)
@@ -60,8 +64,8 @@ class CheckedCredentials:
     def checking(self) -> Iterator[_Check]:
         """Within it ``credential`` may answer from memory; a check still pending is settled when it ends.
 
-        Not when it ends by an exception: then the work made no answer to drop. A change found then
-        is told by ``changed`` alone.
+        Not when it ends by an exception: then the work made no answer to drop. What is found then
+        (a change; the database away) is told by ``unconfirmed`` alone, never raised.
         """
         check = _Check(self)
         token = _check.set(check)
@@ -69,8 +73,8 @@ class CheckedCredentials:
             yield check
             try:
                 self.settle()
-            except CredentialChanged:
-                pass  # told by ``check.changed``
+            except (CredentialChanged, ScimhubError):
+                check.unconfirmed = True
         finally:
             _check.reset(token)
 
@@ -131,7 +135,7 @@ class CheckedCredentials:
         fresh = credential_of(fetched)
         self._keep(hash, fresh)
         if fresh is None or not fresh.grants_as(answered):
-            check.changed = True
+            check.unconfirmed = True
             raise CredentialChanged
 
     def _keep(self, hash: str, found: Credential | None) -> None:

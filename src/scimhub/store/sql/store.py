@@ -220,13 +220,13 @@ class _LoopWork:
 _unwaiting: ContextVar[_LoopWork | None] = ContextVar("scimhub_unwaiting", default=None)
 
 
-class _Unchanged:
+class _Confirmed:
     """The check of a credential that needs none (``SqlStore.checking_credentials`` on SQLite)."""
 
-    changed = False
+    unconfirmed = False
 
 
-_NO_CHECK: AbstractContextManager[CredentialCheck] = nullcontext(_Unchanged())
+_NO_CHECK: AbstractContextManager[CredentialCheck] = nullcontext(_Confirmed())
 _NOTHING: AbstractContextManager[None] = nullcontext()
 
 
