@@ -75,8 +75,8 @@ async def call_as_bearer(
     if writes_once and services.work_on_loop:
         store = services.store
         # A read's first statement carries its credential's check; a write's goes before it (ADR 0083).
-        on_loop_work = _read_on_loop if request.method == "GET" else _on_loop
-        verified, on_loop, done = await store.cooperate(on_loop_work, store, tokens, token, work, refuse)
+        reads = request.method == "GET"
+        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse, reads)
         if done is not None:
             outcome = done
             try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
@@ -107,42 +107,37 @@ async def _hop(services: Services, function: Callable[..., T], *args: object) ->
 OnLoop = tuple[Verified | ScimhubError, LoopWork, tuple[R, str | None, str | None] | None]
 
 
-def _read_on_loop(
-    store: Store,
-    tokens: Tokens,
-    token: str | None,
-    work: Callable[[Actor], R],
-    refuse: Callable[[ScimhubError], R],
-) -> OnLoop[R]:
-    """``_on_loop`` for a read, whose credential may be answered from memory (ADR 0083).
-
-    The credential is read again in the round trip of the work's first statement
-    (``Store.checking_credentials``). When it changed meanwhile, or could not be read again at the
-    end, whatever the work made is dropped, and it runs once more with its credential read first.
-    """
-    with store.checking_credentials() as check:
-        answered = _on_loop(store, tokens, token, work, refuse)
-    if check.unconfirmed:
-        answered = _on_loop(store, tokens, token, work, refuse)
-    return answered
-
-
 def _on_loop(
     store: Store,
     tokens: Tokens,
     token: str | None,
     work: Callable[[Actor], R],
     refuse: Callable[[ScimhubError], R],
+    reads: bool,
 ) -> OnLoop[R]:
-    """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there."""
-    verified = _verify(tokens, token)
-    with store.unwaiting() as on_loop:
-        if isinstance(verified, Verified) and verified.touch_due:
-            return verified, on_loop, None
-        try:
-            return verified, on_loop, _then(verified, work, refuse)
-        except (WouldWait, CredentialChanged):  # a changed credential's work is run again (``_read_on_loop``)
-            return verified, on_loop, None
+    """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there.
+
+    A read's credential may be answered from memory, and read again in the round trip of the work's
+    first statement (``Store.checking_credentials``, ADR 0083). When it changed meanwhile, or could
+    not be read again at the end, whatever the work made is dropped, and it runs once more with its
+    credential read first.
+    """
+
+    def attempt() -> OnLoop[R]:
+        verified = _verify(tokens, token)
+        with store.unwaiting() as on_loop:
+            if isinstance(verified, Verified) and verified.touch_due:
+                return verified, on_loop, None
+            try:
+                return verified, on_loop, _then(verified, work, refuse)
+            except (WouldWait, CredentialChanged):  # the latter's work runs again, below
+                return verified, on_loop, None
+
+    if not reads:
+        return attempt()
+    with store.checking_credentials() as check:
+        answered = attempt()
+    return attempt() if check.unconfirmed else answered
 
 
 def _authenticate_then(
