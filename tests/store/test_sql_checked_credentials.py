@@ -153,6 +153,22 @@ def test_a_write_sends_the_credential_alone_first_and_writes_when_it_holds(
     assert _user_names(engine) == ["robot", "written"]
 
 
+@pytest.mark.usefixtures("user_id")
+def test_a_check_settled_alone_while_one_was_queued_with_a_lone_read_is_compared_once(
+    store: SqlStore, round_trips: list[list[str]]
+) -> None:
+    """Within a lone read, before its statement, the work uses the store otherwise: the check goes
+    alone then, and the copy queued with the read's statement finds nothing left to compare."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with store.read(one_statement=True) as tx:
+            with store.read() as other:  # on another connection: the lone one is in use
+                assert other.users.get_by_name("robot") is not None
+            assert tx.users.get_by_name("robot") is not None
+    assert not check.unconfirmed
+    assert round_trips[0] == ["credential"] and round_trips[-1] == ["credential", "other"]
+
+
 @pytest.mark.parametrize("revoked", [False, True])
 def test_a_check_no_statement_carried_is_settled_when_the_check_ends(
     store: SqlStore, there: SqlStore, user_id: str, round_trips: list[list[str]], revoked: bool

@@ -129,7 +129,8 @@ class CheckedCredentials:
         return check if check is not None and check.of is self else None
 
     def _compare(self, check: _Check, fetched: list[Any]) -> None:
-        assert check.pending is not None
+        if check.pending is None:  # settled alone meanwhile, while this read was queued with a statement
+            return
         hash, answered = check.pending
         check.pending = None
         fresh = credential_of(fetched)
