@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
-from scimhub.store.sql.prepared import check_ahead, rows
+from scimhub.store.sql.prepared import check_ahead
 from scimhub.store.sql.tokens import CREDENTIAL, KEPT_CREDENTIALS, credential_of, read_credential
 
 
@@ -106,7 +106,7 @@ class CheckedCredentials:
 
     @contextmanager
     def _carried(self, connection: Connection, check: _Check, hash: str) -> Iterator[None]:
-        withdraw = check_ahead(connection, CREDENTIAL, {"hash": hash}, partial(self._compare, check))
+        withdraw = check_ahead(connection, CREDENTIAL, {"hash": hash}, partial(self._compare_rows, check))
         try:
             yield
         finally:
@@ -121,19 +121,21 @@ class CheckedCredentials:
         if check is None or check.pending is None:
             return
         with self._connect() as connection:
-            fetched = rows(connection, CREDENTIAL, {"hash": check.pending[0]})
-        self._compare(check, fetched)
+            fresh = read_credential(connection, check.pending[0])
+        self._compare(check, fresh)
 
     def _check(self) -> _Check | None:
         check = _check.get()
         return check if check is not None and check.of is self else None
 
-    def _compare(self, check: _Check, fetched: list[Any]) -> None:
+    def _compare_rows(self, check: _Check, fetched: list[Any]) -> None:
+        self._compare(check, credential_of(fetched))
+
+    def _compare(self, check: _Check, fresh: Credential | None) -> None:
         if check.pending is None:  # settled alone meanwhile, while this read was queued with a statement
             return
         hash, answered = check.pending
         check.pending = None
-        fresh = credential_of(fetched)
         self._keep(hash, fresh)
         if fresh is None or not fresh.grants_as(answered):
             check.unconfirmed = True

@@ -119,15 +119,13 @@ def ahead(connection: Connection, steps: Steps, translate: Translate) -> None:
 def check_ahead(
     connection: Connection, statement: Executable, params: Params, check: Callable[[list[Any]], None]
 ) -> Callable[[], None]:
-    """Send ``statement`` before anything else runs on ``connection`` and hand its rows to ``check``.
+    """Send ``statement`` before anything else on PostgreSQL's ``connection``; hand its rows to ``check``.
 
-    On PostgreSQL it goes out in the round trip of the connection's next statements, first, and
-    ``check`` has its rows before theirs are returned: when it raises, they are not (ADR 0083).
-    Return what withdraws it while it has not gone out yet. Elsewhere it runs now.
+    It goes out in the round trip of the connection's next statements, first, and ``check`` has its
+    rows before theirs are returned: when it raises, they are not (ADR 0083). Return what withdraws
+    it while it has not gone out yet. Only PostgreSQL has round trips to save.
     """
-    if connection.dialect.name != "postgresql":
-        check(rows(connection, statement, params))
-        return lambda: None
+    assert connection.dialect.name == "postgresql"
     waiting = _Ahead([(statement, params)], lambda _: None, check)
     connection.info.setdefault(_AHEAD, []).append(waiting)
 
