@@ -6,7 +6,9 @@ it on its very next request, because every request reads the token's hash and
 its user's state from the database (no cache; DataHub's takes five minutes). On
 PostgreSQL a GET reads it in the round trip of its work's first statement (ADR
 0083): a lookup's, a page's, or alone when the work reads nothing (discovery). That last
-check meeting a connection PostgreSQL dropped is a 503 or the answer, never a 500.
+check meeting a connection PostgreSQL dropped is a 503 or the answer, never a 500. A write's
+first statement checks it in the server, and fails whole when it no longer holds (ADR 0084):
+the write is refused, and nothing of it is written.
 """
 
 from __future__ import annotations
@@ -152,3 +154,52 @@ def test_suspending_the_tokens_user_on_one_process_bites_on_the_other(
         assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
         set_active(on_a, robot_id, True)
         assert robot_on_b.get("/Users?count=1").status_code == 200
+
+
+WRITES = ["create", "patch", "delete"]
+
+
+def _write(http: httpx.Client, kind: str, target_id: str) -> httpx.Response:
+    if kind == "create":
+        return http.post("/Users", json={"userName": "written.anyway"})
+    if kind == "patch":
+        operations = [{"op": "replace", "path": "title", "value": "written anyway"}]
+        return http.patch(f"/Users/{target_id}", json={"schemas": [PATCH_OP], "Operations": operations})
+    return http.delete(f"/Users/{target_id}")
+
+
+def _untouched(on_a: httpx.Client, target_id: str) -> None:
+    """Nothing B was refused is written: no new user, the target as it was."""
+    assert on_a.get('/Users?filter=userName eq "written.anyway"').json()["totalResults"] == 0
+    target = on_a.get(f"/Users/{target_id}")
+    assert target.status_code == 200 and "title" not in target.json()
+
+
+@pytest.mark.parametrize("kind", WRITES)
+def test_a_write_with_a_token_revoked_on_the_other_process_is_refused_and_writes_nothing(
+    database_url: str, tmp_path: Path, kind: str
+) -> None:
+    with a_robot_on_b(database_url, tmp_path) as (on_a, _, robot_on_b):
+        target_id = on_a.post("/Users", json={"userName": "target"}).json()["id"]
+        for i in range(3):  # whatever B keeps of the credential, it has kept it now, writes included
+            assert robot_on_b.post("/Users", json={"userName": f"warm.{i}"}).status_code == 201
+        scimhub("token", "revoke", token_id(database_url, "robot"), database_url=database_url)
+        refused = _write(robot_on_b, kind, target_id)
+        assert refused.status_code == 401 and refused.json()["detail"] == "the bearer token has been revoked"
+        _untouched(on_a, target_id)
+
+
+@pytest.mark.parametrize("kind", WRITES)
+def test_a_write_whose_role_was_taken_on_the_other_process_is_forbidden_and_writes_nothing(
+    database_url: str, tmp_path: Path, kind: str
+) -> None:
+    with a_robot_on_b(database_url, tmp_path) as (on_a, robot_id, robot_on_b):
+        target_id = on_a.post("/Users", json={"userName": "target"}).json()["id"]
+        for i in range(3):
+            assert robot_on_b.post("/Users", json={"userName": f"warm.{i}"}).status_code == 201
+        set_roles(on_a, robot_id, [])
+        refused = _write(robot_on_b, kind, target_id)
+        assert refused.status_code == 403, refused.text
+        _untouched(on_a, target_id)
+        set_roles(on_a, robot_id, [{"value": "Admin"}])
+        assert _write(robot_on_b, kind, target_id).status_code in (200, 201, 204)

@@ -1,11 +1,12 @@
-"""PostgreSQL answers a credential from memory within a check, and reads it again with the work (ADR 0083).
+"""PostgreSQL answers a credential from memory within a check, and checks it with the work (ADR 0083, 0084).
 
 Two stores on one database stand for two processes. What each test pins, on PostgreSQL:
 - within ``checking_credentials`` a credential read before costs no round trip, and its statement
   goes out first in the round trip of the next lone read;
 - a revocation, a suspension or a role taken away in between is found there: the read's rows are
   not returned, ``CredentialChanged`` is raised and the check says ``changed``;
-- no write begins before the check: nothing is written under a revoked token;
+- a write's first round trip checks it in the server, first: a write under a revoked token, a
+  suspended user or a role taken away fails whole, and nothing is written;
 - a check no statement carried is settled when the scope ends, a change (or the database away)
   told by ``unconfirmed`` alone;
 - outside a check, and for a hash no token has, every credential is read.
@@ -24,6 +25,7 @@ from sqlalchemy import Engine, select
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.domain.roles import Role
+from scimhub.errors import Uniqueness
 from scimhub.store import records
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import TokenRecord
@@ -68,9 +70,8 @@ def round_trips(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> list[list[s
     def counted(connection: Any, runs: Any) -> list[list[Any]]:
         if connection.engine.pool is not store.engine.pool:
             return sent(connection, runs)
-        trips.append(
-            ["credential" if plan.compiled.statement is tokens.CREDENTIAL else "other" for plan, _, _ in runs]
-        )
+        names = {tokens.CREDENTIAL: "credential", tokens.CREDENTIAL_HOLDS: "holds"}
+        trips.append([names.get(plan.compiled.statement, "other") for plan, _, _ in runs])
         return sent(connection, runs)
 
     monkeypatch.setattr(prepared, "_run", counted)
@@ -106,19 +107,29 @@ def test_a_change_in_between_is_found_by_the_lookup_whose_rows_are_not_returned(
 ) -> None:
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None
-        with there.transaction() as tx:
-            if change == "revoke":
-                tx.tokens.revoke("t1", 11)
-            elif change == "suspend":
-                user = tx.users.get(user_id)
-                assert user is not None
-                tx.users.update(replace(user, doc={**user.doc, "active": False}))
-            else:
-                tx.roles.unassign("user", user_id, Role.ADMIN)
+        _change(there, user_id, change)
         with pytest.raises(CredentialChanged):
             _lookup(store, "robot")
     assert check.unconfirmed
-    again = store.credential(HASH)  # outside a check: read, as it now stands
+    _read_as_changed(store, change)
+
+
+def _change(there: SqlStore, user_id: str, change: str) -> None:
+    """Make ``change`` to the token's credential through another process's store."""
+    with there.transaction() as tx:
+        if change == "revoke":
+            tx.tokens.revoke("t1", 11)
+        elif change == "suspend":
+            user = tx.users.get(user_id)
+            assert user is not None
+            tx.users.update(replace(user, doc={**user.doc, "active": False}))
+        else:
+            tx.roles.unassign("user", user_id, Role.ADMIN)
+
+
+def _read_as_changed(store: SqlStore, change: str) -> None:
+    """Outside a check the credential is read, as it now stands after ``change``."""
+    again = store.credential(HASH)
     if change == "revoke":
         assert again is None
     else:
@@ -127,30 +138,61 @@ def test_a_change_in_between_is_found_by_the_lookup_whose_rows_are_not_returned(
         )
 
 
-def test_no_write_begins_before_the_credential_is_checked(
-    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]]
+@pytest.mark.parametrize("change", ["revoke", "suspend", "take the role"])
+def test_a_write_under_a_credential_changed_in_between_fails_whole(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]], change: str
 ) -> None:
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None
-        with there.transaction() as tx:
-            tx.tokens.revoke("t1", 11)
+        _change(there, user_id, change)
         with pytest.raises(CredentialChanged):
             Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written.anyway"}))
     assert check.unconfirmed
-    assert round_trips[0] == ["credential"]  # alone, before the write's own round trip, which never went
+    assert round_trips[0][0] == "holds"  # first in the write's own round trip, which failed whole
+    assert len(round_trips) == 1  # and nothing read alone at the end: the check was answered
     assert _user_names(engine) == ["robot"]
+    _read_as_changed(store, change)
 
 
 @pytest.mark.usefixtures("user_id")
-def test_a_write_sends_the_credential_alone_first_and_writes_when_it_holds(
+def test_a_write_checks_the_credential_in_its_own_round_trip_and_writes_when_it_holds(
     store: SqlStore, engine: Engine, round_trips: list[list[str]]
 ) -> None:
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None
         Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written"}))
     assert not check.unconfirmed
-    assert round_trips[0] == ["credential"] and "credential" not in round_trips[1]
+    assert len(round_trips) == 1 and round_trips[0][0] == "holds"  # one round trip for all, and no other
+    assert "credential" not in round_trips[0]
     assert _user_names(engine) == ["robot", "written"]
+
+
+def test_a_write_that_reads_first_carries_the_check_with_its_first_read(
+    store: SqlStore, there: SqlStore, user_id: str, round_trips: list[list[str]]
+) -> None:
+    """A PATCH reads its row first (``BEGIN`` and the read in one round trip): the check goes with them."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        _change(there, user_id, "revoke")
+        with pytest.raises(CredentialChanged), store.transaction() as tx:
+            tx.users.get(user_id)
+            pytest.fail("the read was answered under a revoked token")
+    assert check.unconfirmed
+    assert round_trips == [["other", "holds", "other"]]  # the BEGIN, the check, the read
+
+
+@pytest.mark.usefixtures("user_id")
+def test_a_write_that_fails_otherwise_leaves_the_check_to_the_end(
+    store: SqlStore, round_trips: list[list[str]]
+) -> None:
+    """A name taken fails the write's round trip after the check ran: unanswered, it is read at the end."""
+    users_ = Users(store, lambda: 1_000_000)
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with pytest.raises(Uniqueness):
+            users_.create(SYSTEM, UserEdit({"userName": "robot"}))
+    assert not check.unconfirmed
+    assert round_trips[0][0] == "holds" and round_trips[-1] == ["credential"]
 
 
 @pytest.mark.usefixtures("user_id")

@@ -64,8 +64,8 @@ async def call_as_bearer(
     core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
     authentication failure. Work that may write more than once (``writes_once=False``: a bulk
     request) goes to a core thread from the start: after its first commit it could no longer move.
-    On PostgreSQL a GET's credential may be answered from memory and read again in the round trip
-    of its work's first statement (ADR 0083). The actor's id is left in the request's state for the
+    On PostgreSQL a credential may be answered from memory and checked in the round trip of the
+    work's first statement (ADR 0083, 0084). The actor's id is left in the request's state for the
     access log (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and
     the failure throttle (``web/ratelimit.py``, ADR 0023).
     """
@@ -74,9 +74,7 @@ async def call_as_bearer(
     outcome: tuple[R, str | None, str | None]
     if writes_once and services.work_on_loop:
         store = services.store
-        # A read's first statement carries its credential's check; a write's goes before it (ADR 0083).
-        reads = request.method == "GET"
-        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse, reads)
+        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
         if done is not None:
             outcome = done
             try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
@@ -113,14 +111,13 @@ def _on_loop(
     token: str | None,
     work: Callable[[Actor], R],
     refuse: Callable[[ScimhubError], R],
-    reads: bool,
 ) -> OnLoop[R]:
     """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there.
 
-    A read's credential may be answered from memory, and read again in the round trip of the work's
-    first statement (``Store.checking_credentials``, ADR 0083). When it changed meanwhile, or could
-    not be read again at the end, whatever the work made is dropped, and it runs once more with its
-    credential read first.
+    The credential may be answered from memory, and checked in the round trip of the work's first
+    statement (``Store.checking_credentials``, ADR 0083, 0084). When it changed meanwhile, or could
+    not be read again at the end, whatever the work made is dropped (a write is rolled back whole),
+    and it runs once more with its credential read first.
     """
 
     def attempt() -> OnLoop[R]:
@@ -133,8 +130,6 @@ def _on_loop(
             except (WouldWait, CredentialChanged):  # the latter's work runs again, below
                 return verified, on_loop, None
 
-    if not reads:
-        return attempt()
     with store.checking_credentials() as check:
         answered = attempt()
     return attempt() if check.unconfirmed else answered

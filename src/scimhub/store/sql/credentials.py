@@ -1,14 +1,16 @@
-"""PostgreSQL's credentials answered from memory, read again with the request's first statement (ADR 0083).
+"""PostgreSQL's credentials answered from memory, checked with the request's first statement (ADR 0083, 0084).
 
 A lookup on PostgreSQL took two round trips: the credential's statement, then the lookup's. Each
 costs the server a wait and a wake-up and about 49 µs of CPU, where a second statement in the same
 round trip costs 10–18 µs. Within ``checking``, a credential read before for the same token is
 answered again, and its statement goes out first in the round trip of the work's first lone
 statement (``check_ahead``), or alone before any other use of the database and when the work ends.
-Nothing the work read is handed back, and no write begins, until the credential read afresh was
-compared with the one answered. When it no longer grants the same (``Credential.grants_as``: a
-revocation, an expiry moved, a suspension, a role), ``CredentialChanged`` is raised there and the
-check says ``unconfirmed``: the caller drops what the work made and runs it again, reading first.
+Nothing the work read is handed back until the credential read afresh was compared with the one
+answered; a write transaction's first statement compares them in the server (``asserted``, ADR
+0084), and fails whole before anything is written. When it no longer grants the same
+(``Credential.grants_as``: a revocation, an expiry moved, a suspension, a role),
+``CredentialChanged`` is raised there and the check says ``unconfirmed``: the caller drops what the
+work made and runs it again, reading first.
 So it does when the check at the work's end could not be read (the database away): the run again
 answers as any request does then, or as it should once the database is back.
 
@@ -25,12 +27,21 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
-from scimhub.store.sql.prepared import check_ahead
-from scimhub.store.sql.tokens import CREDENTIAL, KEPT_CREDENTIALS, credential_of, read_credential
+from scimhub.store.sql.prepared import ahead, check_ahead
+from scimhub.store.sql.tokens import (
+    CREDENTIAL,
+    CREDENTIAL_GONE,
+    CREDENTIAL_HOLDS,
+    KEPT_CREDENTIALS,
+    credential_of,
+    holding,
+    read_credential,
+)
 
 
 @dataclass
@@ -111,6 +122,39 @@ class CheckedCredentials:
             yield
         finally:
             withdraw()
+
+    def asserted(self, connection: Connection) -> None:
+        """Have the write transaction just begun on ``connection`` check a pending credential first.
+
+        ``CREDENTIAL_HOLDS`` goes out ahead of the transaction's statements, in their round trip: when
+        the credential no longer grants what the one answered did, it fails, the transaction is
+        rolled back whole, and ``CredentialChanged`` is raised (ADR 0084).
+        """
+        check = self._check()
+        if check is None or check.pending is None:
+            return
+        pending = check.pending
+        ahead(
+            connection,
+            [(CREDENTIAL_HOLDS, holding(*pending))],
+            partial(self._refused, check, pending),
+            partial(self._held, check, pending),
+        )
+
+    def _held(self, check: _Check, pending: tuple[str, Credential], _: list[Any]) -> None:
+        if check.pending is pending:
+            check.pending = None
+
+    def _refused(
+        self, check: _Check, pending: tuple[str, Credential], error: DBAPIError
+    ) -> BaseException | None:
+        if getattr(error.orig, "sqlstate", None) != CREDENTIAL_GONE:
+            return None
+        if check.pending is pending:
+            check.pending = None
+        self._kept.pop(pending[0], None)
+        check.unconfirmed = True
+        return CredentialChanged()
 
     def settle(self) -> None:
         """Read a pending check's credential now, alone.

@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from scimhub.domain.groups import Group
 from scimhub.domain.roles import Role
@@ -164,7 +164,9 @@ class _ResourceRows(Generic[R]):
         """
         columns = self._columns(record)
 
-        def taken(error: IntegrityError) -> Uniqueness | None:
+        def taken(error: DBAPIError) -> Uniqueness | None:
+            if not isinstance(error, IntegrityError):
+                return None
             # PostgreSQL names the constraint apart from its message, which quotes the values (a URN
             # may hold a column's name); SQLite's message names the table's column, never the value.
             violated = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or str(error.orig)

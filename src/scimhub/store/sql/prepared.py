@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Executable, RootTransaction, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -71,8 +71,9 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
 Steps = Sequence[tuple[Executable, Params]]
-Translate = Callable[[IntegrityError], Exception | None]
-"""Says what a constraint's violation means to the caller (``Uniqueness``), or None to raise it as is."""
+Translate = Callable[[DBAPIError], BaseException | None]
+"""Says what an error of the statements means to the caller (a constraint's violation: ``Uniqueness``),
+or None to raise it as is."""
 _BEGIN: Steps = [(text("BEGIN"), None)]
 COMMIT = text("COMMIT")
 """The ``COMMIT`` a write sends as the last of its round trip's statements (``SqlEventLog.flush``)."""
@@ -86,7 +87,8 @@ _AHEAD = "scimhub_ahead"
 class _Ahead:
     """Statements to be sent in the round trip of the statements after them.
 
-    Writes whose results no one reads (``ahead``), or one read whose rows go to ``check`` (``check_ahead``).
+    Writes whose results no one reads (``ahead``), or whose rows go to ``check`` once the round trip
+    succeeded (``check_ahead``; a credential's check at a write's start, ADR 0084).
     """
 
     steps: list[tuple[Executable, Params]]
@@ -99,21 +101,29 @@ def rows(connection: Connection, statement: Executable, params: Params = None) -
     return in_turn(connection, [(statement, params)])[0]
 
 
-def ahead(connection: Connection, steps: Steps, translate: Translate) -> None:
-    """Run ``steps``, whose rows no one reads, before anything else runs on ``connection`` (ADR 0063).
+def ahead(
+    connection: Connection,
+    steps: Steps,
+    translate: Translate,
+    check: Callable[[list[Any]], None] | None = None,
+) -> None:
+    """Run ``steps`` before anything else runs on ``connection`` (ADR 0063).
 
     On PostgreSQL they wait and go out in the round trip of the transaction's next statements (a
     write's own: the events, the ``COMMIT``), which run only if they succeed; a commit or any other
-    statement sends them first (``keep_writes_ahead``). An ``IntegrityError`` they meet is raised as
-    ``translate`` reads it, wherever it is met. Elsewhere they run now.
+    statement sends them first (``keep_writes_ahead``). An error of that round trip is raised as
+    ``translate`` reads it, wherever it is met; ``check`` has the first step's rows when it succeeded.
+    Elsewhere they run now, and only a constraint's violation is translated.
     """
     if connection.dialect.name != "postgresql":
         try:
-            in_turn(connection, steps)
+            fetched = in_turn(connection, steps)
         except IntegrityError as error:
             raise translate(error) or error from None
+        if check is not None:
+            check(fetched[0])
         return
-    connection.info.setdefault(_AHEAD, []).append(_Ahead(list(steps), translate))
+    connection.info.setdefault(_AHEAD, []).append(_Ahead(list(steps), translate, check))
 
 
 def check_ahead(
@@ -222,7 +232,7 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     sent = [step for ahead in waiting for step in ahead.steps]
     try:
         fetched = _in_turn(connection, [*sent, *steps])
-    except IntegrityError as error:
+    except DBAPIError as error:
         for ahead in waiting:
             translated = ahead.translate(error)
             if translated is not None:

@@ -297,9 +297,10 @@ class SqlStore:
         had by then rolls it back whole, and it raises then (ADR 0058): the work slot it holds
         (``cooperate``, ADR 0066) serves others rather than wait. On SQLite, within ``unwaiting``
         on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
-        share, committed after the turn (ADR 0061).
+        share, committed after the turn (ADR 0061). On PostgreSQL, a credential answered from memory
+        (``checking_credentials``) is checked by its first statement, in its first round trip, which
+        fails whole when that no longer holds (ADR 0084).
         """
-        self._settle_credential()  # no write begins before the credential was checked (ADR 0083)
         work = _unwaiting.get()
         if work is not None and work.loop is not None and self._writers is not None and not self._closed:
             with self._shared_write(work) as tx:
@@ -311,6 +312,8 @@ class SqlStore:
                 with connection.begin():
                     if self._writers is not None and not begin_writing(connection, wait=wait):
                         raise WouldWait
+                    if self._checked is not None:  # nothing is written unless the credential holds (ADR 0084)
+                        self._checked.asserted(connection)
                     tx = SqlTransaction(connection)
                     yield tx
                     tx.events.flush()

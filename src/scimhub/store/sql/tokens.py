@@ -10,15 +10,22 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Row,
+    Select,
+    Text,
+    and_,
     bindparam,
+    cast,
     delete,
+    func,
     insert,
     literal,
+    literal_column,
     null,
     select,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
@@ -63,6 +70,50 @@ CREDENTIAL: CompoundSelect = union_all(
 (the one row with a token id), then one row per role, direct or through a group it reaches. Each part finds
 the token by its unique hash, so each is a few index lookups on either engine. Its values: ``{"hash": …}``;
 ``credential_of`` reads its rows."""
+
+_ROWS = CREDENTIAL.subquery("credential")
+_ROLES = func.coalesce(
+    func.array_agg(cast(_ROWS.c.role, Text)).filter(_ROWS.c.id.is_(None)), literal_column("'{}'::text[]")
+)
+_EXPECTED_ROLES = bindparam("roles", type_=ARRAY(Text))
+CREDENTIAL_HOLDS: Select[Any] = select(
+    func.scimhub_credential_holds(
+        and_(
+            func.bool_or(
+                and_(
+                    _ROWS.c.id == bindparam("token_id"),
+                    _ROWS.c.expires.is_not_distinct_from(bindparam("expires", type_=tokens.c.expires.type)),
+                    _ROWS.c.user_id == bindparam("user_id"),
+                    _ROWS.c.urn == bindparam("urn"),
+                    _ROWS.c.user_name == bindparam("user_name"),
+                    _ROWS.c.active == bindparam("active"),
+                )
+            ),
+            _ROLES.op("@>")(_EXPECTED_ROLES),
+            _ROLES.op("<@")(_EXPECTED_ROLES),
+        )
+    )
+).select_from(_ROWS)
+"""PostgreSQL: ``CREDENTIAL``'s rows compared, in the server, with a credential answered from memory
+(ADR 0084). ``scimhub_credential_holds`` (a function of the migrations) raises SQLSTATE ``CREDENTIAL_GONE``
+unless they grant what it did, as ``Credential.grants_as`` says: the same token, expiry, user and state,
+the same set of roles. Its values: ``holding``'s."""
+CREDENTIAL_GONE = "SH401"
+"""The SQLSTATE ``CREDENTIAL_HOLDS`` fails with, which aborts the transaction it is the first statement of."""
+
+
+def holding(hash: str, credential: Credential) -> dict[str, Any]:
+    """Return ``CREDENTIAL_HOLDS``'s values for ``credential``, found by ``hash``."""
+    return {
+        "hash": hash,
+        "token_id": credential.token_id,
+        "expires": credential.expires,
+        "user_id": credential.user_id,
+        "urn": credential.urn,
+        "user_name": credential.user_name,
+        "active": credential.active,
+        "roles": sorted(set(credential.roles)),
+    }
 
 
 KEPT_CREDENTIALS = 1_000
