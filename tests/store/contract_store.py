@@ -20,7 +20,7 @@ from scimhub.domain.groups import Group, Member, MemberChange, group_urn
 from scimhub.domain.roles import Role
 from scimhub.domain.tokens import Revoked
 from scimhub.domain.users import User, user_urn
-from scimhub.errors import Uniqueness
+from scimhub.errors import Conflict, Uniqueness
 from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query, Seek
 from scimhub.query.schema import USER
@@ -420,6 +420,33 @@ class StoreContract:
             assert tx.tokens.get("t1") == replace(record, owner_id=None)
         with store.transaction() as tx:
             tx.users.delete(actor.id)
+        with store.read() as tx:
+            assert tx.tokens.get("t1") is None
+
+    @pytest.mark.parametrize("gone", ["actor", "owner"])
+    def test_a_token_whose_user_was_deleted_meanwhile_is_a_conflict_and_nothing_is_stored(
+        self, store: Store, gone: str
+    ) -> None:
+        """Read, then deleted by another transaction before the token went in (PostgreSQL's read
+        committed lets that happen): a 409, not the foreign key's error (a 500, found by an
+        adversarial run)."""
+        actor, owner = make_user(), make_user()
+        with store.transaction() as tx:
+            tx.users.insert(actor if gone == "owner" else owner)
+        missing = make_user().id
+        record = TokenRecord(
+            "t1",
+            "hash-1",
+            "entra",
+            None,
+            missing if gone == "actor" else actor.id,
+            missing if gone == "owner" else owner.id,
+            5,
+            None,
+            None,
+        )
+        with pytest.raises(Conflict, match="deleted meanwhile"), store.transaction() as tx:
+            tx.tokens.insert(record)
         with store.read() as tx:
             assert tx.tokens.get("t1") is None
 

@@ -192,7 +192,10 @@ class TokenRows(Protocol):
     """Personal access tokens."""
 
     def insert(self, token: TokenRecord) -> None:
-        """Store a token record."""
+        """Store a token record.
+
+        :raises Conflict: When its user or its owner no longer exists (deleted meanwhile).
+        """
 
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""

@@ -53,7 +53,7 @@ from scimhub.store.sql.searches import (
 )
 from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_expression
-from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users
+from scimhub.store.sql.tables import group_members, groups, user_emails, user_roles, users, violated
 
 R = TypeVar("R", User, Group)
 
@@ -167,11 +167,9 @@ class _ResourceRows(Generic[R]):
         def taken(error: DBAPIError) -> Uniqueness | None:
             if not isinstance(error, IntegrityError):
                 return None
-            # PostgreSQL names the constraint apart from its message, which quotes the values (a URN
-            # may hold a column's name); SQLite's message names the table's column, never the value.
-            violated = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or str(error.orig)
+            constraint = violated(error)
             for markers, detail in self._unique_columns(columns):
-                if any(marker in violated for marker in markers):
+                if any(marker in constraint for marker in markers):
                     return Uniqueness(detail)
             return None
 

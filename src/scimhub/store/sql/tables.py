@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.exc import DBAPIError
 
 from scimhub.domain.groups import group_urn
 from scimhub.domain.users import user_urn
@@ -43,6 +44,17 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def violated(error: DBAPIError) -> str:
+    """Return what names the constraint ``error`` violated.
+
+    On PostgreSQL its name, which the server gives apart from its message (the message quotes the
+    values, and a URN may hold a column's name); on SQLite the message, which names the table's
+    column (never the value) or says "FOREIGN KEY".
+    """
+    return getattr(getattr(error.orig, "diag", None), "constraint_name", None) or str(error.orig)
+
 
 Document = JSON().with_variant(JSONB(), "postgresql")
 """JSON text on SQLite, JSONB on PostgreSQL (indexable, and compared by value)."""

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from scimhub.domain.tokens import Revoked
+from scimhub.errors import Conflict
 from scimhub.store.records import Credential, Revocation, TokenRecord
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import reached_groups
@@ -39,6 +40,7 @@ from scimhub.store.sql.tables import (
     tokens,
     user_roles,
     users,
+    violated,
 )
 
 _HASH = tokens.c.hash == bindparam("hash")
@@ -197,8 +199,18 @@ class SqlTokenRows:
         self._connection = connection
 
     def insert(self, token: TokenRecord) -> None:
-        """Store a token record."""
-        self._connection.execute(insert(tokens), token.__dict__)
+        """Store a token record.
+
+        :raises Conflict: When its user or its owner was deleted since the caller read them (on
+            PostgreSQL, by another transaction that committed meanwhile): a foreign key fails.
+        """
+        try:
+            self._connection.execute(insert(tokens), token.__dict__)
+        except IntegrityError as error:
+            constraint = violated(error)
+            if constraint.startswith("fk_tokens_") or "FOREIGN KEY" in constraint:
+                raise Conflict("the token's user was deleted meanwhile; no token was made") from None
+            raise
 
     def get(self, id: str) -> TokenRecord | None:
         """Return the token with this id, or None."""

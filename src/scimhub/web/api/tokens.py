@@ -107,7 +107,7 @@ ROUTES = (
         body="CreateAccessTokenInput",
         response="AccessToken",
         status=201,
-        errors=(404,),
+        errors=(404, 409),  # 409: the token's user deleted meanwhile
     ),
     ApiRoute(
         "GET",
