@@ -11,8 +11,9 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -116,3 +117,22 @@ def migrated_engine(database_url: str = "sqlite://") -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def wait_for_an_advisory_lock_waiter(
+    engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = bool
+) -> None:
+    """Return once a connection to ``engine``'s PostgreSQL database has waited ``waited`` seconds for an
+    advisory lock (the events' commit-order lock, ADR 0011); fail after 15 s, or once ``gave_up()``."""
+    deadline, since = time.monotonic() + 15, None
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline and not gave_up():
+            waiting = watcher.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).scalar_one()
+            watcher.rollback()  # a fresh snapshot of pg_locks each time
+            since = (since or time.monotonic()) if waiting else None
+            if since is not None and time.monotonic() - since >= waited:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no connection came to wait for an advisory lock")

@@ -14,6 +14,7 @@ the write is refused, and nothing of it is written.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
+from scimhub.store.sql.events import COMMIT_ORDER_LOCK
+from tests.databases import wait_for_an_advisory_lock_waiter
 from tests.integration.conftest import SCIM, running_server, scimhub
 from tests.integration.test_token_logs import issue, token_id
 
@@ -203,3 +206,32 @@ def test_a_write_whose_role_was_taken_on_the_other_process_is_forbidden_and_writ
         _untouched(on_a, target_id)
         set_roles(on_a, robot_id, [{"value": "Admin"}])
         assert _write(robot_on_b, kind, target_id).status_code in (200, 201, 204)
+
+
+def test_a_write_that_waited_for_the_commit_order_lock_is_refused_when_revoked_meanwhile(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The write meets the lock on the loop, moves to a core thread and waits there; the token is
+    revoked meanwhile. Its credential is checked when it commits: a 401, and nothing written (found
+    by an adversarial run of ADR 0084, where such writes committed after the revocation)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's writers wait for its file lock, not for PostgreSQL's commit-order lock")
+    token = issue(database_url, "waiting")
+    engine = create_engine(database_url)
+    try:
+        with running_server(database_url, tmp_path / "server.log") as (_, url), client(url, token) as http:
+            assert http.post("/Users", json={"userName": "warm"}).status_code == 201  # the credential kept
+            with engine.connect() as holder, ThreadPoolExecutor(1) as pool:
+                holder.exec_driver_sql(f"SELECT pg_advisory_lock({COMMIT_ORDER_LOCK})")
+                waiting = pool.submit(http.post, "/Users", json={"userName": "written.anyway"})
+                # Longer than the event loop's brief wait (ADR 0058): the write waits in a core thread.
+                wait_for_an_advisory_lock_waiter(engine, waited=0.2, gave_up=waiting.done)
+                scimhub("token", "revoke", token_id(database_url, "waiting"), database_url=database_url)
+                holder.exec_driver_sql(f"SELECT pg_advisory_unlock({COMMIT_ORDER_LOCK})")
+                refused = waiting.result(timeout=30)
+            assert refused.status_code == 401, refused.text
+        with engine.connect() as connection:
+            written = "SELECT count(*) FROM users WHERE user_name = 'written.anyway'"
+            assert connection.exec_driver_sql(written).scalar_one() == 0
+    finally:
+        engine.dispose()

@@ -5,8 +5,9 @@ Two stores on one database stand for two processes. What each test pins, on Post
   goes out first in the round trip of the next lone read;
 - a revocation, a suspension or a role taken away in between is found there: the read's rows are
   not returned, ``CredentialChanged`` is raised and the check says ``changed``;
-- a write's first round trip checks it in the server, first: a write under a revoked token, a
-  suspended user or a role taken away fails whole, and nothing is written;
+- a write's commit checks it in the server, in the same round trip, after the commit-order lock:
+  a write under a revoked token, a suspended user or a role taken away fails whole, and nothing is
+  written, even when the change came while the write waited for the lock;
 - a check no statement carried is settled when the scope ends, a change (or the database away)
   told by ``unconfirmed`` alone;
 - outside a check, and for a hash no token has, every credential is read.
@@ -15,6 +16,7 @@ On SQLite a check never changes anything: ``test_sql_kept_credentials.py`` pins 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -29,10 +31,11 @@ from scimhub.errors import Uniqueness
 from scimhub.store import records
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import TokenRecord
-from scimhub.store.sql import credentials, prepared, tokens
+from scimhub.store.sql import credentials, events, prepared, tokens
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import users
+from tests.databases import wait_for_an_advisory_lock_waiter
 from tests.store.contract_store import make_user
 
 HASH = "hash-1"
@@ -148,7 +151,7 @@ def test_a_write_under_a_credential_changed_in_between_fails_whole(
         with pytest.raises(CredentialChanged):
             Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written.anyway"}))
     assert check.unconfirmed
-    assert round_trips[0][0] == "holds"  # first in the write's own round trip, which failed whole
+    assert round_trips[0][-1] == "holds"  # last before the commit, in the write's one round trip
     assert len(round_trips) == 1  # and nothing read alone at the end: the check was answered
     assert _user_names(engine) == ["robot"]
     _read_as_changed(store, change)
@@ -162,23 +165,57 @@ def test_a_write_checks_the_credential_in_its_own_round_trip_and_writes_when_it_
         assert store.credential(HASH) is not None
         Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "written"}))
     assert not check.unconfirmed
-    assert len(round_trips) == 1 and round_trips[0][0] == "holds"  # one round trip for all, and no other
+    assert len(round_trips) == 1 and round_trips[0][-1] == "holds"  # one round trip for all, and no other
     assert "credential" not in round_trips[0]
     assert _user_names(engine) == ["robot", "written"]
 
 
-def test_a_write_that_reads_first_carries_the_check_with_its_first_read(
-    store: SqlStore, there: SqlStore, user_id: str, round_trips: list[list[str]]
+def test_a_write_that_reads_first_checks_at_its_commit_and_writes_nothing(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]]
 ) -> None:
-    """A PATCH reads its row first (``BEGIN`` and the read in one round trip): the check goes with them."""
+    """A PATCH reads its row first (``BEGIN`` and the read in one round trip); the check goes with the
+    rows it writes and the ``COMMIT``, and fails them whole."""
     with store.checking_credentials() as check:
         assert store.credential(HASH) is not None
         _change(there, user_id, "revoke")
         with pytest.raises(CredentialChanged), store.transaction() as tx:
-            tx.users.get(user_id)
-            pytest.fail("the read was answered under a revoked token")
+            user = tx.users.get(user_id)
+            assert user is not None
+            tx.users.update(replace(user, doc={**user.doc, "title": "written anyway"}))
     assert check.unconfirmed
-    assert round_trips == [["other", "holds", "other"]]  # the BEGIN, the check, the read
+    assert len(round_trips) == 2 and round_trips[0] == ["other", "other"]  # the BEGIN and the read
+    assert round_trips[1][-2:] == ["holds", "other"]  # the row and its mirrors, the check, the COMMIT
+    with store.read() as tx:
+        stored = tx.users.get(user_id)
+        assert stored is not None and "title" not in stored.doc
+
+
+def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str
+) -> None:
+    """Revoked while the write waited for another transaction's commit (a core thread waits as long as
+    it must, ADR 0058): the check, after the lock, sees the revocation (found by an adversarial run)."""
+    outcome: dict[str, bool] = {}
+
+    def create() -> None:
+        with store.checking_credentials() as check:
+            assert store.credential(HASH) is not None
+            try:
+                Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "waited"}))
+            except CredentialChanged:
+                outcome["refused"] = True
+        outcome["unconfirmed"] = check.unconfirmed
+
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({events.COMMIT_ORDER_LOCK})")
+        writer = threading.Thread(target=create)
+        writer.start()
+        wait_for_an_advisory_lock_waiter(engine)
+        _change(there, user_id, "revoke")
+        holder.exec_driver_sql(f"SELECT pg_advisory_unlock({events.COMMIT_ORDER_LOCK})")
+    writer.join(timeout=30)
+    assert outcome == {"refused": True, "unconfirmed": True}
+    assert _user_names(engine) == ["robot"]
 
 
 @pytest.mark.usefixtures("user_id")
@@ -192,7 +229,7 @@ def test_a_write_that_fails_otherwise_leaves_the_check_to_the_end(
         with pytest.raises(Uniqueness):
             users_.create(SYSTEM, UserEdit({"userName": "robot"}))
     assert not check.unconfirmed
-    assert round_trips[0][0] == "holds" and round_trips[-1] == ["credential"]
+    assert round_trips[0][-1] == "holds" and round_trips[-1] == ["credential"]
 
 
 @pytest.mark.usefixtures("user_id")

@@ -522,8 +522,8 @@ class Store(Protocol):
 
         Where a round trip is dear (PostgreSQL), a credential read before is answered again, and read
         afresh in the round trip of the work's first lone statement, or alone before any other use
-        of the database and at the end (ADR 0083). A write transaction's first statement checks it
-        in the server, and fails whole when it no longer holds: nothing is written (ADR 0084). When it
+        of the database and at the end (ADR 0083). A write transaction checks it in the server as it
+        commits, and fails whole when it no longer holds: nothing is written (ADR 0084). When it
         no longer grants what it did, ``CredentialChanged`` is raised where it was found, and the
         check says ``unconfirmed`` at the end, as it does when the check could not be read (the
         database away): the caller drops what the work made and runs it again

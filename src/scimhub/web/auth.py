@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextvars import copy_context
+from functools import partial
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -74,17 +75,17 @@ async def call_as_bearer(
     outcome: tuple[R, str | None, str | None]
     if writes_once and services.work_on_loop:
         store = services.store
-        verified, on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
+        on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
         if done is not None:
             outcome = done
             try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
                 await on_loop.committed()
             except ScimhubError as error:
                 outcome = (refuse(error), outcome[1], None)
-        elif isinstance(verified, Verified) and verified.touch_due:
-            outcome = await _hop(services, _touch_then, tokens, verified, work, refuse)
-        else:
-            outcome = await _hop(services, _then, verified, work, refuse)
+        else:  # in a core thread, authenticated there again: it may wait there (ADR 0084)
+            outcome = await _hop(
+                services, _checking, store, partial(_authenticate_then, tokens, token, work, refuse)
+            )
     else:
         outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
     result, actor_id, failure = outcome
@@ -102,7 +103,7 @@ async def _hop(services: Services, function: Callable[..., T], *args: object) ->
     )
 
 
-OnLoop = tuple[Verified | ScimhubError, LoopWork, tuple[R, str | None, str | None] | None]
+OnLoop = tuple[LoopWork, tuple[R, str | None, str | None] | None]
 
 
 def _on_loop(
@@ -124,14 +125,26 @@ def _on_loop(
         verified = _verify(tokens, token)
         with store.unwaiting() as on_loop:
             if isinstance(verified, Verified) and verified.touch_due:
-                return verified, on_loop, None
+                return on_loop, None
             try:
-                return verified, on_loop, _then(verified, work, refuse)
-            except (WouldWait, CredentialChanged):  # the latter's work runs again, below
-                return verified, on_loop, None
+                return on_loop, _then(verified, work, refuse)
+            except (WouldWait, CredentialChanged):  # the latter's work runs again (``_checking``)
+                return on_loop, None
 
+    return _checking(store, attempt)
+
+
+def _checking(store: Store, attempt: Callable[[], T]) -> T:
+    """Return what ``attempt`` makes with its credential maybe answered from memory (ADR 0083, 0084).
+
+    When the credential changed meanwhile, or could not be read again at the end, that is dropped
+    (a write rolled back whole), and ``attempt`` runs once more, its credential read first.
+    """
     with store.checking_credentials() as check:
-        answered = attempt()
+        try:
+            answered = attempt()
+        except CredentialChanged:  # the check says so: unconfirmed
+            pass
     return attempt() if check.unconfirmed else answered
 
 

@@ -6,8 +6,8 @@ round trip costs 10–18 µs. Within ``checking``, a credential read before for 
 answered again, and its statement goes out first in the round trip of the work's first lone
 statement (``check_ahead``), or alone before any other use of the database and when the work ends.
 Nothing the work read is handed back until the credential read afresh was compared with the one
-answered; a write transaction's first statement compares them in the server (``asserted``, ADR
-0084), and fails whole before anything is written. When it no longer grants the same
+answered; a write transaction compares them in the server as it commits (``asserted``, ADR 0084),
+and fails whole when they differ: nothing is written. When it no longer grants the same
 (``Credential.grants_as``: a revocation, an expiry moved, a suspension, a role),
 ``CredentialChanged`` is raised there and the check says ``unconfirmed``: the caller drops what the
 work made and runs it again, reading first.
@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
-from scimhub.store.sql.prepared import ahead, check_ahead
+from scimhub.store.sql.prepared import at_commit, check_ahead
 from scimhub.store.sql.tokens import (
     CREDENTIAL,
     CREDENTIAL_GONE,
@@ -52,6 +52,8 @@ class _Check:
     """Whose check it is: another store's (a test's second process) leaves it alone."""
     pending: tuple[str, Credential] | None = None
     """The hash and the credential answered from memory, until read again."""
+    answered: tuple[str, Credential] | None = None
+    """The first credential answered, from memory or read: every write commits only if it still holds."""
     unconfirmed: bool = False
     """Whether the credential read again no longer granted what the one answered did, or could not be
     read again when the work ended."""
@@ -97,12 +99,15 @@ class CheckedCredentials:
                 kept = self._kept.get(hash)
                 if kept is not None:
                     check.pending = (hash, kept)
+                    check.answered = check.answered or check.pending
                     return kept
             else:
                 self.settle()  # a second credential in one work: the first one's check is due
         with self._connect() as connection:
             found = read_credential(connection, hash)
         self._keep(hash, found)
+        if check is not None and check.answered is None and found is not None:
+            check.answered = (hash, found)
         return found
 
     def carried(self, connection: Connection) -> AbstractContextManager[None]:
@@ -124,35 +129,37 @@ class CheckedCredentials:
             withdraw()
 
     def asserted(self, connection: Connection) -> None:
-        """Have the write transaction just begun on ``connection`` check a pending credential first.
+        """Have the write transaction begun on ``connection`` check the credential answered when it commits.
 
-        ``CREDENTIAL_HOLDS`` goes out ahead of the transaction's statements, in their round trip: when
-        the credential no longer grants what the one answered did, it fails, the transaction is
-        rolled back whole, and ``CredentialChanged`` is raised (ADR 0084).
+        ``CREDENTIAL_HOLDS`` goes out last before the ``COMMIT``, in its round trip, after the
+        commit-order lock (``at_commit``): when the credential no longer grants what the one
+        answered did, it fails, the transaction is rolled back whole, and ``CredentialChanged`` is
+        raised (ADR 0084). So it does for every write of the work, whether the credential came from
+        memory or not, however long the write waited for a lock.
         """
         check = self._check()
-        if check is None or check.pending is None:
+        if check is None or check.answered is None:
             return
-        pending = check.pending
-        ahead(
+        answered = check.answered
+        at_commit(
             connection,
-            [(CREDENTIAL_HOLDS, holding(*pending))],
-            partial(self._refused, check, pending),
-            partial(self._held, check, pending),
+            [(CREDENTIAL_HOLDS, holding(*answered))],
+            partial(self._refused, check, answered),
+            partial(self._held, check, answered),
         )
 
-    def _held(self, check: _Check, pending: tuple[str, Credential], _: list[Any]) -> None:
-        if check.pending is pending:
+    def _held(self, check: _Check, answered: tuple[str, Credential], _: list[Any]) -> None:
+        if check.pending is answered:
             check.pending = None
 
     def _refused(
-        self, check: _Check, pending: tuple[str, Credential], error: DBAPIError
+        self, check: _Check, answered: tuple[str, Credential], error: DBAPIError
     ) -> BaseException | None:
         if getattr(error.orig, "sqlstate", None) != CREDENTIAL_GONE:
             return None
-        if check.pending is pending:
+        if check.pending is answered:
             check.pending = None
-        self._kept.pop(pending[0], None)
+        self._kept.pop(answered[0], None)
         check.unconfirmed = True
         return CredentialChanged()
 

@@ -170,7 +170,7 @@ class SqlEventLog:
         this commits, in the same round trip; on SQLite the caller commits right after.
         """
         if not self._pending:
-            send_ahead(self._connection)  # a write with no events: its rows, before the commit
+            send_ahead(self._connection, committing=True)  # no events: its rows, and the commit with them
             return
         dialect = self._connection.dialect.name
         appended = (

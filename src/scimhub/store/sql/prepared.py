@@ -81,6 +81,8 @@ _BEGINNING = "scimhub_beginning"
 """``Connection.info``'s key for the statements that begin the transaction being begun (``begin_with``)."""
 _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
+_AT_COMMIT = "scimhub_at_commit"
+"""``Connection.info``'s key for the statements waiting to go out last before the transaction's commit."""
 
 
 @dataclass
@@ -88,7 +90,7 @@ class _Ahead:
     """Statements to be sent in the round trip of the statements after them.
 
     Writes whose results no one reads (``ahead``), or whose rows go to ``check`` once the round trip
-    succeeded (``check_ahead``; a credential's check at a write's start, ADR 0084).
+    succeeded (``check_ahead``; ``at_commit``, a credential's check at a write's end, ADR 0084).
     """
 
     steps: list[tuple[Executable, Params]]
@@ -126,6 +128,19 @@ def ahead(
     connection.info.setdefault(_AHEAD, []).append(_Ahead(list(steps), translate, check))
 
 
+def at_commit(
+    connection: Connection, steps: Steps, translate: Translate, check: Callable[[list[Any]], None]
+) -> None:
+    """Send ``steps`` on PostgreSQL's ``connection`` last before its transaction's ``COMMIT``, with it.
+
+    After every other statement of the transaction, the commit-order lock's included (ADR 0011): what
+    they read is as the database stands when the transaction commits. An error of that round trip is
+    raised as ``translate`` reads it; ``check`` has the first step's rows when it succeeded (ADR 0084).
+    """
+    assert connection.dialect.name == "postgresql"
+    connection.info.setdefault(_AT_COMMIT, []).append(_Ahead(list(steps), translate, check))
+
+
 def check_ahead(
     connection: Connection, statement: Executable, params: Params, check: Callable[[list[Any]], None]
 ) -> Callable[[], None]:
@@ -147,10 +162,13 @@ def check_ahead(
     return withdraw
 
 
-def send_ahead(connection: Connection) -> None:
-    """Send the writes waiting on ``connection`` (``ahead``) now, if any."""
-    if connection.info.get(_AHEAD):
-        in_turn(connection, [])
+def send_ahead(connection: Connection, *, committing: bool = False) -> None:
+    """Send the writes waiting on ``connection`` (``ahead``) now, if any.
+
+    ``committing``: the transaction ends, and what waits for its ``COMMIT`` (``at_commit``) goes with it.
+    """
+    if connection.info.get(_AHEAD) or (committing and connection.info.get(_AT_COMMIT)):
+        in_turn(connection, [(COMMIT, None)] if committing else [])
 
 
 def keep_writes_ahead(engine: Engine) -> None:
@@ -203,7 +221,7 @@ def _send_before_statement(connection: Connection, *_: object) -> None:
 
 def _send_before_commit(connection: Connection) -> None:
     try:
-        send_ahead(connection)
+        send_ahead(connection, committing=True)
     except BaseException:
         # SQLAlchemy ends its transaction, without a rollback, when a listener of its commit raises.
         driver = connection.connection.driver_connection
@@ -215,6 +233,7 @@ def _send_before_commit(connection: Connection) -> None:
 def _drop_ahead(connection: Connection) -> None:
     if not connection.invalidated:  # an invalidated one has its info cleared as it reconnects
         connection.info.pop(_AHEAD, None)
+        connection.info.pop(_AT_COMMIT, None)
 
 
 def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
@@ -222,28 +241,37 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
 
     On PostgreSQL they go out together in one libpq pipeline, one round trip for all (the
     server still runs them one after the other, and the first error stops the rest), behind the
-    writes waiting to go ``ahead`` of them.
+    writes waiting to go ``ahead`` of them; when the last is the ``COMMIT``, the statements waiting
+    for it (``at_commit``) go right before it.
     """
-    waiting: list[_Ahead] | None = (
-        connection.info.pop(_AHEAD, None) if connection.dialect.name == "postgresql" else None
-    )
-    if not waiting:
+    postgresql = connection.dialect.name == "postgresql"
+    waiting: list[_Ahead] = (connection.info.pop(_AHEAD, None) or []) if postgresql else []
+    committing = bool(steps) and steps[-1][0] is COMMIT
+    last: list[_Ahead] = (connection.info.pop(_AT_COMMIT, None) or []) if postgresql and committing else []
+    if not waiting and not last:
         return _in_turn(connection, steps)
     sent = [step for ahead in waiting for step in ahead.steps]
+    own = list(steps[:-1]) if last else list(steps)
+    closing = [step for ahead in last for step in ahead.steps]
     try:
-        fetched = _in_turn(connection, [*sent, *steps])
+        fetched = _in_turn(connection, [*sent, *own, *closing, *steps[len(own) :]])
     except DBAPIError as error:
-        for ahead in waiting:
+        for ahead in [*waiting, *last]:
             translated = ahead.translate(error)
             if translated is not None:
                 raise translated from None
         raise
-    at = 0
-    for ahead in waiting:
+    _checked(waiting, fetched, 0)
+    _checked(last, fetched, len(sent) + len(own))
+    return [*fetched[len(sent) : len(sent) + len(own)], *fetched[len(sent) + len(own) + len(closing) :]]
+
+
+def _checked(queued: list[_Ahead], fetched: list[list[Any]], at: int) -> None:
+    """Hand each queued step's ``check`` its rows, the ``queued`` steps' first results being at ``at``."""
+    for ahead in queued:
         if ahead.check is not None:
             ahead.check(fetched[at])
         at += len(ahead.steps)
-    return fetched[len(sent) :]
 
 
 def _in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:

@@ -298,8 +298,8 @@ class SqlStore:
         (``cooperate``, ADR 0066) serves others rather than wait. On SQLite, within ``unwaiting``
         on the event loop, it is a savepoint of the transaction that the loop's writes of one turn
         share, committed after the turn (ADR 0061). On PostgreSQL, a credential answered from memory
-        (``checking_credentials``) is checked by its first statement, in its first round trip, which
-        fails whole when that no longer holds (ADR 0084).
+        (``checking_credentials``) is checked last, in its commit's round trip, which fails whole when
+        that no longer holds (ADR 0084).
         """
         work = _unwaiting.get()
         if work is not None and work.loop is not None and self._writers is not None and not self._closed:
