@@ -129,6 +129,7 @@ def wait_for_an_advisory_lock_waiter(
         while time.monotonic() < deadline and not gave_up():
             waiting = watcher.exec_driver_sql(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).scalar_one()
             watcher.rollback()  # a fresh snapshot of pg_locks each time
             since = (since or time.monotonic()) if waiting else None

@@ -190,6 +190,24 @@ def test_a_write_that_reads_first_checks_at_its_commit_and_writes_nothing(
         assert stored is not None and "title" not in stored.doc
 
 
+def test_a_write_that_would_give_back_a_role_taken_meanwhile_is_refused(
+    store: SqlStore, there: SqlStore, user_id: str, round_trips: list[list[str]]
+) -> None:
+    """Begun, the write reads first (a PUT reads its row, and may wait there for its lock); the role is
+    taken meanwhile; its own rows would give the role back. The check at the commit sees them and
+    would let it pass: the one sent before them refuses it (found by an adversarial run)."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with pytest.raises(CredentialChanged), store.transaction() as tx:
+            user = tx.users.get(user_id)
+            assert user is not None
+            _change(there, user_id, "take the role")
+            tx.users.update(replace(user, doc={**user.doc, "roles": [{"value": "Admin"}]}))
+    assert check.unconfirmed
+    assert round_trips[-1][0] == "holds"  # first in the commit's round trip, before the rows
+    _read_as_changed(store, "take the role")
+
+
 def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
     store: SqlStore, there: SqlStore, engine: Engine, user_id: str
 ) -> None:

@@ -74,7 +74,10 @@ def test_a_write_waiting_for_a_row_held_elsewhere_lets_the_loop_run_other_work(
 
     def lock_waits() -> int:
         with store.read(one_statement=True) as tx:
-            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            query = (  # this database's only: the suite's other tests wait for locks of their own
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
             return int(tx.connection.exec_driver_sql(query).scalar_one())
 
     async def main() -> None:

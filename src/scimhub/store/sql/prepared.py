@@ -242,7 +242,9 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     On PostgreSQL they go out together in one libpq pipeline, one round trip for all (the
     server still runs them one after the other, and the first error stops the rest), behind the
     writes waiting to go ``ahead`` of them; when the last is the ``COMMIT``, the statements waiting
-    for it (``at_commit``) go right before it.
+    for it (``at_commit``) go right before it, and, in a transaction begun in an earlier round trip,
+    first as well: that one may have waited there for a row's lock, and the writes sent now could
+    put back what a change made meanwhile took away (ADR 0084).
     """
     postgresql = connection.dialect.name == "postgresql"
     waiting: list[_Ahead] = (connection.info.pop(_AHEAD, None) or []) if postgresql else []
@@ -253,17 +255,23 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     sent = [step for ahead in waiting for step in ahead.steps]
     own = list(steps[:-1]) if last else list(steps)
     closing = [step for ahead in last for step in ahead.steps]
+    begun_before = bool(last) and not (sent and sent[0][0] is _BEGIN[0][0])
+    opening = closing if begun_before else []
     try:
-        fetched = _in_turn(connection, [*sent, *own, *closing, *steps[len(own) :]])
+        fetched = _in_turn(connection, [*opening, *sent, *own, *closing, *steps[len(own) :]])
     except DBAPIError as error:
         for ahead in [*waiting, *last]:
             translated = ahead.translate(error)
             if translated is not None:
                 raise translated from None
         raise
-    _checked(waiting, fetched, 0)
-    _checked(last, fetched, len(sent) + len(own))
-    return [*fetched[len(sent) : len(sent) + len(own)], *fetched[len(sent) + len(own) + len(closing) :]]
+    at = len(opening)
+    if opening:
+        _checked(last, fetched, 0)
+    _checked(waiting, fetched, at)
+    at += len(sent)
+    _checked(last, fetched, at + len(own))
+    return [*fetched[at : at + len(own)], *fetched[at + len(own) + len(closing) :]]
 
 
 def _checked(queued: list[_Ahead], fetched: list[list[Any]], at: int) -> None:
