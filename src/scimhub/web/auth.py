@@ -65,10 +65,11 @@ async def call_as_bearer(
     core's threads, where everything else runs (ADR 0003, ADR 0016). ``refuse`` renders an
     authentication failure. Work that may write more than once (``writes_once=False``: a bulk
     request) goes to a core thread from the start: after its first commit it could no longer move.
-    On PostgreSQL a credential may be answered from memory and checked in the round trip of the
-    work's first statement (ADR 0083, 0084). The actor's id is left in the request's state for the
-    access log (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and
-    the failure throttle (``web/ratelimit.py``, ADR 0023).
+    On PostgreSQL a credential may be answered from memory, and is checked in the round trip of the
+    work's first read (ADR 0083) and with each write's commit (ADR 0084); work sent to a core thread
+    is authenticated there again. The actor's id is left in the request's state for the access log
+    (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and the
+    failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
@@ -116,9 +117,9 @@ def _on_loop(
     """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there.
 
     The credential may be answered from memory, and checked in the round trip of the work's first
-    statement (``Store.checking_credentials``, ADR 0083, 0084). When it changed meanwhile, or could
-    not be read again at the end, whatever the work made is dropped (a write is rolled back whole),
-    and it runs once more with its credential read first.
+    read and with each write's commit (``Store.checking_credentials``, ADR 0083, 0084). When it
+    changed meanwhile, or could not be read again at the end, whatever the work made is dropped (a
+    write is rolled back whole), and it runs once more with its credential read first.
     """
 
     def attempt() -> OnLoop[R]:

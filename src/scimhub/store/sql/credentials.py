@@ -1,4 +1,4 @@
-"""PostgreSQL's credentials answered from memory, checked with the request's first statement (ADR 0083, 0084).
+"""PostgreSQL's credentials answered from memory, checked with the first read or the commit (ADR 0083, 0084).
 
 A lookup on PostgreSQL took two round trips: the credential's statement, then the lookup's. Each
 costs the server a wait and a wake-up and about 49 µs of CPU, where a second statement in the same
