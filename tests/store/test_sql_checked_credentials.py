@@ -208,15 +208,17 @@ def test_a_write_that_would_give_back_a_role_taken_meanwhile_is_refused(
     _read_as_changed(store, "take the role")
 
 
+@pytest.mark.parametrize("fresh", [False, True])
 def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
-    store: SqlStore, there: SqlStore, engine: Engine, user_id: str
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]], fresh: bool
 ) -> None:
     """Revoked while the write waited for another transaction's commit (a core thread waits as long as
-    it must, ADR 0058): the check, after the lock, sees the revocation (found by an adversarial run)."""
+    it must, ADR 0058): the check, after the lock, sees the revocation (found by an adversarial run).
+    So it does in a ``fresh`` check, the run again after a refused one: read first, yet still checked."""
     outcome: dict[str, bool] = {}
 
     def create() -> None:
-        with store.checking_credentials() as check:
+        with store.checking_credentials(fresh=fresh) as check:
             assert store.credential(HASH) is not None
             try:
                 Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "waited"}))
@@ -234,6 +236,7 @@ def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
     writer.join(timeout=30)
     assert outcome == {"refused": True, "unconfirmed": True}
     assert _user_names(engine) == ["robot"]
+    assert (round_trips[0] == ["credential"]) is fresh  # fresh: read, not answered from memory
 
 
 @pytest.mark.usefixtures("user_id")

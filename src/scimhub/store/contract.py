@@ -517,8 +517,11 @@ class Store(Protocol):
         ``checking_credentials`` it may answer from memory what it read before.
         """
 
-    def checking_credentials(self) -> AbstractContextManager[CredentialCheck]:
+    def checking_credentials(self, *, fresh: bool = False) -> AbstractContextManager[CredentialCheck]:
         """Within it, ``credential`` may answer from memory; the answer is checked before the work is.
+
+        ``fresh``: ``credential`` reads, never answers from memory; each write is still checked as it
+        commits (a run again after a check that failed, ADR 0084).
 
         Where a round trip is dear (PostgreSQL), a credential read before is answered again, and read
         afresh in the round trip of the work's first lone statement, or alone before any other use

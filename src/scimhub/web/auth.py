@@ -139,14 +139,19 @@ def _checking(store: Store, attempt: Callable[[], T]) -> T:
     """Return what ``attempt`` makes with its credential maybe answered from memory (ADR 0083, 0084).
 
     When the credential changed meanwhile, or could not be read again at the end, that is dropped
-    (a write rolled back whole), and ``attempt`` runs once more, its credential read first.
+    (a write rolled back whole), and ``attempt`` runs again, its credential read first and each of
+    its writes still checked as it commits. When that too is refused, it runs once more unchecked:
+    a write that changes its own credential (a new userName of one's own) fails its own check.
     """
-    with store.checking_credentials() as check:
-        try:
-            answered = attempt()
-        except CredentialChanged:  # the check says so: unconfirmed
-            pass
-    return attempt() if check.unconfirmed else answered
+    for fresh in (False, True):
+        with store.checking_credentials(fresh=fresh) as check:
+            try:
+                answered = attempt()
+            except CredentialChanged:  # the check says so: unconfirmed
+                pass
+        if not check.unconfirmed:
+            return answered
+    return attempt()
 
 
 def _authenticate_then(

@@ -50,6 +50,8 @@ class _Check:
 
     of: CheckedCredentials
     """Whose check it is: another store's (a test's second process) leaves it alone."""
+    fresh: bool = False
+    """Whether every credential is read: none is answered from memory, each write is still checked."""
     pending: tuple[str, Credential] | None = None
     """The hash and the credential answered from memory, until read again."""
     answered: tuple[str, Credential] | None = None
@@ -74,13 +76,15 @@ class CheckedCredentials:
         self._kept: dict[str, Credential] = {}
 
     @contextmanager
-    def checking(self) -> Iterator[_Check]:
+    def checking(self, *, fresh: bool = False) -> Iterator[_Check]:
         """Within it ``credential`` may answer from memory; a check still pending is settled when it ends.
+
+        ``fresh``: it never answers from memory, but every write still checks what it read (``asserted``).
 
         Not when it ends by an exception: then the work made no answer to drop. What is found then
         (a change; the database away) is told by ``unconfirmed`` alone, never raised.
         """
-        check = _Check(self)
+        check = _Check(self, fresh)
         token = _check.set(check)
         try:
             yield check
@@ -95,7 +99,7 @@ class CheckedCredentials:
         """Return the credential of ``hash`` or None: within ``checking`` maybe from memory, to be checked."""
         check = self._check()
         if check is not None:
-            if check.pending is None:
+            if check.pending is None and not check.fresh:
                 kept = self._kept.get(hash)
                 if kept is not None:
                     check.pending = (hash, kept)

@@ -505,14 +505,14 @@ class SqlStore:
         with self._lone.connection() as connection:
             return kept_credential(connection, hash)
 
-    def checking_credentials(self) -> AbstractContextManager[CredentialCheck]:
+    def checking_credentials(self, *, fresh: bool = False) -> AbstractContextManager[CredentialCheck]:
         """Within it, on PostgreSQL, ``credential`` may answer from memory, checked before the work is.
 
         See ``Store.checking_credentials`` and ``credentials.py`` (ADR 0083). SQLite answers from
         memory only while nothing was committed (ADR 0059), which it knows without a round trip:
         there, nothing is left to check.
         """
-        return _NO_CHECK if self._checked is None else self._checked.checking()
+        return _NO_CHECK if self._checked is None else self._checked.checking(fresh=fresh)
 
     def _settle_credential(self) -> None:
         if self._checked is not None:
