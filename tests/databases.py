@@ -120,7 +120,7 @@ def migrated_engine(database_url: str = "sqlite://") -> Iterator[Engine]:
 
 
 def wait_for_an_advisory_lock_waiter(
-    engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = bool
+    engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = lambda: False
 ) -> None:
     """Return once a connection to ``engine``'s PostgreSQL database has waited ``waited`` seconds for an
     advisory lock (the events' commit-order lock, ADR 0011); fail after 15 s, or once ``gave_up()``."""

@@ -101,7 +101,7 @@ CREDENTIAL_HOLDS: Select[Any] = select(
 unless they grant what it did, as ``Credential.grants_as`` says: the same token, expiry, user and state,
 the same set of roles. Its values: ``holding``'s."""
 CREDENTIAL_GONE = "SH401"
-"""The SQLSTATE ``CREDENTIAL_HOLDS`` fails with, which aborts the transaction it is the first statement of."""
+"""The SQLSTATE ``CREDENTIAL_HOLDS`` fails with, which aborts the whole transaction it runs in."""
 
 
 def holding(hash: str, credential: Credential) -> dict[str, Any]:

@@ -4,9 +4,9 @@ Revision ID: 5c4e1d7a9b20
 Revises: b7d41f0c92ae
 Create Date: 2026-12-07 11:50:00
 
-ADR 0084. On PostgreSQL a write's credential, answered from memory, is checked by the first
-statement of the write's own round trip: ``scimhub_credential_holds(false)`` raises SQLSTATE
-``SH401``, which aborts the transaction before anything is written. SQLite needs no such check
+ADR 0084. On PostgreSQL a write's credential, answered from memory, is checked by a statement of
+the write's own commit round trip: ``scimhub_credential_holds(false)`` raises SQLSTATE ``SH401``,
+which aborts the transaction: nothing of it is written. SQLite needs no such check
 (ADR 0059).
 """
 
