@@ -120,10 +120,10 @@ def migrated_engine(database_url: str = "sqlite://") -> Iterator[Engine]:
 
 
 def wait_for_an_advisory_lock_waiter(
-    engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = lambda: False
+    engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = lambda: False, count: int = 1
 ) -> None:
-    """Return once a connection to ``engine``'s PostgreSQL database has waited ``waited`` seconds for an
-    advisory lock (the events' commit-order lock, ADR 0011); fail after 15 s, or once ``gave_up()``."""
+    """Return once ``count`` connections to ``engine``'s PostgreSQL database have waited ``waited`` seconds
+    for an advisory lock (the events' commit-order lock, ADR 0011); fail after 15 s, or once ``gave_up()``."""
     deadline, since = time.monotonic() + 15, None
     with engine.connect() as watcher:
         while time.monotonic() < deadline and not gave_up():
@@ -132,7 +132,7 @@ def wait_for_an_advisory_lock_waiter(
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).scalar_one()
             watcher.rollback()  # a fresh snapshot of pg_locks each time
-            since = (since or time.monotonic()) if waiting else None
+            since = (since or time.monotonic()) if waiting >= count else None
             if since is not None and time.monotonic() - since >= waited:
                 return
             time.sleep(0.01)

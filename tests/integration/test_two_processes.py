@@ -203,30 +203,36 @@ def test_a_write_after_a_change_on_the_other_process_is_refused_and_writes_nothi
             assert _write(robot_on_b, kind, target_id).status_code in (200, 201, 204)
 
 
-def test_a_write_that_waited_for_the_commit_order_lock_is_refused_when_revoked_meanwhile(
+def test_a_revocation_waits_behind_a_write_that_waits_for_the_commit_order_lock(
     database_url: str, tmp_path: Path
 ) -> None:
-    """The write meets the lock on the loop, moves to a core thread and waits there; the token is
-    revoked meanwhile. Its credential is checked when it commits: a 401, and nothing written (found
-    by an adversarial run of ADR 0084, where such writes committed after the revocation)."""
+    """The write meets the lock on the loop, moves to a core thread and waits there; a revocation begun
+    meanwhile takes the same lock (ADR 0086), and waits behind it. The write commits first (a 201),
+    then the revocation, and the next request is a 401. Before, the revocation committed while the
+    write waited, and the write's check after the lock refused it (found by an adversarial run of
+    ADR 0084, where such writes committed after the revocation)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite's writers wait for its file lock, not for PostgreSQL's commit-order lock")
     token = issue(database_url, "waiting")
+    revoke = ["token", "revoke", token_id(database_url, "waiting")]
     engine = create_engine(database_url)
     try:
         with running_server(database_url, tmp_path / "server.log") as (_, url), client(url, token) as http:
             assert http.post("/Users", json={"userName": "warm"}).status_code == 201  # the credential kept
-            with engine.connect() as holder, ThreadPoolExecutor(1) as pool:
+            with engine.connect() as holder, ThreadPoolExecutor(2) as pool:
                 holder.exec_driver_sql(f"SELECT pg_advisory_lock({COMMIT_ORDER_LOCK})")
-                waiting = pool.submit(http.post, "/Users", json={"userName": "written.anyway"})
+                waiting = pool.submit(http.post, "/Users", json={"userName": "before.the.revocation"})
                 # Longer than the event loop's brief wait (ADR 0058): the write waits in a core thread.
                 wait_for_an_advisory_lock_waiter(engine, waited=0.2, gave_up=waiting.done)
-                scimhub("token", "revoke", token_id(database_url, "waiting"), database_url=database_url)
+                revoking = pool.submit(scimhub, *revoke, database_url=database_url)
+                wait_for_an_advisory_lock_waiter(engine, count=2, gave_up=revoking.done)
                 holder.exec_driver_sql(f"SELECT pg_advisory_unlock({COMMIT_ORDER_LOCK})")
-                refused = waiting.result(timeout=30)
-            assert refused.status_code == 401, refused.text
+                written = waiting.result(timeout=30)
+                revoking.result(timeout=30)
+            assert written.status_code == 201, written.text
+            assert http.post("/Users", json={"userName": "after.the.revocation"}).status_code == 401
         with engine.connect() as connection:
-            written = "SELECT count(*) FROM users WHERE user_name = 'written.anyway'"
-            assert connection.exec_driver_sql(written).scalar_one() == 0
+            names = "SELECT user_name FROM users WHERE user_name LIKE '%%the.revocation'"
+            assert connection.exec_driver_sql(names).scalars().all() == ["before.the.revocation"]
     finally:
         engine.dispose()

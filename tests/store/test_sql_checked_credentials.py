@@ -8,6 +8,10 @@ Two stores on one database stand for two processes. What each test pins, on Post
 - a write's commit checks it in the server, in the same round trip, after the commit-order lock:
   a write under a revoked token, a suspended user or a role taken away fails whole, and nothing is
   written, even when the change came while the write waited for the lock;
+- in a ``fresh`` check (the run again) a write's credential is read apart from its own rows, once
+  its locks are held and before its ``COMMIT``: a write of its own credential passes, a change
+  committed meanwhile is still refused, and none can commit between that read and the commit;
+  a revocation takes the commit-order lock as every other change to a credential does (ADR 0086);
 - a check no statement carried is settled when the scope ends, a change (or the database away)
   told by ``unconfirmed`` alone;
 - outside a check, and for a hash no token has, every credential is read.
@@ -212,9 +216,10 @@ def test_a_write_that_would_give_back_a_role_taken_meanwhile_is_refused(
 def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
     store: SqlStore, there: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]], fresh: bool
 ) -> None:
-    """Revoked while the write waited for another transaction's commit (a core thread waits as long as
-    it must, ADR 0058): the check, after the lock, sees the revocation (found by an adversarial run).
-    So it does in a ``fresh`` check, the run again after a refused one: read first, yet still checked."""
+    """The role taken while the write waited for another transaction's commit (a core thread waits as
+    long as it must, ADR 0058): the check, after the lock, sees it (found by an adversarial run). So
+    it does in a ``fresh`` check, the run again after a refused one: read first, yet still checked.
+    The store's own role rows take no lock here; the directory's change appends events, which do."""
     outcome: dict[str, bool] = {}
 
     def create() -> None:
@@ -231,12 +236,100 @@ def test_a_write_that_waited_for_the_commit_order_lock_is_checked_after_it(
         writer = threading.Thread(target=create)
         writer.start()
         wait_for_an_advisory_lock_waiter(engine)
-        _change(there, user_id, "revoke")
+        _change(there, user_id, "take the role")
         holder.exec_driver_sql(f"SELECT pg_advisory_unlock({events.COMMIT_ORDER_LOCK})")
     writer.join(timeout=30)
     assert outcome == {"refused": True, "unconfirmed": True}
     assert _user_names(engine) == ["robot"]
     assert (round_trips[0] == ["credential"]) is fresh  # fresh: read, not answered from memory
+
+
+def test_a_revocation_takes_the_commit_order_lock(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str
+) -> None:
+    """As every change to a credential does by its events: none commits while a write is between its
+    check and its commit (ADR 0086)."""
+    revoking = threading.Thread(target=_change, args=(there, user_id, "revoke"))
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({events.COMMIT_ORDER_LOCK})")
+        revoking.start()
+        wait_for_an_advisory_lock_waiter(engine)
+        assert store.credential(HASH) is not None  # not revoked while the lock is held elsewhere
+        holder.exec_driver_sql(f"SELECT pg_advisory_unlock({events.COMMIT_ORDER_LOCK})")
+    revoking.join(timeout=30)
+    assert store.credential(HASH) is None
+
+
+def _rename_and_unrole(store: SqlStore, user_id: str, user_name: str) -> None:
+    """A write of one's own credential: a new userName, the Admin role given up."""
+    with store.transaction() as tx:
+        user = tx.users.get(user_id)
+        assert user is not None
+        tx.users.update(replace(user, doc={**user.doc, "userName": user_name}))
+        tx.roles.unassign("user", user_id, Role.ADMIN)
+
+
+def test_a_write_of_its_own_credential_fails_its_check_but_passes_a_fresh_one(
+    store: SqlStore, engine: Engine, user_id: str, round_trips: list[list[str]]
+) -> None:
+    """Checked at its commit, the write sees its own rows: the credential no longer holds. In a
+    ``fresh`` check it is read on another connection once the rows and the commit-order lock are in,
+    before the ``COMMIT`` goes alone: the write's own rows are not seen, and it commits (ADR 0086)."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with pytest.raises(CredentialChanged):
+            _rename_and_unrole(store, user_id, "robot.renamed")
+    assert check.unconfirmed and _user_names(engine) == ["robot"]
+    round_trips.clear()
+    with store.checking_credentials(fresh=True) as check:
+        assert store.credential(HASH) is not None
+        _rename_and_unrole(store, user_id, "robot.renamed")
+    assert not check.unconfirmed and _user_names(engine) == ["robot.renamed"]
+    assert round_trips[0] == ["credential"] and round_trips[-2:] == [["credential"], ["other"]]
+    assert "holds" not in {statement for trip in round_trips for statement in trip}
+
+
+def test_a_fresh_check_refuses_a_write_that_would_give_back_a_role_taken_meanwhile(
+    store: SqlStore, there: SqlStore, user_id: str
+) -> None:
+    """The run again of a write of one's own credential (a new userName and the Admin role kept) read
+    its row first; the role is taken meanwhile. Read apart before the commit, the credential no longer
+    holds: nothing is written (found by an adversarial run, when that run went unchecked)."""
+    with store.checking_credentials(fresh=True) as check:
+        assert store.credential(HASH) is not None
+        with pytest.raises(CredentialChanged), store.transaction() as tx:
+            user = tx.users.get(user_id)
+            assert user is not None
+            _change(there, user_id, "take the role")
+            doc = {**user.doc, "userName": "robot.renamed", "roles": [{"value": "Admin"}]}
+            tx.users.update(replace(user, doc=doc))
+            tx.roles.assign("user", user_id, Role.ADMIN)
+    assert check.unconfirmed
+    _read_as_changed(store, "take the role")
+
+
+def test_no_change_commits_between_a_fresh_check_and_its_commit(
+    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revocation begun while the write reads its credential apart waits for the commit-order lock
+    the write holds: the write commits first, then the revocation (ADR 0086)."""
+    revoking = threading.Thread(target=_change, args=(there, user_id, "revoke"))
+    read = credentials.read_credential
+
+    def read_while_revoking(connection: Any, hash: str) -> Any:
+        monkeypatch.setattr(credentials, "read_credential", read)  # once: the write's own check
+        revoking.start()
+        wait_for_an_advisory_lock_waiter(engine)
+        return read(connection, hash)
+
+    with store.checking_credentials(fresh=True) as check:
+        assert store.credential(HASH) is not None
+        monkeypatch.setattr(credentials, "read_credential", read_while_revoking)
+        Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "before.the.revocation"}))
+    revoking.join(timeout=30)
+    assert not check.unconfirmed
+    assert _user_names(engine) == ["before.the.revocation", "robot"]
+    assert store.credential(HASH) is None
 
 
 @pytest.mark.usefixtures("user_id")

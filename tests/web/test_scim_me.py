@@ -83,6 +83,25 @@ def test_me_is_patched_put_and_deleted_with_the_provisioning_privilege(
     assert httpx.get(url, headers=admin.headers()).status_code == 401  # its token went with it
 
 
+def test_me_renames_itself_and_gives_up_its_role_in_one_write(live: LiveServer, people: People) -> None:
+    """A write of one's own credential answers 200, and the token then holds what it wrote. On
+    PostgreSQL it fails its own check at the commit, and passes the run again, whose check reads the
+    credential apart from the write's own rows (ADR 0086)."""
+    admin = people.person("Admin")
+    url = f"{live.url}{SCIM}/Me"
+    operations = [
+        {"op": "replace", "path": "userName", "value": f"{admin.user_name}.renamed"},
+        {"op": "remove", "path": "roles"},
+    ]
+    patch = {"schemas": [PATCH_OP], "Operations": operations}
+    response = httpx.patch(url, json=patch, headers=admin.headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["userName"] == f"{admin.user_name}.renamed" and "roles" not in response.json()
+    me = httpx.get(url, headers=admin.headers())
+    assert me.json()["userName"] == f"{admin.user_name}.renamed" and "roles" not in me.json()
+    assert httpx.patch(url, json=patch, headers=admin.headers()).status_code == 403  # no longer an Admin
+
+
 def test_me_refuses_bad_input_as_users_does(live: LiveServer, people: People) -> None:
     """A PATCH of /Me naming a readOnly attribute is 400 mutability, as on /Users/{id}; nothing changes."""
     admin = people.person("Admin")

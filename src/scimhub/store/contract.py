@@ -521,7 +521,8 @@ class Store(Protocol):
         """Within it, ``credential`` may answer from memory; the answer is checked before the work is.
 
         ``fresh``: ``credential`` reads, never answers from memory; each write is still checked as it
-        commits (a run again after a check that failed, ADR 0084).
+        commits, apart from its own rows, so that a write changing its own credential passes (a run
+        again after a check that failed, ADR 0084, 0086).
 
         Where a round trip is dear (PostgreSQL), a credential read before is answered again, and read
         afresh in the round trip of the work's first lone statement, or alone before any other use
@@ -530,7 +531,7 @@ class Store(Protocol):
         no longer grants what it did, ``CredentialChanged`` is raised where it was found, and the
         check says ``unconfirmed`` at the end, as it does when the check could not be read (the
         database away): the caller drops what the work made and runs it again
-        outside, where ``credential`` reads afresh.
+        in a ``fresh`` check.
         """
 
     def ping(self) -> None:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from scimhub.directory.actors import Actor
 from scimhub.directory.tokens import Tokens, Verified
-from scimhub.errors import ScimhubError, Unauthorized
+from scimhub.errors import ScimhubError, ServiceUnavailable, Unauthorized
 from scimhub.services import Services
 from scimhub.store.contract import CredentialChanged, LoopWork, Store, WouldWait
 
@@ -83,9 +83,13 @@ async def call_as_bearer(
                 await on_loop.committed()
             except ScimhubError as error:
                 outcome = (refuse(error), outcome[1], None)
-        else:  # in a core thread, authenticated there again: it may wait there (ADR 0084)
+        else:  # in a core thread, authenticated there again: it may wait there (ADR 0084, 0086)
             outcome = await _hop(
-                services, _checking, store, partial(_authenticate_then, tokens, token, work, refuse)
+                services,
+                _checking,
+                store,
+                partial(_authenticate_then, tokens, token, work, refuse),
+                partial(_unsettled, refuse),
             )
     else:
         outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
@@ -114,36 +118,42 @@ def _on_loop(
     work: Callable[[Actor], R],
     refuse: Callable[[ScimhubError], R],
 ) -> OnLoop[R]:
-    """Authenticate and run ``work`` on the event loop; without an outcome when it would wait there.
+    """Authenticate and run ``work`` on the event loop; without an outcome when it cannot end there.
 
     The credential may be answered from memory, and checked in the round trip of the work's first
-    read and with each write's commit (``Store.checking_credentials``, ADR 0083, 0084). When it
-    changed meanwhile, or could not be read again at the end, whatever the work made is dropped (a
-    write is rolled back whole), and it runs once more with its credential read first.
+    read and with each write's commit (``Store.checking_credentials``, ADR 0083, 0084). Without an
+    outcome when the work would wait, and when the credential changed meanwhile or could not be read
+    again at the end: then whatever the work made is dropped (a write is rolled back whole), and it
+    runs again in a core thread (``_checking``).
     """
-
-    def attempt() -> OnLoop[R]:
+    with store.checking_credentials() as check:
         verified = _verify(tokens, token)
         with store.unwaiting() as on_loop:
             if isinstance(verified, Verified) and verified.touch_due:
                 return on_loop, None
             try:
-                return on_loop, _then(verified, work, refuse)
-            except (WouldWait, CredentialChanged):  # the latter's work runs again (``_checking``)
+                outcome = _then(verified, work, refuse)
+            except (WouldWait, CredentialChanged):  # the latter: unconfirmed
                 return on_loop, None
+    return on_loop, None if check.unconfirmed else outcome
 
-    return _checking(store, attempt)
+
+CHECKED_RUNS = (False, True, True)
+"""Each run of a request's work in a core thread, by whether its credential is read first (``fresh``)."""
+UNSETTLED = "the bearer token's user or roles changed while the request ran; nothing was written: try again"
 
 
-def _checking(store: Store, attempt: Callable[[], T]) -> T:
-    """Return what ``attempt`` makes with its credential maybe answered from memory (ADR 0083, 0084).
+def _checking(store: Store, attempt: Callable[[], T], unsettled: Callable[[], T]) -> T:
+    """Return what ``attempt`` makes, its credential checked (ADR 0083, 0084, 0086); else ``unsettled()``.
 
-    When the credential changed meanwhile, or could not be read again at the end, that is dropped
-    (a write rolled back whole), and ``attempt`` runs again, its credential read first and each of
-    its writes still checked as it commits. When that too is refused, it runs once more unchecked:
-    a write that changes its own credential (a new userName of one's own) fails its own check.
+    The first run may answer the credential from memory. When it changed meanwhile, or could not be
+    read again at the end, what the run made is dropped (a write rolled back whole) and ``attempt``
+    runs again, its credential read first and each of its writes checked apart from its own rows: a
+    write that changes its own credential (a userName, a role of one's own) passes so. Never
+    unchecked: when each run found the credential changed under it, nothing was written, and
+    ``unsettled`` answers.
     """
-    for fresh in (False, True):
+    for fresh in CHECKED_RUNS:
         with store.checking_credentials(fresh=fresh) as check:
             try:
                 answered = attempt()
@@ -151,7 +161,11 @@ def _checking(store: Store, attempt: Callable[[], T]) -> T:
                 pass
         if not check.unconfirmed:
             return answered
-    return attempt()
+    return unsettled()
+
+
+def _unsettled(refuse: Callable[[ScimhubError], R]) -> tuple[R, str | None, str | None]:
+    return refuse(ServiceUnavailable(UNSETTLED, retry_after=1)), None, None
 
 
 def _authenticate_then(

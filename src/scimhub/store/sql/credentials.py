@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
-from scimhub.store.sql.prepared import at_commit, check_ahead
+from scimhub.store.sql.prepared import at_commit, before_commit, check_ahead
 from scimhub.store.sql.tokens import (
     CREDENTIAL,
     CREDENTIAL_GONE,
@@ -51,7 +51,8 @@ class _Check:
     of: CheckedCredentials
     """Whose check it is: another store's (a test's second process) leaves it alone."""
     fresh: bool = False
-    """Whether every credential is read: none is answered from memory, each write is still checked."""
+    """Whether every credential is read: none is answered from memory, and each write is checked apart
+    from its own rows (``asserted``)."""
     pending: tuple[str, Credential] | None = None
     """The hash and the credential answered from memory, until read again."""
     answered: tuple[str, Credential] | None = None
@@ -69,17 +70,23 @@ class CheckedCredentials:
     """The credentials one process read last, by token hash, answered again within ``checking``.
 
     ``connect`` gives the connection a credential is read on: the caller's own, for lone statements.
+    ``apart`` gives another, never one a transaction of the caller's is open on (``asserted``).
     """
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[Connection]]) -> None:
-        self._connect = connect
+    def __init__(
+        self,
+        connect: Callable[[], AbstractContextManager[Connection]],
+        apart: Callable[[], AbstractContextManager[Connection]],
+    ) -> None:
+        self._connect, self._apart = connect, apart
         self._kept: dict[str, Credential] = {}
 
     @contextmanager
     def checking(self, *, fresh: bool = False) -> Iterator[_Check]:
         """Within it ``credential`` may answer from memory; a check still pending is settled when it ends.
 
-        ``fresh``: it never answers from memory, but every write still checks what it read (``asserted``).
+        ``fresh``: it never answers from memory, and every write checks what it read apart from its own
+        rows (``asserted``): the run again after a refused check, whose write may change its own credential.
 
         Not when it ends by an exception: then the work made no answer to drop. What is found then
         (a change; the database away) is told by ``unconfirmed`` alone, never raised.
@@ -140,17 +147,36 @@ class CheckedCredentials:
         answered did, it fails, the transaction is rolled back whole, and ``CredentialChanged`` is
         raised (ADR 0084). So it does for every write of the work, whether the credential came from
         memory or not, however long the write waited for a lock.
+
+        A write that changes its own credential (a userName, a role or the state of one's own) fails
+        that check on its own rows. In a ``fresh`` check the credential is read instead on another
+        connection, once every statement of the transaction ran and before its ``COMMIT``
+        (``before_commit``, ADR 0086): with the transaction's locks held, the commit-order lock's
+        included, which every change to a credential takes to commit, no change can commit between
+        that read and this commit, and the transaction's own rows are not seen.
         """
         check = self._check()
         if check is None or check.answered is None:
             return
         answered = check.answered
+        if check.fresh:
+            before_commit(connection, partial(self._confirm_apart, check, answered))
+            return
         at_commit(
             connection,
             [(CREDENTIAL_HOLDS, holding(*answered))],
             partial(self._refused, check, answered),
             partial(self._held, check, answered),
         )
+
+    def _confirm_apart(self, check: _Check, answered: tuple[str, Credential]) -> None:
+        hash, credential = answered
+        with self._apart() as connection:
+            found = read_credential(connection, hash)
+        self._keep(hash, found)
+        if found is None or not found.grants_as(credential):
+            check.unconfirmed = True
+            raise CredentialChanged
 
     def _held(self, check: _Check, answered: tuple[str, Credential], _: list[Any]) -> None:
         if check.pending is answered:

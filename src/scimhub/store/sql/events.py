@@ -117,6 +117,16 @@ _APPEND_ONE = select(func.pg_notify(CHANNEL, cast(_APPENDED_ONE.c.seq, Text)), _
 the lock's one row, so it draws its ``seq`` under the lock."""
 
 
+def hold_commit_order(connection: Connection) -> None:
+    """On PostgreSQL, take the commit-order lock now, until the transaction ends (ADR 0011).
+
+    For a change to a credential that appends no event (a token's revocation): it then cannot commit
+    while a write checked apart from its own rows is between that check and its commit (ADR 0086).
+    """
+    if connection.dialect.name == "postgresql":
+        in_turn(connection, [(_LOCK, None)])
+
+
 def _values(event: ChangeEvent) -> list[Any]:
     """Return the event's column values, in ``_APPENDED``'s order."""
     return [

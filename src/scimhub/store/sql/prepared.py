@@ -83,6 +83,8 @@ _AHEAD = "scimhub_ahead"
 """``Connection.info``'s key for the writes waiting to go out with the connection's next statement."""
 _AT_COMMIT = "scimhub_at_commit"
 """``Connection.info``'s key for the statements waiting to go out last before the transaction's commit."""
+_BEFORE_COMMIT = "scimhub_before_commit"
+"""``Connection.info``'s key for what must hold before the transaction's ``COMMIT`` (``before_commit``)."""
 
 
 @dataclass
@@ -141,6 +143,18 @@ def at_commit(
     connection.info.setdefault(_AT_COMMIT, []).append(_Ahead(list(steps), translate, check))
 
 
+def before_commit(connection: Connection, confirm: Callable[[], None]) -> None:
+    """Have ``confirm`` run once every other statement of PostgreSQL's ``connection``'s transaction ran.
+
+    Then the ``COMMIT`` goes out, in a round trip of its own; when ``confirm`` raises, it does not,
+    and the error is raised for the caller to roll the transaction back. What ``confirm`` reads
+    elsewhere sees the database as it stands with every lock of the transaction held, the
+    commit-order lock's included, and without the transaction's own rows (ADR 0086).
+    """
+    assert connection.dialect.name == "postgresql"
+    connection.info.setdefault(_BEFORE_COMMIT, []).append(confirm)
+
+
 def check_ahead(
     connection: Connection, statement: Executable, params: Params, check: Callable[[list[Any]], None]
 ) -> Callable[[], None]:
@@ -167,7 +181,8 @@ def send_ahead(connection: Connection, *, committing: bool = False) -> None:
 
     ``committing``: the transaction ends, and what waits for its ``COMMIT`` (``at_commit``) goes with it.
     """
-    if connection.info.get(_AHEAD) or (committing and connection.info.get(_AT_COMMIT)):
+    info = connection.info
+    if info.get(_AHEAD) or (committing and (info.get(_AT_COMMIT) or info.get(_BEFORE_COMMIT))):
         in_turn(connection, [(COMMIT, None)] if committing else [])
 
 
@@ -234,6 +249,7 @@ def _drop_ahead(connection: Connection) -> None:
     if not connection.invalidated:  # an invalidated one has its info cleared as it reconnects
         connection.info.pop(_AHEAD, None)
         connection.info.pop(_AT_COMMIT, None)
+        connection.info.pop(_BEFORE_COMMIT, None)
 
 
 def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
@@ -244,11 +260,15 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     writes waiting to go ``ahead`` of them; when the last is the ``COMMIT``, the statements waiting
     for it (``at_commit``) go right before it, and, in a transaction begun in an earlier round trip,
     first as well: that one may have waited there for a row's lock, and the writes sent now could
-    put back what a change made meanwhile took away (ADR 0084).
+    put back what a change made meanwhile took away (ADR 0084). When something must hold before the
+    ``COMMIT`` (``before_commit``), everything else goes out first, then it is confirmed, then the
+    ``COMMIT`` goes alone.
     """
     postgresql = connection.dialect.name == "postgresql"
-    waiting: list[_Ahead] = (connection.info.pop(_AHEAD, None) or []) if postgresql else []
     committing = bool(steps) and steps[-1][0] is COMMIT
+    if postgresql and committing and _BEFORE_COMMIT in connection.info:
+        return _confirmed_then_committed(connection, steps)
+    waiting: list[_Ahead] = (connection.info.pop(_AHEAD, None) or []) if postgresql else []
     last: list[_Ahead] = (connection.info.pop(_AT_COMMIT, None) or []) if postgresql and committing else []
     if not waiting and not last:
         return _in_turn(connection, steps)
@@ -272,6 +292,15 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
     at += len(sent)
     _checked(last, fetched, at + len(own))
     return [*fetched[at : at + len(own)], *fetched[at + len(own) + len(closing) :]]
+
+
+def _confirmed_then_committed(connection: Connection, steps: Steps) -> list[list[Any]]:
+    """Run ``steps`` but their last, the ``COMMIT``, and every write waiting; confirm; then commit alone."""
+    confirming = connection.info.pop(_BEFORE_COMMIT)
+    fetched = in_turn(connection, steps[:-1]) if len(steps) > 1 or connection.info.get(_AHEAD) else []
+    for confirm in confirming:
+        confirm()
+    return [*fetched, *in_turn(connection, steps[-1:])]
 
 
 def _checked(queued: list[_Ahead], fetched: list[list[Any]], at: int) -> None:

@@ -263,8 +263,11 @@ class SqlStore:
         self._brief_writes = (
             None if sqlite else _Connections(self._write_engine, f"SET lock_timeout = {LOOP_LOCK_WAIT_MS}")
         )
-        # Read again in the round trip of the request's first statement, not before it (ADR 0083).
-        self._checked = None if sqlite else CheckedCredentials(self._lone.connection)
+        # Read again in the round trip of the request's first statement, not before it (ADR 0083); a
+        # run again's writes read it apart from their own rows, on one of the pool's (ADR 0086).
+        self._checked = (
+            None if sqlite else CheckedCredentials(self._lone.connection, self._write_engine.connect)
+        )
         self._held = [self._reads, self._lone if self._brief_writes is None else self._brief_writes]
         """Every set of connections kept per thread: forgotten, counted and closed together."""
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from scimhub.domain.tokens import Revoked
 from scimhub.errors import Conflict
 from scimhub.store.records import Credential, Revocation, TokenRecord
+from scimhub.store.sql.events import hold_commit_order
 from scimhub.store.sql.prepared import rows
 from scimhub.store.sql.roles import reached_groups
 from scimhub.store.sql.tables import (
@@ -242,7 +243,9 @@ class SqlTokenRows:
         chosen = select(tokens.c.id, tokens.c.actor_id, literal(reason.value), literal(now)).where(which)
         columns = ["id", "actor_id", "reason", "revoked"]
         self._connection.execute(insert(revoked_tokens).from_select(columns, chosen))
-        return self._connection.execute(delete(tokens).where(which)).rowcount
+        forgotten = self._connection.execute(delete(tokens).where(which)).rowcount
+        hold_commit_order(self._connection)  # as every other change to a credential does (ADR 0086)
+        return forgotten
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
