@@ -308,11 +308,18 @@ def test_a_fresh_check_refuses_a_write_that_would_give_back_a_role_taken_meanwhi
     _read_as_changed(store, "take the role")
 
 
+@pytest.mark.parametrize("write", ["create a user", "issue a token"])
 def test_no_change_commits_between_a_fresh_check_and_its_commit(
-    store: SqlStore, there: SqlStore, engine: Engine, user_id: str, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore,
+    there: SqlStore,
+    engine: Engine,
+    user_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    write: str,
 ) -> None:
     """A revocation begun while the write reads its credential apart waits for the commit-order lock
-    the write holds: the write commits first, then the revocation (ADR 0086)."""
+    the write holds: the write commits first, then the revocation (ADR 0086). So it does for a write
+    that appends no event, a token issued (found by an adversarial run)."""
     revoking = threading.Thread(target=_change, args=(there, user_id, "revoke"))
     read = credentials.read_credential
 
@@ -325,11 +332,29 @@ def test_no_change_commits_between_a_fresh_check_and_its_commit(
     with store.checking_credentials(fresh=True) as check:
         assert store.credential(HASH) is not None
         monkeypatch.setattr(credentials, "read_credential", read_while_revoking)
-        Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "before.the.revocation"}))
+        if write == "create a user":
+            Users(store, lambda: 1_000_000).create(SYSTEM, UserEdit({"userName": "before.the.revocation"}))
+        else:
+            with store.transaction() as tx:
+                tx.tokens.insert(TokenRecord("t2", "hash-2", "ci", None, user_id, None, 6, None, None))
     revoking.join(timeout=30)
     assert not check.unconfirmed
-    assert _user_names(engine) == ["before.the.revocation", "robot"]
     assert store.credential(HASH) is None
+    with store.read() as tx:
+        written = tx.users.get_by_name("before.the.revocation") or tx.tokens.get("t2")
+    assert written is not None
+
+
+@pytest.mark.usefixtures("user_id")
+def test_a_fresh_check_takes_its_second_connection_before_any_lock(store: SqlStore) -> None:
+    """With the credential, first thing: waited for under the commit-order lock, the pool could run dry
+    of connections held by works waiting for that lock (found by an adversarial run)."""
+    with store.checking_credentials(fresh=True) as check:
+        taken = store.engine.pool.checkedout()  # type: ignore[attr-defined]
+        assert store.credential(HASH) is not None
+        assert store.engine.pool.checkedout() == taken + 1  # type: ignore[attr-defined]
+        assert check.apart is not None  # type: ignore[attr-defined]
+    assert store.engine.pool.checkedout() == taken  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("user_id")
@@ -430,16 +455,30 @@ def test_what_a_process_keeps_is_bounded(
     assert round_trips == [["credential"], ["credential"]]  # and nothing left to check at the end
 
 
-def test_a_credential_grants_as_another_whatever_its_last_use_and_its_roles_order() -> None:
+def test_a_credential_grants_as_another_whatever_its_last_use_name_and_roles_order() -> None:
     kept = records.Credential(
         "t1", None, 5, "u1", "urn:li:corpuser:robot", "robot", True, ("Admin", "Reader")
     )
     assert kept.grants_as(replace(kept, last_used=99, roles=("Reader", "Admin", "Admin")))
+    assert kept.grants_as(replace(kept, user_name="renamed"))  # the actor is its id and URN (ADR 0086)
     for changed in (
         replace(kept, token_id="t2"),
         replace(kept, expires=10),
+        replace(kept, user_id="u2"),
+        replace(kept, urn="urn:li:corpuser:other"),
         replace(kept, active=False),
         replace(kept, roles=("Admin",)),
-        replace(kept, user_name="other"),
     ):
         assert not kept.grants_as(changed)
+
+
+@pytest.mark.usefixtures("user_id")
+def test_a_write_renaming_its_own_user_passes_its_check(store: SqlStore, engine: Engine) -> None:
+    """No decision reads a credential's userName: a rename of one's own commits at the first run."""
+    with store.checking_credentials() as check:
+        assert store.credential(HASH) is not None
+        with store.transaction() as tx:
+            user = tx.users.get_by_name("robot")
+            assert user is not None
+            tx.users.update(replace(user, doc={**user.doc, "userName": "robot.renamed"}))
+    assert not check.unconfirmed and _user_names(engine) == ["robot.renamed"]

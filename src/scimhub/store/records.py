@@ -76,13 +76,15 @@ class Credential:
     def grants_as(self, other: Credential) -> bool:
         """Whether ``other`` authenticates as this does: the same token, expiry, user, state and roles.
 
-        ``last_used`` aside, which authentication writes and never reads to decide (ADR 0083).
+        ``last_used`` aside, which authentication writes and never reads to decide (ADR 0083); and the
+        ``user_name``, which no decision reads either: the actor is its id and its URN, kept through
+        renames (ADR 0008). A rename, one's own included, leaves a credential granting what it did
+        (ADR 0086).
         """
         return (
             self.token_id == other.token_id
             and self.expires == other.expires
-            and (self.user_id, self.urn, self.user_name, self.active)
-            == (other.user_id, other.urn, other.user_name, other.active)
+            and (self.user_id, self.urn, self.active) == (other.user_id, other.urn, other.active)
             and set(self.roles) == set(other.roles)
         )
 

@@ -20,9 +20,9 @@ What is kept is never trusted without that read: it only saves the round trip, n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from scimhub.errors import ScimhubError
 from scimhub.store.contract import CredentialChanged
 from scimhub.store.records import Credential
+from scimhub.store.sql.events import COMMIT_ORDER
 from scimhub.store.sql.prepared import at_commit, before_commit, check_ahead
 from scimhub.store.sql.tokens import (
     CREDENTIAL,
@@ -53,6 +54,8 @@ class _Check:
     fresh: bool = False
     """Whether every credential is read: none is answered from memory, and each write is checked apart
     from its own rows (``asserted``)."""
+    held: ExitStack = field(default_factory=ExitStack)
+    """What the check holds until it ends: in a ``fresh`` one, the connection ``apart``."""
     pending: tuple[str, Credential] | None = None
     """The hash and the credential answered from memory, until read again."""
     answered: tuple[str, Credential] | None = None
@@ -60,6 +63,9 @@ class _Check:
     unconfirmed: bool = False
     """Whether the credential read again no longer granted what the one answered did, or could not be
     read again when the work ended."""
+    apart: Connection | None = None
+    """In a ``fresh`` check, the connection its writes' credential is read on (``asserted``), taken from
+    the pool with the first credential read."""
 
 
 _check: ContextVar[_Check | None] = ContextVar("scimhub_credential_check", default=None)
@@ -87,20 +93,25 @@ class CheckedCredentials:
 
         ``fresh``: it never answers from memory, and every write checks what it read apart from its own
         rows (``asserted``): the run again after a refused check, whose write may change its own credential.
+        It takes the connection for that from the pool with the credential, before its work holds any
+        lock: taken while the commit-order lock is held, it could wait for a connection that another
+        work, waiting for that lock, holds (found by an adversarial run with more core threads than
+        half the pool).
 
         Not when it ends by an exception: then the work made no answer to drop. What is found then
         (a change; the database away) is told by ``unconfirmed`` alone, never raised.
         """
-        check = _Check(self, fresh)
-        token = _check.set(check)
-        try:
-            yield check
+        with ExitStack() as held:
+            check = _Check(self, fresh, held)
+            token = _check.set(check)
             try:
-                self.settle()
-            except (CredentialChanged, ScimhubError):
-                check.unconfirmed = True
-        finally:
-            _check.reset(token)
+                yield check
+                try:
+                    self.settle()
+                except (CredentialChanged, ScimhubError):
+                    check.unconfirmed = True
+            finally:
+                _check.reset(token)
 
     def credential(self, hash: str) -> Credential | None:
         """Return the credential of ``hash`` or None: within ``checking`` maybe from memory, to be checked."""
@@ -114,6 +125,8 @@ class CheckedCredentials:
                     return kept
             else:
                 self.settle()  # a second credential in one work: the first one's check is due
+            if check.fresh and check.apart is None:
+                check.apart = check.held.enter_context(self._apart())
         with self._connect() as connection:
             found = read_credential(connection, hash)
         self._keep(hash, found)
@@ -151,16 +164,17 @@ class CheckedCredentials:
         A write that changes its own credential (a userName, a role or the state of one's own) fails
         that check on its own rows. In a ``fresh`` check the credential is read instead on another
         connection, once every statement of the transaction ran and before its ``COMMIT``
-        (``before_commit``, ADR 0086): with the transaction's locks held, the commit-order lock's
-        included, which every change to a credential takes to commit, no change can commit between
-        that read and this commit, and the transaction's own rows are not seen.
+        (``before_commit``, ADR 0086). The transaction takes the commit-order lock first, if its events
+        did not (a token issued appends none). With it held, as every change to a credential takes it
+        to commit, no change can commit between that read and this commit; and the transaction's own
+        rows are not seen.
         """
         check = self._check()
         if check is None or check.answered is None:
             return
         answered = check.answered
         if check.fresh:
-            before_commit(connection, partial(self._confirm_apart, check, answered))
+            before_commit(connection, [(COMMIT_ORDER, None)], partial(self._confirm_apart, check, answered))
             return
         at_commit(
             connection,
@@ -171,8 +185,8 @@ class CheckedCredentials:
 
     def _confirm_apart(self, check: _Check, answered: tuple[str, Credential]) -> None:
         hash, credential = answered
-        with self._apart() as connection:
-            found = read_credential(connection, hash)
+        assert check.apart is not None  # taken when the fresh check began
+        found = read_credential(check.apart, hash)
         self._keep(hash, found)
         if found is None or not found.grants_as(credential):
             check.unconfirmed = True

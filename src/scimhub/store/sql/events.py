@@ -57,7 +57,8 @@ CHANNEL = "scimhub_events"
 COMMIT_ORDER_LOCK = 0x5C1A_E7E4
 """Key of the advisory lock that makes ``seq`` order commit order (ADR 0011)."""
 _LAST_ROWID = select(func.last_insert_rowid())
-_LOCK = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
+COMMIT_ORDER = select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK))
+"""PostgreSQL: the statement that takes the commit-order lock until the transaction ends (taken, a no-op)."""
 _APPENDED = [c for c in events.c if c is not events.c.seq]
 _APPEND = insert(events).values({c.name: bindparam(c.name) for c in _APPENDED})
 
@@ -102,7 +103,7 @@ _APPENDED_NAMES = [c.name for c in _APPENDED]
 _LAST = func.currval(func.pg_get_serial_sequence("events", "seq"))
 """The last ``seq`` this session took: under the lock, the highest of the transaction's events."""
 _NOTIFY = select(func.pg_notify(CHANNEL, cast(_LAST, Text)), _LAST.label("seq"))
-_LOCKED = _LOCK.cte("locked").prefix_with("MATERIALIZED", dialect="postgresql")
+_LOCKED = COMMIT_ORDER.cte("locked").prefix_with("MATERIALIZED", dialect="postgresql")
 _APPENDED_ONE = (
     insert(events)
     .from_select(
@@ -113,8 +114,8 @@ _APPENDED_ONE = (
     .cte("appended")
 )
 _APPEND_ONE = select(func.pg_notify(CHANNEL, cast(_APPENDED_ONE.c.seq, Text)), _APPENDED_ONE.c.seq)
-"""PostgreSQL: ``_LOCK``, ``_APPEND`` and ``_NOTIFY`` of one event in one statement. Its row is made with
-the lock's one row, so it draws its ``seq`` under the lock."""
+"""PostgreSQL: ``COMMIT_ORDER``, ``_APPEND`` and ``_NOTIFY`` of one event in one statement. Its row is
+made with the lock's one row, so it draws its ``seq`` under the lock."""
 
 
 def hold_commit_order(connection: Connection) -> None:
@@ -124,7 +125,7 @@ def hold_commit_order(connection: Connection) -> None:
     while a write checked apart from its own rows is between that check and its commit (ADR 0086).
     """
     if connection.dialect.name == "postgresql":
-        in_turn(connection, [(_LOCK, None)])
+        in_turn(connection, [(COMMIT_ORDER, None)])
 
 
 def _values(event: ChangeEvent) -> list[Any]:
@@ -201,7 +202,7 @@ class SqlEventLog:
                 )
             else:
                 _, _, (notified,), _ = in_turn(
-                    self._connection, [(_LOCK, None), appended, (_NOTIFY, None), (COMMIT, None)]
+                    self._connection, [(COMMIT_ORDER, None), appended, (_NOTIFY, None), (COMMIT, None)]
                 )
             written = notified.seq
         elif appended is None:

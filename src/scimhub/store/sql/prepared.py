@@ -143,16 +143,16 @@ def at_commit(
     connection.info.setdefault(_AT_COMMIT, []).append(_Ahead(list(steps), translate, check))
 
 
-def before_commit(connection: Connection, confirm: Callable[[], None]) -> None:
-    """Have ``confirm`` run once every other statement of PostgreSQL's ``connection``'s transaction ran.
+def before_commit(connection: Connection, steps: Steps, confirm: Callable[[], None]) -> None:
+    """Have ``steps`` go out last of PostgreSQL's ``connection``'s transaction, then ``confirm`` run.
 
     Then the ``COMMIT`` goes out, in a round trip of its own; when ``confirm`` raises, it does not,
-    and the error is raised for the caller to roll the transaction back. What ``confirm`` reads
-    elsewhere sees the database as it stands with every lock of the transaction held, the
-    commit-order lock's included, and without the transaction's own rows (ADR 0086).
+    and the error is raised for the caller to roll the transaction back. What ``confirm`` reads on
+    another connection sees the database as it stands with every lock of the transaction held, the
+    ones ``steps`` take included, and without the transaction's own rows (ADR 0086).
     """
     assert connection.dialect.name == "postgresql"
-    connection.info.setdefault(_BEFORE_COMMIT, []).append(confirm)
+    connection.info.setdefault(_BEFORE_COMMIT, []).append((list(steps), confirm))
 
 
 def check_ahead(
@@ -295,12 +295,13 @@ def in_turn(connection: Connection, steps: Steps) -> list[list[Any]]:
 
 
 def _confirmed_then_committed(connection: Connection, steps: Steps) -> list[list[Any]]:
-    """Run ``steps`` but their last, the ``COMMIT``, and every write waiting; confirm; then commit alone."""
-    confirming = connection.info.pop(_BEFORE_COMMIT)
-    fetched = in_turn(connection, steps[:-1]) if len(steps) > 1 or connection.info.get(_AHEAD) else []
-    for confirm in confirming:
+    """Run ``steps`` but their last, the ``COMMIT``, then ``before_commit``'s; confirm; then commit alone."""
+    confirming: list[tuple[Steps, Callable[[], None]]] = connection.info.pop(_BEFORE_COMMIT)
+    own = len(steps) - 1
+    fetched = in_turn(connection, [*steps[:own], *(step for last, _ in confirming for step in last)])
+    for _, confirm in confirming:
         confirm()
-    return [*fetched, *in_turn(connection, steps[-1:])]
+    return [*fetched[:own], *in_turn(connection, steps[own:])]
 
 
 def _checked(queued: list[_Ahead], fetched: list[list[Any]], at: int) -> None:

@@ -88,7 +88,6 @@ CREDENTIAL_HOLDS: Select[Any] = select(
                     _ROWS.c.expires.is_not_distinct_from(bindparam("expires", type_=tokens.c.expires.type)),
                     _ROWS.c.user_id == bindparam("user_id"),
                     _ROWS.c.urn == bindparam("urn"),
-                    _ROWS.c.user_name == bindparam("user_name"),
                     _ROWS.c.active == bindparam("active"),
                 )
             ),
@@ -113,7 +112,6 @@ def holding(hash: str, credential: Credential) -> dict[str, Any]:
         "expires": credential.expires,
         "user_id": credential.user_id,
         "urn": credential.urn,
-        "user_name": credential.user_name,
         "active": credential.active,
         "roles": sorted(set(credential.roles)),
     }
