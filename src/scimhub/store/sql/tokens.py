@@ -224,8 +224,15 @@ class SqlTokenRows:
         return [_record(row) for row in self._connection.execute(statement)]
 
     def revoke(self, id: str, now: int) -> bool:
-        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed."""
-        return self._forget(tokens.c.id == id, Revoked.BY_REQUEST, now) > 0
+        """Delete a token, remembering by id only that it was revoked at ``now``; tell whether it existed.
+
+        On PostgreSQL it then takes the commit-order lock, as every other change to a credential does
+        with its events (ADR 0086), and as they do, last: nothing of its transaction may follow it,
+        or that could wait for a row's lock while every other writer waits for this one.
+        """
+        existed = self._forget(tokens.c.id == id, Revoked.BY_REQUEST, now) > 0
+        hold_commit_order(self._connection)
+        return existed
 
     def revoke_all_of(self, actor_id: str, now: int) -> None:
         """Delete every token acting as ``actor_id`` (being deleted) and remember why, by id only."""
@@ -241,9 +248,7 @@ class SqlTokenRows:
         chosen = select(tokens.c.id, tokens.c.actor_id, literal(reason.value), literal(now)).where(which)
         columns = ["id", "actor_id", "reason", "revoked"]
         self._connection.execute(insert(revoked_tokens).from_select(columns, chosen))
-        forgotten = self._connection.execute(delete(tokens).where(which)).rowcount
-        hold_commit_order(self._connection)  # as every other change to a credential does (ADR 0086)
-        return forgotten
+        return self._connection.execute(delete(tokens).where(which)).rowcount
 
     def touch(self, id: str, now: int) -> None:
         """Record that the token was used at ``now``."""
