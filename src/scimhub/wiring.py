@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from starlette.applications import Starlette
 
 from scimhub.collector import tune_for_serving
@@ -113,7 +113,9 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     signing_key, salt = (s.reveal() if s else None for s in (settings.token_signing_key, settings.token_salt))
     # Production takes its keys from the configuration alone, and refuses before connecting (ADR 0027).
     configured = TokenKeys.configured(signing_key, salt) if settings.env == "production" else None
-    engine = make_engine(settings.database_url)
+    sqlite = make_url(settings.database_url).get_backend_name() == "sqlite"
+    threads = settings.threads or (1 if sqlite else 4)
+    engine = make_engine(settings.database_url, threads=threads)
     watch_pool(engine, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
     if upgrade:
         migrate.upgrade(engine)
@@ -130,7 +132,6 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     roles, accounts = Roles(store, now_micros), Accounts(store, now_micros, users)
     feed = EventFeed(store, now_micros, settings.event_retention_days)
     datahub = _datahub(settings, store)
-    threads = settings.threads or (1 if engine.dialect.name == "sqlite" else 4)
     core = ThreadPoolExecutor(threads, thread_name_prefix="scimhub-core")
     return Services(
         settings,

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.errors import ServiceUnavailable
-from scimhub.store.sql.engine import make_engine
+from scimhub.store.sql.engine import connections_needed, make_engine
 from scimhub.store.sql.store import SqlStore
 from tests.databases import migrated_engine
 
@@ -196,3 +196,13 @@ def test_once_a_dropped_connection_is_met_every_held_one_is_replaced(
     assert store.credential("x") is None
     store.close()
     served.dispose()
+
+
+@pytest.mark.parametrize("threads", [4, 20, 32])
+def test_a_postgresql_pool_holds_what_the_core_threads_may_need_at_once(threads: int) -> None:
+    """Each core thread keeps a connection and takes a second for a fresh credential check (ADR 0086):
+    with more threads than half the pool, the checks once waited out the pool's timeout, 503s
+    (found by an adversarial run). 30 at the least, as before."""
+    engine = make_engine("postgresql+psycopg://scimhub@127.0.0.1/never-connected", threads=threads)
+    pool = engine.pool
+    assert pool.size() + pool._max_overflow == max(30, connections_needed(threads))  # type: ignore[attr-defined]

@@ -19,9 +19,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
+from scimhub.directory.actors import SYSTEM
 from scimhub.settings import Settings
 from scimhub.store.sql.slots import WORK_IN_FLIGHT
 from scimhub.store.sql.tables import users
@@ -124,6 +125,50 @@ def test_while_the_database_is_away_requests_go_to_a_core_thread(hub: Services, 
     assert hub.work_on_loop  # that read committed: the database answers again
     assert client.get(f"{SCIM}/Users", params={"filter": 'userName eq "ada"'}).status_code == 200
     assert _hops_and_loop_runs(hub) == (hops + 1, loop_runs + 1)
+
+
+def test_while_the_database_is_away_a_write_is_checked_at_its_commit(
+    hub: Services, client: TestClient
+) -> None:
+    """Away, a write goes to a core thread from the start, and its credential is checked there as it
+    is when it leaves the loop (ADR 0084, 0086): revoked while the write waited for its row, it is a
+    401 and nothing is written (found by an adversarial run, where it answered 200 and wrote)."""
+    created = client.post(f"{SCIM}/Users", json={"userName": "grace"})
+    location = created.headers["location"].removeprefix("http://testserver")
+    token_id = next(view.record.id for view in hub.tokens.list(SYSTEM) if view.record.name == "loop")
+    outage: Any = hub.engine.pool.outage
+    answers: list[int] = []
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "RAdm"}]}
+    patcher = threading.Thread(target=lambda: answers.append(client.patch(location, json=patch).status_code))
+    with hub.engine.connect() as other:
+        other.execute(select(users.c.id).where(users.c.user_name == "grace").with_for_update())
+        outage.refuse("a stand-in for a refused connection", ConnectionRefusedError())
+        assert not hub.work_on_loop
+        patcher.start()
+        _wait_for_a_row_lock_waiter(hub)
+        hub.tokens.revoke(SYSTEM, token_id)
+        other.rollback()
+    patcher.join(10)
+    assert answers == [401]
+    with hub.store.read() as tx:
+        stored = tx.users.get_by_name("grace")
+        assert stored is not None and "title" not in stored.doc
+
+
+def _wait_for_a_row_lock_waiter(hub: Services) -> None:
+    deadline = time.monotonic() + 10
+    with hub.engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+            ).scalar_one()
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no write came to wait for the row")
 
 
 def test_writes_waiting_for_a_row_leave_the_loop_to_everyone_else(hub: Services, client: TestClient) -> None:

@@ -130,7 +130,7 @@ def _connect(url: str) -> tuple[Finding, Engine | None]:
         if problem is not None:
             return problem, None
     try:
-        options = (
+        options: dict[str, Any] = (
             {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}} if backend == "postgresql" else {}
         )
         engine = make_engine(url, **options)

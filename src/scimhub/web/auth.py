@@ -67,32 +67,33 @@ async def call_as_bearer(
     request) goes to a core thread from the start: after its first commit it could no longer move.
     On PostgreSQL a credential may be answered from memory, and is checked in the round trip of the
     work's first read (ADR 0083) and with each write's commit (ADR 0084); work sent to a core thread
-    is authenticated there again. The actor's id is left in the request's state for the access log
+    is authenticated there again, and checked so there too, whether it came from the loop or the
+    database was away (ADR 0086). A bulk request alone runs outside any check, its credential read
+    first. The actor's id is left in the request's state for the access log
     (an id, never the token), and a failure's reason as ``auth_failure`` for the metrics and the
     failure throttle (``web/ratelimit.py``, ADR 0023).
     """
     token = bearer_token(request)
     tokens = services.tokens
-    outcome: tuple[R, str | None, str | None]
-    if writes_once and services.work_on_loop:
+    outcome: tuple[R, str | None, str | None] | None = None
+    on_the_loop = writes_once and services.work_on_loop
+    if on_the_loop:
         store = services.store
-        on_loop, done = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
-        if done is not None:
-            outcome = done
+        on_loop, outcome = await store.cooperate(_on_loop, store, tokens, token, work, refuse)
+        if outcome is not None:
             try:  # on SQLite its writes commit after the loop's turn, with the turn's others (ADR 0061)
                 await on_loop.committed()
             except ScimhubError as error:
                 outcome = (refuse(error), outcome[1], None)
-        else:  # in a core thread, authenticated there again: it may wait there (ADR 0084, 0086)
-            outcome = await _hop(
-                services,
-                _checking,
-                store,
-                partial(_authenticate_then, tokens, token, work, refuse),
-                partial(_unsettled, refuse),
-            )
-    else:
-        outcome = await _hop(services, _authenticate_then, tokens, token, work, refuse)
+    if outcome is None:
+        run: Callable[[], tuple[R, str | None, str | None]]
+        run = partial(_authenticate_then, tokens, token, work, refuse)
+        if writes_once:  # authenticated and checked there again: it may wait there (ADR 0084, 0086)
+            # The database away, nothing this process kept is answered: as before the outage.
+            runs = CHECKED_RUNS if on_the_loop else READ_FIRST_RUNS
+            run = partial(_checking, services.store, run, partial(_unsettled, refuse), runs)
+        # else a bulk request: outside any check, its credential read first (ADR 0084)
+        outcome = await _hop(services, run)
     result, actor_id, failure = outcome
     state = request.scope.setdefault("state", {})
     state["actor"] = actor_id
@@ -140,20 +141,25 @@ def _on_loop(
 
 CHECKED_RUNS = (False, True, True)
 """Each run of a request's work in a core thread, by whether its credential is read first (``fresh``)."""
+READ_FIRST_RUNS = (True, True)
+"""The runs of a request's work while the database is away: each reads its credential first."""
 UNSETTLED = "the bearer token's user or roles changed while the request ran; nothing was written: try again"
 
 
-def _checking(store: Store, attempt: Callable[[], T], unsettled: Callable[[], T]) -> T:
+def _checking(
+    store: Store, attempt: Callable[[], T], unsettled: Callable[[], T], runs: tuple[bool, ...] = CHECKED_RUNS
+) -> T:
     """Return what ``attempt`` makes, its credential checked (ADR 0083, 0084, 0086); else ``unsettled()``.
 
-    The first run may answer the credential from memory. When it changed meanwhile, or could not be
-    read again at the end, what the run made is dropped (a write rolled back whole) and ``attempt``
-    runs again, its credential read first and each of its writes checked apart from its own rows: a
+    ``runs`` says, per run, whether it reads its credential first (``fresh``); the first of
+    ``CHECKED_RUNS`` may answer it from memory. When it changed meanwhile, or could not be read again
+    at the end, what the run made is dropped (a write rolled back whole) and ``attempt`` runs again,
+    its credential read first and each of its writes checked apart from its own rows: a
     write that changes its own credential (a userName, a role of one's own) passes so. Never
     unchecked: when each run found the credential changed under it, nothing was written, and
     ``unsettled`` answers.
     """
-    for fresh in CHECKED_RUNS:
+    for fresh in runs:
         with store.checking_credentials(fresh=fresh) as check:
             try:
                 answered = attempt()

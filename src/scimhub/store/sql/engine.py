@@ -32,6 +32,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from scimhub.errors import ServiceUnavailable
+from scimhub.store.sql.slots import WORK_IN_FLIGHT
 
 log = logging.getLogger("scimhub.store")
 
@@ -78,8 +79,21 @@ RETRY_COLLISION_SECONDS = 1
 """The ``Retry-After`` of a 503 for a write undone through no fault of its own, which may succeed at once."""
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def connections_needed(threads: int) -> int:
+    """Return the PostgreSQL connections one process may hold at once with ``threads`` core threads.
+
+    Each core thread keeps one (ADR 0054, 0067), and holds a second while a fresh credential check
+    runs (ADR 0086); each of the loop's work slots keeps two (ADR 0066, 0067); a few serve the rest
+    (the events' listener, a lone statement of the console's counts).
+    """
+    return 2 * threads + 2 * WORK_IN_FLIGHT + 4
+
+
+def make_engine(url: str, *, threads: int = 4, **options: Any) -> Engine:
     """Return an engine for ``url`` with scimhub's settings for its dialect.
+
+    On PostgreSQL its pool holds what a process of ``threads`` core threads may need at once
+    (``connections_needed``), 30 at the least.
 
     :raises ValueError: When the URL is not a SQLite or PostgreSQL URL.
     """
@@ -96,7 +110,7 @@ def make_engine(url: str, **options: Any) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         options.setdefault("pool_size", 10)
-        options.setdefault("max_overflow", 20)
+        options.setdefault("max_overflow", max(20, connections_needed(threads) - options["pool_size"]))
         options.setdefault("poolclass", _FailFastPool)
         options.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
         if "connect_timeout" not in parsed.query:
