@@ -154,6 +154,7 @@ def test_a_database_down_is_reported_not_raised(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     services = build(Settings(database_url=f"sqlite:///{tmp_path}/data/scimhub.db"))
     app = create_app(services)
+    services.store.close()  # its checkpoints' thread no longer writes the WAL beside the database
     services.engine.dispose()
     shutil.rmtree(tmp_path / "data")  # the database is gone: no connection can be opened
     with TestClient(app, client=("127.0.0.1", 1)) as client:  # its shutdown closes the services
