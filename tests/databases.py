@@ -119,21 +119,39 @@ def migrated_engine(database_url: str = "sqlite://") -> Iterator[Engine]:
         engine.dispose()
 
 
+_ADVISORY_LOCK_WAITERS = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_LOCK_WAITERS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
 def wait_for_an_advisory_lock_waiter(
     engine: Engine, *, waited: float = 0.0, gave_up: Callable[[], bool] = lambda: False, count: int = 1
 ) -> None:
     """Return once ``count`` connections to ``engine``'s PostgreSQL database have waited ``waited`` seconds
     for an advisory lock (the events' commit-order lock, ADR 0011); fail after 15 s, or once ``gave_up()``."""
+    _wait_for_waiters(engine, _ADVISORY_LOCK_WAITERS, waited, gave_up, count)
+
+
+def wait_for_a_lock_waiter(engine: Engine) -> None:
+    """Return once a connection to ``engine``'s PostgreSQL database waits for a lock (a row's); fail after
+    15 s."""
+    _wait_for_waiters(engine, _LOCK_WAITERS, 0.0, lambda: False, 1)
+
+
+def _wait_for_waiters(
+    engine: Engine, counting: str, waited: float, gave_up: Callable[[], bool], count: int
+) -> None:
     deadline, since = time.monotonic() + 15, None
     with engine.connect() as watcher:
         while time.monotonic() < deadline and not gave_up():
-            waiting = watcher.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ).scalar_one()
-            watcher.rollback()  # a fresh snapshot of pg_locks each time
+            waiting = watcher.exec_driver_sql(counting).scalar_one()
+            watcher.rollback()  # a fresh snapshot of pg_locks and pg_stat_activity each time
             since = (since or time.monotonic()) if waiting >= count else None
             if since is not None and time.monotonic() - since >= waited:
                 return
             time.sleep(0.01)
-    raise AssertionError("no connection came to wait for an advisory lock")
+    raise AssertionError("no connection came to wait for a lock")

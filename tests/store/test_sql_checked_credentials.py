@@ -346,7 +346,7 @@ def test_no_change_commits_between_a_fresh_check_and_its_commit(
 
 
 @pytest.mark.usefixtures("user_id")
-def test_a_fresh_check_takes_its_second_connection_before_any_lock(store: SqlStore) -> None:
+def test_a_fresh_check_takes_its_second_connection_with_its_credential(store: SqlStore) -> None:
     """With the credential, first thing: waited for under the commit-order lock, the pool could run dry
     of connections held by works waiting for that lock (found by an adversarial run)."""
     with store.checking_credentials(fresh=True) as check:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from scimhub.directory.actors import SYSTEM
@@ -27,6 +27,7 @@ from scimhub.settings import Settings
 from scimhub.store.sql.slots import WORK_IN_FLIGHT
 from scimhub.store.sql.tables import users
 from scimhub.wiring import Services, build
+from tests.databases import wait_for_a_lock_waiter
 from tests.web.test_writes_on_the_loop import SCIM, _CountingCore
 from tests.web.test_writes_on_the_loop import client as client  # the same fixture, on this module's hub
 
@@ -145,7 +146,7 @@ def test_while_the_database_is_away_a_write_is_checked_at_its_commit(
         outage.refuse("a stand-in for a refused connection", ConnectionRefusedError())
         assert not hub.work_on_loop
         patcher.start()
-        _wait_for_a_row_lock_waiter(hub)
+        wait_for_a_lock_waiter(hub.engine)
         hub.tokens.revoke(SYSTEM, token_id)
         other.rollback()
     patcher.join(10)
@@ -153,22 +154,6 @@ def test_while_the_database_is_away_a_write_is_checked_at_its_commit(
     with hub.store.read() as tx:
         stored = tx.users.get_by_name("grace")
         assert stored is not None and "title" not in stored.doc
-
-
-def _wait_for_a_row_lock_waiter(hub: Services) -> None:
-    deadline = time.monotonic() + 10
-    with hub.engine.connect() as watcher:
-        while time.monotonic() < deadline:
-            waiting = watcher.execute(
-                select(func.count())
-                .select_from(text("pg_stat_activity"))
-                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
-            ).scalar_one()
-            watcher.rollback()
-            if waiting:
-                return
-            time.sleep(0.01)
-    raise AssertionError("no write came to wait for the row")
 
 
 def test_writes_waiting_for_a_row_leave_the_loop_to_everyone_else(hub: Services, client: TestClient) -> None:
