@@ -11,6 +11,10 @@ the WAL. The batch sizes alternate over two rounds. It prints the CPU per create
 backend (from /proc) and of this client, the wall time, and each as a ratio to the batch of 1.
 This shows how much of PostgreSQL's share of a create is per transaction and how much per row.
 The server does not batch creates (ADR 0084's "Measured").
+
+A last row sends each create, one a transaction, with the statement that checks the write's
+credential at its commit (``CREDENTIAL_HOLDS``, ADR 0084), last before the pipeline's end, as every
+write over HTTP does: what that check costs PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,14 +30,16 @@ from typing import Any
 import psycopg
 from options import POSTGRES_ADMIN_URL
 from psycopg import RawCursor
-from servers import FreshDatabase
-from sqlalchemy import create_engine
+from servers import FreshDatabase, scimhub_token
+from sqlalchemy import create_engine, select
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.store.sql import migrate, prepared
 from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
+from scimhub.store.sql.tables import tokens
+from scimhub.store.sql.tokens import CREDENTIAL_HOLDS, holding, read_credential
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -68,10 +74,27 @@ def _captured_create(url: str) -> list[tuple[str, list[Any]]]:
     return captured
 
 
+def _captured_check(url: str) -> tuple[str, list[Any]]:
+    """Return the check of an admin token's credential at a write's commit (ADR 0084), as SQL and values."""
+    scimhub_token(url)  # the schema, the admin user and a token
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            hash = connection.execute(select(tokens.c.hash)).scalar_one()
+            credential = read_credential(connection, hash)
+            assert credential is not None
+            values = holding(hash, credential)
+            plan, bound, _ = prepared._prepare(connection.dialect, CREDENTIAL_HOLDS, values)
+    finally:
+        engine.dispose()
+    return plan.sql, bound
+
+
 class _Replay:
     """The captured create, sent again with a new id and name each time."""
 
-    def __init__(self, url: str, captured: list[tuple[str, list[Any]]]) -> None:
+    def __init__(self, url: str, captured: list[tuple[str, list[Any]]], check: tuple[str, list[Any]]) -> None:
+        self.check_sql, self.check = check
         self.connection = psycopg.connect(url, autocommit=True, cursor_factory=RawCursor)
         self.pid = self.connection.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         (self.user_sql, self.user), (self.email_sql, emails), (self.event_sql, self.event) = captured
@@ -88,8 +111,11 @@ class _Replay:
         event = [*self.event[:2], urn, *self.event[3:]]
         return user, email, event
 
-    def run(self, batch: int, creates: int) -> tuple[float, float, float]:
-        """Send ``creates`` creates, ``batch`` a transaction; return ms per create: backend, client, wall."""
+    def run(self, batch: int, creates: int, checked: bool = False) -> tuple[float, float, float]:
+        """Send ``creates`` creates, ``batch`` a transaction, each ``checked`` or not; return ms per create.
+
+        The three figures: the backend's CPU, this client's, the wall time.
+        """
         cursor = self.connection.cursor()
         backend, client, wall = _cpu(self.pid), time.process_time(), time.perf_counter()
         for _ in range(0, creates, batch):
@@ -101,6 +127,8 @@ class _Replay:
                     cursor.execute(self.user_sql, user, prepare=True)
                     cursor.execute(self.email_sql, email, prepare=True)
                     cursor.execute(self.event_sql, event, prepare=True)
+                    if checked:
+                        cursor.execute(self.check_sql, self.check, prepare=True)
                 if batch > 1:
                     cursor.execute("COMMIT")
         done = len(range(0, creates, batch)) * batch
@@ -121,25 +149,27 @@ def main() -> None:
     database = FreshDatabase("postgresql", Path("."), options.postgres_url)
     try:
         url = database.url
-        replay = _Replay(url.replace("postgresql+psycopg://", "postgresql://"), _captured_create(url))
-        replay.run(1, 500)  # warm: prepared statements, the backend's caches
-        results: dict[int, list[tuple[float, float, float]]] = {b: [] for b in batches}
+        check = _captured_check(url)
+        replay = _Replay(url.replace("postgresql+psycopg://", "postgresql://"), _captured_create(url), check)
+        replay.run(1, 500, checked=True)  # warm: prepared statements, the backend's caches
+        variants = [(batch, False) for batch in batches] + [(1, True)]
+        results: dict[tuple[int, bool], list[tuple[float, float, float]]] = {v: [] for v in variants}
         for _ in range(2):
-            for batch in batches:
-                results[batch].append(replay.run(batch, options.creates))
+            for batch, checked in variants:
+                results[batch, checked].append(replay.run(batch, options.creates, checked))
         replay.connection.close()
     finally:
         database.drop()
-    base = min(r[0] for r in results[batches[0]]), min(r[1] for r in results[batches[0]])
+    first = results[batches[0], False]
+    base = min(r[0] for r in first), min(r[1] for r in first)
     print(f"{options.creates:,} creates per batch size and round, two rounds, best of each:")
     print("| creates a transaction | PostgreSQL CPU ms/create | client CPU ms/create | wall ms/create |")
     print("| ---: | ---: | ---: | ---: |")
-    for batch in batches:
-        backend = min(r[0] for r in results[batch])
-        client = min(r[1] for r in results[batch])
-        wall = min(r[2] for r in results[batch])
+    for batch, checked in variants:
+        backend, client, wall = (min(r[i] for r in results[batch, checked]) for i in range(3))
+        label = f"{batch}, with the credential's check" if checked else str(batch)
         print(
-            f"| {batch} | {backend:.3f} ({backend / base[0]:.2f}×) | {client:.3f} ({client / base[1]:.2f}×)"
+            f"| {label} | {backend:.3f} ({backend / base[0]:.2f}×) | {client:.3f} ({client / base[1]:.2f}×)"
             f" | {wall:.3f} |"
         )
     sys.stdout.flush()
