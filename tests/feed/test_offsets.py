@@ -7,12 +7,12 @@ import base64
 import pytest
 
 from scimhub.errors import InvalidValue
-from scimhub.feed.offsets import decode_offset, encode_offset
+from scimhub.feed.offsets import MAX_SEQ, decode_offset, encode_offset
 
 
 def test_an_offset_reads_back_as_its_position() -> None:
     """decode(encode(stream, seq)) is seq, and the offset is URL-safe text."""
-    for seq in (0, 1, 42, 2**62):
+    for seq in (0, 1, 42, 2**62, MAX_SEQ):
         offset = encode_offset("abc123", seq)
         assert decode_offset(offset, "abc123") == seq
         assert offset.isascii() and "=" not in offset and "/" not in offset and "+" not in offset
@@ -36,6 +36,8 @@ def test_an_offset_of_another_feed_is_refused() -> None:
         base64.urlsafe_b64encode(b"1:mine:-5").decode(),
         base64.urlsafe_b64encode(b"1:mine:").decode(),
         base64.urlsafe_b64encode(b"1::5").decode(),
+        encode_offset("mine", MAX_SEQ + 1),  # past a signed 64-bit integer: no event has it
+        encode_offset("mine", 10**19 - 1),
     ],
 )
 def test_a_malformed_offset_is_refused(offset: str) -> None:

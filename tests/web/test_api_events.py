@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 
+from scimhub.feed.offsets import MAX_SEQ, encode_offset
 from tests.integration.conftest import LiveServer
 from tests.web.conftest import People, assert_api_error, documented
 from tests.web.test_feed_poll import POLL
@@ -80,12 +82,18 @@ def test_the_audit_needs_get_platform_events(live: LiveServer, people: People) -
 
 
 def test_bad_filters_are_refused(api: httpx.Client) -> None:
-    """An unknown category, a malformed or empty time, cursor or URN: 422 naming the fault."""
+    """An unknown category, a malformed or empty time, cursor or URN: 422 naming the fault.
+
+    A cursor of this feed whose ``seq`` no 64-bit integer holds is as malformed as any other.
+    """
+    stream = base64.urlsafe_b64decode(search(api, limit=1)["next"] + "==").decode().split(":")[1]
     for params, named in (
         ({"category": "TAG"}, "category"),
         ({"since": "yesterday"}, "since"),
         ({"limit": "0"}, "limit"),
         ({"before": "junk"}, "offsetId"),
+        ({"after": encode_offset(stream, MAX_SEQ + 1)}, "offsetId"),  # was a 500 (session 40)
+        ({"before": encode_offset(stream, MAX_SEQ + 1)}, "offsetId"),
         ({"before": "a/b"}, "before"),
         ({"until": ""}, "until"),
         ({"entity": ""}, "entity"),

@@ -14,6 +14,8 @@ import binascii
 from scimhub.errors import InvalidValue
 
 _VERSION = "1"
+MAX_SEQ = 2**63 - 1
+"""The largest ``seq`` an event can have: both engines keep it as a signed 64-bit integer."""
 
 
 def encode_offset(stream: str, seq: int) -> str:
@@ -51,5 +53,7 @@ def _fields(offset: str) -> tuple[str, int] | None:
     version, _, rest = text.partition(":")
     stream, _, seq = rest.partition(":")
     if version != _VERSION or not stream or not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
+        return None
+    if int(seq) > MAX_SEQ:  # nineteen digits can say more than the database can hold
         return None
     return stream, int(seq)
