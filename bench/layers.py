@@ -9,7 +9,7 @@ answered four ways, on one SQLite database, in this process:
 - ``endpoint``: the SCIM endpoint as an ASGI app (``web.scim.ScimBases``: the Starlette request,
   the body, query and headers read, ``call_as_bearer``, the response rendered and sent);
 - ``middleware``: that endpoint inside the middleware ``web.app.create_app`` puts around it, but
-  the access log: security headers, the console's traffic record, the rate limits, the metrics;
+  the access log: the console's edge, the console's traffic record, the rate limits, the metrics;
 - ``app``: the whole application of ``create_app``, access log included (its lines to
   ``/dev/null``), as uvicorn calls it.
 
@@ -42,7 +42,8 @@ from core import Core
 from seed import seed_users
 from servers import FreshDatabase, scimhub_token
 
-from scimhub.console.http import SecurityHeaders
+from scimhub.console.app import make_console
+from scimhub.console.http import ConsoleEdge
 from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.directory.actors import Actor
 from scimhub.logs import configure_logging
@@ -122,7 +123,7 @@ def _batch(layer: str, services: Services, token: str, names: list[str]) -> Batc
         return _asgi_batch(create_app(services), token, names)
     app: Any = ScimBases(None, SCIM_PREFIXES, services)  # type: ignore[arg-type] - serves SCIM alone
     if layer == "middleware":  # create_app's order, innermost first, without the access log
-        app = SecurityHeaders(app)
+        app = ConsoleEdge(app, make_console(services, ScimTraffic(), PREFIX))
         app = RecordScimTraffic(app, ScimTraffic(), SCIM_PREFIXES)
         app = RateLimits(app, Limiter.from_settings(services.settings), SCIM_PREFIXES)
         app = Metrics(app, SCIM_PREFIXES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import copy_context
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from scimhub.console.counts import CountCache
 from scimhub.console.traffic import ScimTraffic
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege
-from scimhub.errors import ScimhubError
+from scimhub.domain.text import check_no_nul
+from scimhub.errors import InvalidValue, ScimhubError
 from scimhub.services import Services
 from scimhub.statuses import classify
 
@@ -55,33 +57,83 @@ SECURITY_HEADERS = (
 """On every console response (ADR 0030). ``no-referrer``: a reset link's query never leaves in a Referer."""
 
 
-class SecurityHeaders:
-    """Put the console's security headers (and ``Cache-Control: no-store`` on pages) on its every response.
+class ConsoleEdge:
+    """What every console request goes through: no NUL on its way in, the security headers on its way out.
 
-    The console's responses are those of ``/`` and of everything under ``/console``,
-    its errors (404, 405) included; SCIM and the APIs answer JSON and are left alone.
+    The console's requests are those of ``/`` and of everything under ``/console``, its errors (404,
+    405) included; SCIM and the APIs answer JSON, read their own input and are left alone.
+
+    - In: a path, query or urlencoded form that holds a NUL (U+0000) is answered 400 before any page
+      reads it: PostgreSQL cannot store one, and no text here may hold one (ADR 0021). SCIM and the
+      JSON API refuse it where they parse their input; the console's pages read theirs in many
+      places, so it is refused here, once. A form is read whole first, then handed on as it came;
+      one larger than ``MAX_FORM_BYTES`` goes on unread, for ``read_form`` to refuse.
+    - Out: the security headers, and ``Cache-Control: no-store`` on pages (ADR 0030).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, console: Console) -> None:
+        self.app, self.console = app, console
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve the request, adding the headers to its response's start when it is the console's."""
+        """Serve a console request with its headers, or refuse it if it carries a NUL; pass on the rest."""
         path = scope.get("path", "") if scope["type"] == "http" else None
         if path is None or not (path == "/" or path == PREFIX or path.startswith(PREFIX + "/")):
             await self.app(scope, receive, send)
             return
-        static = path.startswith(PREFIX + "/static/")
+        send = _with_security_headers(send, static=path.startswith(PREFIX + "/static/"))
+        form, receive = await _read_ahead(scope, receive)
+        try:
+            _check_no_nul(scope, form)
+        except InvalidValue as error:
+            await self.console.error(error, None)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
-                if not static:  # a page may hold a one-time secret: never kept by a cache or the history
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def _with_security_headers(send: Send, *, static: bool) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+            if not static:  # a page may hold a one-time secret: never kept by a cache or the history
+                headers.append((b"cache-control", b"no-store"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_headers
+
+
+async def _read_ahead(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """Read a POSTed urlencoded form of at most ``MAX_FORM_BYTES``; return it and what hands it on again."""
+    # The first Content-Type, which is the one ``read_form`` reads (Starlette's headers give the first).
+    sent = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
+    kind = sent.split(b";")[0].strip().lower()
+    if scope["method"] != "POST" or kind != b"application/x-www-form-urlencoded":
+        return b"", receive
+    read: deque[Message] = deque()
+    size, more = 0, True
+    while more and size <= MAX_FORM_BYTES:
+        message = await receive()
+        read.append(message)
+        size += len(message.get("body", b""))
+        more = message["type"] == "http.request" and message.get("more_body", False)
+
+    async def again() -> Message:
+        return read.popleft() if read else await receive()
+
+    form = b"".join(m.get("body", b"") for m in read) if size <= MAX_FORM_BYTES else b""
+    return form, again
+
+
+def _check_no_nul(scope: Scope, form: bytes) -> None:
+    check_no_nul(scope["path"], "the request path")
+    _check_fields(scope["query_string"].decode("latin-1"), "query parameter")  # as Starlette reads it
+    _check_fields(form.decode(errors="replace"), "form field")
+
+
+def _check_fields(urlencoded: str, kind: str) -> None:
+    for name, value in parse_qsl(urlencoded, keep_blank_values=True):
+        check_no_nul(name, f"a {kind}'s name")
+        check_no_nul(value, f"{kind} {name[:40]!r}")
 
 
 @dataclass(frozen=True)

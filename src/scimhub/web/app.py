@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from scimhub.console.app import console_routes, make_console
-from scimhub.console.http import SecurityHeaders
+from scimhub.console.http import ConsoleEdge
 from scimhub.console.traffic import RecordScimTraffic, ScimTraffic
 from scimhub.datahub.status import status_json
 from scimhub.datahub.worker import PushWorker
@@ -91,7 +91,7 @@ def create_app(services: Services) -> Starlette:
         # Inside the proxy headers: a limit per address is per client, not per proxy.
         Middleware(RateLimits, limiter=Limiter.from_settings(services.settings), scim_prefixes=SCIM_PREFIXES),
         Middleware(RecordScimTraffic, traffic=traffic, scim_prefixes=SCIM_PREFIXES),
-        Middleware(SecurityHeaders),  # the console's pages only: CSP, frame-ancestors, no-store (ADR 0030)
+        Middleware(ConsoleEdge, console=console),  # the console's only: no NUL in, its headers out (ADR 0030)
         Middleware(ScimBases, prefixes=SCIM_PREFIXES, services=services),  # ahead of the router (ADR 0079)
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

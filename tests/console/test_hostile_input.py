@@ -1,0 +1,125 @@
+"""Hostile input at the console: a NUL anywhere is a 400 before any page reads it, on both engines.
+
+An adversarial run (session 40) found that the console, unlike SCIM and the JSON API, handed a NUL
+(U+0000) in a path, a query or a form to the database: PostgreSQL refused it with a 500, SQLite
+stored it in a token's name. ``ConsoleEdge`` now refuses it once, for every page (ADR 0021).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from scimhub.console.http import MAX_FORM_BYTES, ConsoleEdge
+from scimhub.directory.actors import SYSTEM
+from scimhub.feed.offsets import MAX_SEQ, encode_offset
+from tests.console.conftest import ConsoleApp, csrf_of, post, sign_in
+
+NUL_PAGES = [
+    "/console/users?q=%00",
+    "/console/users?q=a%00b",
+    "/console/groups?q=%00",
+    "/console/users/%00",
+    "/console/groups/%00",
+    "/console/events?entity=%00",
+    "/console/events?actor=%00",
+    "/console/events?a%00=1",
+    "/console/tokens/%00/revoke",
+]
+
+
+def assert_refused(response: Any, named: str) -> None:
+    """A 400 page that names the NUL and where it was, with the console's security headers."""
+    assert response.status_code == 400, response.text[:500]
+    assert "NUL character" in response.text and named in response.text, response.text[:2000]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_nul_in_the_sign_in_form_is_refused_before_anything_reads_it(console: ConsoleApp) -> None:
+    """Signed out, a user name with a NUL is a 400 (a 500 on PostgreSQL before); the form still works."""
+    browser = console.browser()
+    token = csrf_of(browser.get("/console/sign-in").text)
+    form = {"username": "\x00admin", "password": "x", "csrf": token}
+    assert_refused(browser.post("/console/sign-in", data=form), "form field &#39;username&#39;")
+    assert sign_in(browser, "admin", "the admin's password").status_code == 303
+
+
+@pytest.mark.parametrize("page", NUL_PAGES)
+def test_a_nul_in_a_pages_path_or_query_is_refused(console: ConsoleApp, page: str) -> None:
+    """Each page a signed-in user opens with a NUL in its path or query answers 400 naming it."""
+    named = "request path" if "?" not in page else "query parameter"
+    assert_refused(console.signed_in().get(page), named)
+
+
+def test_a_nul_in_a_form_is_refused_and_changes_nothing(console: ConsoleApp) -> None:
+    """A token named with a NUL is not made (SQLite stored it before); so for a field's name."""
+    browser = console.signed_in()
+    for form in ({"name": "nul\x00name"}, {"name": "fine", "description": "a\x00"}, {"na\x00me": "x"}):
+        assert_refused(post(browser, "/console/tokens", "/console/tokens", **form), "form field")
+    assert [v.record.name for v in console.services.tokens.list(SYSTEM)] == []
+
+
+def test_a_nul_in_an_actions_path_is_refused(console: ConsoleApp) -> None:
+    """The POST of an action on a user whose id holds a NUL: 400, not the database's error."""
+    browser = console.signed_in()
+    for action in ("active", "roles", "reset-link"):
+        response = post(browser, "/console/users", f"/console/users/%00/{action}", active="false")
+        assert_refused(response, "request path")
+
+
+def test_an_events_cursor_past_any_seq_is_a_400(console: ConsoleApp) -> None:
+    """The events page's ``before`` cursor edited to a seq of 2^63: refused as malformed (a 500 before)."""
+    browser = console.signed_in()
+    with console.services.store.read() as tx:
+        stream = tx.events.state().stream
+    response = browser.get("/console/events", params={"before": encode_offset(stream, MAX_SEQ + 1)})
+    assert response.status_code == 400 and "not an offset this server issued" in response.text
+
+
+def test_a_form_read_ahead_reaches_the_page_as_it_came() -> None:
+    """The edge reads a form in its chunks and hands the page the same messages, then the rest."""
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b"name=a", "more_body": True},
+        {"type": "http.request", "body": b"&description=b", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    assert asyncio.run(_through_edge(chunks)) == chunks
+
+
+def test_a_form_too_large_to_check_goes_on_unread() -> None:
+    """Past ``MAX_FORM_BYTES`` the edge stops reading: the page gets every chunk, and refuses the form."""
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b"x" * MAX_FORM_BYTES, "more_body": True},
+        {"type": "http.request", "body": b"x\x00", "more_body": True},
+        {"type": "http.request", "body": b"tail", "more_body": False},
+    ]
+    assert asyncio.run(_through_edge(chunks)) == chunks
+
+
+async def _through_edge(chunks: list[Message]) -> list[Message]:
+    """Send a urlencoded POST in ``chunks`` through a ``ConsoleEdge``; return what its page received."""
+    pending, seen = list(chunks), []
+
+    async def receive() -> Message:
+        return pending.pop(0)
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        for _ in chunks:
+            seen.append(await receive())
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/console/tokens",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    await ConsoleEdge(page, None)(scope, receive, send)  # type: ignore[arg-type] - never renders
+    return seen
