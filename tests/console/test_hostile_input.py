@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from scimhub.console.http import MAX_FORM_BYTES, ConsoleEdge
 from scimhub.directory.actors import SYSTEM
+from scimhub.domain.tokens import MAX_NAME
 from scimhub.feed.offsets import MAX_SEQ, encode_offset
 from tests.console.conftest import ConsoleApp, csrf_of, post, sign_in
 
@@ -61,6 +62,14 @@ def test_a_nul_in_a_form_is_refused_and_changes_nothing(console: ConsoleApp) -> 
     for form in ({"name": "nul\x00name"}, {"name": "fine", "description": "a\x00"}, {"na\x00me": "x"}):
         assert_refused(post(browser, "/console/tokens", "/console/tokens", **form), "form field")
     assert [v.record.name for v in console.services.tokens.list(SYSTEM)] == []
+
+
+def test_a_token_name_past_its_limit_is_refused_and_changes_nothing(console: ConsoleApp) -> None:
+    """The name's limit is the use case's (``MAX_NAME``), as for the JSON API: a 400 page, no token."""
+    browser = console.signed_in()
+    response = post(browser, "/console/tokens", "/console/tokens", name="n" * (MAX_NAME + 1))
+    assert response.status_code == 400 and f"at most {MAX_NAME} characters" in response.text
+    assert console.services.tokens.list(SYSTEM) == []
 
 
 def test_a_nul_in_an_actions_path_is_refused(console: ConsoleApp) -> None:

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from scimhub.domain.tokens import MAX_DESCRIPTION, MAX_NAME
 from tests.integration.conftest import LiveServer
 from tests.integration.test_scim_http import unique
 from tests.web.conftest import People, assert_api_error, documented
@@ -201,6 +202,8 @@ def test_actor_urn_finds_a_renamed_user_by_the_urn_it_kept(
             "name must be a text with a character other than white space, not '  '",
         ),
         ({"json": {"name": "x", "type": "SESSION"}}, 422, "invalidValue", None),
+        ({"json": {"name": "x" * (MAX_NAME + 1)}}, 422, "invalidValue", None),  # as the console's
+        ({"json": {"name": "x", "description": "x" * (MAX_DESCRIPTION + 1)}}, 422, "invalidValue", None),
         ({"json": {"name": "x", "actorUrn": "urn:li:corpGroup:admins"}}, 422, "invalidValue", None),
         ({"json": {"name": "x", "actorUrn": "urn:li:corpuser:nobody-at-all"}}, 404, "notFound", None),
         ({"content": b"x" * 2_000_000}, 413, "payloadTooLarge", None),

@@ -31,6 +31,7 @@ from scimhub.console.traffic import ScimTraffic
 from scimhub.directory.sessions import Session
 from scimhub.domain.roles import Privilege
 from scimhub.domain.text import check_no_nul
+from scimhub.domain.tokens import MAX_DESCRIPTION, MAX_NAME
 from scimhub.errors import InvalidValue, ScimhubError
 from scimhub.services import Services
 from scimhub.statuses import classify
@@ -204,7 +205,9 @@ def _templates() -> Environment:
     )
     environment.filters["when"] = when
     environment.filters["count"] = count
-    environment.globals.update(Privilege=Privilege, PREFIX=PREFIX)
+    environment.globals.update(
+        Privilege=Privilege, PREFIX=PREFIX, MAX_TOKEN_NAME=MAX_NAME, MAX_TOKEN_DESCRIPTION=MAX_DESCRIPTION
+    )
     return environment
 
 

@@ -15,7 +15,16 @@ from functools import lru_cache, partial
 from scimhub.directory.actors import Actor
 from scimhub.directory.users import Clock, UserRef
 from scimhub.domain.roles import Privilege, Role, privileges_of
-from scimhub.domain.tokens import Duration, IssuedToken, Revoked, hash_token, sign_token, verify_signature
+from scimhub.domain.tokens import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    Duration,
+    IssuedToken,
+    Revoked,
+    hash_token,
+    sign_token,
+    verify_signature,
+)
 from scimhub.errors import Forbidden, InvalidValue, NotFound, Unauthorized
 from scimhub.store.contract import Store, Transaction
 from scimhub.store.records import TokenRecord
@@ -126,10 +135,13 @@ class Tokens:
 
         :raises Forbidden: When ``owner`` lacks the privilege.
         :raises NotFound: When ``user`` names nobody: no user has that userName, or that URN.
-        :raises InvalidValue: When the name is empty.
+        :raises InvalidValue: When the name is empty, or it or the description is too long.
         """
         if not name.strip():
             raise InvalidValue("a token needs a name")
+        if len(name) > MAX_NAME or len(description or "") > MAX_DESCRIPTION:
+            limits = f"at most {MAX_NAME} characters, its description {MAX_DESCRIPTION}"
+            raise InvalidValue(f"a token's name is {limits}")
         now = self._clock()
         with self._store.transaction() as tx:
             actor = user.find(tx.users)

@@ -20,6 +20,10 @@ import jwt
 
 ISSUER = "datahub-metadata-service"
 ALGORITHM = "HS256"
+MAX_NAME = 256
+"""The most characters of a token's name: a label a person reads in a list."""
+MAX_DESCRIPTION = 4 * MAX_NAME
+"""The most characters of a token's description."""
 _HOUR = 3600 * 1_000_000
 _DAY = 24 * _HOUR
 

@@ -14,7 +14,7 @@ from typing import Any
 from scimhub.directory.tokens import TokenView
 from scimhub.directory.users import UserRef
 from scimhub.domain.roles import Privilege
-from scimhub.domain.tokens import Duration
+from scimhub.domain.tokens import MAX_DESCRIPTION, MAX_NAME, Duration
 from scimhub.services import Services
 from scimhub.web.api.routing import PREFIX, ApiCall, ApiRoute, Param, Reply
 from scimhub.web.api.schemas import NAME, NULLABLE_STRING, STRING, USER_URN, Schema, array, enum, obj, ref
@@ -172,8 +172,12 @@ SCHEMAS: dict[str, Schema] = {
             "type": {**enum(["PERSONAL"]), "default": "PERSONAL"},
             "actorUrn": {**USER_URN, "description": "Whom the token acts as; default: the caller."},
             "duration": {**enum(d.value for d in Duration), "default": DEFAULT_DURATION.value},
-            "name": {**NAME, "description": "Not blank: at least one character besides white space."},
-            "description": NULLABLE_STRING,
+            "name": {
+                **NAME,
+                "maxLength": MAX_NAME,
+                "description": "Not blank: at least one character besides white space.",
+            },
+            "description": {**NULLABLE_STRING, "maxLength": MAX_DESCRIPTION},
         },
         optional=("type", "actorUrn", "duration", "description"),
         description="DataHub's CreateAccessTokenInput; type, actorUrn and duration may be left out here"
