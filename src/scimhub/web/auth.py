@@ -34,12 +34,14 @@ def bearer_token(request: Request) -> str | None:
     """Return the token of an ``Authorization: Bearer <token>`` header, or None.
 
     The scheme is case-insensitive (RFC 9110 §11.1); anything else (no header,
-    another scheme, an empty token) is no token at all.
+    another scheme, an empty token) is no token at all. So are two ``Authorization`` headers: the
+    field is a singleton, and a proxy that read the last one must not see a request another
+    credential authenticated here.
     """
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if len(headers) != 1:
         return None
-    scheme, _, token = header.strip().partition(" ")
+    scheme, _, token = headers[0].strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return None
