@@ -64,6 +64,23 @@ def test_a_nul_in_a_form_is_refused_and_changes_nothing(console: ConsoleApp) -> 
     assert [v.record.name for v in console.services.tokens.list(SYSTEM)] == []
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [b"application/x-www-form-urlencoded\xa0", b"application/x-www-form-urlencoded\x85", b"text/plain"],
+)
+def test_a_form_is_checked_whatever_its_content_type_says(console: ConsoleApp, content_type: bytes) -> None:
+    """A Content-Type the page reads as a form (its trailing U+00A0 stripped) is checked all the same.
+
+    Session 40's second adversarial run sent a NUL past the first version of the check this way.
+    """
+    browser = console.signed_in()
+    token = csrf_of(browser.get("/console/tokens").text)
+    body = f"csrf={token}&name=nul%00name".encode()
+    response = browser.post("/console/tokens", content=body, headers={"content-type": content_type})
+    assert_refused(response, "form field")
+    assert console.services.tokens.list(SYSTEM) == []
+
+
 def test_a_token_name_past_its_limit_is_refused_and_changes_nothing(console: ConsoleApp) -> None:
     """The name's limit is the use case's (``MAX_NAME``), as for the JSON API: a 400 page, no token."""
     browser = console.signed_in()

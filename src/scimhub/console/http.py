@@ -67,8 +67,9 @@ class ConsoleEdge:
     - In: a path, query or urlencoded form that holds a NUL (U+0000) is answered 400 before any page
       reads it: PostgreSQL cannot store one, and no text here may hold one (ADR 0021). SCIM and the
       JSON API refuse it where they parse their input; the console's pages read theirs in many
-      places, so it is refused here, once. A form is read whole first, then handed on as it came;
-      one larger than ``MAX_FORM_BYTES`` goes on unread, for ``read_form`` to refuse.
+      places, so it is refused here, once. A POST's body is read whole first, as a form whatever
+      its Content-Type, then handed on as it came; one larger than ``MAX_FORM_BYTES`` goes on
+      unread, for ``read_form`` to refuse.
     - Out: the security headers, and ``Cache-Control: no-store`` on pages (ADR 0030).
     """
 
@@ -104,11 +105,12 @@ def _with_security_headers(send: Send, *, static: bool) -> Send:
 
 
 async def _read_ahead(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
-    """Read a POSTed urlencoded form of at most ``MAX_FORM_BYTES``; return it and what hands it on again."""
-    # The first Content-Type, which is the one ``read_form`` reads (Starlette's headers give the first).
-    sent = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
-    kind = sent.split(b";")[0].strip().lower()
-    if scope["method"] != "POST" or kind != b"application/x-www-form-urlencoded":
+    """Read a POST's body of at most ``MAX_FORM_BYTES``; return it and what hands it on again.
+
+    Whatever its Content-Type says: a page reads it as a form or not at all, and the check must not
+    decide otherwise than the page does (a header the two read apart would let a form through).
+    """
+    if scope["method"] != "POST":
         return b"", receive
     read: deque[Message] = deque()
     size, more = 0, True
