@@ -33,6 +33,8 @@ from scimhub.scim.cursors import Position
 from scimhub.scim.paging import neighbours
 
 PAGE_SIZE = 50
+MAX_PAGE = (2**31 - 1) // PAGE_SIZE
+"""The last page a list may ask for: its rows' offset still fits the 32-bit integer PostgreSQL binds."""
 MAX_SEARCH = 256
 """A search term at most as long as a userName may be (ADR 0021)."""
 DONE = {
@@ -45,9 +47,12 @@ DONE = {
 
 
 def page_number(call: Call) -> int:
-    """Return the 1-based page a list asks for (1 for anything that is not a positive number)."""
+    """Return the 1-based page a list asks for (1 for anything that is not a positive number).
+
+    At most ``MAX_PAGE``: a page past it would lie past any list's end anyway.
+    """
     text = call.query.get("page", "1")
-    return max(1, int(text)) if text.isdigit() and len(text) < 9 else 1
+    return min(max(1, int(text)), MAX_PAGE) if text.isdigit() and len(text) < 9 else 1
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
