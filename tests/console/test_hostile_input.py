@@ -87,6 +87,8 @@ def test_a_token_name_past_its_limit_is_refused_and_changes_nothing(console: Con
     response = post(browser, "/console/tokens", "/console/tokens", name="n" * (MAX_NAME + 1))
     assert response.status_code == 400 and f"at most {MAX_NAME} characters" in response.text
     assert console.services.tokens.list(SYSTEM) == []
+    padded = post(browser, "/console/tokens", "/console/tokens", name=f"  {'n' * MAX_NAME}  ")
+    assert padded.status_code == 303  # measured trimmed, as the JSON API and the CLI measure it
 
 
 def test_a_nul_in_an_actions_path_is_refused(console: ConsoleApp) -> None:

@@ -15,6 +15,8 @@ from tests.web.conftest import People, assert_api_error, documented
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
+LIMITS = f"a token's name is at most {MAX_NAME} characters, its description {MAX_DESCRIPTION}"
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -202,8 +204,8 @@ def test_actor_urn_finds_a_renamed_user_by_the_urn_it_kept(
             "name must be a text with a character other than white space, not '  '",
         ),
         ({"json": {"name": "x", "type": "SESSION"}}, 422, "invalidValue", None),
-        ({"json": {"name": "x" * (MAX_NAME + 1)}}, 422, "invalidValue", None),  # as the console's
-        ({"json": {"name": "x", "description": "x" * (MAX_DESCRIPTION + 1)}}, 422, "invalidValue", None),
+        ({"json": {"name": "x" * (MAX_NAME + 1)}}, 422, "invalidValue", LIMITS),  # as the console's
+        ({"json": {"name": "x", "description": "x" * (MAX_DESCRIPTION + 1)}}, 422, "invalidValue", LIMITS),
         ({"json": {"name": "x", "actorUrn": "urn:li:corpGroup:admins"}}, 422, "invalidValue", None),
         ({"json": {"name": "x", "actorUrn": "urn:li:corpuser:nobody-at-all"}}, 404, "notFound", None),
         ({"content": b"x" * 2_000_000}, 413, "payloadTooLarge", None),

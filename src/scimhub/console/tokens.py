@@ -56,14 +56,14 @@ def tokens_routes(console: Console) -> list[BaseRoute]:
         )
 
     def create(session: Session, call: Call) -> Redirect:
-        name, description = call.form.get("name", "").strip(), call.form.get("description", "").strip()
+        name, description = call.form.get("name", ""), call.form.get("description", "")
         try:
             duration = Duration.read(call.form.get("duration", "") or Duration.NO_EXPIRY.value)
         except ValueError as error:
             raise InvalidValue(str(error)) from None
         user = call.form.get("user", "").strip()
         ref = UserRef.by_name(user) if user else UserRef.by_urn(session.user.urn)
-        issued, view = hub.tokens.issue(session.actor, ref, name, duration, description or None)
+        issued, view = hub.tokens.issue(session.actor, ref, name, duration, description)
         pad = hub.sessions.seal(session, orjson.dumps({"name": view.record.name, "token": issued.token}))
         return Redirect(_PAD_PATH, (Cookie(REVEAL_COOKIE, pad, _PAD_PATH, SEAL_LIFETIME // SECOND),))
 

@@ -135,9 +135,13 @@ class Tokens:
 
         :raises Forbidden: When ``owner`` lacks the privilege.
         :raises NotFound: When ``user`` names nobody: no user has that userName, or that URN.
+        The name and the description are kept without surrounding white space (an empty description
+        is none), and measured so: every caller, the console, the JSON API and the CLI, gets one answer.
+
         :raises InvalidValue: When the name is empty, or it or the description is too long.
         """
-        if not name.strip():
+        name, description = name.strip(), (description or "").strip() or None
+        if not name:
             raise InvalidValue("a token needs a name")
         if len(name) > MAX_NAME or len(description or "") > MAX_DESCRIPTION:
             limits = f"at most {MAX_NAME} characters, its description {MAX_DESCRIPTION}"
@@ -159,7 +163,7 @@ class Tokens:
             record = TokenRecord(
                 id=issued.id,
                 hash=hash_token(issued.token, self._keys.salt),
-                name=name.strip(),
+                name=name,
                 description=description,
                 actor_id=actor.id,
                 owner_id=owner.user_id or actor.id,

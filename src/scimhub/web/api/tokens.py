@@ -174,10 +174,13 @@ SCHEMAS: dict[str, Schema] = {
             "duration": {**enum(d.value for d in Duration), "default": DEFAULT_DURATION.value},
             "name": {
                 **NAME,
-                "maxLength": MAX_NAME,
-                "description": "Not blank: at least one character besides white space.",
+                "description": "Not blank: at least one character besides white space; at most"
+                f" {MAX_NAME} characters once the white space around it is trimmed, as it is kept.",
             },
-            "description": {**NULLABLE_STRING, "maxLength": MAX_DESCRIPTION},
+            "description": {
+                **NULLABLE_STRING,
+                "description": f"At most {MAX_DESCRIPTION} characters once trimmed, as it is kept.",
+            },
         },
         optional=("type", "actorUrn", "duration", "description"),
         description="DataHub's CreateAccessTokenInput; type, actorUrn and duration may be left out here"
