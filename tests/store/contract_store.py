@@ -100,6 +100,16 @@ class StoreContract:
         with pytest.raises(Uniqueness, match="still names a user renamed since"), store.transaction() as tx:
             tx.users.insert(make_user(name))
 
+    def test_a_plain_duplicate_says_its_name_is_taken(self, store: Store) -> None:
+        """A second user of one userName: the detail says the name is taken, whichever constraint fired.
+
+        Both its key and its URN are taken; the engines report one or the other (session 40).
+        """
+        with store.transaction() as tx:
+            tx.users.insert(make_user("jdoe"))
+        with pytest.raises(Uniqueness, match="userName 'jdoe' is already taken"), store.transaction() as tx:
+            tx.users.insert(make_user("jdoe"))
+
     def test_get_by_urn_finds_the_user_that_kept_it(self, store: Store) -> None:
         """get_by_urn() finds a renamed user by its URN from creation, not whoever has its old userName."""
         user, other = make_user("jdoe"), make_user("other")

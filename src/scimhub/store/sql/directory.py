@@ -253,6 +253,22 @@ class _ResourceRows(Generic[R]):
         )
 
 
+def _with_urn(
+    unique: list[tuple[tuple[str, ...], str]], urn: str, kind: str, decision: str
+) -> list[tuple[tuple[str, ...], str]]:
+    """Add the URN's constraint to a resource's unique columns (``_unique_columns``).
+
+    A new resource's URN is taken when its name is (a plain duplicate), or when a resource renamed
+    since still holds it. The database names whichever constraint it checked first, which differs
+    by engine and table, so the detail says both.
+    """
+    [(_, taken)] = unique
+    table = f"{kind}s"
+    kept = f"{taken}, or the DataHub URN {urn} still names a {kind} renamed since"
+    kept += f"; a URN never moves ({decision})"
+    return [*unique, ((f"{table}.urn", f"uq_{table}_urn"), kept)]
+
+
 class SqlUserRows(_ResourceRows[User]):
     """Users, with their emails and provisioned roles mirrored into indexed tables."""
 
@@ -397,9 +413,7 @@ class SqlUserRows(_ResourceRows[User]):
         }
 
     def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-        urn = columns["urn"]
-        kept = f"the DataHub URN {urn} still names a user renamed since; a URN never moves (ADR 0008)"
-        return [*super()._unique_columns(columns), (("users.urn", "uq_users_urn"), kept)]
+        return _with_urn(super()._unique_columns(columns), columns["urn"], "user", "ADR 0008")
 
     def get_by_urn(self, urn: str) -> User | None:
         """Return the user whose stored URN is ``urn``, or None (a unique index lookup)."""
@@ -451,9 +465,7 @@ class SqlGroupRows(_ResourceRows[Group]):
         }
 
     def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-        urn = columns["urn"]
-        kept = f"the DataHub URN {urn} still names a group renamed since; a URN never moves (ADR 0037)"
-        return [*super()._unique_columns(columns), (("groups.urn", "uq_groups_urn"), kept)]
+        return _with_urn(super()._unique_columns(columns), columns["urn"], "group", "ADR 0037")
 
     def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored group (``refer``: see ``names``)."""
