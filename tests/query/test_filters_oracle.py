@@ -15,8 +15,8 @@ Left out on purpose, because scimhub departs from scim2-models there by design:
 the tolerances (bare words, ``"True"`` for booleans, ``manager eq …`` on a
 single-valued complex attribute, extension attributes without their URN),
 ``null`` literals, comparisons on ``manager.value`` (caseExact false in RFC 7643
-§8.7.1, true in scim2-models), and non-ASCII text (SQLite's ``lower()`` folds ASCII only;
-the fixed cases in tests/store/test_sql_filters.py cover the rest).
+§8.7.1, true in scim2-models), and non-ASCII text (the engines lower-case a character at a
+time, scim2-models as Python's ``str.lower`` does; tests/store/test_lower.py pins the engines').
 """
 
 from __future__ import annotations

@@ -298,8 +298,23 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+_SIMPLE_LOWER = {"\u0130": "i"}
+"""The one character whose ``str.lower()`` is two (SpecialCasing: İ → i̇), as UnicodeData.txt maps it."""
+
+
 def _lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+    """PostgreSQL's ``lower()`` on SQLite: each character's simple lower case (UnicodeData.txt).
+
+    Python's ``str.lower()`` also applies SpecialCasing: a word's final Σ becomes ς, and İ becomes
+    i followed by a combining dot. PostgreSQL (libc under a UTF-8 ctype) maps each character
+    alone, so a filter or a sort on a caseExact=false attribute matched differently by engine
+    (session 40). Mapped a character at a time, they agree.
+    """
+    if not isinstance(value, str):
+        return value
+    if value.isascii():
+        return value.lower()
+    return "".join([_SIMPLE_LOWER.get(c) or c.lower() for c in value])
 
 
 def _sqlite_engine(url: str, **options: Any) -> Engine:
@@ -309,7 +324,7 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
-        # SQLite's lower() folds ASCII only; Python's agrees with PostgreSQL and the *_key columns.
+        # SQLite's lower() folds ASCII only; ``_lower`` folds as PostgreSQL's does.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         for pragma in (
