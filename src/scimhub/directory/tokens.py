@@ -133,12 +133,13 @@ class Tokens:
         else needs MANAGE_ACCESS_TOKENS (DataHub's rules). The metadata names the
         actor by its stored URN, whatever its userName is now (ADR 0008).
 
-        :raises Forbidden: When ``owner`` lacks the privilege.
-        :raises NotFound: When ``user`` names nobody: no user has that userName, or that URN.
         The name and the description are kept without surrounding white space (an empty description
         is none), and measured so: every caller, the console, the JSON API and the CLI, gets one answer.
 
-        :raises InvalidValue: When the name is empty, or it or the description is too long.
+        :raises Forbidden: When ``owner`` lacks the privilege.
+        :raises NotFound: When ``user`` names nobody: no user has that userName, or that URN.
+        :raises InvalidValue: When the name is empty, or it or the description is longer than
+            ``MAX_NAME`` or ``MAX_DESCRIPTION`` characters.
         """
         name, description = name.strip(), (description or "").strip() or None
         if not name:
