@@ -7,17 +7,9 @@ the weak ETags RFC 7644 §3.14 recommends, so both headers compare weakly.
 
 from __future__ import annotations
 
-import re
+from scimhub.domain.versions import etag, tagged_version
 
-_VERSION_TAG = re.compile(r'(?:W/)?"([0-9]{1,18})"', re.ASCII)
-"""One of our ETags, weak or not: ASCII digits only (``str.isdigit`` also admits ``²``
-and ``٣``, which ``int`` then refuses or reads) and at most 18 of them, below 2**63,
-so ``int`` never meets a 5,000-digit number."""
-
-
-def etag(version: int) -> str:
-    """Return the ETag of a resource at ``version``."""
-    return f'W/"{version}"'
+__all__ = ["etag", "none_match", "read_versions"]
 
 
 def read_versions(header: str | None) -> frozenset[int] | None:
@@ -35,9 +27,9 @@ def read_versions(header: str | None) -> frozenset[int] | None:
     # skips white space before a tag is quadratic in it (16 KB of spaces took 7.8 s).
     # A tag holding a comma (RFC 9110 §8.8.3 allows one) is not ours and matches nothing.
     for item in header.split(","):
-        tag = _VERSION_TAG.fullmatch(item.strip())
-        if tag is not None:
-            versions.add(int(tag.group(1)))
+        version = tagged_version(item.strip())
+        if version is not None:
+            versions.add(version)
     return frozenset(versions)
 
 

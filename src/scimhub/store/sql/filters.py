@@ -58,6 +58,7 @@ from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.operators import in_op
 
 from scimhub.domain.text import fold
+from scimhub.domain.versions import tagged_version
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.query.filter.evaluation import compare_value
 from scimhub.query.filter.tree import And, Compare, Filter, Literal, Not, Or, Present, ValuePath, filter_terms
@@ -447,10 +448,18 @@ def _micros(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
 
 
+_MAX_VERSION = 2**31 - 1
+"""The largest version a row holds: its column is an INTEGER, which PostgreSQL binds in 32 bits."""
+
+
 def _version_number(value: str) -> int | None:
-    """Return the counter of a ``W/"<n>"`` ETag; None (SQL NULL: no row equals it) for any other text."""
-    number = value[3:-1] if value.startswith('W/"') and value.endswith('"') else ""
-    return int(number) if number.isdigit() else None
+    """Return the counter of a ``W/"<n>"`` ETag; None (SQL NULL: no row equals it) for any other text.
+
+    A version no row can hold is other text too: ``int`` read ``²`` as a 500, and past 2**31 − 1
+    PostgreSQL refused to bind it (session 40).
+    """
+    version = tagged_version(value, weak_only=True)
+    return version if version is not None and version <= _MAX_VERSION else None
 
 
 _OPERATORS: dict[str, operators.OperatorType] = {
