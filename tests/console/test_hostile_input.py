@@ -106,6 +106,13 @@ def test_a_page_past_any_offset_is_an_empty_page(console: ConsoleApp, page: str)
     assert response.status_code == 200, response.text[:500]
 
 
+@pytest.mark.parametrize("number", ["²", "①", "¹²", "٣"])
+def test_a_page_number_of_other_digits_is_the_first_page(console: ConsoleApp, number: str) -> None:
+    """Digits str.isdigit admits but int refuses (or reads) were a 500: not a number, so page 1."""
+    response = console.signed_in().get("/console/groups", params={"page": number})
+    assert response.status_code == 200, response.text[:500]
+
+
 def test_an_events_cursor_past_any_seq_is_a_400(console: ConsoleApp) -> None:
     """The events page's ``before`` cursor edited to a seq of 2^63: refused as malformed (a 500 before)."""
     browser = console.signed_in()

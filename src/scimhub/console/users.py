@@ -52,7 +52,7 @@ def page_number(call: Call) -> int:
     At most ``MAX_PAGE``: a page past it would lie past any list's end anyway.
     """
     text = call.query.get("page", "1")
-    return min(max(1, int(text)), MAX_PAGE) if text.isdigit() and len(text) < 9 else 1
+    return min(max(1, int(text)), MAX_PAGE) if text.isascii() and text.isdigit() and len(text) < 9 else 1
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
