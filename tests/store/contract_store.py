@@ -101,13 +101,14 @@ class StoreContract:
             tx.users.insert(make_user(name))
 
     def test_a_plain_duplicate_says_its_name_is_taken(self, store: Store) -> None:
-        """A second user of one userName: the detail says the name is taken, whichever constraint fired.
+        """A second user of one userName: one detail, whichever constraint fired, on either engine.
 
         Both its key and its URN are taken; the engines report one or the other (session 40).
         """
         with store.transaction() as tx:
             tx.users.insert(make_user("jdoe"))
-        with pytest.raises(Uniqueness, match="userName 'jdoe' is already taken"), store.transaction() as tx:
+        taken = "userName 'jdoe' is already taken, or the DataHub URN urn:li:corpuser:jdoe still names a user"
+        with pytest.raises(Uniqueness, match=taken), store.transaction() as tx:
             tx.users.insert(make_user("jdoe"))
 
     def test_get_by_urn_finds_the_user_that_kept_it(self, store: Store) -> None:
@@ -130,6 +131,19 @@ class StoreContract:
             tx.groups.insert(make_group("Admins"))
         with pytest.raises(Uniqueness), store.transaction() as tx:
             tx.groups.insert(make_group("ADMINS"))
+
+    def test_a_plain_duplicate_group_says_its_name_is_taken(self, store: Store) -> None:
+        """A second group of one displayName: the same detail on both engines.
+
+        PostgreSQL's index on the name answered first, SQLite's on the URN (session 40).
+        """
+        with store.transaction() as tx:
+            tx.groups.insert(make_group("Admins"))
+        taken = (
+            "displayName 'Admins' is already taken, or the DataHub URN urn:li:corpGroup:Admins still names"
+        )
+        with pytest.raises(Uniqueness, match=taken), store.transaction() as tx:
+            tx.groups.insert(make_group("Admins"))
 
     def test_a_failed_transaction_writes_nothing(self, store: Store) -> None:
         """Every write of a transaction that raises is rolled back, events included."""

@@ -168,14 +168,16 @@ class _ResourceRows(Generic[R]):
             if not isinstance(error, IntegrityError):
                 return None
             constraint = violated(error)
-            for markers, detail in self._unique_columns(columns):
+            for markers, detail in self._unique_columns(columns, inserting=not replacing):
                 if any(marker in constraint for marker in markers):
                     return Uniqueness(detail)
             return None
 
         ahead(self._connection, [(statement, columns), *self._mirrors(record, replacing=replacing)], taken)
 
-    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    def _unique_columns(
+        self, columns: dict[str, Any], *, inserting: bool
+    ) -> list[tuple[tuple[str, ...], str]]:
         """Return, per unique column, the names its violation goes by, and the detail to raise.
 
         The names: the column as SQLite's message gives it, the constraint as PostgreSQL's does.
@@ -254,19 +256,20 @@ class _ResourceRows(Generic[R]):
 
 
 def _with_urn(
-    unique: list[tuple[tuple[str, ...], str]], urn: str, kind: str, decision: str
+    unique: list[tuple[tuple[str, ...], str]], urn: str, kind: str, decision: str, inserting: bool
 ) -> list[tuple[tuple[str, ...], str]]:
     """Add the URN's constraint to a resource's unique columns (``_unique_columns``).
 
-    A new resource's URN is taken when its name is (a plain duplicate), or when a resource renamed
-    since still holds it. The database names whichever constraint it checked first, which differs
-    by engine and table, so the detail says both.
+    A new resource takes its name's key and its URN: both are taken by a plain duplicate, the URN
+    alone by a resource renamed since. The database names whichever constraint it checked first,
+    which differs by engine and table, so an insert's detail says both, whichever fired: the same
+    on both engines. A rename takes a name only (a URN never moves).
     """
-    [(_, taken)] = unique
+    [(names, taken)] = unique
     table = f"{kind}s"
     kept = f"{taken}, or the DataHub URN {urn} still names a {kind} renamed since"
     kept += f"; a URN never moves ({decision})"
-    return [*unique, ((f"{table}.urn", f"uq_{table}_urn"), kept)]
+    return [(names, kept if inserting else taken), ((f"{table}.urn", f"uq_{table}_urn"), kept)]
 
 
 class SqlUserRows(_ResourceRows[User]):
@@ -412,8 +415,11 @@ class SqlUserRows(_ResourceRows[User]):
             "last_modified": user.last_modified,
         }
 
-    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-        return _with_urn(super()._unique_columns(columns), columns["urn"], "user", "ADR 0008")
+    def _unique_columns(
+        self, columns: dict[str, Any], *, inserting: bool
+    ) -> list[tuple[tuple[str, ...], str]]:
+        unique = super()._unique_columns(columns, inserting=inserting)
+        return _with_urn(unique, columns["urn"], "user", "ADR 0008", inserting)
 
     def get_by_urn(self, urn: str) -> User | None:
         """Return the user whose stored URN is ``urn``, or None (a unique index lookup)."""
@@ -464,8 +470,11 @@ class SqlGroupRows(_ResourceRows[Group]):
             "last_modified": group.last_modified,
         }
 
-    def _unique_columns(self, columns: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-        return _with_urn(super()._unique_columns(columns), columns["urn"], "group", "ADR 0037")
+    def _unique_columns(
+        self, columns: dict[str, Any], *, inserting: bool
+    ) -> list[tuple[tuple[str, ...], str]]:
+        unique = super()._unique_columns(columns, inserting=inserting)
+        return _with_urn(unique, columns["urn"], "group", "ADR 0037", inserting)
 
     def urns(self, ids: Iterable[str], *, refer: bool = False) -> dict[str, str]:
         """Return the DataHub URN of each of ``ids`` that names a stored group (``refer``: see ``names``)."""
