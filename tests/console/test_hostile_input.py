@@ -1,8 +1,9 @@
-"""Hostile input at the console: a NUL anywhere is a 400 before any page reads it, on both engines.
+"""Hostile input at the console, on both engines: a client's error, never a 500 and never stored.
 
-An adversarial run (session 40) found that the console, unlike SCIM and the JSON API, handed a NUL
+Adversarial runs (session 40) found that the console, unlike SCIM and the JSON API, handed a NUL
 (U+0000) in a path, a query or a form to the database: PostgreSQL refused it with a 500, SQLite
-stored it in a token's name. ``ConsoleEdge`` now refuses it once, for every page (ADR 0021).
+stored it in a token's name. ``ConsoleEdge`` now refuses it once, for every page (ADR 0021). They
+also found page numbers, feed cursors and token names that the database could not take.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scimhub.console.http import MAX_FORM_BYTES, ConsoleEdge
 from scimhub.directory.actors import SYSTEM
 from scimhub.domain.tokens import MAX_NAME
 from scimhub.feed.offsets import MAX_SEQ, encode_offset
-from tests.console.conftest import ConsoleApp, csrf_of, post, sign_in
+from tests.console.conftest import ADMIN_PASSWORD, ConsoleApp, csrf_of, post, sign_in
 
 NUL_PAGES = [
     "/console/users?q=%00",
@@ -46,7 +47,7 @@ def test_a_nul_in_the_sign_in_form_is_refused_before_anything_reads_it(console: 
     token = csrf_of(browser.get("/console/sign-in").text)
     form = {"username": "\x00admin", "password": "x", "csrf": token}
     assert_refused(browser.post("/console/sign-in", data=form), "form field &#39;username&#39;")
-    assert sign_in(browser, "admin", "the admin's password").status_code == 303
+    assert sign_in(browser, "admin", ADMIN_PASSWORD).status_code == 303
 
 
 @pytest.mark.parametrize("page", NUL_PAGES)
