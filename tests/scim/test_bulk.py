@@ -242,6 +242,15 @@ def test_an_operation_naming_a_failed_post_fails_with_409() -> None:
     assert "location" not in results[0] and len(recorder.requests) == 1
 
 
+def test_an_operation_naming_a_post_refused_as_read_fails_with_409_too() -> None:
+    """A POST without data declares its bulkId all the same: who names it fails as above (session 40)."""
+    recorder = Recorder()
+    results = run(recorder, {"method": "POST", "path": "/Users", "bulkId": "u"}, group("g", "u"))
+    assert [r["status"] for r in results] == ["400", "409"]
+    assert "names bulkId 'u', whose POST did not succeed" in results[1]["response"]["detail"]
+    assert recorder.requests == []
+
+
 def test_fail_on_errors_stops_after_that_many_errors() -> None:
     """§3.7.3: after failOnErrors errors nothing more runs, and the response holds what ran."""
     recorder = Recorder(fail=frozenset({"bad1", "bad2"}))

@@ -164,9 +164,9 @@ def plan(operations: tuple[BulkOperation, ...]) -> list[BulkOperation]:
     order (a stable topological sort). A bulkId no POST declares is a 400; an
     operation in a cycle of references, or waiting on one, a 409 that names the cycle.
     """
-    creators = {
-        op.bulk_id: op.index for op in operations if op.method == "POST" and op.bulk_id and not op.error
-    }
+    # A POST refused as it was read still declares its bulkId: what names it fails for want of its
+    # id (409), as when the POST fails when it runs, not as naming nothing (400).
+    creators = {op.bulk_id: op.index for op in operations if op.method == "POST" and op.bulk_id}
     ops = list(operations)
     for op in operations:
         unknown = sorted(ref for ref in op.references if ref not in creators)
