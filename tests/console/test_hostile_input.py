@@ -15,7 +15,9 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from scimhub.console.http import MAX_FORM_BYTES, ConsoleEdge
+from scimhub.console.users import MAX_PAGE
 from scimhub.directory.actors import SYSTEM
+from scimhub.directory.groups import GroupEdit
 from scimhub.domain.tokens import MAX_NAME
 from scimhub.feed.offsets import MAX_SEQ, encode_offset
 from tests.console.conftest import ADMIN_PASSWORD, ConsoleApp, csrf_of, post, sign_in
@@ -103,15 +105,19 @@ def test_a_nul_in_an_actions_path_is_refused(console: ConsoleApp) -> None:
 @pytest.mark.parametrize("page", ["/console/groups", "/console/groups?q=a"])
 def test_a_page_past_any_offset_is_an_empty_page(console: ConsoleApp, page: str) -> None:
     """Page 42,949,674 (an offset past 2^31) was a 500 on PostgreSQL: it is the last page, empty."""
+    console.services.groups.create(SYSTEM, GroupEdit({"displayName": "alpha-team"}))
     response = console.signed_in().get(page, params={"page": "42949674"})
     assert response.status_code == 200, response.text[:500]
+    assert f"Groups, page {MAX_PAGE}<" in response.text and "alpha-team" not in response.text
 
 
 @pytest.mark.parametrize("number", ["²", "①", "¹²", "٣"])
 def test_a_page_number_of_other_digits_is_the_first_page(console: ConsoleApp, number: str) -> None:
     """Digits str.isdigit admits but int refuses (or reads) were a 500: not a number, so page 1."""
+    console.services.groups.create(SYSTEM, GroupEdit({"displayName": "alpha-team"}))
     response = console.signed_in().get("/console/groups", params={"page": number})
     assert response.status_code == 200, response.text[:500]
+    assert "Groups, page 1<" in response.text and "alpha-team" in response.text
 
 
 def test_an_events_cursor_past_any_seq_is_a_400(console: ConsoleApp) -> None:

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scimhub.scim.conditions import etag, none_match, read_versions
+from scimhub.domain.versions import etag
+from scimhub.scim.conditions import none_match, read_versions
 
 
 def test_our_etag_reads_back_as_its_version() -> None:

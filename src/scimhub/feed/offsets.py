@@ -54,6 +54,5 @@ def _fields(offset: str) -> tuple[str, int] | None:
     stream, _, seq = rest.partition(":")
     if version != _VERSION or not stream or not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
         return None
-    if int(seq) > MAX_SEQ:  # nineteen digits can say more than the database can hold
-        return None
-    return stream, int(seq)
+    number = int(seq)
+    return (stream, number) if number <= MAX_SEQ else None  # 19 digits say more than the database holds

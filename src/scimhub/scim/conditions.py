@@ -7,9 +7,7 @@ the weak ETags RFC 7644 §3.14 recommends, so both headers compare weakly.
 
 from __future__ import annotations
 
-from scimhub.domain.versions import etag, tagged_version
-
-__all__ = ["etag", "none_match", "read_versions"]
+from scimhub.domain.versions import tagged_version
 
 
 def read_versions(header: str | None) -> frozenset[int] | None:

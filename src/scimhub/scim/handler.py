@@ -20,6 +20,7 @@ from scimhub.directory.groups import Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import Users
 from scimhub.domain.groups import Member
 from scimhub.domain.text import check_no_nul
+from scimhub.domain.versions import etag
 from scimhub.errors import (
     InvalidCount,
     InvalidFilter,
@@ -34,7 +35,7 @@ from scimhub.scim import discovery
 from scimhub.scim.bounds import check_resource_values
 from scimhub.scim.bulk import read_bulk_request
 from scimhub.scim.bulk_run import BulkRunner
-from scimhub.scim.conditions import etag, none_match, read_versions
+from scimhub.scim.conditions import none_match, read_versions
 from scimhub.scim.cursors import Cursors, Position, query_scope
 from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
 from scimhub.scim.errors import error_response

@@ -9,8 +9,8 @@ from typing import Any
 from scimhub.directory.groups import GroupView
 from scimhub.directory.users import UserView
 from scimhub.domain.groups import Member
+from scimhub.domain.versions import etag
 from scimhub.query.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
-from scimhub.scim.conditions import etag
 from scimhub.store.records import GroupRef
 
 _EPOCH = datetime(1970, 1, 1)
