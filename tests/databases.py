@@ -18,11 +18,12 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from scimhub.store.sql import migrate
+from scimhub.store.sql.engine import register_sqlite_functions
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SCIMHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -112,6 +113,8 @@ def migrated_engine(database_url: str = "sqlite://") -> Iterator[Engine]:
         engine = create_engine(database_url, poolclass=StaticPool)
     else:
         engine = create_engine(database_url)
+    if engine.dialect.name == "sqlite":  # lower() as the server's engine has it
+        event.listen(engine, "connect", lambda connection, _: register_sqlite_functions(connection))
     try:
         migrate.upgrade(engine)
         yield engine

@@ -631,6 +631,19 @@ def test_element_matches_its_value_filter() -> None:
     assert matches(_value_filter("emails", 'type eq "WORK" and value ew "X.ORG"'), work)
 
 
+def test_element_folds_case_as_the_database_does() -> None:
+    """Case folds a character at a time, as SQL's ``lower()``: the elements a search would find.
+
+    Python's ``str.lower()`` writes a word's final Σ as ς and İ as i with a combining dot, so
+    ``display eq "οδοσ"`` missed the ``ΟΔΟΣ`` that a search finds (session 40's adversarial run).
+    """
+    element = {"value": "a@x.org", "display": "ΟΔΟΣ İstanbul"}
+    assert matches(_value_filter("emails", 'display eq "οδοσ istanbul"'), element)
+    assert matches(_value_filter("emails", 'display eq "x" or display eq "οδοσ istanbul"'), element)
+    assert matches(_value_filter("emails", 'display sw "οδοσ i"'), element)
+    assert not matches(_value_filter("emails", 'display eq "οδος istanbul"'), element)
+
+
 def test_element_primary_true_matches_string_true() -> None:
     """An element whose primary is still Entra's string "True" matches ``primary eq "True"``."""
     selection = _value_filter("roles", 'primary eq "True"')

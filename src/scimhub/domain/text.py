@@ -139,6 +139,24 @@ def check_identifier(text: str, where: str) -> None:
         raise InvalidValue(f"{where} starts or ends with white space; it is not allowed in a name")
 
 
+_SIMPLE_LOWER = {"\u0130": "i"}
+"""The one character whose ``str.lower()`` is two (SpecialCasing: İ → i̇), as UnicodeData.txt maps it."""
+
+
+def lower_each(text: str) -> str:
+    """Return ``text`` with each character in its simple lower case (UnicodeData.txt): SQL's ``lower()``.
+
+    What a caseExact=false comparison folds, wherever it runs: PostgreSQL's ``lower()`` (libc under
+    a UTF-8 ctype) maps each character alone, SQLite's is this function (the store registers it),
+    and the filter evaluator folds with it too, so that a PATCH's value filter picks the elements a
+    search would find. Python's ``str.lower()`` also applies SpecialCasing: a word's final Σ becomes
+    ς, and İ becomes i followed by a combining dot.
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join([_SIMPLE_LOWER.get(c) or c.lower() for c in text])
+
+
 def fold(text: str) -> str:
     """Return the comparison key of a name: its NFC form, lower-cased (the ``*_key`` columns)."""
     return unicodedata.normalize("NFC", text).lower()

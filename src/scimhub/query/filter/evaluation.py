@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from scimhub.domain.text import lower_each
 from scimhub.query.filter.tree import (
     And,
     Compare,
@@ -35,7 +36,8 @@ def matches(value_filter: Filter, element: object) -> bool:
     ``parse_value_filter``: its paths are relative to the element, so
     ``type eq "work"`` reads ``element["type"]``. For an attribute of simple values
     the element is the value itself. Strings compare case-insensitively unless the
-    attribute is caseExact (RFC 7644 §3.4.2.2); ``"True"``/``"False"`` strings in
+    attribute is caseExact (RFC 7644 §3.4.2.2), a character at a time as SQL's ``lower()`` does
+    (``lower_each``); ``"True"``/``"False"`` strings in
     boolean sub-attributes read as booleans, as Entra writes them.
     """
     return element_matcher(value_filter)(element)
@@ -63,7 +65,7 @@ def element_matcher(value_filter: Filter) -> ElementMatcher:
         return lambda element: not inner(element)
     if isinstance(node, Compare) and node.op != "ne" and node.value is not None:
         if node.op == "eq" and isinstance(node.value, str) and _is_text(node.path):
-            return _one_of(node.path, {node.value if node.path.target.case_exact else node.value.lower()})
+            return _one_of(node.path, {node.value if node.path.target.case_exact else lower_each(node.value)})
         path, attribute, op, expected = node.path, node.path.target, node.op, node.value
         return lambda element: any(
             compare_value(attribute, op, actual, expected) for actual in _element_values(element, path)
@@ -90,7 +92,7 @@ def _folded(terms: list[Filter]) -> list[ElementMatcher]:
             and isinstance(term.value, str)
             and _is_text(term.path)
         ):
-            folded = term.value if term.path.target.case_exact else term.value.lower()
+            folded = term.value if term.path.target.case_exact else lower_each(term.value)
             wanted.setdefault(term.path, set()).add(folded)
         else:
             tests.append(element_matcher(term))
@@ -108,7 +110,7 @@ def _one_of(path: AttrRef, values: set[str]) -> ElementMatcher:
 
     def test(element: object) -> bool:
         return any(
-            isinstance(actual, str) and (actual if exact else actual.lower()) in values
+            isinstance(actual, str) and (actual if exact else lower_each(actual)) in values
             for actual in _element_values(element, path)
         )
 
@@ -203,7 +205,8 @@ def _is_present(value: object) -> bool:
 def compare_value(attribute: Attribute, op: str, actual: object, expected: Literal) -> bool:
     """Tell whether ``actual op expected`` holds for a value of ``attribute`` (any op but ``ne``).
 
-    Strings compare lower-cased unless the attribute is caseExact, dateTimes by
+    Strings compare lower-cased a character at a time (``lower_each``, as the database does)
+    unless the attribute is caseExact, dateTimes by
     instant, numbers by value; values of the wrong type never match.
     """
     kind = attribute.type
@@ -223,7 +226,7 @@ def compare_value(attribute: Attribute, op: str, actual: object, expected: Liter
     if not isinstance(actual, str) or not isinstance(expected, str):
         return False
     if not attribute.case_exact:
-        actual, expected = actual.lower(), expected.lower()
+        actual, expected = lower_each(actual), lower_each(expected)
     if op == "co":
         return expected in actual
     if op == "sw":

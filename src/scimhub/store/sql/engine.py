@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from scimhub.domain.text import lower_each
 from scimhub.errors import ServiceUnavailable
 from scimhub.store.sql.slots import WORK_IN_FLIGHT
 
@@ -298,23 +299,16 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-_SIMPLE_LOWER = {"\u0130": "i"}
-"""The one character whose ``str.lower()`` is two (SpecialCasing: İ → i̇), as UnicodeData.txt maps it."""
+def register_sqlite_functions(dbapi_connection: sqlite3.Connection) -> None:
+    """Give a SQLite connection the functions our SQL expects to behave as PostgreSQL's.
 
-
-def _lower(value: object) -> object:
-    """PostgreSQL's ``lower()`` on SQLite: each character's simple lower case (UnicodeData.txt).
-
-    Python's ``str.lower()`` also applies SpecialCasing: a word's final Σ becomes ς, and İ becomes
-    i followed by a combining dot. PostgreSQL (libc under a UTF-8 ctype) maps each character
-    alone, so a filter or a sort on a caseExact=false attribute matched differently by engine
-    (session 40). Mapped a character at a time, they agree.
+    ``lower()``: SQLite's own folds ASCII only; ``lower_each`` folds as PostgreSQL's does.
     """
-    if not isinstance(value, str):
-        return value
-    if value.isascii():
-        return value.lower()
-    return "".join([_SIMPLE_LOWER.get(c) or c.lower() for c in value])
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: Any) -> Any:  # any SQL value: text is lowered, a number or blob passes as it is
+    return lower_each(value) if isinstance(value, str) else value
 
 
 def _sqlite_engine(url: str, **options: Any) -> Engine:
@@ -324,8 +318,7 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
-        # SQLite's lower() folds ASCII only; ``_lower`` folds as PostgreSQL's does.
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        register_sqlite_functions(dbapi_connection)
         cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
