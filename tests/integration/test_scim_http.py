@@ -197,6 +197,20 @@ def test_if_match_and_if_none_match(scim: httpx.Client) -> None:
     assert scim.get(url).json()["displayName"] == "v2"
 
 
+def test_if_none_match_on_a_write(scim: httpx.Client) -> None:
+    """If-None-Match on a write is a 412 when it names the current ETag or is ``*`` (RFC 9110 §13.1.2)."""
+    user = new_user(scim, displayName="v1")
+    url = f"/Users/{user['id']}"
+    etag = user["meta"]["version"]
+    replace = {"op": "replace", "path": "displayName", "value": "v2"}
+    assert_error(patch(scim, url, replace, headers={"If-None-Match": "*"}), 412)
+    assert_error(patch(scim, url, replace, headers={"If-None-Match": etag}), 412)
+    assert_error(scim.delete(url, headers={"If-None-Match": "*"}), 412)
+    assert scim.get(url).json()["displayName"] == "v1"
+    assert patch(scim, url, replace, headers={"If-None-Match": 'W/"999"'}).status_code == 200
+    assert scim.delete(url, headers={"If-None-Match": etag}).status_code == 204  # etag is stale now
+
+
 def test_group_membership_is_patched_by_delta(scim: httpx.Client) -> None:
     """Members are added and removed by PATCH (204); the user's groups follow."""
     alice, bob = new_user(scim), new_user(scim)

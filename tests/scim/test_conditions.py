@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scimhub.domain.versions import etag
-from scimhub.scim.conditions import none_match, read_versions
+from scimhub.scim.conditions import none_match, read_versions, write_versions
 
 
 def test_our_etag_reads_back_as_its_version() -> None:
@@ -54,6 +54,32 @@ def test_if_none_match_matches_the_version_named() -> None:
     assert none_match(etag(4), 5) is False
     assert none_match("*", 5) is True
     assert none_match(None, 5) is False
+
+
+@pytest.mark.parametrize(
+    ("if_match", "if_none_match", "accepted", "refused"),
+    [
+        (None, None, [1, 7], []),
+        (etag(3), None, [3], [2, 4]),
+        (None, "*", [], [0, 1, 7]),  # any stored version: only a missing resource would pass
+        (None, etag(3), [2, 4], [3]),
+        (None, 'W/"3", "5"', [4], [3, 5]),
+        (None, 'W/"²"', [1, 3], []),  # no tag of ours: refuses nothing
+        ('W/"3", W/"4"', etag(4), [3], [4]),
+        (etag(3), "*", [], [3]),
+        ("*", etag(3), [2], [3]),
+    ],
+)
+def test_a_write_takes_the_versions_both_headers_allow(
+    if_match: str | None, if_none_match: str | None, accepted: list[int], refused: list[int]
+) -> None:
+    """A write's version must be one If-Match names (any, if absent or ``*``) and none If-None-Match does."""
+    versions = write_versions(if_match, if_none_match)
+    if versions is None:
+        assert if_match is None and if_none_match is None
+        return
+    assert all(v in versions for v in accepted)
+    assert not any(v in versions for v in refused)
 
 
 @given(st.text(max_size=300))

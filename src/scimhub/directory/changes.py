@@ -7,17 +7,21 @@ from typing import Any
 
 from scimhub.domain.events import Category, ChangeEvent, Operation
 from scimhub.domain.roles import Role
+from scimhub.domain.versions import Versions, etag
 from scimhub.errors import NotFound, PreconditionFailed
 from scimhub.store.contract import EventLog, GroupRows, UserRows
 
 
-def check_version(kind: str, id: str, stored: int, expected: frozenset[int] | None) -> None:
-    """Refuse a write whose ``If-Match`` names other versions (RFC 7644 §3.14).
+def check_version(kind: str, id: str, stored: int, expected: Versions | None) -> None:
+    """Refuse a write whose ``If-Match`` or ``If-None-Match`` excludes the stored version (RFC 7644 §3.14).
 
     :raises PreconditionFailed: When ``expected`` is given and lacks ``stored``.
     """
     if expected is not None and stored not in expected:
-        raise PreconditionFailed(f"{kind} {id} is at version {stored}; If-Match names another version")
+        raise PreconditionFailed(
+            f"{kind} {id} is at version {stored} (ETag {etag(stored)}),"
+            " which the request's If-Match or If-None-Match header excludes"
+        )
 
 
 def changed_attributes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -130,7 +134,7 @@ def hard_delete(
     kind: str,
     entity_type: str,
     id: str,
-    expected: frozenset[int] | None,
+    expected: Versions | None,
     actor: str,
     now: int,
 ) -> None:

@@ -21,6 +21,7 @@ from scimhub.directory.changes import (
 )
 from scimhub.directory.users import Clock
 from scimhub.domain.groups import Group, Member, MemberChange, group_urn
+from scimhub.domain.versions import Versions
 from scimhub.errors import InvalidValue, NotFound
 from scimhub.query.pages import Page, Query, Seek
 from scimhub.query.paths import resolve
@@ -232,7 +233,7 @@ class Groups:
         actor: Actor,
         id: str,
         edit: Callable[[Group], GroupEdit],
-        expected_versions: frozenset[int] | None = None,
+        expected_versions: Versions | None = None,
         *,
         with_members: bool = False,
     ) -> GroupView:
@@ -264,7 +265,7 @@ class Groups:
             members = list(tx.members.members(id)) if with_members else None
         return GroupView(updated, members)
 
-    def delete(self, actor: Actor, id: str, expected_versions: frozenset[int] | None = None) -> None:
+    def delete(self, actor: Actor, id: str, expected_versions: Versions | None = None) -> None:
         """Delete a group for good, with its membership rows.
 
         :raises NotFound: When there is no such group.

@@ -18,6 +18,7 @@ from scimhub.directory.changes import (
 from scimhub.directory.passwords import hash_password
 from scimhub.domain.roles import Role
 from scimhub.domain.users import User, provisioned_roles, user_urn
+from scimhub.domain.versions import Versions
 from scimhub.errors import NotFound
 from scimhub.query.filter.tree import Compare
 from scimhub.query.pages import Page, Query, Walk
@@ -174,7 +175,7 @@ class Users:
         actor: Actor,
         id: str,
         edit: Callable[[User], UserEdit],
-        expected_versions: frozenset[int] | None = None,
+        expected_versions: Versions | None = None,
         *,
         with_groups: bool = False,
     ) -> UserView:
@@ -212,7 +213,7 @@ class Users:
             tx.events.append(role_events(updated.urn, user.provisioned_roles, roles, actor.urn, now))
         return UserView(updated, groups)
 
-    def delete(self, actor: Actor, id: str, expected_versions: frozenset[int] | None = None) -> None:
+    def delete(self, actor: Actor, id: str, expected_versions: Versions | None = None) -> None:
         """Delete a user for good, and its memberships.
 
         :raises NotFound: When there is no such user.

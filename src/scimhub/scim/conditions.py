@@ -3,11 +3,15 @@
 A resource's ETag is ``W/"<version>"``, its version a counter bumped on every
 change. RFC 9110 §13.1.1 compares ``If-Match`` strongly, which would never match
 the weak ETags RFC 7644 §3.14 recommends, so both headers compare weakly.
+
+RFC 7644 §3.14 names ``If-Match`` for writes and ``If-None-Match`` for reads; a write
+honours both, as RFC 9110 §13.1.2 asks of any method: ``If-None-Match: *`` on a PUT,
+PATCH or DELETE of a stored resource is a 412, as is one naming its current ETag.
 """
 
 from __future__ import annotations
 
-from scimhub.domain.versions import tagged_version
+from scimhub.domain.versions import AllBut, Versions, tagged_version
 
 
 def read_versions(header: str | None) -> frozenset[int] | None:
@@ -29,6 +33,21 @@ def read_versions(header: str | None) -> frozenset[int] | None:
         if version is not None:
             versions.add(version)
     return frozenset(versions)
+
+
+def write_versions(if_match: str | None, if_none_match: str | None) -> Versions | None:
+    """Return the versions a write's ``If-Match`` and ``If-None-Match`` accept; None when they accept any.
+
+    A version must be one ``If-Match`` names (any, when it is missing or ``*``) and none that
+    ``If-None-Match`` names (every one, when it is ``*``).
+    """
+    accepted = read_versions(if_match)
+    if if_none_match is None:
+        return accepted
+    refused = read_versions(if_none_match)  # None: "*", every version
+    if accepted is None:
+        return AllBut(refused)
+    return frozenset() if refused is None else accepted - refused
 
 
 def none_match(header: str | None, version: int) -> bool:

@@ -16,6 +16,7 @@ from scimhub.directory.groups import GroupEdit, Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import UserEdit, Users, UserView
 from scimhub.domain.groups import Group, Member, MemberChange
 from scimhub.domain.users import User
+from scimhub.domain.versions import Versions
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.scim.patch import Operation as PatchOperation
@@ -41,7 +42,7 @@ class Endpoint(Protocol):
         """Create the resource from a POST body (RFC 7644 §3.3)."""
 
     def replace(
-        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+        self, actor: Actor, id: str, resource: Resource, versions: Versions | None, extra: bool
     ) -> Any:
         """Replace the resource with a PUT body, if its version is one of ``versions`` (RFC 7644 §3.5.1)."""
 
@@ -50,12 +51,12 @@ class Endpoint(Protocol):
         actor: Actor,
         id: str,
         operations: Sequence[PatchOperation],
-        versions: frozenset[int] | None,
+        versions: Versions | None,
         extra: bool,
     ) -> Any:
         """Apply PATCH operations to the resource, if its version is one of ``versions`` (RFC 7644 §3.5.2)."""
 
-    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None:
+    def delete(self, actor: Actor, id: str, versions: Versions | None) -> None:
         """Delete the resource, if its version is one of ``versions`` (RFC 7644 §3.6)."""
 
     def represent(self, view: Any, base_url: str) -> dict[str, Any]:
@@ -92,7 +93,7 @@ class UserEndpoint:
         return UserView(self._users.create(actor, UserEdit(resource.doc, resource.password)), [])
 
     def replace(
-        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+        self, actor: Actor, id: str, resource: Resource, versions: Versions | None, extra: bool
     ) -> UserView:
         """Replace a user with a PUT body."""
         edit = UserEdit(resource.doc, resource.password)
@@ -103,7 +104,7 @@ class UserEndpoint:
         actor: Actor,
         id: str,
         operations: Sequence[PatchOperation],
-        versions: frozenset[int] | None,
+        versions: Versions | None,
         extra: bool,
     ) -> UserView:
         """Apply PATCH operations to a user's document."""
@@ -114,7 +115,7 @@ class UserEndpoint:
 
         return self._users.update(actor, id, edit, versions, with_groups=extra)
 
-    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None:
+    def delete(self, actor: Actor, id: str, versions: Versions | None) -> None:
         """Delete a user."""
         self._users.delete(actor, id, versions)
 
@@ -155,7 +156,7 @@ class GroupEndpoint:
         return self._groups.get(group.id, with_members=True) if members.add else GroupView(group, [])
 
     def replace(
-        self, actor: Actor, id: str, resource: Resource, versions: frozenset[int] | None, extra: bool
+        self, actor: Actor, id: str, resource: Resource, versions: Versions | None, extra: bool
     ) -> GroupView:
         """Replace a group with a PUT body, keeping its members when the body has none."""
         # PUT without ``members`` keeps them: RFC 7644 §3.5.1 lets the server decide,
@@ -171,7 +172,7 @@ class GroupEndpoint:
         actor: Actor,
         id: str,
         operations: Sequence[PatchOperation],
-        versions: frozenset[int] | None,
+        versions: Versions | None,
         extra: bool,
     ) -> GroupView:
         """Apply PATCH operations to a group's document and members."""
@@ -187,7 +188,7 @@ class GroupEndpoint:
 
         return self._groups.update(actor, id, edit, versions, with_members=extra)
 
-    def delete(self, actor: Actor, id: str, versions: frozenset[int] | None) -> None:
+    def delete(self, actor: Actor, id: str, versions: Versions | None) -> None:
         """Delete a group."""
         self._groups.delete(actor, id, versions)
 

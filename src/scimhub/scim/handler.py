@@ -20,7 +20,7 @@ from scimhub.directory.groups import Groups, GroupSnapshot, GroupView
 from scimhub.directory.users import Users
 from scimhub.domain.groups import Member
 from scimhub.domain.text import check_no_nul
-from scimhub.domain.versions import etag
+from scimhub.domain.versions import Versions, etag
 from scimhub.errors import (
     InvalidCount,
     InvalidFilter,
@@ -35,7 +35,7 @@ from scimhub.scim import discovery
 from scimhub.scim.bounds import check_resource_values
 from scimhub.scim.bulk import read_bulk_request
 from scimhub.scim.bulk_run import BulkRunner
-from scimhub.scim.conditions import none_match, read_versions
+from scimhub.scim.conditions import none_match, write_versions
 from scimhub.scim.cursors import Cursors, Position, query_scope
 from scimhub.scim.endpoints import Endpoint, GroupEndpoint, UserEndpoint
 from scimhub.scim.errors import error_response
@@ -256,7 +256,7 @@ class ScimHandler:
         body = read_json(request)
         check_resource_values(body)
         resource = read_resource(endpoint.resource_type, body)
-        versions = read_versions(request.header("if-match"))
+        versions = _write_versions(request)
         view = endpoint.replace(
             _actor(request), target.id or "", resource, versions, projection.wants(endpoint.extra)
         )
@@ -274,7 +274,7 @@ class ScimHandler:
         operations = read_patch(
             endpoint.resource_type, read_json(request), max_operations=self._settings.max_patch_operations
         )
-        versions = read_versions(request.header("if-match"))
+        versions = _write_versions(request)
         terse = endpoint.extra == "members" and request.param("attributes") is None
         extra = not terse and projection.wants(endpoint.extra)
         view = endpoint.patch(_actor(request), target.id or "", operations, versions, extra)
@@ -284,7 +284,7 @@ class ScimHandler:
 
     def _delete(self, target: Target, request: ScimRequest) -> ScimResponse:
         endpoint = self._endpoint(target)
-        endpoint.delete(_actor(request), target.id or "", read_versions(request.header("if-match")))
+        endpoint.delete(_actor(request), target.id or "", _write_versions(request))
         return ScimResponse(204)
 
     def _run_bulk(self, _: Target, request: ScimRequest) -> ScimResponse:
@@ -370,6 +370,10 @@ def _actor(request: ScimRequest) -> Actor:
     if request.actor is None:  # the web layer authenticates every SCIM request first
         raise RuntimeError("a SCIM write reached the handler without an authenticated actor")
     return request.actor
+
+
+def _write_versions(request: ScimRequest) -> Versions | None:
+    return write_versions(request.header("if-match"), request.header("if-none-match"))
 
 
 def _member_chunks(
