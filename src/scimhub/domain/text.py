@@ -139,22 +139,25 @@ def check_identifier(text: str, where: str) -> None:
         raise InvalidValue(f"{where} starts or ends with white space; it is not allowed in a name")
 
 
-_SIMPLE_LOWER = {"\u0130": "i"}
-"""The one character whose ``str.lower()`` is two (SpecialCasing: İ → i̇), as UnicodeData.txt maps it."""
-
-
 def lower_each(text: str) -> str:
     """Return ``text`` with each character in its simple lower case (UnicodeData.txt): SQL's ``lower()``.
 
     What a caseExact=false comparison folds, wherever it runs: PostgreSQL's ``lower()`` (libc under
     a UTF-8 ctype) maps each character alone, SQLite's is this function (the store registers it),
     and the filter evaluator folds with it too, so that a PATCH's value filter picks the elements a
-    search would find. Python's ``str.lower()`` also applies SpecialCasing: a word's final Σ becomes
-    ς, and İ becomes i followed by a combining dot.
+    search would find.
+
+    Python's ``str.lower()`` differs from that in two characters only: it writes a word's final Σ as
+    ς (the one context CPython applies) and İ as i followed by a combining dot (the one character
+    whose full lower case is two). Each is given its simple lower case first, and ``str.lower()``
+    does the rest in C: a character at a time in Python cost 20 times more on long text, which a
+    PATCH of many value filters over long values multiplies (session 41's adversarial run).
+    ``tests/domain/test_text.py`` checks every code point and random text against the
+    per-character mapping.
     """
     if text.isascii():
         return text.lower()
-    return "".join([_SIMPLE_LOWER.get(c) or c.lower() for c in text])
+    return text.replace("\u0130", "i").replace("\u03a3", "\u03c3").lower()
 
 
 def fold(text: str) -> str:
