@@ -20,7 +20,7 @@ The tree, in the manner of httpx's exception module::
     ├── MethodNotAllowed ........ the resource exists but not this verb
     ├── Conflict ................ the change clashes with stored state
     │   └── Uniqueness            a value that must be unique is taken
-    ├── PreconditionFailed ...... If-Match did not match the stored version
+    ├── PreconditionFailed ...... If-Match or If-None-Match excludes the stored version
     ├── PayloadTooLarge ......... the body exceeds the configured limit
     ├── RequestTimeout .......... the body did not arrive in time
     ├── UnsupportedMediaType .... the body is not JSON
@@ -123,7 +123,7 @@ class Uniqueness(Conflict):
 
 
 class PreconditionFailed(ScimhubError):
-    """The stored version differs from the one named in ``If-Match``."""
+    """The stored version is not one ``If-Match`` names, or is one ``If-None-Match`` names."""
 
 
 class PayloadTooLarge(ScimhubError):

@@ -207,6 +207,12 @@ def test_if_none_match_on_a_write(scim: httpx.Client) -> None:
     assert_error(patch(scim, url, replace, headers={"If-None-Match": etag}), 412)
     assert_error(scim.delete(url, headers={"If-None-Match": "*"}), 412)
     assert scim.get(url).json()["displayName"] == "v1"
+    twice = [("If-None-Match", 'W/"999"'), ("If-None-Match", etag)]  # one list (RFC 9110 §5.3)
+    assert_error(patch(scim, url, replace, headers=twice), 412)
+    assert_error(patch(scim, url, replace, headers=[("If-None-Match", "*")] * 2), 412)
+    assert_error(patch(scim, url, replace, headers={"If-None-Match": f"*, {etag}"}), 400, "invalidValue")
+    twice = [("If-Match", 'W/"999"'), ("If-Match", etag)]
+    assert patch(scim, url, replace, headers=twice).status_code == 200
     assert patch(scim, url, replace, headers={"If-None-Match": 'W/"999"'}).status_code == 200
     assert scim.delete(url, headers={"If-None-Match": etag}).status_code == 204  # etag is stale now
 

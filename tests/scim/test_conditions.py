@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scimhub.domain.versions import etag
+from scimhub.errors import InvalidValue
 from scimhub.scim.conditions import none_match, read_versions, write_versions
 
 
@@ -22,9 +23,19 @@ def test_a_list_of_tags_accepts_each_of_ours() -> None:
 
 
 def test_star_and_no_header_accept_any_version() -> None:
-    """``*`` and a missing header accept any version."""
+    """``*`` (or ``*`` twice: one header sent on two lines) and a missing header accept any version."""
     assert read_versions(None) is None
     assert read_versions(" * ") is None
+    assert read_versions("*, *") is None
+
+
+@pytest.mark.parametrize("header", ['*, W/"3"', 'W/"3", *', 'W/"3",*'])
+def test_star_in_a_list_of_tags_is_refused(header: str) -> None:
+    """``*`` among tags is outside the grammar and reads two ways: a 400, not a guess."""
+    with pytest.raises(InvalidValue, match='If-None-Match is "\\*" alone or a list of entity tags'):
+        write_versions(None, header)
+    with pytest.raises(InvalidValue, match="If-Match is"):
+        read_versions(header)
 
 
 @pytest.mark.parametrize(

@@ -205,6 +205,19 @@ class ScimBases:
         await self.app(scope, receive, send)
 
 
+def _header_fields(lines: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Return the request's header fields by (lower-case) name, a name's lines joined by ", ".
+
+    RFC 9110 §5.3: the lines of one field are one list. Keeping only the last would let a second
+    ``If-None-Match`` line undo a first ``*``, or a second ``If-Match`` line replace the first.
+    """
+    fields: dict[str, str] = {}
+    for raw_name, raw_value in lines:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    return fields
+
+
 def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaitable[Response]]:
     """Return the endpoint serving SCIM below ``prefix``: the path's rest is the SCIM routing's."""
 
@@ -222,7 +235,7 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
         except ScimhubError as error:
             return render(error_response(error), services.core, scope["path"])
         base_url, query = _base_url(scope, prefix, settings.public_base_url), _query(scope)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _header_fields(scope["headers"])
         response = await call_as_bearer(
             request,
             services,
