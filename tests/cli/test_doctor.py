@@ -21,6 +21,7 @@ from scimhub.settings import Settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
 from tests.cli.conftest import Cli
+from tests.databases import postgres_database
 from tests.datahub.gms import StandInGms
 
 KEY, SALT = "k" * 48, "s" * 24
@@ -49,8 +50,9 @@ def test_a_migrated_database_passes_every_check(database_url: str) -> None:
     result, found = doctor(database_url)
     assert result.exit_code == 0
     assert [
-        found[name]["status"] for name in ("settings", "public URL", "database", "migrations", "clock")
-    ] == ["ok"] * 5
+        found[name]["status"]
+        for name in ("settings", "public URL", "database", "migrations", "lower()", "clock")
+    ] == ["ok"] * 6
     assert found["migrations"]["detail"].endswith("no drift")
     assert "datahub" not in found
 
@@ -64,11 +66,12 @@ def test_every_check_prints_one_line_with_its_status_and_fix(cli: Cli) -> None:
         ["ok", "public"],
         ["ok", "database"],
         ["ok", "migrations"],
+        ["ok", "lower()"],
         ["warn", "secrets"],
         ["ok", "clock"],
     ]
-    assert lines[4].startswith("warn  secrets     the token signing key and salt are to be generated")
-    assert lines[4].endswith(
+    assert lines[5].startswith("warn  secrets     the token signing key and salt are to be generated")
+    assert lines[5].endswith(
         "-> in production set SCIMHUB_ENV=production with SCIMHUB_TOKEN_SIGNING_KEY_FILE"
         " and SCIMHUB_TOKEN_SALT_FILE (see docs/security.md)"
     )
@@ -223,3 +226,14 @@ def test_datahub_is_checked_when_configured(cli: Cli) -> None:
         gms.close()
     result, found = doctor(cli.database_url, SCIMHUB_DATAHUB_GMS_URL=gms.url)
     assert found["datahub"]["status"] == "fail" and "unreachable" in found["datahub"]["detail"]
+
+
+def test_a_database_whose_lower_folds_otherwise_warns(postgres_admin_url: str) -> None:
+    """A PostgreSQL database of ctype C lowers ASCII only: filters on other text would not match."""
+    with postgres_database(postgres_admin_url, ctype="C") as url:
+        migrated(url)
+        result, found = doctor(url)
+    assert result.exit_code == 0
+    assert found["lower()"]["status"] == "warn"
+    assert "'οδοσ istanbul ǆemal école 𐐨'" in found["lower()"]["detail"]
+    assert "LC_CTYPE 'C.UTF-8'" in found["lower()"]["fix"]

@@ -1,7 +1,8 @@
 """``scimhub doctor [--json]``: check what a deployment needs, one line each, with what to fix.
 
 Checks, in order: the settings parse; the public base URL; the database is reachable (a SQLite
-file's directory writable); its schema is at the shipped head with no drift; where the token
+file's directory writable); its schema is at the shipped head with no drift; its ``lower()``
+folds case as scimhub does (PostgreSQL's depends on the database's locale); where the token
 signing key and salt come from (ADR 0027); this machine's clock against the database server's
 and against the newest change written; and, when ``SCIMHUB_DATAHUB_GMS_URL`` is set, that GMS
 answers and takes the token, and where the push stands. Each is ``ok``, ``warn`` or ``fail``;
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from scimhub.cli.options import DatabaseUrl, Json, settings
 from scimhub.cli.output import print_json
 from scimhub.directory.tokens import production_key_problems
+from scimhub.domain.text import lower_each
 from scimhub.settings import Settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
@@ -73,7 +75,12 @@ def diagnose(load: Callable[[], Settings], clock: Callable[[], float] = time.tim
     ]
     with _engine(config.database_url, findings) as engine:
         if engine is not None:
-            findings += [_migrations(engine), _secrets(config, engine), _clock(engine, clock)]
+            findings += [
+                _migrations(engine),
+                _case_folding(engine),
+                _secrets(config, engine),
+                _clock(engine, clock),
+            ]
     if config.datahub_gms_url:
         findings.append(_datahub(config))
     return findings
@@ -241,6 +248,33 @@ def _newest_or_count(connection: Connection, table: Table, aggregate: ColumnElem
     if not inspect(connection).has_table(table.name):
         return None
     return connection.execute(select(aggregate).select_from(table)).scalar()
+
+
+FOLDING_SAMPLE = "ΟΔΟΣ İSTANBUL ǄEMAL ÉCOLE 𐐀"
+"""Text whose lower case tells the ways of folding apart: a word-final Σ, İ, a titlecase digraph,
+an accented Latin letter and a letter beyond the Basic Multilingual Plane."""
+
+
+def _case_folding(engine: Engine) -> Finding:
+    """Check that the database's ``lower()`` maps each character alone, as ``lower_each`` does.
+
+    Filters on caseExact=false text compare ``lower()`` of both sides in SQL, and a PATCH's value
+    filter folds with ``lower_each`` (ADR 0007). PostgreSQL's ``lower()`` follows the database's
+    ctype: a libc UTF-8 one agrees; ``C`` folds ASCII only, and ICU applies context (a final ς).
+    """
+    name = "lower()"
+    with engine.connect() as connection:
+        folded = connection.execute(select(func.lower(FOLDING_SAMPLE))).scalar_one()
+    expected = lower_each(FOLDING_SAMPLE)
+    if folded == expected:
+        return _ok(name, "maps each character alone, as scimhub's filters expect")
+    return _warn(
+        name,
+        f"the database's lower() gives {folded!r} for {FOLDING_SAMPLE!r}, not {expected!r}: filters on"
+        " non-ASCII text would not match as PATCH value filters and SQLite do",
+        "create the database with a libc UTF-8 ctype (CREATE DATABASE … TEMPLATE template0"
+        " LOCALE_PROVIDER libc LC_CTYPE 'C.UTF-8'), then move the data with pg_dump (docs/deployment.md)",
+    )
 
 
 def _clock(engine: Engine, clock: Callable[[], float]) -> Finding:
