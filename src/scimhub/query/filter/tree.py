@@ -28,6 +28,7 @@ is ``not (x pr)`` and ``x ne null`` is ``x pr``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -165,8 +166,11 @@ def matches_at_most_one(node: Filter) -> bool:
     )
 
 
-def count_terms(node: Filter) -> int:
-    """Return how many comparisons (``Compare`` and ``Present``) a filter holds, without recursion."""
+def count_terms(node: Filter, weight: Callable[[Compare | Present], int] | None = None) -> int:
+    """Return how many comparisons (``Compare`` and ``Present``) a filter holds, without recursion.
+
+    With ``weight``, each comparison counts what it returns for it, not one.
+    """
     count, stack = 0, [node]
     while stack:
         current = stack.pop()
@@ -175,7 +179,7 @@ def count_terms(node: Filter) -> int:
         elif isinstance(current, (Not, ValuePath)):
             stack.append(current.inner)
         else:
-            count += 1
+            count += 1 if weight is None else weight(current)
     return count
 
 
