@@ -44,18 +44,20 @@ def postgres_unavailable(admin_url: str = POSTGRES_ADMIN_URL) -> str | None:
 
 
 @contextmanager
-def postgres_database(admin_url: str, *, migrated: bool = False, ctype: str | None = None) -> Iterator[str]:
+def postgres_database(
+    admin_url: str, *, migrated: bool = False, locale: str | None = None, encoding: str = "UTF8"
+) -> Iterator[str]:
     """Create a new PostgreSQL database on ``admin_url``'s server; yield its URL; drop it after.
 
     Empty, or with ``migrated`` the schema at the migrations' head: a copy of this process's
     template (``CREATE DATABASE … TEMPLATE``), which skips the hundred DDL statements the
-    migrations run (0.25 s on an idle server, over a second under the suite's load). ``ctype``:
-    an empty database with that libc ``LC_CTYPE`` instead of the server's default.
+    migrations run (0.25 s on an idle server, over a second under the suite's load). ``locale``:
+    an empty database with that libc locale (and ``encoding``) instead of the server's default.
     """
     name = f"scimhub_test_{uuid.uuid4().hex[:12]}"
     template = f' TEMPLATE "{_postgres_template(admin_url)}"' if migrated else ""
-    if ctype is not None:
-        template = f" TEMPLATE template0 LOCALE_PROVIDER libc LC_CTYPE '{ctype}'"
+    if locale is not None:
+        template = f" TEMPLATE template0 ENCODING '{encoding}' LOCALE_PROVIDER libc LOCALE '{locale}'"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"{template}'))

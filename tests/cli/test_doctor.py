@@ -230,10 +230,21 @@ def test_datahub_is_checked_when_configured(cli: Cli) -> None:
 
 def test_a_database_whose_lower_folds_otherwise_warns(postgres_admin_url: str) -> None:
     """A PostgreSQL database of ctype C lowers ASCII only: filters on other text would not match."""
-    with postgres_database(postgres_admin_url, ctype="C") as url:
+    with postgres_database(postgres_admin_url, locale="C") as url:
         migrated(url)
         result, found = doctor(url)
     assert result.exit_code == 0
     assert found["lower()"]["status"] == "warn"
-    assert "'οδοσ istanbul ǆemal école 𐐨'" in found["lower()"]["detail"]
+    assert "'οδοσ istanbul ǆemal école 𐐨 it'" in found["lower()"]["detail"]
     assert "LC_CTYPE 'C.UTF-8'" in found["lower()"]["fix"]
+
+
+def test_a_database_not_in_utf8_fails_the_folding_check_alone(postgres_admin_url: str) -> None:
+    """A LATIN1 database cannot store every text: the check fails, naming the encoding; the rest run."""
+    with postgres_database(postgres_admin_url, locale="C", encoding="LATIN1") as url:
+        migrated(url)
+        result, found = doctor(url)
+    assert result.exit_code == 1
+    assert found["lower()"]["status"] == "fail"
+    assert "encoding is LATIN1" in found["lower()"]["detail"]
+    assert found["migrations"]["status"] == found["clock"]["status"] == "ok"

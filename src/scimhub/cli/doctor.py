@@ -250,9 +250,10 @@ def _newest_or_count(connection: Connection, table: Table, aggregate: ColumnElem
     return connection.execute(select(aggregate).select_from(table)).scalar()
 
 
-FOLDING_SAMPLE = "ΟΔΟΣ İSTANBUL ǄEMAL ÉCOLE 𐐀"
+FOLDING_SAMPLE = "ΟΔΟΣ İSTANBUL ǄEMAL ÉCOLE 𐐀 IT"
 """Text whose lower case tells the ways of folding apart: a word-final Σ, İ, a titlecase digraph,
-an accented Latin letter and a letter beyond the Basic Multilingual Plane."""
+an accented Latin letter, a letter beyond the Basic Multilingual Plane, and I (ı in a Turkish
+ctype)."""
 
 
 def _case_folding(engine: Engine) -> Finding:
@@ -260,10 +261,22 @@ def _case_folding(engine: Engine) -> Finding:
 
     Filters on caseExact=false text compare ``lower()`` of both sides in SQL, and a PATCH's value
     filter folds with ``lower_each`` (ADR 0007). PostgreSQL's ``lower()`` follows the database's
-    ctype: a libc UTF-8 one agrees; ``C`` folds ASCII only, and ICU applies context (a final ς).
+    ctype: a libc UTF-8 one agrees (but a Turkish one: I to ı); ``C`` folds ASCII only, and ICU
+    applies context (a final ς). A database whose encoding is not UTF-8 fails: it cannot store
+    what clients send.
     """
     name = "lower()"
     with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            encoding = connection.execute(text("SHOW server_encoding")).scalar_one()
+            if encoding != "UTF8":
+                return _fail(
+                    name,
+                    f"the database's encoding is {encoding}: it cannot hold every text a client sends",
+                    "create the database with ENCODING 'UTF8' and a libc UTF-8 ctype (CREATE DATABASE …"
+                    " TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER libc LC_CTYPE 'C.UTF-8'),"
+                    " then move the data with pg_dump (docs/deployment.md)",
+                )
         folded = connection.execute(select(func.lower(FOLDING_SAMPLE))).scalar_one()
     expected = lower_each(FOLDING_SAMPLE)
     if folded == expected:
