@@ -211,6 +211,7 @@ def test_if_none_match_on_a_write(scim: httpx.Client) -> None:
     assert_error(patch(scim, url, replace, headers=twice), 412)
     assert_error(patch(scim, url, replace, headers=[("If-None-Match", "*")] * 2), 412)
     assert_error(patch(scim, url, replace, headers={"If-None-Match": f"*, {etag}"}), 400, "invalidValue")
+    assert_error(patch(scim, url, replace, headers={"If-None-Match": "*,"}), 412)
     twice = [("If-Match", 'W/"999"'), ("If-Match", etag)]
     assert patch(scim, url, replace, headers=twice).status_code == 200
     assert patch(scim, url, replace, headers={"If-None-Match": 'W/"999"'}).status_code == 200
@@ -324,6 +325,15 @@ def test_malformed_bodies_get_precise_errors(
     assert response.status_code == status, response.text
     if scim_type is not None:
         assert_error(response, status, scim_type)
+
+
+def test_a_content_type_sent_on_two_lines(scim: httpx.Client) -> None:
+    """Each line of a repeated Content-Type must name JSON: the same line twice is a JSON body."""
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": unique("twice")}
+    twice = [("Content-Type", SCIM_JSON), ("Content-Type", "application/json")]
+    assert scim.post("/Users", json=body, headers=twice).status_code == 201
+    mixed = [("Content-Type", SCIM_JSON), ("Content-Type", "text/plain")]
+    assert_error(scim.post("/Users", json=body, headers=mixed), 415)
 
 
 def test_a_bad_filter_is_invalid_filter(scim: httpx.Client) -> None:

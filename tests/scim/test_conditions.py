@@ -27,6 +27,8 @@ def test_star_and_no_header_accept_any_version() -> None:
     assert read_versions(None) is None
     assert read_versions(" * ") is None
     assert read_versions("*, *") is None
+    assert read_versions("*,") is None  # empty list elements are ignored (RFC 9110 §5.6.1)
+    assert read_versions(" , *") is None
 
 
 @pytest.mark.parametrize("header", ['*, W/"3"', 'W/"3", *', 'W/"3",*'])

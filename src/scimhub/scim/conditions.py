@@ -19,9 +19,10 @@ def read_versions(header: str | None, name: str = "If-Match") -> frozenset[int] 
     """Return the versions header ``name`` names (``If-Match`` accepts them); None for any version.
 
     A missing header and ``*`` name any version; so do ``*, *``, the lines of a header sent
-    twice (RFC 9110 §5.3 joins them). Tags that are not ours parse to nothing, so an
-    ``If-Match`` naming only foreign tags matches no version: a tag that is not a version we
-    could have made (``W/"²"``, 5,000 digits) simply matches nothing, never raises.
+    twice (RFC 9110 §5.3 joins them), and ``*,``: empty list elements are ignored (§5.6.1).
+    Tags that are not ours parse to nothing, so an ``If-Match`` naming only foreign tags
+    matches no version: a tag that is not a version we could have made (``W/"²"``, 5,000
+    digits) simply matches nothing, never raises.
 
     :raises InvalidValue: When ``*`` stands in a list of tags, which its grammar does not allow
         (RFC 9110 §13.1.1) and which reads two ways: any version, or only the tags.
@@ -31,7 +32,7 @@ def read_versions(header: str | None, name: str = "If-Match") -> frozenset[int] 
     # Split on commas, not with one regular expression over the header: a regex that
     # skips white space before a tag is quadratic in it (16 KB of spaces took 7.8 s).
     # A tag holding a comma (RFC 9110 §8.8.3 allows one) is not ours and matches nothing.
-    items = [item.strip() for item in header.split(",")]
+    items = [item for item in map(str.strip, header.split(",")) if item]
     if "*" in items:
         if all(item == "*" for item in items):
             return None

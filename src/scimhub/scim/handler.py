@@ -50,7 +50,7 @@ from scimhub.scim.search import SearchParams, build_query, read_query_params, re
 from scimhub.scim.values import read_resource
 from scimhub.settings import Settings
 
-_JSON_TYPES = ("application/scim+json", "application/json")
+_JSON_TYPES = frozenset({"application/scim+json", "application/json"})
 
 MEMBERS_PER_CHUNK = 1_000
 """Members read per thread hop when a group's GET streams them; a group with no more than
@@ -67,10 +67,13 @@ def read_json(request: ScimRequest) -> Any:
     :raises InvalidSyntax: When the body is empty or not well-formed JSON.
     """
     content_type = request.header("content-type")
-    if content_type is not None and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
-        raise UnsupportedMediaType(
-            f"send the body as application/scim+json, not {content_type.split(';')[0]}"
-        )
+    if content_type is not None:
+        # One media type per line sent: a Content-Type repeated comes joined by ", " (RFC 9110 §5.3).
+        others = {line.split(";")[0].strip().lower() for line in content_type.split(",")} - _JSON_TYPES
+        if others:
+            raise UnsupportedMediaType(
+                f"send the body as application/scim+json, not {', '.join(sorted(others))}"
+            )
     if not request.body.strip():
         raise InvalidSyntax("the request body is empty; a JSON object is expected")
     try:

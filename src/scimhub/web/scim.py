@@ -211,11 +211,13 @@ def _header_fields(lines: list[tuple[bytes, bytes]]) -> dict[str, str]:
     RFC 9110 §5.3: the lines of one field are one list. Keeping only the last would let a second
     ``If-None-Match`` line undo a first ``*``, or a second ``If-Match`` line replace the first.
     """
-    fields: dict[str, str] = {}
-    for raw_name, raw_value in lines:
-        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        fields[name] = f"{fields[name]}, {value}" if name in fields else value
-    return fields
+    fields = {name.decode("latin-1"): value.decode("latin-1") for name, value in lines}
+    if len(fields) == len(lines):  # no name twice: every request but a rare one
+        return fields
+    repeated: dict[str, list[str]] = {}
+    for name, value in lines:
+        repeated.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    return {name: ", ".join(values) for name, values in repeated.items()}
 
 
 def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaitable[Response]]:
