@@ -16,7 +16,7 @@ def test_a_name_sent_twice_is_its_lines_joined_in_order() -> None:
     assert _header_fields(lines) == {"if-none-match": '*, W/"9"', "host": "h"}
 
 
-def test_many_lines_of_one_name_join_in_one_pass() -> None:
-    """65,000 lines of one name (what a 64 KiB header holds) join once, not line by line."""
+def test_many_lines_of_one_name_are_one_field() -> None:
+    """65,000 lines of one name, what a 64 KiB header section holds, are one field, in order."""
     lines = [(b"a", b"x")] * 65_000
     assert _header_fields(lines) == {"a": ", ".join(["x"] * 65_000)}
