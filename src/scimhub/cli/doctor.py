@@ -250,6 +250,11 @@ def _newest_or_count(connection: Connection, table: Table, aggregate: ColumnElem
     return connection.execute(select(aggregate).select_from(table)).scalar()
 
 
+_UTF8_DATABASE = (
+    "create the database in UTF-8 with a libc UTF-8 ctype (CREATE DATABASE … TEMPLATE template0"
+    " ENCODING 'UTF8' LOCALE_PROVIDER libc LC_CTYPE 'C.UTF-8'), then move the data with pg_dump"
+    " (docs/deployment.md)"
+)
 FOLDING_SAMPLE = "ΟΔΟΣ İSTANBUL ǄEMAL ÉCOLE 𐐀 IT"
 """Text whose lower case tells the ways of folding apart: a word-final Σ, İ, a titlecase digraph,
 an accented Latin letter, a letter beyond the Basic Multilingual Plane, and I (ı in a Turkish
@@ -270,13 +275,8 @@ def _case_folding(engine: Engine) -> Finding:
         if engine.dialect.name == "postgresql":
             encoding = connection.execute(text("SHOW server_encoding")).scalar_one()
             if encoding != "UTF8":
-                return _fail(
-                    name,
-                    f"the database's encoding is {encoding}: it cannot hold every text a client sends",
-                    "create the database with ENCODING 'UTF8' and a libc UTF-8 ctype (CREATE DATABASE …"
-                    " TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER libc LC_CTYPE 'C.UTF-8'),"
-                    " then move the data with pg_dump (docs/deployment.md)",
-                )
+                detail = f"the database's encoding is {encoding}: it cannot hold every text a client sends"
+                return _fail(name, detail, _UTF8_DATABASE)
         folded = connection.execute(select(func.lower(FOLDING_SAMPLE))).scalar_one()
     expected = lower_each(FOLDING_SAMPLE)
     if folded == expected:
@@ -285,8 +285,7 @@ def _case_folding(engine: Engine) -> Finding:
         name,
         f"the database's lower() gives {folded!r} for {FOLDING_SAMPLE!r}, not {expected!r}: filters on"
         " non-ASCII text would not match as PATCH value filters and SQLite do",
-        "create the database with a libc UTF-8 ctype (CREATE DATABASE … TEMPLATE template0"
-        " LOCALE_PROVIDER libc LC_CTYPE 'C.UTF-8'), then move the data with pg_dump (docs/deployment.md)",
+        _UTF8_DATABASE,
     )
 
 

@@ -36,9 +36,9 @@ def matches(value_filter: Filter, element: object) -> bool:
     ``parse_value_filter``: its paths are relative to the element, so
     ``type eq "work"`` reads ``element["type"]``. For an attribute of simple values
     the element is the value itself. Strings compare case-insensitively unless the
-    attribute is caseExact (RFC 7644 §3.4.2.2), a character at a time as SQL's ``lower()`` does
-    (``lower_each``); ``"True"``/``"False"`` strings in
-    boolean sub-attributes read as booleans, as Entra writes them.
+    attribute is caseExact (RFC 7644 §3.4.2.2), folded a character at a time as SQL's
+    ``lower()`` folds them (``lower_each``); ``"True"``/``"False"`` strings in boolean
+    sub-attributes read as booleans, as Entra writes them.
     """
     return element_matcher(value_filter)(element)
 
@@ -206,8 +206,8 @@ def compare_value(attribute: Attribute, op: str, actual: object, expected: Liter
     """Tell whether ``actual op expected`` holds for a value of ``attribute`` (any op but ``ne``).
 
     Strings compare lower-cased a character at a time (``lower_each``, as the database does)
-    unless the attribute is caseExact, dateTimes by
-    instant, numbers by value; values of the wrong type never match.
+    unless the attribute is caseExact, dateTimes by instant, numbers by value; values of the
+    wrong type never match.
     """
     kind = attribute.type
     if kind == "boolean":
