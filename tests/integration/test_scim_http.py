@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import LiveServer
+from tests.integration.conftest import SCIM, LiveServer
 
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -404,3 +405,20 @@ def test_case_insensitive_filters_fold_non_ascii_letters(scim: httpx.Client) -> 
     user = new_user(scim, displayName=f"Élodie Ærøskøbing {tag}")
     response = scim.get("/Users", params={"filter": f'displayName eq "élodie ærøskøbing {tag.upper()}"'})
     assert [r["id"] for r in response.json()["Resources"]] == [user["id"]]
+
+
+def test_two_host_lines_are_refused(live: LiveServer) -> None:
+    """RFC 9112 §3.2: a request with two Host lines is a 400; meta.location is built from Host."""
+    host, port = live.url.removeprefix("http://").split(":")
+    request = (
+        f"GET {SCIM}/Users?count=1 HTTP/1.1\r\nHost: evil.example\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {live.token}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request.encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert b"more than one Host line" in body

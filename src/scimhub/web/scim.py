@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimhub.errors import ScimhubError
+from scimhub.errors import InvalidValue, ScimhubError
 from scimhub.scim.errors import error_response
 from scimhub.scim.messages import SCIM_MEDIA_TYPE, LazyArray, ScimRequest, ScimResponse
 from scimhub.services import Services
@@ -236,8 +236,14 @@ def scim_endpoint(prefix: str, services: Services) -> Callable[[Request], Awaita
                 body = await read_body(request, settings)
         except ScimhubError as error:
             return render(error_response(error), services.core, scope["path"])
-        base_url, query = _base_url(scope, prefix, settings.public_base_url), _query(scope)
         headers = _header_fields(scope["headers"])
+        if ", " in headers.get("host", ""):  # lines joined; a host has no space in it
+            two_hosts = InvalidValue(
+                "the request has more than one Host line; HTTP/1.1 allows one (RFC 9112 §3.2),"
+                " and the resources' meta.location is built from it"
+            )
+            return render(error_response(two_hosts), services.core, scope["path"])
+        base_url, query = _base_url(scope, prefix, settings.public_base_url), _query(scope)
         response = await call_as_bearer(
             request,
             services,
