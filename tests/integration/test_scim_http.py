@@ -335,6 +335,9 @@ def test_a_content_type_sent_on_two_lines(scim: httpx.Client) -> None:
     assert scim.post("/Users", json=body, headers=twice).status_code == 201
     mixed = [("Content-Type", SCIM_JSON), ("Content-Type", "text/plain")]
     assert_error(scim.post("/Users", json=body, headers=mixed), 415)
+    for quoted in (f'{SCIM_JSON}; profile="a,b"', f"{SCIM_JSON},"):  # a quoted comma; an empty element
+        body["userName"] = unique("quoted")
+        assert scim.post("/Users", json=body, headers={"Content-Type": quoted}).status_code == 201
 
 
 def test_a_bad_filter_is_invalid_filter(scim: httpx.Client) -> None:

@@ -143,6 +143,32 @@ def test_a_long_value_to_compare_is_more_work() -> None:
         apply_patch(USER, doc, read_patch(USER, _body(*[operation] * (count + 1))))
 
 
+def test_a_patch_leaves_no_more_values_than_a_put_may_send() -> None:
+    """PATCHes of MAX_VALUES each could pile up 10,000 emails, 60,000 in six attributes (session 41)."""
+    doc = {"userName": "u", "emails": _emails(MAX_VALUES)}
+    more = {"op": "add", "path": "phoneNumbers", "value": [{"value": "+1 555 0100"}]}
+    with pytest.raises(InvalidValue, match=f"carry {MAX_VALUES + 1} values; at most {MAX_VALUES}"):
+        apply_patch(USER, doc, read_patch(USER, _body(more)))
+
+
+def test_a_patch_leaves_no_larger_a_document_than_a_put_may_send() -> None:
+    """One value written into every element multiplies it: the result is bounded as a body is.
+
+    Session 41: ``replace emails.display`` with 65,000 characters over 999 emails made a 65 KB
+    PATCH a 65 MB document; five such operations a 325 MB one, a 500 from PostgreSQL's jsonb.
+    """
+    doc = {"userName": "u", "emails": _emails(999)}
+    operation = {"op": "replace", "path": "emails.display", "value": "a" * 65_000}
+    with pytest.raises(
+        InvalidValue, match=r"would be \d+ bytes of JSON after this PATCH; .* at most 1048576"
+    ):
+        apply_patch(USER, doc, read_patch(USER, _body(operation)))
+    small = {"op": "replace", "path": "emails.display", "value": "a" * 1_000}
+    assert apply_patch(USER, doc, read_patch(USER, _body(small)), max_bytes=2_000_000).doc["emails"][0][
+        "display"
+    ]
+
+
 def test_adding_many_values_to_many_is_linear() -> None:
     """Adding values already there (in any case) adds none of them, however many: no pairwise comparison."""
     doc = {"userName": "u", "emails": _emails(MAX_VALUES)}

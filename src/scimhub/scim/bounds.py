@@ -38,8 +38,10 @@ def check_values(count: int, what: str, bound: int = MAX_VALUES) -> None:
         raise InvalidValue(f"{what} carry {count} values; at most {bound} are accepted in one request")
 
 
-def check_resource_values(body: object) -> None:
+def check_resource_values(body: object, what: str = "the multi-valued attributes of the resource") -> None:
     """Refuse a POST or PUT body whose multi-valued attributes (not members) hold over MAX_VALUES values.
+
+    A PATCH's result is held to the same bound, ``what`` naming it.
 
     :raises InvalidValue: When they do.
     """
@@ -51,4 +53,4 @@ def check_resource_values(body: object) -> None:
             count += len(value)
         elif isinstance(value, dict):  # an extension's object
             count += sum(len(item) for item in value.values() if isinstance(item, list))
-    check_values(count, "the multi-valued attributes of the resource")
+    check_values(count, what)

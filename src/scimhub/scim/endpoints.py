@@ -19,8 +19,8 @@ from scimhub.domain.users import User
 from scimhub.domain.versions import Versions
 from scimhub.query.pages import Page, Query
 from scimhub.query.schema import GROUP, USER, ResourceType
+from scimhub.scim.patch import MAX_DOCUMENT_BYTES, apply_patch
 from scimhub.scim.patch import Operation as PatchOperation
-from scimhub.scim.patch import apply_patch
 from scimhub.scim.resources import group_representation, user_representation
 from scimhub.scim.values import Resource
 
@@ -76,8 +76,9 @@ class UserEndpoint:
     resource_type = USER
     extra = "groups"
 
-    def __init__(self, users: Users) -> None:
+    def __init__(self, users: Users, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self._users = users
+        self._max_bytes = max_document_bytes
 
     def get(self, id: str, extra: bool) -> UserView:
         """Return the user, with its groups when asked."""
@@ -110,7 +111,9 @@ class UserEndpoint:
         """Apply PATCH operations to a user's document."""
 
         def edit(user: User) -> UserEdit:
-            result = apply_patch(USER, user.doc, operations, unchanged={"id": user.id})
+            result = apply_patch(
+                USER, user.doc, operations, max_bytes=self._max_bytes, unchanged={"id": user.id}
+            )
             return UserEdit(result.doc, result.password)
 
         return self._users.update(actor, id, edit, versions, with_groups=extra)
@@ -134,8 +137,9 @@ class GroupEndpoint:
     resource_type = GROUP
     extra = "members"
 
-    def __init__(self, groups: Groups) -> None:
+    def __init__(self, groups: Groups, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self._groups = groups
+        self._max_bytes = max_document_bytes
 
     def get(self, id: str, extra: bool) -> GroupView:
         """Return the group, with its members when asked."""
@@ -178,7 +182,9 @@ class GroupEndpoint:
         """Apply PATCH operations to a group's document and members."""
 
         def edit(group: Group) -> GroupEdit:
-            result = apply_patch(GROUP, group.doc, operations, unchanged={"id": group.id})
+            result = apply_patch(
+                GROUP, group.doc, operations, max_bytes=self._max_bytes, unchanged={"id": group.id}
+            )
             change = result.members
             if change is None:
                 return GroupEdit(result.doc)

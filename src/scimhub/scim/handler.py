@@ -102,7 +102,10 @@ class ScimHandler:
         self.cursors = self._cursors
         """The paging cursors' signer; the console's lists page by the same keys (ADR 0044)."""
         self._bulk = BulkRunner(self.handle, settings.bulk_timeout_seconds)
-        self._endpoints: dict[str, Endpoint] = {"Users": UserEndpoint(users), "Groups": GroupEndpoint(groups)}
+        self._endpoints: dict[str, Endpoint] = {
+            "Users": UserEndpoint(users, settings.max_body_bytes),
+            "Groups": GroupEndpoint(groups, settings.max_body_bytes),
+        }
         self._settings = settings
         self._operations: dict[Operation, Callable[[Target, ScimRequest], ScimResponse]] = {
             Operation.SERVICE_PROVIDER_CONFIG: self._service_provider_config,
