@@ -68,8 +68,10 @@ def read_json(request: ScimRequest) -> Any:
     """
     content_type = request.header("content-type")
     if content_type is not None:
-        # One media type per line sent: a Content-Type repeated comes joined by ", " (RFC 9110 §5.3).
-        others = {line.split(";")[0].strip().lower() for line in content_type.split(",")} - _JSON_TYPES
+        # The media types before the first parameter (whose quoted value may hold a comma): one per
+        # line of a Content-Type sent more than once, joined by ", " (RFC 9110 §5.3).
+        types = {line.strip().lower() for line in content_type.split(";")[0].split(",")}
+        others = types - _JSON_TYPES - {""}
         if others:
             raise UnsupportedMediaType(
                 f"send the body as application/scim+json, not {', '.join(sorted(others))}"
