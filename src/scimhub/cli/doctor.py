@@ -137,9 +137,10 @@ def _connect(url: str) -> tuple[Finding, Engine | None]:
         if problem is not None:
             return problem, None
     try:
-        options: dict[str, Any] = (
-            {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}} if backend == "postgresql" else {}
-        )
+        # UTF-8 asked of the server, so that a SQL_ASCII database, whose text psycopg would otherwise
+        # hand back as bytes, connects and fails the lower() check with its encoding named.
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "client_encoding": "utf8"}
+        options: dict[str, Any] = {"connect_args": connect_args} if backend == "postgresql" else {}
         engine = make_engine(url, **options)
     except (ValueError, ImportError) as error:
         install = (
