@@ -54,6 +54,8 @@ def postgres_database(
     migrations run (0.25 s on an idle server, over a second under the suite's load). ``locale``:
     an empty database with that libc locale (and ``encoding``) instead of the server's default.
     """
+    if locale is not None and migrated:
+        raise ValueError("a migrated database is a copy of the template, in the server's locale")
     name = f"scimhub_test_{uuid.uuid4().hex[:12]}"
     template = f' TEMPLATE "{_postgres_template(admin_url)}"' if migrated else ""
     if locale is not None:

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from scimhub.cli.app import app
-from scimhub.cli.doctor import diagnose
+from scimhub.cli.doctor import _case_folding, diagnose
+from scimhub.domain.text import lower_each
 from scimhub.settings import Settings
 from scimhub.store.sql import migrate
 from scimhub.store.sql.engine import make_engine
@@ -249,3 +250,24 @@ def test_a_database_not_in_utf8_fails_the_folding_check_alone(postgres_admin_url
     assert found["lower()"]["status"] == "fail"
     assert f"encoding is {encoding}" in found["lower()"]["detail"]
     assert found["clock"]["status"] == "ok"
+
+
+def test_a_turkish_lower_warns() -> None:
+    """A Turkish ctype lowers I to a dotless ı: the sample's plain I tells it apart (session 41).
+
+    No Turkish locale is installed here; a SQLite engine whose lower() folds as one does stands in.
+    """
+    engine = create_engine("sqlite://")
+    event.listen(
+        engine,
+        "connect",
+        lambda connection, _: connection.create_function(
+            "lower", 1, lambda text: lower_each(text.replace("I", "ı")), deterministic=True
+        ),
+    )
+    try:
+        finding = _case_folding(engine)
+    finally:
+        engine.dispose()
+    assert finding.status == "warn"
+    assert " ıt'" in finding.detail
