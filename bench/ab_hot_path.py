@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import random
 import statistics
 import sys
@@ -50,16 +49,6 @@ def _seed(database_url: str, users: int) -> list[str]:
         services.close()
 
 
-def _serve(source: str, database_url: str, log: Path) -> ServerProcess:
-    saved = dict(os.environ)
-    os.environ.update(NEVER_REFUSE, PYTHONPATH=source)
-    try:
-        return scimhub_server(database_url, log)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_database_options(parser)
@@ -80,7 +69,8 @@ def main() -> None:
             names = _seed(database.url, args.users)
             database.settle()
             for label, source in (("before", args.before), ("after", args.after)):
-                servers[label] = _serve(source, database.url, Path(workdir) / f"{label}.log")
+                log = Path(workdir) / f"{label}.log"
+                servers[label] = scimhub_server(database.url, log, env={**NEVER_REFUSE, "PYTHONPATH": source})
             rng = random.Random(11)
             new_users = itertools.count()  # a create's userName is never taken: a 409 is no measure
 

@@ -25,11 +25,13 @@ from seed import seed_users
 from servers import FreshDatabase, scimhub_server, scimhub_token
 
 from scimhub.directory.actors import SYSTEM
-from scimhub.query.filter.tree import MAX_TERMS
+from scimhub.query.filter.tree import MAX_LENGTH, MAX_TERMS
 from scimhub.scim.attribute_lists import MAX_NAMES
 from scimhub.scim.bounds import MAX_VALUES
-from scimhub.scim.patch import MAX_WORK
+from scimhub.scim.patch import MAX_DOCUMENT_BYTES, MAX_WORK
+from scimhub.scim.scalars import MAX_STRING_BYTES
 from scimhub.settings import Settings
+from scimhub.store.sql.filters import SHORT_SUBSTRING
 from scimhub.wiring import build
 
 SCIM = "/scim/v2"
@@ -54,6 +56,36 @@ def _user(client: httpx.Client, tag: str, emails: int) -> str:
     return str(response.json()["id"])
 
 
+def runs_user(client: httpx.Client) -> None:
+    """Store a user whose addresses are runs of one letter as long as a string may be (MAX_STRING_BYTES)."""
+    run = "a" * (MAX_STRING_BYTES - 100)
+    addresses = [{"formatted": f"{run}{i}"} for i in range(MAX_DOCUMENT_BYTES // MAX_STRING_BYTES - 2)]
+    client.post("/Users", json={"userName": "bounds-runs", "addresses": addresses}).raise_for_status()
+
+
+def _substring_cases() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """The searches a naive substring search pays the product of both lengths for (ADR 0087).
+
+    The longest value PostgreSQL finds by ``strpos``, and the longest a filter may hold, over ``_runs_user``.
+    """
+    longest = MAX_LENGTH - 100
+    values = {
+        f"a…ab ({SHORT_SUBSTRING} characters)": "a" * (SHORT_SUBSTRING - 1) + "b",
+        f"a…ab ({longest} characters)": "a" * (longest - 1) + "b",
+        f"ba…a ({longest} characters)": "b" + "a" * (longest - 1),
+    }
+    return [
+        (
+            f"filter: addresses.formatted {op} {name} over runs of 64 KB",
+            "GET",
+            "/Users",
+            {"params": {"filter": f'addresses.formatted {op} "{value}"'}},
+        )
+        for op in ("co", "ew")
+        for name, value in values.items()
+    ]
+
+
 def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Return (name, method, path, request kwargs) of each worst accepted request, then the refused ones."""
     wide = _user(client, "wide", MAX_WORK // MAX_TERMS - 1)  # (stored + 1 value) × terms = MAX_WORK
@@ -67,6 +99,7 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
     )
     wide_filter = _or(lambda i: f'value co "zq{i}"', MAX_TERMS - 1) + ' or type eq "work"'
     params = {"count": "1000"}
+    runs_user(client)
     return [
         ("baseline: a page of 1000 users, no filter", "GET", "/Users", {"params": params}),
         (
@@ -81,6 +114,7 @@ def _cases(client: httpx.Client, member_ids: list[str]) -> list[tuple[str, str, 
             "/Users",
             {"params": {**params, "filter": contains}},
         ),
+        *_substring_cases(),
         (
             f"filter: {MAX_TERMS // 2} value paths × 2 terms",
             "GET",

@@ -240,9 +240,14 @@ def scimhub_token(database_url: str) -> str:
     return scimhub_command(database_url, "token", "create", "--name", "bench").strip().splitlines()[-1]
 
 
-def scimhub_server(database_url: str, log: Path, workers: int = 1) -> ServerProcess:
-    """Start ``python -m scimhub serve`` on ``database_url``, as an operator would, and wait for it."""
-    env = {**os.environ, "SCIMHUB_DATABASE_URL": database_url}
+def scimhub_server(
+    database_url: str, log: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> ServerProcess:
+    """Start ``python -m scimhub serve`` on ``database_url``, as an operator would, and wait for it.
+
+    ``env`` adds to this process's environment: ``PYTHONPATH`` serves another source tree.
+    """
+    env = {**os.environ, **(env or {}), "SCIMHUB_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "scimhub", "serve"]
     return ServerProcess(command + (["--workers", str(workers)] if workers > 1 else []), env, log)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scimhub.errors import InvalidFilter, InvalidValue
 from scimhub.query.filter.evaluation import matches_resource
@@ -23,6 +24,8 @@ from scimhub.query.schema import (
     ResourceType,
     Schema,
 )
+from scimhub.store.sql import filters
+from scimhub.store.sql.filters import SHORT_SUBSTRING
 from scimhub.store.sql.shapes import compile_filter
 from scimhub.store.sql.sorting import sort_expression, sort_order
 from scimhub.store.sql.tables import group_members, groups, user_emails, users
@@ -587,3 +590,56 @@ def test_sort_refuses_what_has_no_order(path: str) -> None:
         return
     with pytest.raises(InvalidValue, match="cannot sort by"):
         sort_expression(USER, resolve(USER, path))
+
+
+LONG = "x" * (SHORT_SUBSTRING + 1)
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'title co "{LONG}"',
+        f'title ew "{LONG}"',
+        f'userName co "{LONG}"',
+        f'userName ew "{LONG}"',
+        f'externalId co "{LONG}"',
+        f'emails.value co "{LONG}"',
+        f'emails[type eq "work"].value ew "{LONG}"',
+        f'name.familyName co "{LONG}"',
+    ],
+)
+def test_a_long_substring_is_never_looked_for_by_a_leading_wildcard(dialect: Any, text: str) -> None:
+    """Past ``SHORT_SUBSTRING``, ``co`` and ``ew`` never compile to ``LIKE '%…'``, which both engines try
+    at every character of the text: 4,000 characters over 64 KB values took 4 s a user (ADR 0087)."""
+    sql = str(compile_filter(USER, parse_filter(USER, text)).clause.compile(dialect=dialect))
+    assert " LIKE " not in sql.upper() and "strpos(" not in sql
+    if " co " in text:
+        assert ("position(textsend(" if dialect.name == "postgresql" else "instr(") in sql
+
+
+def test_a_short_substring_keeps_like_and_a_long_one_has_a_shape_of_its_own() -> None:
+    short = compile_filter(USER, parse_filter(USER, f'title co "{LONG[1:]}"'))
+    long = compile_filter(USER, parse_filter(USER, f'title co "{LONG}"'))
+    assert " LIKE " in str(short.clause).upper() and short.shape != long.shape
+
+
+SUBSTRING_CASES = [
+    pytest.param(resource_type, text, expected, id=text)
+    for resource_type, cases in ((USER, USER_CASES), (TEST_USER, TEST_USER_CASES), (GROUP, GROUP_CASES))
+    for text, expected in cases
+    if " co " in text or " ew " in text
+]
+
+
+@pytest.mark.parametrize(("resource_type", "filter_text", "expected"), SUBSTRING_CASES)
+def test_long_substrings_select_what_short_ones_do(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    resource_type: ResourceType,
+    filter_text: str,
+    expected: set[str],
+) -> None:
+    """Every ``co`` and ``ew`` case selects the same rows with its value found as a long one is."""
+    monkeypatch.setattr(filters, "SHORT_SUBSTRING", 0)
+    assert _ids(engine, resource_type, filter_text) == expected

@@ -3,10 +3,11 @@
 Entra's most frequent request is ``userName eq "<someone>"``: always the same filter but for the
 value. Building its SQLAlchemy clause anew on each request, then having SQLAlchemy walk it again
 for its cache key, cost more than running it (ADR 0015, ADR 0053). So a filter's *shape* — its
-tree with each value replaced by the value's type (and, for a string, whether it is empty: ``co ""``
-compiles to something else), on one resource type — names a plan (``filters.plan_filter``): a
-clause whose values are bind parameters, and how each takes its value from the filter (folded,
-a LIKE pattern, microseconds…). A request only walks its tree for the shape and its values.
+tree with each value replaced by the value's type (and, for a string, whether it is empty or long:
+``co ""`` compiles to something else, and so does a long ``co``), on one resource type — names a
+plan (``filters.plan_filter``): a clause whose values are bind parameters, and how each takes its
+value from the filter (folded, a LIKE pattern, microseconds…). A request only walks its tree for
+the shape and its values.
 
 The clause of a shape is always the same object, and so is a SCIM search's statement around it
 (``searches.search_rows``): SQLAlchemy memoizes a statement's cache key, by which ``prepared.rows``
@@ -25,7 +26,7 @@ from sqlalchemy import ColumnElement
 from scimhub.query.filter.tree import And, Compare, Filter, Not, Or, Present, ValuePath, filter_terms
 from scimhub.query.paths import AttrRef
 from scimhub.query.schema import ResourceType
-from scimhub.store.sql.filters import FilterPlan, plan_filter
+from scimhub.store.sql.filters import FilterPlan, plan_filter, text_shape
 
 SHAPES_KEPT = 1_000
 """Filter shapes whose plans are kept per process, the least recently used dropped first."""
@@ -94,7 +95,7 @@ def _walk(node: Filter, shape: list[Any], compares: list[Compare]) -> None:
     elif isinstance(node, Present):
         shape.append((Present, *path_key(node.path)))
     else:
-        shape.append((Compare, *path_key(node.path), node.op, type(node.value), node.value == ""))
+        shape.append((Compare, *path_key(node.path), node.op, type(node.value), text_shape(node.value)))
         compares.append(node)
 
 
