@@ -21,7 +21,7 @@ from scimhub.query.filter.parser import parse_filter
 from scimhub.query.pages import Query
 from scimhub.query.paths import resolve
 from scimhub.query.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
-from scimhub.store.sql.filters import plan_filter
+from scimhub.store.sql.filters import SHORT_SUBSTRING, plan_filter, text_shape
 from scimhub.store.sql.searches import search_rows
 from scimhub.store.sql.shapes import compile_filter, shape_of
 from scimhub.store.sql.tables import groups, users
@@ -382,3 +382,24 @@ def test_kept_plans_answer_as_plans_made_alone(engine: Engine, pair: tuple[str, 
         return  # what the parser refuses never reaches a plan
     _answer(engine, first, _ids)  # plans the shape from the first filter, if it is new
     assert _answer(engine, second, _ids) == _answer(engine, second, _ids_planned_alone), pair
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "shape"),
+    [
+        ("co", "", "empty"),
+        ("eq", "", "empty"),
+        ("co", "a" * SHORT_SUBSTRING, "short"),
+        ("ew", "a" * (SHORT_SUBSTRING + 1), "long"),
+        ("co", "%" * (SHORT_SUBSTRING // 2), "short"),  # its LIKE pattern, "/%" each, is SHORT_SUBSTRING long
+        ("co", "_" * (SHORT_SUBSTRING // 2) + "a", "long"),
+        ("ew", "/" * (SHORT_SUBSTRING // 2 + 1), "long"),
+        ("eq", "a" * (SHORT_SUBSTRING + 1), "text"),  # only co and ew tell short from long
+        ("sw", "a" * (SHORT_SUBSTRING + 1), "text"),
+        ("eq", 7, None),
+        ("eq", None, None),
+    ],
+)
+def test_a_substring_is_short_while_its_like_pattern_is(op: str, value: Any, shape: str | None) -> None:
+    """Escapes count: SQLite matches an escaped pattern character by character, as it does its letters."""
+    assert text_shape(op, value) == shape

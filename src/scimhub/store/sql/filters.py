@@ -80,20 +80,30 @@ _TEXT_TYPES = ("string", "reference", "binary")
 
 
 SHORT_SUBSTRING = 32
-"""The longest value ``co`` and ``ew`` look for as they always did: by ``LIKE '%…'``, or ``strpos``.
+"""The longest ``LIKE`` pattern, escapes included, that ``co`` and ``ew`` look for as they always did.
 
-Both try the value at each character of the text, stepping through it a character at a time: a
-cost that is the product of both lengths, 4 s for 4,000 characters over fifteen 64 KB values. A
-longer value is found by ``memcmp`` (44 ms there) or by the text's end (ADR 0087). A short one keeps
-``LIKE``, whose rows PostgreSQL estimates, where a function's it guesses at a third of the table.
+``LIKE '%…'`` tries its pattern at each character of the text, stepping through both a character
+at a time: a cost that is the product of both lengths, 4 s for 4,000 characters over fifteen 64 KB
+values. A longer value is found by ``memcmp`` (44 ms there) or by the text's end (ADR 0087). A short
+one keeps ``LIKE``, whose rows PostgreSQL estimates, where a function's it guesses at a third of the
+table. An escaped ``%``, ``_`` or ``/`` is two characters of the pattern, and costs SQLite as much.
 """
 
 
-def text_shape(value: Literal) -> str | None:
-    """Return what of a string decides its SQL: ``"empty"``, ``"short"`` or ``"long"``; None for others."""
+def text_shape(op: str, value: Literal) -> str | None:
+    """Return what of a compared string decides its SQL, None for other values.
+
+    ``"empty"`` (``co ""`` holds for any string); for ``co`` and ``ew``, ``"short"`` or ``"long"``
+    by ``SHORT_SUBSTRING``; else ``"text"``.
+    """
     if not isinstance(value, str):
         return None
-    return "empty" if not value else "short" if len(value) <= SHORT_SUBSTRING else "long"
+    if not value:
+        return "empty"
+    if op not in ("co", "ew"):
+        return "text"
+    escapes = value.count("%") + value.count("_") + value.count("/") if len(value) <= SHORT_SUBSTRING else 0
+    return "short" if len(value) + escapes <= SHORT_SUBSTRING else "long"
 
 
 Transform = Callable[[Any], Any]
@@ -146,10 +156,9 @@ class _Slot:
     sample: Literal
     binds: list[tuple[str, int, Transform]] = field(repr=False)
 
-    @property
-    def text_shape(self) -> str | None:
-        """What of the value, a string, is part of the shape (``text_shape``): ``co ""`` holds for any."""
-        return text_shape(self.sample)
+    def text_shape(self, op: str) -> str | None:
+        """Return what of the value, a string compared by ``op``, is part of the shape (``text_shape``)."""
+        return text_shape(op, self.sample)
 
     def bind(self, transform: Transform = _same, type_: Any = None) -> BindParameter[Any]:
         """Return a new bind parameter that takes ``transform`` of the value, typed ``type_``."""
@@ -503,19 +512,20 @@ def _text(field: _Field, case_exact: bool, op: str, value: _Slot) -> ColumnEleme
     """Compare strings: lower-cased unless caseExact, by code point; substrings per ``SHORT_SUBSTRING``."""
     key = field.kind == "key"  # the column holds fold() of what was written (ADR 0021)
     subject: ColumnElement[Any] = field.expr if key or case_exact else func.lower(field.expr)
+    shape = value.text_shape(op)
     if op in ("co", "sw", "ew"):
-        if value.text_shape == "empty":  # every string contains, starts and ends with ""
+        if shape == "empty":  # every string contains, starts and ends with ""
             return subject.is_not(None)
         # SQLite's LIKE ignores ASCII case: it serves only where both sides are lower-cased. A prefix
         # stops at the first difference, whatever its length, and PostgreSQL reads a key's index for it.
-        if (key or not case_exact) and (op == "sw" or value.text_shape == "short"):
+        if (key or not case_exact) and (op == "sw" or shape == "short"):
             pattern = value.bind(lambda v: _like_pattern(op, fold(v) if key else v), String())
             return subject.like(pattern if key else func.lower(pattern), escape="/")
     operand: ColumnElement[Any] = value.bind(fold if key else _same, String())
     if not key and not case_exact:
         operand = func.lower(operand)
     if op == "co":
-        find = position_of if value.text_shape == "short" else position_of_bytes
+        find = position_of if shape == "short" else position_of_bytes
         return find(subject, operand) > 0
     if op == "sw":
         return func.substr(subject, 1, func.length(operand)) == operand

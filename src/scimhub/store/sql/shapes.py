@@ -95,7 +95,9 @@ def _walk(node: Filter, shape: list[Any], compares: list[Compare]) -> None:
     elif isinstance(node, Present):
         shape.append((Present, *path_key(node.path)))
     else:
-        shape.append((Compare, *path_key(node.path), node.op, type(node.value), text_shape(node.value)))
+        shape.append(
+            (Compare, *path_key(node.path), node.op, type(node.value), text_shape(node.op, node.value))
+        )
         compares.append(node)
 
 
