@@ -49,16 +49,17 @@ def _compile_json_each(element: FunctionElement[Any], compiler: SQLCompiler, **k
     return f"json_each({compiler.process(array.as_string(), **kw)})"
 
 
-@compiles(json_elements, "postgresql")
-def _compile_jsonb_array_elements(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f"jsonb_array_elements({compiler.process(element.clauses, **kw)})"
+def _call(sql_function: str, element: Any, dialect: str | None = None) -> None:
+    """Compile ``element`` (on ``dialect``, else on any) as a call of ``sql_function`` with its arguments."""
+
+    def compile_call(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+        return f"{sql_function}({compiler.process(element.clauses, **kw)})"
+
+    compiles(element, *([dialect] if dialect else []))(compile_call)
 
 
-@compiles(json_text_elements, "postgresql")
-def _compile_jsonb_array_elements_text(
-    element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any
-) -> str:
-    return f"jsonb_array_elements_text({compiler.process(element.clauses, **kw)})"
+_call("jsonb_array_elements", json_elements, "postgresql")
+_call("jsonb_array_elements_text", json_text_elements, "postgresql")
 
 
 @compiles(code_point_order)
@@ -104,15 +105,9 @@ class ends_with(FunctionElement[Any]):
     name = "ends_with"
 
 
-@compiles(position_of)
-@compiles(position_of_bytes)
-def _compile_instr(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(position_of, "postgresql")
-def _compile_strpos(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
+_call("instr", position_of)
+_call("instr", position_of_bytes)
+_call("strpos", position_of, "postgresql")
 
 
 @compiles(position_of_bytes, "postgresql")
