@@ -38,6 +38,7 @@ from scimhub.query.pages import Page, Query, Seek, Walk
 from scimhub.query.paths import AttrRef
 from scimhub.query.schema import GROUP, USER, ResourceType
 from scimhub.store.sql.batches import ForIds
+from scimhub.store.sql.deadlines import search_deadline
 from scimhub.store.sql.keyset import directed_terms, seek_page, up_to, window_end
 from scimhub.store.sql.locks import RowLock
 from scimhub.store.sql.members import GROUPS_OF_USER, group_refs
@@ -229,7 +230,10 @@ class _ResourceRows(Generic[R]):
         filtered = compile_filter(rt, query.filter) if query.filter is not None else None
         where = also if filtered is None else filtered.clause if also is None else and_(filtered.clause, also)
         values = filtered.values if filtered is not None else None
-        total, rows, keys, more = seek_page(self._connection, self._table, rt, where, query, values, related)
+        with search_deadline(self._connection):
+            total, rows, keys, more = seek_page(
+                self._connection, self._table, rt, where, query, values, related
+            )
         return self._page(total, rows, related, keys, more)
 
     def _page(

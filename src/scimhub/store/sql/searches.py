@@ -30,6 +30,7 @@ from sqlalchemy import (
 from scimhub.domain.roles import Role
 from scimhub.query.pages import Query
 from scimhub.query.schema import ResourceType
+from scimhub.store.sql.deadlines import search_deadline
 from scimhub.store.sql.functions import row_key
 from scimhub.store.sql.keyset import Terms, after
 from scimhub.store.sql.prepared import rows
@@ -52,8 +53,24 @@ def search_rows(
 
     ``counted`` replaces ``also`` in the count, where an index serves a count better than the page.
     ``related`` is read with each row, after its columns (a user's groups, ``members.GROUPS_OF_USER``).
-    A lookup (``Query.is_lookup``) is one statement: the page.
+    A lookup (``Query.is_lookup``) is one statement: the page. Any other has a deadline (``deadlines``).
     """
+    run = lambda: _page_and_count(connection, table, resource_type, query, also, counted, related)  # noqa: E731
+    if query.is_lookup:
+        return run()
+    with search_deadline(connection):
+        return run()
+
+
+def _page_and_count(
+    connection: Connection,
+    table: Table,
+    resource_type: ResourceType,
+    query: Query,
+    also: ColumnElement[bool] | None,
+    counted: ColumnElement[bool] | None,
+    related: ColumnElement[Any] | None,
+) -> tuple[int, Sequence[Row[Any]]]:
     filtered = compile_filter(resource_type, query.filter) if query.filter is not None else None
     clause = filtered.clause if filtered is not None else None
     values = {"page_limit": query.limit, "page_offset": query.offset, **(filtered.values if filtered else {})}
