@@ -139,17 +139,26 @@ def test_a_slow_head_gets_a_scim_408(guarded: tuple[LiveServer, int]) -> None:
 
 
 def test_a_slow_body_gets_a_scim_408(guarded: tuple[LiveServer, int]) -> None:
-    """A body trickling past the deadline (slow POST) gets a SCIM-shaped 408, and the connection closes."""
+    """A body trickling past the deadline (slow POST) gets a SCIM-shaped 408, and the connection closes.
+
+    Trickling stops once the answer is there: a byte reaching a socket the server has closed makes
+    its kernel reset the connection, and ours then drops the unread 408 (docs/reliability.md's known
+    limits). A byte can still cross the close on a loaded machine (a CI run met it): up to three tries.
+    """
     server, _ = guarded
-    with connect(server) as sock:
-        sock.sendall(post_head(server, SCIM + "/Users", 1000) + b"{")
-        for _ in range(DEADLINE * 4):
-            # Stop trickling once the answer is there: a byte reaching a socket the server has
-            # closed makes its kernel reset the connection, and ours then drops the unread 408.
-            if select.select([sock], [], [], 0.5)[0]:
-                break
-            sock.sendall(b" ")
-        assert_scim_error(read_all(sock), 408)
+    for attempt in range(3):
+        try:
+            with connect(server) as sock:
+                sock.sendall(post_head(server, SCIM + "/Users", 1000) + b"{")
+                for _ in range(DEADLINE * 4):
+                    if select.select([sock], [], [], 0.5)[0]:
+                        break
+                    sock.sendall(b" ")
+                assert_scim_error(read_all(sock), 408)
+                return
+        except ConnectionResetError:
+            if attempt == 2:
+                raise
 
 
 def test_a_kept_alive_connection_gets_a_new_head_deadline(guarded: tuple[LiveServer, int]) -> None:

@@ -68,3 +68,15 @@ def test_a_lookup_carries_no_deadline(users: Users, monkeypatch: pytest.MonkeyPa
     assert users.find("runs3").user.user_name == "runs3"
     with pytest.raises(TooMany):
         _search(users, 'title co "zz"')
+
+
+def test_a_transactions_reads_after_its_search_have_no_deadline(users: Users, store: SqlStore) -> None:
+    """A group's members or counts read after a search, in its transaction, are not the search's
+    (an adversarial run: a members count past the deadline was a 503 "stayed locked")."""
+    with store.read() as tx:
+        assert tx.users.search(Query(parse_filter(USER, 'title co "aaa"'), limit=10)).total == 5
+        if tx.connection.dialect.name == "postgresql":
+            assert tx.connection.execute(text("SHOW statement_timeout")).scalar() == "0"
+        else:
+            counting = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)"
+            assert tx.connection.execute(text(counting + " SELECT count(*) FROM n")).scalar() == 10_000

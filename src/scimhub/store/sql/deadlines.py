@@ -6,9 +6,10 @@ as the table. On SQLite a search runs on the event loop (ADR 0046), where the wh
 for it. So each search's statements get a deadline (ADR 0088):
 
 - PostgreSQL: ``SET LOCAL statement_timeout`` goes ahead of the search's first statement, in its
-  round trip, and ends with its transaction.
+  round trip, and its reset ahead of the transaction's next one: each statement of the search has
+  the deadline.
 - SQLite: the search's connection has a progress handler while it runs, which stops its statement
-  once the deadline has passed.
+  once the deadline has passed: the search as a whole has it.
 
 A lookup (one statement by an index: every request Entra sends most) carries none.
 """
@@ -37,6 +38,7 @@ PROGRESS_STEPS = 100
 would then hold minutes of ``LIKE`` over 64 KB values)."""
 
 _CANCELLED = "57014"  # PostgreSQL's query_canceled: a statement timeout among others
+_NO_TIMEOUT = [(text("SET LOCAL statement_timeout TO DEFAULT"), None)]
 
 
 @contextmanager
@@ -47,9 +49,10 @@ def search_deadline(connection: Connection) -> Iterator[None]:
     """
     seconds = SEARCH_SECONDS
     postgresql = connection.dialect.name == "postgresql"
-    if postgresql and connection.in_transaction():  # a lone statement has none to hold it (ADR 0057)
+    timed = postgresql and connection.in_transaction()  # a lone statement has none to hold it (ADR 0057)
+    if timed:
         milliseconds = max(1, round(seconds * 1000))  # 0 would turn the timeout off
-        ahead(connection, [(text(f"SET LOCAL statement_timeout = {milliseconds}"), None)], lambda _: None)
+        ahead(connection, [(text(f"SET LOCAL statement_timeout = {milliseconds}"), None)], _untranslated)
     started = time.monotonic()
     sqlite = None if postgresql else connection.connection.dbapi_connection
     if sqlite is not None:
@@ -57,6 +60,8 @@ def search_deadline(connection: Connection) -> Iterator[None]:
         sqlite.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
     try:
         yield
+        if timed:  # the transaction's later reads (a group's members, counts) are not the search's
+            ahead(connection, _NO_TIMEOUT, _untranslated)
     except (DBAPIError, ServiceUnavailable) as error:  # the engine reads a cancel as a lock not had
         if time.monotonic() - started < seconds or not _stopped(error):
             raise
@@ -67,6 +72,10 @@ def search_deadline(connection: Connection) -> Iterator[None]:
     finally:
         if sqlite is not None:
             sqlite.set_progress_handler(None, 0)
+
+
+def _untranslated(_: BaseException) -> None:
+    return None  # an error of the round trip is the search's, read as the search's
 
 
 def _stopped(error: BaseException) -> bool:
