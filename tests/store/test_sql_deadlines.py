@@ -35,7 +35,7 @@ def _search(users: Users, filter: str) -> int:
 
 
 def test_a_search_past_its_deadline_is_too_many_and_the_store_serves_on(
-    users: Users, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    users: Users, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(deadlines, "SEARCH_SECONDS", 0.001)
     with pytest.raises(TooMany, match="longer than the 0.001 s a search may run"):

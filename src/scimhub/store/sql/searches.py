@@ -55,11 +55,10 @@ def search_rows(
     ``related`` is read with each row, after its columns (a user's groups, ``members.GROUPS_OF_USER``).
     A lookup (``Query.is_lookup``) is one statement: the page. Any other has a deadline (``deadlines``).
     """
-    run = lambda: _page_and_count(connection, table, resource_type, query, also, counted, related)  # noqa: E731
-    if query.is_lookup:
-        return run()
+    if query.is_lookup:  # one statement by an index: no deadline to set (ADR 0088)
+        return _page_and_count(connection, table, resource_type, query, also, counted, related)
     with search_deadline(connection):
-        return run()
+        return _page_and_count(connection, table, resource_type, query, also, counted, related)
 
 
 def _page_and_count(
