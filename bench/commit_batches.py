@@ -20,7 +20,6 @@ write over HTTP does: what that check costs PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -30,7 +29,7 @@ from typing import Any
 import psycopg
 from options import POSTGRES_ADMIN_URL
 from psycopg import RawCursor
-from servers import FreshDatabase, scimhub_token
+from servers import FreshDatabase, process_cpu, scimhub_token
 from sqlalchemy import create_engine, select
 
 from scimhub.directory.actors import SYSTEM
@@ -40,13 +39,6 @@ from scimhub.store.sql.engine import make_engine
 from scimhub.store.sql.store import SqlStore
 from scimhub.store.sql.tables import tokens
 from scimhub.store.sql.tokens import CREDENTIAL_HOLDS, holding, read_credential
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def _captured_create(url: str) -> list[tuple[str, list[Any]]]:
@@ -117,7 +109,7 @@ class _Replay:
         The three figures: the backend's CPU, this client's, the wall time.
         """
         cursor = self.connection.cursor()
-        backend, client, wall = _cpu(self.pid), time.process_time(), time.perf_counter()
+        backend, client, wall = process_cpu(self.pid), time.process_time(), time.perf_counter()
         for _ in range(0, creates, batch):
             with self.connection.pipeline():
                 if batch > 1:
@@ -133,7 +125,7 @@ class _Replay:
                     cursor.execute("COMMIT")
         done = len(range(0, creates, batch)) * batch
         return (
-            (_cpu(self.pid) - backend) / done * 1e3,
+            (process_cpu(self.pid) - backend) / done * 1e3,
             (time.process_time() - client) / done * 1e3,
             (time.perf_counter() - wall) / done * 1e3,
         )

@@ -45,6 +45,11 @@ def _cpu_of(stat: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def process_cpu(pid: int) -> float:
+    """Return the CPU seconds one process has spent, in user space and in the kernel."""
+    return _cpu_of(Path(f"/proc/{pid}/stat").read_text()) / _TICKS
+
+
 def _process_tree(pid: int) -> list[int]:
     """Return ``pid`` and every live descendant of it (uvicorn's workers and their helpers)."""
     children: dict[int, list[int]] = {}

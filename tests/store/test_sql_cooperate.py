@@ -8,7 +8,6 @@ connections, as a thread does. On SQLite the work runs at once, in the caller.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,14 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 import uvloop
-from psycopg.waiting import Ready, Wait
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
 
 from scimhub.directory.actors import SYSTEM
 from scimhub.directory.users import UserEdit, Users
 from scimhub.store.sql import migrate
-from scimhub.store.sql.cooperative import CooperativeConnection, _polled, _ready_now
+from scimhub.store.sql.cooperative import CooperativeConnection
 from scimhub.store.sql.engine import make_engine, unavailable
 from scimhub.store.sql.notify import conninfo
 from scimhub.store.sql.slots import WORK_IN_FLIGHT, Slots
@@ -179,20 +177,6 @@ def test_work_cancelled_while_it_waits_leaves_no_broken_connection_behind(
     asyncio.run(main())
     assert directory.get(ada.id).user.doc["title"] == "Prof"
     assert store.in_use() == 0
-
-
-def test_the_fallback_poll_says_what_psycopgs_own_says() -> None:
-    """``_polled`` serves where psycopg has no poll of its own: it must read a socket the same way."""
-    mine, theirs = socket.socketpair()
-    try:
-        for sent in (b"", b"an answer"):
-            theirs.send(sent)
-            for state in (Wait.R, Wait.W, Wait.RW):
-                assert _polled(mine.fileno(), state) == _ready_now(mine.fileno(), state), (sent, state)
-        assert _polled(mine.fileno(), Wait.RW) == Ready.R | Ready.W
-    finally:
-        mine.close()
-        theirs.close()
 
 
 def test_one_of_several_processes_runs_the_work_at_once(engine: Engine) -> None:

@@ -5,26 +5,22 @@ psycopg's synchronous connection, with one change: called from the greenlet of a
 what its own asyncio extension is built on), which serves other requests meanwhile. Everywhere else
 (the core's threads, the tools) it waits as before. Imported only for PostgreSQL: psycopg is an extra.
 
-psycopg drives each exchange with the server as a generator that says what it waits for. Most
-steps need no wait at all (a statement queued in a pipeline, a socket that can be written at once):
-those run on in the greenlet, and only a wait for the server's answer goes to the loop. psycopg's
-own ``wait_async`` would hand every step to the loop, a coroutine and two switches of greenlets
-each: a create makes eleven waits, and two of them wait for an answer (counted in ADR 0066).
+psycopg drives each exchange with the server as a generator that says what it waits for; each wait
+is awaited on the loop. A round trip waits once, for the server's answer: ``libpq.run`` queues its
+statements without a wait and sends them in one write (ADR 0089), and a socket is waited on to be
+written only when it takes no more, or while a connection is being made.
 """
 
 from __future__ import annotations
 
 import asyncio
-import select
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg import waiting
 from psycopg.waiting import Ready, Wait
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
-# psycopg's flags as plain ints: an enum's attribute costs more than the poll beside it.
+# psycopg's flags as plain ints: cheaper to test than an enum's attribute.
 _WAIT_R, _WAIT_W = int(Wait.R), int(Wait.W)
 _READY_R, _READY_W = int(Ready.R), int(Ready.W)
 
@@ -41,16 +37,14 @@ class CooperativeConnection(psycopg.Connection[Any]):
         try:
             state = next(gen)
             while True:
-                ready = _ready_now(fileno, state) if state & _WAIT_W else 0
-                if not ready:
-                    try:
-                        ready = _on_the_loop(fileno, state)
-                    except asyncio.CancelledError as error:
-                        # The request's task was cancelled (the server stopping) mid-exchange: the
-                        # exchange goes on to its end, so that the connection stays sound, then the
-                        # work unwinds as from any error, its transaction rolled back.
-                        cancelled = error
-                        continue
+                try:
+                    ready = _on_the_loop(fileno, state)
+                except asyncio.CancelledError as error:
+                    # The request's task was cancelled (the server stopping) mid-exchange: the
+                    # exchange goes on to its end, so that the connection stays sound, then the
+                    # work unwinds as from any error, its transaction rolled back.
+                    cancelled = error
+                    continue
                 state = gen.send(ready)
         except StopIteration as done:
             if cancelled is not None:
@@ -58,19 +52,6 @@ class CooperativeConnection(psycopg.Connection[Any]):
             return done.value
         except OSError as error:
             raise psycopg.OperationalError("connection socket closed") from error
-
-
-def _polled(fileno: int, state: int) -> int:
-    """Return what ``fileno`` is ready for at once, of what ``state`` waits for."""
-    wants_r, wants_w = state & _WAIT_R, state & _WAIT_W
-    readable, writable, _ = select.select([fileno] if wants_r else [], [fileno] if wants_w else [], [], 0)
-    return (_READY_R if readable else 0) | (_READY_W if writable else 0)
-
-
-_ready_now: Callable[[int, int], int] = getattr(waiting, "_ready", None) or _polled
-"""What a socket is ready for at once (a socket asked to be written nearly always can be: a poll costs
-less than a turn of the loop). psycopg's own zero-timeout poll where it has one (in C with
-psycopg-binary: 0.4 µs against select's 1 µs, with its lists, 18 times a create), else ``_polled``."""
 
 
 def _on_the_loop(fileno: int, state: int) -> Any:

@@ -29,7 +29,8 @@ from typing import Any
 import psycopg
 from psycopg import abc, errors, pq
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.generators import fetch_many, pipeline_communicate
+from psycopg.generators import fetch_many
+from psycopg.waiting import READY_R, WAIT_RW
 
 _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
@@ -181,11 +182,21 @@ def _close(pgconn: Any, name: bytes) -> None:
 def _exchange(pgconn: Any, commands: deque[Callable[..., Any]]) -> Any:
     """Send ``commands`` and read what they answer up to the Sync's answer, the last; return the rest.
 
+    Every command goes into libpq's buffer first and out in as few writes as the socket takes: one,
+    nearly always. psycopg's ``pipeline_communicate`` flushes before each command, so a round trip of
+    five went out in five writes, each a wake-up of the server's backend (ADR 0089). What the server
+    answers meanwhile is read as it comes, so that neither side waits on the other's buffer.
+
     One generator for the whole of it: a wait cancelled midway goes on to its end
     (``CooperativeConnection.wait``), and the connection is left between round trips. It reads up
     to the Sync rather than counting: a commit that fails at the Sync answers once more.
     """
-    results = yield from pipeline_communicate(pgconn, commands)
+    for command in commands:
+        command()
+    while pgconn.flush():
+        if (yield WAIT_RW) & READY_R:
+            pgconn.consume_input()
+    results: list[list[Any]] = []
     while not results or results[-1][-1].status != _PIPELINE_SYNC:
         group = yield from fetch_many(pgconn)
         if not group:  # libpq has nothing more to give: the exchange is broken, not merely failed
