@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.util.concurrency import in_greenlet
 
 from scimhub.settings import Settings
+from scimhub.store.sql.engine import ANSWER_SECONDS
 from scimhub.wiring import build
 
 
@@ -56,5 +57,17 @@ def test_only_a_lone_postgresql_process_interleaves_its_waits(database_url: str,
 
         postgresql = services.engine.dialect.name == "postgresql"
         assert asyncio.run(in_a_greenlet()) is (postgresql and workers == 1)
+    finally:
+        services.close()
+
+
+def test_the_servers_postgresql_connections_give_up_on_a_silent_server(database_url: str) -> None:
+    """ADR 0090: every connection of the server's, once migrated, waits ``ANSWER_SECONDS`` of silence at
+    most; SQLite has no server to wait for."""
+    services = build(Settings(database_url=database_url))
+    try:
+        with services.engine.connect() as connection:
+            bound = getattr(connection.connection.driver_connection, "answer_within", None)
+        assert bound == (ANSWER_SECONDS if services.engine.dialect.name == "postgresql" else None)
     finally:
         services.close()

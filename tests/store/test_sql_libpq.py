@@ -7,7 +7,6 @@ buffers must neither stall nor lose a statement.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -16,49 +15,20 @@ import pytest
 from sqlalchemy import make_url
 
 from scimhub.store.sql import libpq
-
-
-class _Relay:
-    """Carries one TCP connection to PostgreSQL at ``upstream``; ``sent`` holds the size of each read
-    of what the client sent, in order."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.upstream = upstream
-        self.sent: list[int] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        client, _ = self.listener.accept()
-        server = socket.create_connection(self.upstream)
-        threading.Thread(target=self._pump, args=(server, client, None), daemon=True).start()
-        self._pump(client, server, self.sent)
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, reads: list[int] | None) -> None:
-        try:
-            while data := source.recv(1 << 20):
-                if reads is not None:
-                    reads.append(len(data))
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            sink.close()
+from tests.relay import Relay
 
 
 @pytest.fixture
-def relayed(fresh_postgres: str) -> Iterator[tuple[psycopg.Connection[object], _Relay]]:
-    """A psycopg connection to a new database through a ``_Relay``."""
+def relayed(fresh_postgres: str) -> Iterator[tuple[psycopg.Connection[object], Relay]]:
+    """A psycopg connection to a new database through a ``Relay``."""
     url = make_url(fresh_postgres)
-    relay = _Relay((url.host or "127.0.0.1", url.port or 5432))
+    relay = Relay((url.host or "127.0.0.1", url.port or 5432))
     driver = psycopg.connect(
         host="127.0.0.1", port=relay.port, user=url.username, dbname=url.database, autocommit=True
     )
     yield driver, relay
     driver.close()
-    relay.listener.close()
+    relay.close()
 
 
 def _statement(sql: str, values: int) -> libpq.Statement:
@@ -66,7 +36,7 @@ def _statement(sql: str, values: int) -> libpq.Statement:
 
 
 def test_every_statement_of_a_round_trip_reaches_the_server_in_one_write(
-    relayed: tuple[psycopg.Connection[object], _Relay],
+    relayed: tuple[psycopg.Connection[object], Relay],
 ) -> None:
     """Five statements and the Sync go out together: each write would be a wake-up of the backend."""
     driver, relay = relayed
@@ -82,7 +52,7 @@ def test_every_statement_of_a_round_trip_reaches_the_server_in_one_write(
 
 
 def test_a_round_trip_larger_than_the_sockets_buffers_neither_stalls_nor_loses_a_statement(
-    relayed: tuple[psycopg.Connection[object], _Relay],
+    relayed: tuple[psycopg.Connection[object], Relay],
 ) -> None:
     """Twenty megabytes each way: the server answers while the client still sends, and stops reading
     when its answers are not read. The client reads them as it sends (libpq also does, in part)."""

@@ -9,11 +9,18 @@ psycopg drives each exchange with the server as a generator that says what it wa
 is awaited on the loop. A round trip waits once, for the server's answer: ``libpq.run`` queues its
 statements without a wait and sends them in one write (ADR 0089), and a socket is waited on to be
 written only when it takes no more, or while a connection is being made.
+
+A connection of the server's (``engine.bound_answers``) also gives up on a server that stays silent:
+past ``answer_within`` seconds without a byte while a wait is on, the wait fails as a lost connection
+(the request gets a 503, the connection is dropped). A PostgreSQL stopped or stuck would otherwise hold
+the request, its slot or core thread, and with several processes the whole event loop (ADR 0090).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
+from time import monotonic
 from typing import Any
 
 import psycopg
@@ -28,9 +35,16 @@ _READY_R, _READY_W = int(Ready.R), int(Ready.W)
 class CooperativeConnection(psycopg.Connection[Any]):
     """A psycopg connection whose waits, in a greenlet of ``Slots.run``, let the event loop run meanwhile."""
 
+    answer_within: float | None = None
+    """Seconds the server may stay silent while a wait is on before the wait fails; None: for ever."""
+
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         """Consume ``gen`` as psycopg does; in a greenlet of the loop's work, awaiting the socket."""
+        silence = self.answer_within if timeout is None else None  # a timed wait is bounded already
+        if silence is not None:
+            gen = _heard_within(gen, silence)
         if timeout is not None or not in_greenlet():  # a timed wait (a cancellation's) blocks, briefly
+            # psycopg's wait wakes every ``interval`` and sends 0: ``_heard_within`` then looks at the time.
             return super().wait(gen, interval, timeout)
         fileno = self.pgconn.socket
         cancelled: asyncio.CancelledError | None = None
@@ -38,7 +52,7 @@ class CooperativeConnection(psycopg.Connection[Any]):
             state = next(gen)
             while True:
                 try:
-                    ready = _on_the_loop(fileno, state)
+                    ready = _on_the_loop(fileno, state, silence)
                 except asyncio.CancelledError as error:
                     # The request's task was cancelled (the server stopping) mid-exchange: the
                     # exchange goes on to its end, so that the connection stays sound, then the
@@ -54,20 +68,56 @@ class CooperativeConnection(psycopg.Connection[Any]):
             raise psycopg.OperationalError("connection socket closed") from error
 
 
-def _on_the_loop(fileno: int, state: int) -> Any:
-    """Wait on the event loop until ``fileno`` is ready for what ``state`` waits for; return for what."""
+class NoAnswer(psycopg.OperationalError):
+    """PostgreSQL sent nothing for ``answer_within`` seconds while a wait was on (ADR 0090).
+
+    An error without a SQLSTATE on an established connection: SQLAlchemy's error path takes it for a
+    lost connection, drops the connection and answers 503 (``engine._unavailability``).
+    """
+
+
+def _heard_within(gen: Any, seconds: float) -> Generator[int, int, Any]:
+    """Run ``gen``, psycopg's exchange; raise ``NoAnswer`` when a wait gets nothing for ``seconds``.
+
+    A wait that ends with nothing ready (0: psycopg's wait after its ``interval``, the loop's timer)
+    looks at the time; one that ends ready starts the count again.
+    """
+    try:
+        state = next(gen)
+        silent_until = monotonic() + seconds
+        while True:
+            ready = yield state
+            if ready:
+                silent_until = monotonic() + seconds
+            elif monotonic() >= silent_until:
+                gen.close()
+                raise NoAnswer(f"PostgreSQL sent nothing for {seconds:g} s; the connection is dropped")
+            state = gen.send(ready)
+    except StopIteration as done:  # ``gen`` ended, at once or after a wait: its value is the exchange's
+        return done.value
+
+
+def _on_the_loop(fileno: int, state: int, silence: float | None) -> Any:
+    """Wait on the event loop until ``fileno`` is ready for what ``state`` waits for; return for what.
+
+    After ``silence`` seconds without it, return 0: nothing ready.
+    """
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[int] = loop.create_future()
+    timer = None if silence is None else loop.call_later(silence, lambda: heard(0))
 
     def stop() -> None:
         if state & _WAIT_R:
             loop.remove_reader(fileno)
         if state & _WAIT_W:
             loop.remove_writer(fileno)
+        if timer is not None:
+            timer.cancel()
 
     def heard(flag: int) -> None:
         stop()
-        ready.set_result(flag)
+        if not ready.done():  # the socket and the timer in one turn of the loop: the first one counts
+            ready.set_result(flag)
 
     if state & _WAIT_R:
         loop.add_reader(fileno, heard, _READY_R)

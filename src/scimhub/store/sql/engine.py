@@ -60,6 +60,10 @@ under sixteen concurrent PATCHes of one group failed once with "canceling statem
 request": PostgreSQL reports a pending cancel as the user's when its lock-timeout indicator is no
 longer set. An operator's ``pg_cancel_backend`` is the other cause. Either way nothing was written,
 and the request may be retried: neither is a 500."""
+ANSWER_SECONDS = 60
+"""How long the server's PostgreSQL connections wait for a server that sends nothing before they are
+dropped and the request gets a 503 (``bound_answers``, ADR 0090): past every bound PostgreSQL keeps
+itself, a search's 10 s (ADR 0088) and a lock's ``LOCK_WAIT_MS``."""
 CONNECT_TIMEOUT_SECONDS = 5
 """How long a new PostgreSQL connection may take (libpq ``connect_timeout``) before the request gets a 503."""
 POOL_TIMEOUT_SECONDS = 5
@@ -124,6 +128,18 @@ def make_engine(url: str, *, threads: int = 4, **options: Any) -> Engine:
         raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
     _watch_outages(engine)
     return engine
+
+
+def bound_answers(engine: Engine, seconds: float) -> None:
+    """Make every later connection of ``engine`` give up on a PostgreSQL silent for ``seconds`` (ADR 0090).
+
+    The server's engine, once migrated: a migration, or a tool's statement, may rightly run for
+    minutes. The connections made before are closed, so that none is left unbounded.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    engine.dispose()
+    event.listen(engine, "connect", lambda connection, _record: setattr(connection, "answer_within", seconds))
 
 
 def _connect_cooperatively(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
