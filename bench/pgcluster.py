@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -70,8 +71,36 @@ class PrivatePostgres:
         """Stop the cluster (``fast``: roll back open transactions and cut every connection)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
+    def freeze(self) -> None:
+        """Stop every process of the cluster where it stands (SIGSTOP): its connections stay open, and
+        its host's kernel acknowledges what clients send, but nothing is answered, nor accepted."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let every process of the cluster run again (SIGCONT), a frozen one or not."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def _processes(self) -> list[int]:
+        """The postmaster and its children, or none when the cluster does not run."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return []
+        children = []
+        for process in Path("/proc").glob("[0-9]*"):
+            try:
+                parent = int((process / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            if parent == postmaster:
+                children.append(int(process.name))
+        return [postmaster, *children]
+
     def destroy(self) -> None:
         """Stop the cluster if it runs and remove its directory."""
+        self.thaw()  # a frozen cluster would not stop
         try:
             self.stop("immediate")
         except RuntimeError:

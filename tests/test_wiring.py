@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.util.concurrency import in_greenlet
 
 from scimhub.settings import Settings
-from scimhub.store.sql.engine import ANSWER_SECONDS
 from scimhub.wiring import build
 
 
@@ -61,13 +60,18 @@ def test_only_a_lone_postgresql_process_interleaves_its_waits(database_url: str,
         services.close()
 
 
-def test_the_servers_postgresql_connections_give_up_on_a_silent_server(database_url: str) -> None:
-    """ADR 0090: every connection of the server's, once migrated, waits ``ANSWER_SECONDS`` of silence at
-    most; SQLite has no server to wait for."""
-    services = build(Settings(database_url=database_url))
+@pytest.mark.parametrize("seconds", [None, 7.5, 0])
+def test_the_servers_postgresql_connections_give_up_on_a_silent_server(
+    database_url: str, seconds: float | None
+) -> None:
+    """ADR 0090: every connection of the server's, once migrated, waits ``SCIMHUB_DATABASE_ANSWER_SECONDS``
+    of silence at most (60 by default; 0: for ever); SQLite has no server to wait for."""
+    configured = {} if seconds is None else {"database_answer_seconds": seconds}
+    services = build(Settings(database_url=database_url, **configured))
     try:
         with services.engine.connect() as connection:
             bound = getattr(connection.connection.driver_connection, "answer_within", None)
-        assert bound == (ANSWER_SECONDS if services.engine.dialect.name == "postgresql" else None)
+        expected = {None: 60.0, 7.5: 7.5, 0: None}[seconds]
+        assert bound == (expected if services.engine.dialect.name == "postgresql" else None)
     finally:
         services.close()

@@ -44,6 +44,10 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://user@host/db``."""
+    database_answer_seconds: float = 60.0
+    """How long the server waits for a PostgreSQL that sends nothing (stopped, stuck, cut off) before
+    the request gets a 503 and the connection is dropped; 0 waits for ever (ADR 0090). Past
+    PostgreSQL's own bounds: a search's 10 s, a lock's 10 s."""
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None

@@ -37,7 +37,7 @@ from scimhub.scim.handler import ScimHandler
 from scimhub.settings import Settings
 from scimhub.store.contract import CommitNotifier
 from scimhub.store.sql import migrate
-from scimhub.store.sql.engine import ANSWER_SECONDS, bound_answers, make_engine, unavailable, watch_pool
+from scimhub.store.sql.engine import bound_answers, make_engine, unavailable, watch_pool
 from scimhub.store.sql.notify import listen_for_commits
 from scimhub.store.sql.store import SqlStore
 from scimhub.web.app import SCIM_PREFIXES, create_app
@@ -119,7 +119,8 @@ def build(settings: Settings, *, upgrade: bool = True) -> Services:
     watch_pool(engine, POOL_SIZE.set, POOL_CHECKED_OUT.inc, POOL_CHECKED_OUT.dec)
     if upgrade:
         migrate.upgrade(engine)
-    bound_answers(engine, ANSWER_SECONDS)  # after the migration, which may rightly take longer
+    if settings.database_answer_seconds:  # after the migration, which may rightly take longer
+        bound_answers(engine, settings.database_answer_seconds)
     # One process overlaps its own requests' waits; several overlap each other's, and the greenlet's
     # cost would buy nothing (ADR 0066: two such processes served a quarter fewer requests).
     store = SqlStore(engine, interleave=settings.workers <= 1)

@@ -60,10 +60,6 @@ under sixteen concurrent PATCHes of one group failed once with "canceling statem
 request": PostgreSQL reports a pending cancel as the user's when its lock-timeout indicator is no
 longer set. An operator's ``pg_cancel_backend`` is the other cause. Either way nothing was written,
 and the request may be retried: neither is a 500."""
-ANSWER_SECONDS = 60
-"""How long the server's PostgreSQL connections wait for a server that sends nothing before they are
-dropped and the request gets a 503 (``bound_answers``, ADR 0090): past every bound PostgreSQL keeps
-itself, a search's 10 s (ADR 0088) and a lock's ``LOCK_WAIT_MS``."""
 CONNECT_TIMEOUT_SECONDS = 5
 """How long a new PostgreSQL connection may take (libpq ``connect_timeout``) before the request gets a 503."""
 POOL_TIMEOUT_SECONDS = 5
