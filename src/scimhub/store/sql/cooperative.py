@@ -19,6 +19,7 @@ the request, its slot or core thread, and with several processes the whole event
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Generator
 from time import monotonic
 from typing import Any
@@ -66,6 +67,30 @@ class CooperativeConnection(psycopg.Connection[Any]):
             return done.value
         except OSError as error:
             raise psycopg.OperationalError("connection socket closed") from error
+
+
+def connect(*args: Any, **kwargs: Any) -> CooperativeConnection:
+    """Return a new ``CooperativeConnection``; in a greenlet of the loop's work, made in a thread.
+
+    psycopg waits for a connection to be made in a blocking way of its own, not through ``wait``:
+    up to ``connect_timeout`` for a server that accepts nothing, a frozen one (ADR 0090). On the
+    loop's thread that would stop every other request, ``/healthz`` included, for as long.
+    """
+    if not in_greenlet():
+        return CooperativeConnection.connect(*args, **kwargs)
+    abandoned = threading.Event()
+
+    def connecting() -> CooperativeConnection:
+        connection = CooperativeConnection.connect(*args, **kwargs)
+        if abandoned.is_set():  # the work was cancelled meanwhile: no one will use or close it
+            connection.close()
+        return connection
+
+    try:
+        return await_(asyncio.get_running_loop().run_in_executor(None, connecting))
+    except BaseException:
+        abandoned.set()
+        raise
 
 
 class NoAnswer(psycopg.OperationalError):

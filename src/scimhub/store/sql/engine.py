@@ -140,11 +140,11 @@ def bound_answers(engine: Engine, seconds: float) -> None:
 
 def _connect_cooperatively(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
     """Connect as psycopg would, with a connection whose waits a request's greenlet awaits (ADR 0066)."""
-    from scimhub.store.sql.cooperative import CooperativeConnection  # noqa: PLC0415 - psycopg is an extra
+    from scimhub.store.sql.cooperative import connect  # noqa: PLC0415 - psycopg is an extra
 
     # scimhub prepares its own statements (ADR 0074). psycopg's, made at a statement's sixth run, it
     # would deallocate all at once after a rollback, scimhub's with them: it prepares none.
-    return CooperativeConnection.connect(*cargs, **{"prepare_threshold": None, **cparams})
+    return connect(*cargs, **{"prepare_threshold": None, **cparams})
 
 
 class _FailFastPool(QueuePool):
