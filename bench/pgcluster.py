@@ -103,8 +103,9 @@ class PrivatePostgres:
         self.thaw()  # a frozen cluster would not stop
         try:
             self.stop("immediate")
-        except RuntimeError:
-            pass  # not running
+        except (RuntimeError, subprocess.TimeoutExpired):  # not running, or not stopping: no survivor
+            for pid in self._processes():
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> PrivatePostgres:
