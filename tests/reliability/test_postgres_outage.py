@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,23 @@ def _load(url: str, token: str, stop: threading.Event, answers: list[Answer]) ->
                 )
 
 
-def _wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+@contextmanager
+def _loaded(url: str, token: str) -> Iterator[list[Answer]]:
+    """Load the server at ``url`` (``_load``) while the block runs, once it answered 8 requests;
+    yield the answers as they come."""
+    answers: list[Answer] = []
+    stop = threading.Event()
+    loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
+    loader.start()
+    try:
+        assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the fault"
+        yield answers
+    finally:
+        stop.set()
+        loader.join(60)
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -128,23 +145,14 @@ def test_outage_is_503_with_retry_after_then_recovers(
     """While PostgreSQL is down every answer is 2xx or a fast, well-shaped 503; afterwards 2xx again."""
     database_url, token = _scimhub_database(cluster)
     log = tmp_path / "serve.log"
-    with running_server(database_url, log) as (process, url):
-        answers: list[Answer] = []
-        stop = threading.Event()
-        loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
-        try:
-            loader.start()
-            assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the outage"
-            cluster.stop("fast")
-            outage_from = len(answers)
-            assert _wait_until(lambda: len(answers) >= outage_from + 8, 20), "no answers in the outage"
-            ready, health = httpx.get(url + "/readyz", timeout=20), httpx.get(url + "/healthz", timeout=20)
-            cluster.start()
-            back_from = len(answers)
-            recovered = _wait_until(lambda: _recovered(answers, back_from), 30)
-        finally:
-            stop.set()
-            loader.join(60)
+    with running_server(database_url, log) as (process, url), _loaded(url, token) as answers:
+        cluster.stop("fast")
+        outage_from = len(answers)
+        assert _wait_until(lambda: len(answers) >= outage_from + 8, 20), "no answers in the outage"
+        ready, health = httpx.get(url + "/readyz", timeout=20), httpx.get(url + "/healthz", timeout=20)
+        cluster.start()
+        back_from = len(answers)
+        recovered = _wait_until(lambda: _recovered(answers, back_from), 30)
     during = answers[outage_from:back_from]
     assert ready.status_code == 503 and health.status_code == 200
     assert recovered, f"no 2xx of every kind after PostgreSQL came back: {answers[back_from:][-8:]}"
@@ -183,23 +191,19 @@ def test_a_frozen_postgresql_is_a_503_within_the_bound_then_serves_again(
     log = tmp_path / "serve.log"
     settings = {"SCIMHUB_DATABASE_ANSWER_SECONDS": str(SILENCE_SECONDS), "SCIMHUB_WORKERS": str(workers)}
     with running_server(database_url, log, settings) as (process, url):
-        answers: list[Answer] = []
-        stop = threading.Event()
-        loader = threading.Thread(target=_load, args=(url, token, stop, answers), daemon=True)
-        try:
-            loader.start()
-            assert _wait_until(lambda: len(answers) >= 8, 20), "no load before the freeze"
-            cluster.freeze()
-            frozen_from = len(answers)
-            health: list[tuple[int, float]] = []  # /healthz's answers meanwhile: status, seconds
-            answered = _wait_until(lambda: _healthy(url, health) and len(answers) >= frozen_from + 4, 60)
-            cluster.thaw()
+        # Every worker started: one starting while PostgreSQL is frozen cannot, and exits to be restarted.
+        started = _wait_until(lambda: log.read_text().count("Application startup complete") >= workers, 30)
+        assert started, log.read_text()[-3000:]
+        with _loaded(url, token) as answers:
+            try:
+                cluster.freeze()
+                frozen_from = len(answers)
+                health: list[tuple[int, float]] = []  # /healthz's answers meanwhile: status, seconds
+                answered = _wait_until(lambda: _healthy(url, health) and len(answers) >= frozen_from + 4, 60)
+            finally:
+                cluster.thaw()
             back_from = len(answers)
             recovered = _wait_until(lambda: _recovered(answers, back_from), 60)
-        finally:
-            cluster.thaw()
-            stop.set()
-            loader.join(60)
     during = answers[frozen_from:back_from]
     assert answered, f"requests held by a frozen PostgreSQL: {len(during)} answered in 60 s"
     assert {status for status, _ in health} == {200}
