@@ -31,6 +31,10 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 # psycopg's flags as plain ints: cheaper to test than an enum's attribute.
 _WAIT_R, _WAIT_W = int(Wait.R), int(Wait.W)
 _READY_R, _READY_W = int(Ready.R), int(Ready.W)
+_SILENT = -1
+"""What a greenlet's wait answers when its timer ran out: the server was silent for the whole bound.
+Not a time to compare: the loop's clock, cached per turn, may fire the timer a little early by
+``monotonic()``, and a second full wait would then double the bound."""
 
 
 class CooperativeConnection(psycopg.Connection[Any]):
@@ -104,17 +108,17 @@ class NoAnswer(psycopg.OperationalError):
 def _heard_within(gen: Any, seconds: float) -> Generator[int, int, Any]:
     """Run ``gen``, psycopg's exchange; raise ``NoAnswer`` when a wait gets nothing for ``seconds``.
 
-    A wait that ends with nothing ready (0: psycopg's wait after its ``interval``, the loop's timer)
-    looks at the time; one that ends ready starts the count again.
+    A wait that ends with nothing ready (0: psycopg's blocking wait after its ``interval``) looks at the
+    time; ``_SILENT`` (the loop's timer) is the bound reached; one that ends ready starts the count again.
     """
     try:
         state = next(gen)
         silent_until = monotonic() + seconds
         while True:
             ready = yield state
-            if ready:
+            if ready > 0:
                 silent_until = monotonic() + seconds
-            elif monotonic() >= silent_until:
+            elif ready == _SILENT or monotonic() >= silent_until:
                 gen.close()
                 raise NoAnswer(f"PostgreSQL sent nothing for {seconds:g} s; the connection is dropped")
             state = gen.send(ready)
@@ -125,11 +129,11 @@ def _heard_within(gen: Any, seconds: float) -> Generator[int, int, Any]:
 def _on_the_loop(fileno: int, state: int, silence: float | None) -> Any:
     """Wait on the event loop until ``fileno`` is ready for what ``state`` waits for; return for what.
 
-    After ``silence`` seconds without it, return 0: nothing ready.
+    After ``silence`` seconds without it, return ``_SILENT``.
     """
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[int] = loop.create_future()
-    timer = None if silence is None else loop.call_later(silence, lambda: heard(0))
+    timer = None if silence is None else loop.call_later(silence, lambda: heard(_SILENT))
 
     def stop() -> None:
         if state & _WAIT_R:
